@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { csv, port } from './env.ts';
+
+/**
+ * Env fragments services compose in their own env.ts with `.extend()`.
+ * Defaults are the local ones of ARCHITECTURE.md, so a service started on a
+ * developer machine without any variable talks to the local infrastructure.
+ */
+
+export const logEnv = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const storeKafkaEnv = z.object({
+  /** Comma-separated bootstrap brokers of the store's own cluster. */
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  /** Prefix for every topic name, so several demo stores can share one broker. */
+  TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+});
+
+export const hqKafkaEnv = z.object({
+  HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']),
+});
+
+export const postgresEnv = z.object({
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_store'),
+  /** Small pools: a store server has 2 cores and PostgreSQL shares them. */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+export const redisEnv = z.object({
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+});
+
+export const storeIdentityEnv = z.object({
+  STORE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be letters, digits, "-" or "_"'),
+});
+
+/** HTTP listen address; the default port differs per service, so it is a function. */
+export function httpEnv(defaultPort: number) {
+  return z.object({
+    HOST: z.string().default('127.0.0.1'),
+    PORT: port.default(defaultPort),
+  });
+}

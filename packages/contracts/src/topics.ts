@@ -1,0 +1,72 @@
+import type { z } from 'zod';
+import { envelopeOf } from './envelope.ts';
+import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
+
+export type CleanupPolicy = 'delete' | 'compact';
+
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * A topic in the registry: its base name (services add a per-store prefix),
+ * the schema of its records, how a record's key is derived from its data, and
+ * the settings the topic admin creates it with.
+ */
+export interface TopicSpec<Data = unknown, Id extends string = string> {
+  /** Base name, with the major version: "pos.transactions.v1". */
+  readonly name: string;
+  /** Schema id carried in the envelope and the `schema` header. */
+  readonly schemaId: Id;
+  /** Schema of the whole envelope (validated on produce and on consume). */
+  readonly envelope: z.ZodType<{ schema: Id; eventId: string; storeId: string; source: string; producedAt: string; data: Data }>;
+  /** The record key: decides the partition, and so the order that is kept. */
+  readonly key: (data: Data) => string;
+  readonly partitions: number;
+  readonly cleanupPolicy: CleanupPolicy;
+  /** -1 keeps records forever (compacted topics keep the latest per key). */
+  readonly retentionMs: number;
+  /** Further broker topic configs (strings, as Kafka takes them). */
+  readonly config?: Readonly<Record<string, string>>;
+  readonly description: string;
+}
+
+function topic<Data, Id extends string>(spec: TopicSpec<Data, Id>): TopicSpec<Data, Id> {
+  return spec;
+}
+
+/**
+ * The store's POS journal: the only copy of a sale until the consumers and HQ
+ * have it, on a single broker. Keyed by storeId:terminalId so each terminal's
+ * transactions keep their order.
+ *
+ * Durability: `flush.messages=1` makes the broker fsync every appended batch
+ * before it acknowledges (acks=all on one replica means "in the leader's page
+ * cache" otherwise, which survives a process crash but not a power cut).
+ * BENCHMARKS.md records what this costs and why it is affordable.
+ *
+ * Retention of 35 days covers terminals that replay a month-old backlog and
+ * rebuilding a consumer from offset 0.
+ */
+export const posTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
+  name: 'pos.transactions.v1',
+  schemaId: 'pos.transaction.v1',
+  envelope: envelopeOf('pos.transaction.v1', PosTransactionV1),
+  key: (tx) => `${tx.storeId}:${tx.terminalId}`,
+  partitions: 3,
+  cleanupPolicy: 'delete',
+  retentionMs: 35 * DAY_MS,
+  config: { 'flush.messages': '1', 'min.insync.replicas': '1' },
+  description: 'Every POS transaction a terminal posted, as acknowledged by ingest.',
+});
+
+/** Every topic the store's services create and use. */
+export const storeTopics = [posTransactions] as const;
+
+/** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
+export function deadLetterTopicName(topicName: string): string {
+  return `${topicName}.dlq`;
+}
+
+/** Name of a topic as deployed: stores that share a broker (demo, tests) each get a prefix. */
+export function topicName(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
+  return `${prefix}${spec.name}`;
+}

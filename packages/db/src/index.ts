@@ -1,0 +1,5 @@
+export * from './pool.ts';
+export * from './errors.ts';
+export * from './migrate.ts';
+export * from './offsets.ts';
+export * from './admin.ts';

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createKafkaClient, describeCluster } from '@tillstream/kafka';
+import { createLogger, type Logger } from '@tillstream/observability';
+import { InfraError } from './errors.ts';
+import { commandLine, execFileAsync, isAlive, isPortFree, sleep, terminate } from './process.ts';
+
+/** One single-node KRaft cluster (broker and controller in one JVM). */
+export interface BrokerSpec {
+  /** "store" or "hq": names the state folder and the log lines. */
+  name: string;
+  /** Client listener on 127.0.0.1. */
+  port: number;
+  /** Controller (KRaft quorum) listener on 127.0.0.1. */
+  controllerPort: number;
+  /** JVM max heap. 512 MB serves a store's volumes; Kafka relies on the page cache, not the heap. */
+  heapMb: number;
+}
+
+export interface BrokerEnv {
+  jarsDir: string;
+  stateDir: string;
+  logger: Logger;
+  /** How long to wait for the broker to answer metadata requests; default 60 s. */
+  startTimeoutMs?: number;
+}
+
+export interface BrokerStatus {
+  name: string;
+  running: boolean;
+  pid?: number;
+  port: number;
+  logFile: string;
+}
+
+const paths = (env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec) => {
+  const dir = join(env.stateDir, `kafka-${spec.name}`);
+  return {
+    dir,
+    data: join(dir, 'data'),
+    config: join(dir, 'server.properties'),
+    log4j: join(dir, 'log4j.properties'),
+    pid: join(dir, 'broker.pid'),
+    logFile: join(dir, 'logs', 'server.log'),
+    stdout: join(dir, 'logs', 'stdout.log'),
+  };
+};
+
+/**
+ * Broker settings. Topic auto-creation is off: every topic is created by the
+ * project's topic admin with explicit partitions, retention and compaction.
+ * Internal topics have one replica (one broker per store) and few partitions,
+ * so the group coordinator is ready within a second of start.
+ */
+function serverProperties(spec: BrokerSpec, dataDir: string): string {
+  return `${[
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${spec.controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${spec.port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'auto.create.topics.enable=false',
+    'num.partitions=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=5',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=5',
+    'group.initial.rebalance.delay.ms=0',
+    'num.network.threads=2',
+    'num.io.threads=4',
+    'log.cleaner.threads=1',
+    'log.segment.bytes=268435456',
+  ].join('\n')}\n`;
+}
+
+/** Broker logs roll at 10 MB, 5 files: a store server runs for months. */
+function log4jProperties(logFile: string): string {
+  return `${[
+    'log4j.rootLogger=INFO, file',
+    'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+    `log4j.appender.file.File=${logFile}`,
+    'log4j.appender.file.MaxFileSize=10MB',
+    'log4j.appender.file.MaxBackupIndex=5',
+    'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+    'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+    'log4j.logger.kafka.request.logger=WARN',
+    'log4j.logger.state.change.logger=WARN',
+  ].join('\n')}\n`;
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(file, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of this broker if the process in the pid file is alive and really is it (pids get reused). */
+async function runningPid(env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec): Promise<number | undefined> {
+  const p = paths(env, spec);
+  const pid = await readPid(p.pid);
+  if (pid === undefined || !isAlive(pid)) return undefined;
+  const cmd = await commandLine(pid);
+  return cmd?.includes('kafka.Kafka') && cmd.includes(p.config) ? pid : undefined;
+}
+
+function javaArgs(spec: BrokerSpec, jarsDir: string, log4j: string): string[] {
+  return [
+    `-Xms${Math.min(128, spec.heapMb)}m`,
+    `-Xmx${spec.heapMb}m`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${log4j}`,
+    `-Dlog4j2.configurationFile=${log4j}`,
+    '-cp',
+    `${jarsDir}/*`,
+  ];
+}
+
+async function probe(port: number, timeoutMs: number): Promise<boolean> {
+  const kafka = createKafkaClient({
+    brokers: [`127.0.0.1:${port}`],
+    clientId: 'tillstream-infra-probe',
+    logger: createLogger({ name: 'infra', level: 'silent' }),
+    connectionTimeoutMs: Math.min(timeoutMs, 1000),
+    requestTimeoutMs: timeoutMs,
+    retries: 0,
+  });
+  try {
+    await describeCluster(kafka);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tail(file: string, lines: number): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Starts the broker unless this tool already runs it. Formats storage on the
+ * first start, spawns `java kafka.Kafka` detached with its pid recorded, and
+ * returns once the broker answers metadata requests. Returns true if it
+ * started a process.
+ */
+export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boolean> {
+  const p = paths(env, spec);
+  const log = env.logger.child({ broker: spec.name, port: spec.port });
+  if ((await runningPid(env, spec)) !== undefined) {
+    if (await probe(spec.port, 5000)) return false;
+    throw new InfraError('BROKER_UNHEALTHY', `${spec.name} broker runs but does not answer on 127.0.0.1:${spec.port}; see ${p.logFile}`);
+  }
+  for (const port of [spec.port, spec.controllerPort]) {
+    if (!(await isPortFree(port))) {
+      throw new InfraError(
+        'PORT_TAKEN',
+        `port ${port} on 127.0.0.1 is already taken by a process this tool did not start; stop it or choose other ports (${spec.name} broker)`,
+      );
+    }
+  }
+  await mkdir(join(p.dir, 'logs'), { recursive: true });
+  await writeFile(p.config, serverProperties(spec, p.data));
+  await writeFile(p.log4j, log4jProperties(p.logFile));
+  if (!existsSync(join(p.data, 'meta.properties'))) {
+    const clusterId = randomBytes(16).toString('base64url');
+    try {
+      await execFileAsync('java', [...javaArgs(spec, env.jarsDir, p.log4j), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.config]);
+    } catch (err) {
+      throw new InfraError('BROKER_FORMAT_FAILED', `formatting ${spec.name} broker storage failed: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    }
+    log.info({ data: p.data }, 'formatted broker storage');
+  }
+  const out = openSync(p.stdout, 'a');
+  const child = spawn('java', [...javaArgs(spec, env.jarsDir, p.log4j), 'kafka.Kafka', p.config], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  const pid = child.pid;
+  if (pid === undefined) throw new InfraError('BROKER_SPAWN_FAILED', `could not spawn java for the ${spec.name} broker`);
+  child.unref();
+  await writeFile(p.pid, String(pid));
+  log.info({ pid }, 'broker starting');
+
+  const deadline = Date.now() + (env.startTimeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) {
+      await rm(p.pid, { force: true });
+      const last = (await tail(p.logFile, 3)) || (await tail(p.stdout, 3));
+      throw new InfraError('BROKER_EXITED', `${spec.name} broker exited during start; see ${p.logFile}: ${last.split('\n').pop() ?? ''}`);
+    }
+    if (await probe(spec.port, 1000)) {
+      log.info({ pid }, 'broker ready');
+      return true;
+    }
+    await sleep(250);
+  }
+  await terminate(pid, 10_000);
+  await rm(p.pid, { force: true });
+  throw new InfraError('BROKER_START_TIMEOUT', `${spec.name} broker did not answer on 127.0.0.1:${spec.port} in time; see ${p.logFile}`);
+}
+
+/** Stops the broker this tool started (SIGTERM, then SIGKILL after 30 s). Nothing running: no-op. Returns true if it stopped one. */
+export async function stopBroker(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDir' | 'logger'>): Promise<boolean> {
+  const p = paths(env, spec);
+  const pid = await runningPid(env, spec);
+  await rm(p.pid, { force: true });
+  if (pid === undefined) return false;
+  await terminate(pid, 30_000);
+  env.logger.info({ broker: spec.name, pid }, 'broker stopped');
+  return true;
+}
+
+export async function brokerStatus(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDir'>): Promise<BrokerStatus> {
+  const pid = await runningPid(env, spec);
+  const running = pid !== undefined && (await probe(spec.port, 2000));
+  return { name: spec.name, running, ...(pid === undefined ? {} : { pid }), port: spec.port, logFile: paths(env, spec).logFile };
+}
+
+/** Pid of the running broker, for fault-injection tests (SIGKILL, SIGSTOP). */
+export function brokerPid(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDir'>): Promise<number | undefined> {
+  return runningPid(env, spec);
+}

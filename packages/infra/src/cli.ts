@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { errorCode } from '@tillstream/contracts';
+import { createLogger } from '@tillstream/observability';
+import { infraConfigFromEnv } from './env.ts';
+import { down, status, up } from './infra.ts';
+
+const HELP = `Usage: npm run infra:<up|down|status>   (or: tsx packages/infra/src/cli.ts <command>)
+
+Local infrastructure for Tillstream on this machine, without Docker.
+
+Commands:
+  up      Start what is not running: PostgreSQL and Redis (Debian's servers, only if down),
+          the store Kafka broker (127.0.0.1:9092) and the HQ broker (127.0.0.1:9192),
+          resolving the Kafka jars from Maven Central with mvn on first use. Idempotent.
+  down    Stop exactly what 'up' started. Nothing running: no-op.
+  status  Show each broker (pid, port, log file) and whether Redis answers.
+
+Environment (defaults in parentheses):
+  KAFKA_VERSION (3.9.1)           Apache Kafka version; 4.x can be tried
+  KAFKA_HEAP_MB (512)             broker JVM heap
+  STORE_KAFKA_PORT (9092), STORE_KAFKA_CONTROLLER_PORT (9093)
+  HQ_KAFKA_PORT (9192), HQ_KAFKA_CONTROLLER_PORT (9193)
+  TILLSTREAM_CACHE_DIR (~/.cache/tillstream)        Kafka jars
+  TILLSTREAM_STATE_DIR (~/.local/state/tillstream)  pid files, broker data and logs
+  POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres)
+  REDIS_URL (redis://127.0.0.1:6379)
+  TILLSTREAM_DATABASES (tillstream_hq,tillstream_store_s001,tillstream_store_s002)
+  INFRA_AUTOSTART_SERVICES (true)  start PostgreSQL/Redis if down
+  LOG_LEVEL (info)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0];
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command ? 0 : 1;
+  }
+  const logger = createLogger({ name: 'infra', level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info' });
+  const config = infraConfigFromEnv(process.env, logger);
+  switch (command) {
+    case 'up': {
+      const started = await up(config);
+      const running = config.brokers.map((b) => `${b.name} kafka 127.0.0.1:${b.port}`).join(', ');
+      console.log(`infra up: ${running}; started now: ${[...started.brokers.map((b) => `kafka-${b}`), ...(started.postgres ? ['postgres'] : []), ...(started.redis ? ['redis'] : [])].join(', ') || 'nothing (already running)'}`);
+      return 0;
+    }
+    case 'down': {
+      const stopped = await down(config);
+      console.log(`infra down: stopped ${stopped.join(', ') || 'nothing (nothing running)'}`);
+      return 0;
+    }
+    case 'status': {
+      const s = await status(config);
+      for (const b of s.brokers) {
+        console.log(`kafka-${b.name}\t${b.running ? 'running' : 'stopped'}\t127.0.0.1:${b.port}\t${b.pid ? `pid ${b.pid}` : ''}\t${b.logFile}`);
+      }
+      console.log(`redis\t${s.redis ? 'running' : 'down'}\t${config.redisUrl}`);
+      return s.brokers.every((b) => b.running) && s.redis ? 0 : 3;
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // One clear line, not a stack: the message says what to do.
+    process.stderr.write(`infra: ${errorCode(err) ? `[${errorCode(err)}] ` : ''}${(err as Error).message}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,9 @@
+import { TillstreamError } from '@tillstream/contracts';
+
+/** A one-line, actionable failure of the local infrastructure tool. */
+export class InfraError extends TillstreamError {
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'InfraError';
+  }
+}

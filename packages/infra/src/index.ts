@@ -1,0 +1,7 @@
+export * from './errors.ts';
+export * from './broker.ts';
+export * from './jars.ts';
+export * from './services.ts';
+export * from './infra.ts';
+export * from './env.ts';
+export { isPortFree } from './process.ts';

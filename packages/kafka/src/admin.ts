@@ -1,0 +1,117 @@
+import type { Kafka, ITopicConfig } from 'kafkajs';
+import { deadLetterTopicName, topicName, type TopicSpec } from '@tillstream/contracts';
+import type { Logger } from '@tillstream/observability';
+
+const DLQ_RETENTION_MS = 30 * 24 * 3600_000;
+
+/** The broker settings of a spec's topic, as kafkajs' createTopics takes them. */
+export function topicConfig(prefix: string, spec: TopicSpec): ITopicConfig {
+  return {
+    topic: topicName(prefix, spec),
+    numPartitions: spec.partitions,
+    // One broker per store: replication comes from the store's disks, not from peers.
+    replicationFactor: 1,
+    configEntries: Object.entries({
+      'cleanup.policy': spec.cleanupPolicy,
+      'retention.ms': String(spec.retentionMs),
+      ...spec.config,
+    }).map(([name, value]) => ({ name, value })),
+  };
+}
+
+/** A dead-letter topic keeps poison records a month for inspection and replay. */
+export function deadLetterTopicConfig(prefix: string, spec: TopicSpec): ITopicConfig {
+  return {
+    topic: deadLetterTopicName(topicName(prefix, spec)),
+    numPartitions: 1,
+    replicationFactor: 1,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'delete' },
+      { name: 'retention.ms', value: String(DLQ_RETENTION_MS) },
+    ],
+  };
+}
+
+export interface EnsureTopicsOptions {
+  kafka: Kafka;
+  logger: Logger;
+  prefix?: string;
+  specs: readonly TopicSpec[];
+  /** Also create each topic's dead-letter topic; default true. */
+  deadLetter?: boolean;
+}
+
+/**
+ * Creates every topic of `specs` that does not exist yet (auto-creation is off
+ * on Tillstream brokers) with its partitions, retention and compaction, and
+ * its dead-letter topic. Existing topics are left alone, but a topic with
+ * fewer partitions than its spec is reported, because per-key order depends
+ * on the partition count and must not be changed silently.
+ * Returns the names it created.
+ */
+export async function ensureTopics(options: EnsureTopicsOptions): Promise<string[]> {
+  const prefix = options.prefix ?? '';
+  const wanted = options.specs.flatMap((spec) =>
+    options.deadLetter === false ? [topicConfig(prefix, spec)] : [topicConfig(prefix, spec), deadLetterTopicConfig(prefix, spec)],
+  );
+  const admin = options.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      options.logger.info({ topics: missing.map((t) => t.topic) }, 'created topics');
+    }
+    const present = wanted.filter((t) => existing.has(t.topic));
+    if (present.length > 0) {
+      const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+      for (const topic of metadata.topics) {
+        const spec = present.find((t) => t.topic === topic.name);
+        if (spec?.numPartitions && topic.partitions.length !== spec.numPartitions) {
+          options.logger.warn(
+            { topic: topic.name, partitions: topic.partitions.length, expected: spec.numPartitions },
+            'topic partition count differs from its spec; left unchanged',
+          );
+        }
+      }
+    }
+    return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface BrokerInfo {
+  clusterId: string;
+  brokers: number;
+  controller: number | null;
+}
+
+/**
+ * Asks the cluster for its metadata: the answer proves a broker is up and
+ * serving requests (an open port alone does not).
+ */
+export async function describeCluster(kafka: Kafka): Promise<BrokerInfo> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const cluster = await admin.describeCluster();
+    return { clusterId: cluster.clusterId, brokers: cluster.brokers.length, controller: cluster.controller };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes topics; tests use it to clean up after themselves. Missing topics are ignored. */
+export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((t) => existing.has(t));
+    if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,349 @@
+import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { deadLetterTopicName, errorCode, isRetriable, topicName, type Envelope, type TopicSpec } from '@tillstream/contracts';
+import type { Logger } from '@tillstream/observability';
+import { HEADER, decodeHeaders } from './headers.ts';
+import type { TypedProducer } from './producer.ts';
+
+/** A record that parsed and validated against its topic's schema. */
+export interface ConsumedRecord<Data> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  headers: Record<string, string>;
+  envelope: Envelope<Data>;
+  /** The record value exactly as consumed (dead-lettering keeps bytes unchanged). */
+  value: Buffer;
+}
+
+export interface BatchContext {
+  topic: string;
+  partition: number;
+  /**
+   * The offset to resume from once this batch is done (last offset + 1).
+   * Handlers that keep effects in PostgreSQL store it in the same database
+   * transaction as the effects; see `storedOffset`.
+   */
+  nextOffset: string;
+  logger: Logger;
+  heartbeat(): Promise<void>;
+}
+
+export type BatchHandler<Data> = (records: ConsumedRecord<Data>[], ctx: BatchContext) => Promise<void>;
+
+/** What to do with a failed batch: try it again later, or set the record aside. */
+export type FailureAction = 'retry' | 'dead-letter';
+
+export interface ConsumerRunnerOptions<Data> {
+  kafka: Kafka;
+  logger: Logger;
+  groupId: string;
+  spec: TopicSpec<Data>;
+  topicPrefix?: string;
+  /** Writes poison records to the topic's dead-letter topic. */
+  deadLetterProducer: TypedProducer;
+  handleBatch: BatchHandler<Data>;
+  /**
+   * The next offset to process as stored by the handler itself, or undefined
+   * if none. When set, records below it are skipped: effects and offsets live
+   * in one database transaction, and Kafka's own committed offset (which
+   * trails it) is only a hint of where to fetch from.
+   */
+  storedOffset?: (topic: string, partition: number) => Promise<string | undefined>;
+  /**
+   * Decides retry versus dead-letter for a handler error. Default: the
+   * error's `retriable` flag (TillstreamError, kafkajs and classified driver
+   * errors carry one); an error without a flag is retried
+   * `unflaggedAttempts` times, then dead-lettered.
+   */
+  classify?: (err: unknown) => FailureAction | undefined;
+  /** Attempts for errors without a `retriable` flag; default 3. */
+  unflaggedAttempts?: number;
+  /** Backoff between retries: doubles from initialMs up to maxMs; default 200 ms to 30 s. */
+  retryBackoff?: { initialMs: number; maxMs: number };
+  /** Records handed to one handler call at most; default 500. */
+  maxBatchSize?: number;
+  /** Where a group without committed offsets starts; default the beginning, so nothing is ever skipped. */
+  fromBeginning?: boolean;
+}
+
+interface Failure {
+  code: string;
+  message: string;
+  retriable: boolean;
+}
+
+class Stopping extends Error {
+  constructor() {
+    super('consumer is stopping');
+  }
+}
+
+/**
+ * Runs one consumer group over one topic with Tillstream's error policy:
+ * - a record that is not JSON or does not match the schema goes to the
+ *   dead-letter topic with the error in headers, and the partition moves on;
+ * - a handler error that is retriable (database down, broker hiccup) is
+ *   retried with capped exponential backoff, forever, without committing;
+ * - a handler error that is not retriable is narrowed down to the record that
+ *   causes it (the batch is retried a record at a time) and that record alone
+ *   is dead-lettered.
+ * Poison never blocks a partition; a transient fault never skips a record.
+ */
+export class ConsumerRunner<Data> {
+  readonly consumer: Consumer;
+  readonly topic: string;
+  private readonly logger: Logger;
+  private stopping = false;
+  private readonly wakers = new Set<() => void>();
+  /** Next offset per partition as stored by the handler (when `storedOffset` is used). */
+  private readonly resumeAt = new Map<number, bigint>();
+
+  constructor(private readonly options: ConsumerRunnerOptions<Data>) {
+    this.topic = topicName(options.topicPrefix ?? '', options.spec);
+    this.logger = options.logger.child({ component: 'consumer', group: options.groupId, topic: this.topic });
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      // A handler may spend a while retrying a database; heartbeats keep the
+      // membership alive meanwhile, so the session timeout can stay moderate.
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 250,
+    });
+    // A rebalance can hand a partition to us whose stored offset moved on another member.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.resumeAt.clear());
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        try {
+          await this.processBatch(batch, { resolveOffset, heartbeat, isLive: () => isRunning() && !isStale() });
+          await commitOffsetsIfNecessary();
+        } catch (err) {
+          if (err instanceof Stopping) return;
+          throw err;
+        }
+      },
+    });
+    this.logger.info('consumer started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.wakers) wake();
+    await this.consumer.disconnect();
+    this.logger.info('consumer stopped');
+  }
+
+  private async processBatch(
+    batch: Batch,
+    kafka: { resolveOffset(offset: string): void; heartbeat(): Promise<void>; isLive(): boolean },
+  ): Promise<void> {
+    const { partition } = batch;
+    const resumeAt = await this.resumeOffset(partition);
+    const maxBatch = this.options.maxBatchSize ?? 500;
+    let pending: ConsumedRecord<Data>[] = [];
+
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const chunk = pending;
+      pending = [];
+      await this.handleWithPolicy(chunk, kafka);
+      const last = chunk[chunk.length - 1]!;
+      kafka.resolveOffset(last.offset);
+      this.resumeAt.set(partition, BigInt(last.offset) + 1n);
+      await kafka.heartbeat();
+    };
+
+    for (const message of batch.messages) {
+      if (this.stopping || !kafka.isLive()) throw new Stopping();
+      if (resumeAt !== undefined && BigInt(message.offset) < resumeAt) {
+        kafka.resolveOffset(message.offset);
+        continue;
+      }
+      const decoded = this.decode(batch.topic, partition, message);
+      if ('failure' in decoded) {
+        await flush();
+        await this.deadLetter(batch.topic, partition, message, decoded.failure);
+        kafka.resolveOffset(message.offset);
+        continue;
+      }
+      pending.push(decoded.record);
+      if (pending.length >= maxBatch) await flush();
+    }
+    await flush();
+  }
+
+  private async resumeOffset(partition: number): Promise<bigint | undefined> {
+    if (!this.options.storedOffset) return undefined;
+    const cached = this.resumeAt.get(partition);
+    if (cached !== undefined) return cached;
+    const stored = await this.retryForever(() => this.options.storedOffset!(this.topic, partition), 'loading stored offset');
+    if (stored === undefined) return undefined;
+    const value = BigInt(stored);
+    this.resumeAt.set(partition, value);
+    return value;
+  }
+
+  private decode(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+  ): { record: ConsumedRecord<Data> } | { failure: Failure } {
+    if (!message.value) {
+      return { failure: { code: 'RECORD_EMPTY', message: 'record has no value', retriable: false } };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(message.value.toString('utf8'));
+    } catch {
+      return { failure: { code: 'RECORD_NOT_JSON', message: 'record value is not JSON', retriable: false } };
+    }
+    const parsed = this.options.spec.envelope.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      return {
+        failure: { code: 'EVENT_INVALID', message: `does not match ${this.options.spec.schemaId}: ${issues.join('; ')}`, retriable: false },
+      };
+    }
+    return {
+      record: {
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString('utf8') ?? null,
+        headers: decodeHeaders(message.headers),
+        envelope: parsed.data as Envelope<Data>,
+        value: message.value,
+      },
+    };
+  }
+
+  private classify(err: unknown, attempt: number): FailureAction {
+    const decided = this.options.classify?.(err);
+    if (decided) return decided;
+    const flag = isRetriable(err);
+    if (flag !== undefined) return flag ? 'retry' : 'dead-letter';
+    return attempt < (this.options.unflaggedAttempts ?? 3) ? 'retry' : 'dead-letter';
+  }
+
+  /**
+   * Runs the handler on `chunk` until it succeeds, retrying what is
+   * transient; what is not is narrowed to single records and dead-lettered.
+   */
+  private async handleWithPolicy(
+    chunk: ConsumedRecord<Data>[],
+    kafka: { heartbeat(): Promise<void>; isLive(): boolean },
+  ): Promise<void> {
+    const first = chunk[0]!;
+    const last = chunk[chunk.length - 1]!;
+    const ctx: BatchContext = {
+      topic: first.topic,
+      partition: first.partition,
+      nextOffset: (BigInt(last.offset) + 1n).toString(),
+      logger: this.logger.child({ partition: first.partition }),
+      heartbeat: () => kafka.heartbeat(),
+    };
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping || !kafka.isLive()) throw new Stopping();
+      try {
+        await this.options.handleBatch(chunk, ctx);
+        return;
+      } catch (err) {
+        const action = this.classify(err, attempt);
+        if (action === 'retry') {
+          const delay = this.backoff(attempt);
+          ctx.logger.warn({ err, attempt, delayMs: delay, fromOffset: first.offset }, 'handler failed; retrying');
+          await this.sleep(delay);
+          await kafka.heartbeat().catch(() => undefined);
+          continue;
+        }
+        if (chunk.length > 1) {
+          ctx.logger.warn({ err, records: chunk.length }, 'handler rejected a batch; retrying record by record to find the poison');
+          for (const record of chunk) await this.handleWithPolicy([record], kafka);
+          return;
+        }
+        await this.deadLetterRecord(first, {
+          code: errorCode(err) ?? 'HANDLER_FAILED',
+          message: (err as Error)?.message ?? String(err),
+          retriable: false,
+        }, attempt);
+        return;
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const { initialMs, maxMs } = this.options.retryBackoff ?? { initialMs: 200, maxMs: 30_000 };
+    const exp = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 20));
+    return Math.round(exp / 2 + Math.random() * (exp / 2)); // jitter so restarted members do not retry in lockstep
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private async retryForever<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping) throw new Stopping();
+      try {
+        return await fn();
+      } catch (err) {
+        const delay = this.backoff(attempt);
+        this.logger.warn({ err, attempt, delayMs: delay }, `${what} failed; retrying`);
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private deadLetterRecord(record: ConsumedRecord<Data>, failure: Failure, attempts: number): Promise<void> {
+    const message: KafkaMessage = {
+      key: record.key === null ? null : Buffer.from(record.key),
+      value: record.value,
+      headers: record.headers,
+      offset: record.offset,
+      timestamp: '',
+      attributes: 0,
+    };
+    return this.deadLetter(record.topic, record.partition, message, failure, attempts);
+  }
+
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, failure: Failure, attempts = 1): Promise<void> {
+    const dlq = deadLetterTopicName(topic);
+    const headers = {
+      ...decodeHeaders(message.headers),
+      [HEADER.errorCode]: failure.code,
+      // Error texts come from schemas and handlers, never from record values.
+      [HEADER.errorMessage]: failure.message.slice(0, 1000),
+      [HEADER.errorRetriable]: String(failure.retriable),
+      [HEADER.originalTopic]: topic,
+      [HEADER.originalPartition]: String(partition),
+      [HEADER.originalOffset]: message.offset,
+      [HEADER.deadLetteredAt]: new Date().toISOString(),
+      [HEADER.attempts]: String(attempts),
+    };
+    await this.retryForever(
+      () => this.options.deadLetterProducer.sendRaw(dlq, [{ key: message.key, value: message.value, headers }]),
+      'writing to the dead-letter topic',
+    );
+    this.logger.warn({ dlq, partition, offset: message.offset, code: failure.code }, 'record dead-lettered');
+  }
+}

@@ -1,0 +1,26 @@
+import type { IHeaders } from 'kafkajs';
+
+/** Header names Tillstream writes on records. */
+export const HEADER = {
+  schema: 'tillstream-schema',
+  contentType: 'content-type',
+  errorCode: 'tillstream-error-code',
+  errorMessage: 'tillstream-error-message',
+  errorRetriable: 'tillstream-error-retriable',
+  originalTopic: 'tillstream-original-topic',
+  originalPartition: 'tillstream-original-partition',
+  originalOffset: 'tillstream-original-offset',
+  deadLetteredAt: 'tillstream-dead-lettered-at',
+  attempts: 'tillstream-attempts',
+} as const;
+
+/** kafkajs headers (Buffer | string | arrays) as plain strings. */
+export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}

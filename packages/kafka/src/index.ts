@@ -1,0 +1,5 @@
+export * from './client.ts';
+export * from './headers.ts';
+export * from './producer.ts';
+export * from './consumer.ts';
+export * from './admin.ts';

@@ -1,0 +1,98 @@
+import { onTestFinished } from 'vitest';
+import { Queue, Worker, type Processor } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { TopicSpec } from '@tillstream/contracts';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, migrate, type MigrationTarget, type Pool } from '@tillstream/db';
+import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
+import { createLogger, type Logger } from '@tillstream/observability';
+import { TEMPLATE_DB, testEnv } from './env.ts';
+import { uniqueName } from './names.ts';
+
+/** Registers a cleanup; default: when the current test finishes. Pass `afterAll` for suite-wide resources. */
+export type Cleanup = (fn: () => Promise<void>) => void;
+const defaultCleanup: Cleanup = (fn) => onTestFinished(fn);
+
+export function testLogger(name = 'test'): Logger {
+  return createLogger({ name, level: testEnv.TEST_LOG_LEVEL });
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: Pool;
+}
+
+/**
+ * A database of this test's own: cloned from the migrated template of
+ * `target` (fast), or empty with `target: 'empty'`. Dropped on cleanup.
+ */
+export async function testDatabase(options: { target: MigrationTarget | 'empty'; cleanup?: Cleanup }): Promise<TestDatabase> {
+  const name = uniqueName('t');
+  await ensureDatabase(testEnv.POSTGRES_URL, name, options.target === 'empty' ? {} : { template: TEMPLATE_DB[options.target] });
+  const url = databaseUrl(testEnv.POSTGRES_URL, name);
+  const pool = createPool({ connectionString: url, logger: testLogger(), applicationName: 'tillstream-test', max: 5 });
+  (options.cleanup ?? defaultCleanup)(async () => {
+    await pool.end();
+    await dropDatabase(testEnv.POSTGRES_URL, name);
+  });
+  return { name, url, pool };
+}
+
+/** (Re)creates the template databases with every migration applied; the global setup calls it once per run. */
+export async function prepareTemplateDatabases(logger: Logger): Promise<void> {
+  for (const target of ['store', 'hq'] as const) {
+    const name = TEMPLATE_DB[target];
+    await dropDatabase(testEnv.POSTGRES_URL, name);
+    await ensureDatabase(testEnv.POSTGRES_URL, name);
+    await migrate({ databaseUrl: databaseUrl(testEnv.POSTGRES_URL, name), target, logger });
+  }
+}
+
+export interface TestKafka {
+  kafka: Kafka;
+  /** This test's topic prefix; every topic it creates starts with it. */
+  prefix: string;
+  logger: Logger;
+}
+
+/**
+ * A Kafka client and a topic prefix of this test's own, with `specs`'
+ * topics (and their dead-letter topics) created; the topics are deleted on cleanup.
+ */
+export async function testKafka(options: { specs?: readonly TopicSpec[]; brokers?: string[]; cleanup?: Cleanup } = {}): Promise<TestKafka> {
+  const logger = testLogger('kafka');
+  const prefix = `${uniqueName('t')}.`;
+  const kafka = createKafkaClient({ brokers: options.brokers ?? testEnv.KAFKA_BROKERS, clientId: 'tillstream-test', logger });
+  const created = options.specs ? await ensureTopics({ kafka, logger, prefix, specs: options.specs }) : [];
+  (options.cleanup ?? defaultCleanup)(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    await admin.disconnect();
+    await deleteTopics(kafka, [...new Set([...created, ...mine])]);
+  });
+  return { kafka, prefix, logger };
+}
+
+/** A Redis connection for this test, closed on cleanup. BullMQ workers need maxRetriesPerRequest: null. */
+export function testRedis(options: { cleanup?: Cleanup } = {}): Redis {
+  const redis = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+  (options.cleanup ?? defaultCleanup)(async () => {
+    redis.disconnect();
+  });
+  return redis;
+}
+
+/** A BullMQ queue (and optionally a worker) with a unique name; obliterated and closed on cleanup. */
+export function testQueue<Data, Result>(options: { processor?: Processor<Data, Result>; cleanup?: Cleanup } = {}) {
+  const name = uniqueName('q');
+  const connection = testRedis(options);
+  const queue = new Queue<Data, Result>(name, { connection });
+  const worker = options.processor ? new Worker<Data, Result>(name, options.processor, { connection }) : undefined;
+  (options.cleanup ?? defaultCleanup)(async () => {
+    await worker?.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+  return { name, queue, worker };
+}

@@ -1,0 +1,5 @@
+export * from './names.ts';
+export * from './wait.ts';
+export * from './env.ts';
+export * from './fixtures.ts';
+export * from './transactions.ts';
