@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isValidGtin } from './gtin.ts';
-import { CurrencyCode, MinorUnits, Quantity, extendPrice, toMilli } from './money.ts';
+import { CurrencyCode, MinorUnits, Quantity, extendPrice } from './money.ts';
 
 /**
  * POS transaction, contract v1. Modelled on ARTS POSLog: one JSON document per

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { errorCode } from '@tillstream/contracts';
+import { logEnv, parseEnv } from '@tillstream/config';
 import { createLogger } from '@tillstream/observability';
 import { infraConfigFromEnv } from './env.ts';
 import { down, status, up } from './infra.ts';
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command ? 0 : 1;
   }
-  const logger = createLogger({ name: 'infra', level: (process.env.LOG_LEVEL as 'info' | undefined) ?? 'info' });
+  const logger = createLogger({ name: 'infra', level: parseEnv(logEnv, process.env).LOG_LEVEL, pretty: true });
   const config = infraConfigFromEnv(process.env, logger);
   switch (command) {
     case 'up': {

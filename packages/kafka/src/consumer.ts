@@ -125,10 +125,14 @@ export class ConsumerRunner<Data> {
       eachBatchAutoResolve: false,
       autoCommit: true,
       partitionsConsumedConcurrently: 3,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      eachBatch: async (payload) => {
         try {
-          await this.processBatch(batch, { resolveOffset, heartbeat, isLive: () => isRunning() && !isStale() });
-          await commitOffsetsIfNecessary();
+          await this.processBatch(payload.batch, {
+            resolveOffset: (offset) => payload.resolveOffset(offset),
+            heartbeat: () => payload.heartbeat(),
+            isLive: () => payload.isRunning() && !payload.isStale(),
+          });
+          await payload.commitOffsetsIfNecessary();
         } catch (err) {
           if (err instanceof Stopping) return;
           throw err;
@@ -223,7 +227,7 @@ export class ConsumerRunner<Data> {
         offset: message.offset,
         key: message.key?.toString('utf8') ?? null,
         headers: decodeHeaders(message.headers),
-        envelope: parsed.data as Envelope<Data>,
+        envelope: parsed.data,
         value: message.value,
       },
     };

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -38,6 +39,8 @@ export interface CreateLoggerOptions {
   redact?: string[];
   /** Where lines go; default stdout. Tests pass a stream to read what was logged. */
   destination?: DestinationStream;
+  /** Human-readable lines (CLIs, `npm start`); services in production log JSON. */
+  pretty?: boolean;
 }
 
 export function createLogger(options: CreateLoggerOptions): Logger {
@@ -47,5 +50,9 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: { paths: [...REDACT_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination ? pino(config, options.destination) : pino(config);
+  if (options.destination) return pino(config, options.destination);
+  if (options.pretty) {
+    return pino(config, pretty({ sync: true, singleLine: true, colorize: process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' }));
+  }
+  return pino(config);
 }

@@ -1,0 +1,50 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', '.turbo/**', 'test-output/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      // Handlers implement async interfaces; an async function without await is fine there.
+      '@typescript-eslint/require-await': 'off',
+      // Errors are wrapped in TillstreamError; rejecting with a non-Error loses the stack.
+      '@typescript-eslint/prefer-promise-reject-errors': 'error',
+      // Architecture: kafkajs is unmaintained upstream; only packages/kafka may import it,
+      // so the client can be swapped in one place.
+      'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'Use @tillstream/kafka: it is the only place that imports kafkajs.' }] }],
+      // Architecture: only a service's env.ts (and entry points) read the environment; packages take options.
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in env.ts and pass options.' }],
+    },
+  },
+  {
+    files: ['packages/kafka/src/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['**/env.ts', '**/main.ts', '**/cli.ts', '**/*.test.ts', '**/global-setup.ts', 'vitest.config.ts', 'bench/**', 'test/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**', 'bench/**'],
+    rules: {
+      // Tests reach into results with ! after asserting them.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Kafka } from 'kafkajs';
+import { TillstreamError, deadLetterTopicName, posTransactions, type PosTransaction } from '@tillstream/contracts';
+import { makeTransaction, testKafka, uniqueName, waitFor } from '@tillstream/testing';
+import { ConsumerRunner, type ConsumedRecord } from './consumer.ts';
+import { HEADER, decodeHeaders } from './headers.ts';
+import { TypedProducer } from './producer.ts';
+import type { Logger } from '@tillstream/observability';
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (stops.length) await stops.pop()!();
+});
+
+async function producerFor(kafka: Kafka, prefix: string, logger: Logger) {
+  const producer = new TypedProducer({ kafka, logger, source: 'test', topicPrefix: prefix });
+  await producer.connect();
+  stops.push(() => producer.disconnect());
+  return producer;
+}
+
+/** Reads every record of a topic from the beginning until `count` arrived. */
+async function readAll(kafka: Kafka, topic: string, count: number) {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const seen: Array<{ key: string | null; value: string; headers: Record<string, string>; partition: number; offset: string }> = [];
+  await consumer.connect();
+  stops.push(() => consumer.disconnect());
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      seen.push({
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? '',
+        headers: decodeHeaders(message.headers),
+        partition,
+        offset: message.offset,
+      });
+    },
+  });
+  await waitFor(() => seen.length >= count, { timeoutMs: 20_000, message: `${count} records on ${topic}` });
+  return seen;
+}
+
+function runner(
+  env: Awaited<ReturnType<typeof testKafka>>,
+  producer: TypedProducer,
+  handleBatch: (records: ConsumedRecord<PosTransaction>[]) => Promise<void>,
+) {
+  const r = new ConsumerRunner<PosTransaction>({
+    kafka: env.kafka,
+    logger: env.logger,
+    groupId: uniqueName('group'),
+    spec: posTransactions,
+    topicPrefix: env.prefix,
+    deadLetterProducer: producer,
+    handleBatch,
+    retryBackoff: { initialMs: 20, maxMs: 100 },
+  });
+  stops.push(() => r.stop());
+  return r;
+}
+
+describe('kafka package against the real store broker', () => {
+  it('produces a validated POS transaction and consumes it back, with a receipt that points at it', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const tx = makeTransaction([{ sku: 'BREAD', quantity: 2, unitPrice: 180 }]);
+    const [receipt] = await producer.send(posTransactions, [{ storeId: 'S001', data: tx as PosTransaction }]);
+
+    const received: ConsumedRecord<PosTransaction>[] = [];
+    await runner(env, producer, async (records) => void received.push(...records)).start();
+    await waitFor(() => received.length === 1, { message: 'the transaction to be consumed' });
+
+    const record = received[0]!;
+    expect(record.envelope.data.transactionId).toBe(tx.transactionId);
+    expect(record.envelope.data.totals.grand).toBe(360);
+    expect(record.envelope.schema).toBe('pos.transaction.v1');
+    expect(record.key).toBe('S001:T01');
+    expect(record.headers[HEADER.schema]).toBe('pos.transaction.v1');
+    expect({ partition: record.partition, offset: record.offset }).toEqual({ partition: receipt!.partition, offset: receipt!.offset });
+  });
+
+  it('gives each record of one send its own partition and offset', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const txs = ['T01', 'T02', 'T03', 'T01', 'T04', 'T02'].map((terminalId) => makeTransaction([{ sku: 'A' }], { terminalId }));
+    const receipts = await producer.send(posTransactions, txs.map((data) => ({ storeId: 'S001', data: data as PosTransaction })));
+    const records = await readAll(env.kafka, `${env.prefix}pos.transactions.v1`, txs.length);
+    for (const [i, tx] of txs.entries()) {
+      const found = records.find((r) => JSON.parse(r.value).data.transactionId === tx.transactionId)!;
+      expect({ partition: found.partition, offset: found.offset }).toEqual({ partition: receipts[i]!.partition, offset: receipts[i]!.offset });
+    }
+  });
+
+  it('refuses to produce an event that does not match its schema, and writes nothing', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const good = makeTransaction();
+    const bad = { ...makeTransaction(), totals: { gross: 1, discount: 0, tax: 0, net: 1, grand: 1 } };
+    await expect(
+      producer.send(posTransactions, [{ storeId: 'S001', data: good as PosTransaction }, { storeId: 'S001', data: bad as PosTransaction }]),
+    ).rejects.toMatchObject({ code: 'EVENT_INVALID' });
+    const admin = env.kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(`${env.prefix}pos.transactions.v1`);
+    await admin.disconnect();
+    expect(offsets.every((p) => p.high === '0')).toBe(true);
+  });
+
+  it('sends a record that does not match the schema to the dead-letter topic with its error, and moves on', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const topic = `${env.prefix}pos.transactions.v1`;
+    const invalid = JSON.stringify({ schema: 'pos.transaction.v1', data: { transactionId: 'not-a-uuid' } });
+    const tx = makeTransaction([], { terminalId: 'T01' });
+    // Same key, so the poison sits before the valid record on one partition.
+    await producer.sendRaw(topic, [{ key: 'S001:T01', value: invalid }, { key: 'S001:T01', value: 'not json {' }]);
+    await producer.send(posTransactions, [{ storeId: 'S001', data: makeTransaction([{ sku: 'A' }], { transactionId: tx.transactionId }) as PosTransaction }]);
+
+    const handled: string[] = [];
+    await runner(env, producer, async (records) => void handled.push(...records.map((r) => r.envelope.data.transactionId))).start();
+    await waitFor(() => handled.length === 1, { message: 'the valid record behind the poison' });
+    expect(handled).toEqual([tx.transactionId]);
+
+    const dead = await readAll(env.kafka, deadLetterTopicName(topic), 2);
+    expect(dead.map((d) => d.value)).toEqual([invalid, 'not json {']);
+    expect(dead[0]!.headers[HEADER.errorCode]).toBe('EVENT_INVALID');
+    expect(dead[0]!.headers[HEADER.errorMessage]).toMatch(/data\.transactionId/);
+    expect(dead[1]!.headers[HEADER.errorCode]).toBe('RECORD_NOT_JSON');
+    expect(dead[0]!.headers[HEADER.originalTopic]).toBe(topic);
+    expect(dead[0]!.key).toBe('S001:T01');
+  });
+
+  it('dead-letters only the record a handler can never process, and handles the rest of its batch', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const txs = [1, 2, 3, 4].map((n) => makeTransaction([{ sku: `SKU-${n}` }]));
+    const poison = txs[2]!.transactionId;
+    await producer.send(posTransactions, txs.map((data) => ({ storeId: 'S001', data: data as PosTransaction })));
+
+    const handled = new Set<string>();
+    await runner(env, producer, async (records) => {
+      if (records.some((r) => r.envelope.data.transactionId === poison)) {
+        throw new TillstreamError('UNKNOWN_SKU', 'SKU-3 is not in the catalog', { retriable: false });
+      }
+      for (const r of records) handled.add(r.envelope.data.transactionId);
+    }).start();
+
+    const dead = await readAll(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), 1);
+    await waitFor(() => handled.size === 3, { message: 'the three healthy records' });
+    expect(JSON.parse(dead[0]!.value).data.transactionId).toBe(poison);
+    expect(dead[0]!.headers[HEADER.errorCode]).toBe('UNKNOWN_SKU');
+    expect(handled.has(poison)).toBe(false);
+  });
+
+  it('retries a retriable failure (database down) until it succeeds, without dead-lettering or skipping', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const tx = makeTransaction();
+    await producer.send(posTransactions, [{ storeId: 'S001', data: tx as PosTransaction }]);
+
+    let attempts = 0;
+    const handled: string[] = [];
+    await runner(env, producer, async (records) => {
+      attempts++;
+      if (attempts <= 4) throw new TillstreamError('DATABASE_UNAVAILABLE', 'connection refused', { retriable: true });
+      handled.push(...records.map((r) => r.envelope.data.transactionId));
+    }).start();
+
+    await waitFor(() => handled.length === 1, { message: 'the record after the outage' });
+    expect(handled).toEqual([tx.transactionId]);
+    expect(attempts).toBe(5);
+    const admin = env.kafka.admin();
+    await admin.connect();
+    const dlq = await admin.fetchTopicOffsets(deadLetterTopicName(`${env.prefix}pos.transactions.v1`));
+    await admin.disconnect();
+    expect(dlq.every((p) => p.high === '0')).toBe(true);
+  });
+});
