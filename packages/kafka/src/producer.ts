@@ -55,6 +55,13 @@ export class TypedProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Bounded retries (kafkajs warns this "may invalidate EoS"): a send that
+      // gives up may in fact have been written, and the caller's retry then
+      // writes a second copy. Tillstream accepts that by design: every record
+      // carries its own idempotency key (transactionId) and consumers
+      // de-duplicate on it in PostgreSQL. Unbounded retries would instead
+      // hang callers for as long as the broker is down.
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
       // Records the partition chosen for each message (same murmur2 as the
       // Java client), so a receipt can give each record its own offset.
       createPartitioner: () => {

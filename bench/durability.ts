@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { posTransactions, type TopicSpec } from '@tillstream/contracts';
+import { TypedProducer, createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { createLogger } from '@tillstream/observability';
+import { makeTransaction } from '@tillstream/testing';
+import { percentile, progress, table } from './harness.ts';
+
+/**
+ * What `flush.messages=1` on pos.transactions costs: the same records
+ * produced (acks=all, idempotent) to a topic that fsyncs every append and to
+ * one that leaves flushing to the OS (Kafka's default, the baseline), one
+ * record per request (the worst case) and in group-commit batches.
+ */
+export async function durability(options: { records: number }): Promise<string> {
+  const logger = createLogger({ name: 'bench', level: 'warn' });
+  const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-durability', logger });
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  const fsync: TopicSpec = posTransactions as unknown as TopicSpec;
+  const pageCache: TopicSpec = { ...fsync, name: 'pos.transactions.pagecache.v1', config: { 'min.insync.replicas': '1' } };
+  await ensureTopics({ kafka, logger, prefix, specs: [fsync, pageCache], deadLetter: false });
+  const producer = new TypedProducer({ kafka, logger, source: 'bench', topicPrefix: prefix });
+  await producer.connect();
+  const txs = Array.from({ length: options.records }, (_, i) =>
+    makeTransaction([{ sku: `SKU-${i % 500}`, quantity: 1 + (i % 3), unitPrice: 199 }, { sku: 'BAG', unitPrice: 10 }]),
+  );
+  const rows: Array<Record<string, string | number>> = [];
+  try {
+    for (const batchSize of [1, 100, 500]) {
+      for (const [label, spec] of [['page cache (baseline)', pageCache], ['flush.messages=1', fsync]] as const) {
+        const bar = progress(`${label}, batch ${batchSize}`, txs.length);
+        const latencies: number[] = [];
+        const started = performance.now();
+        for (let i = 0; i < txs.length; i += batchSize) {
+          const slice = txs.slice(i, i + batchSize).map((data) => ({ storeId: 'S001', data: data as unknown }));
+          const t0 = performance.now();
+          await producer.send(spec, slice);
+          latencies.push(performance.now() - t0);
+          bar.tick(Math.min(i + batchSize, txs.length));
+        }
+        bar.done();
+        const seconds = (performance.now() - started) / 1000;
+        rows.push({
+          topic: label,
+          'records/request': batchSize,
+          'records/s': Math.round(txs.length / seconds),
+          'p50 ms': percentile(latencies, 50),
+          'p99 ms': percentile(latencies, 99),
+        });
+      }
+    }
+  } finally {
+    await producer.disconnect();
+    await deleteTopics(kafka, [`${prefix}${fsync.name}`, `${prefix}${pageCache.name}`]);
+  }
+  return table(rows);
+}

@@ -1,0 +1,44 @@
+import { durability } from './durability.ts';
+import { machine, withInfra } from './harness.ts';
+
+const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
+  durability: {
+    about: 'cost of flush.messages=1 (fsync per append) on pos.transactions vs the page-cache baseline',
+    run: () => durability({ records: Number(process.env.BENCH_RECORDS ?? 5000) }),
+  },
+};
+
+const HELP = `Usage: npm run bench -- [name ...]
+
+Runs benchmarks against the real local infrastructure (started if needed,
+stopped afterwards) and prints each figure beside its baseline from the same run.
+
+Benchmarks:
+${Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(12)} ${b.about}`).join('\n')}
+
+With no name, runs them all. Results and how to reproduce them: BENCHMARKS.md.
+`;
+
+async function main(names: string[]): Promise<void> {
+  if (names.includes('--help') || names.includes('-h')) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const unknown = names.filter((n) => !BENCHES[n]);
+  if (unknown.length) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}\n\n${HELP}`);
+  const selected = names.length ? names : Object.keys(BENCHES);
+  await withInfra(async () => {
+    for (const name of selected) {
+      console.log(`\n== ${name} (${machine()}, ${new Date().toISOString()})`);
+      console.log(await BENCHES[name]!.run());
+    }
+  });
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
