@@ -29,6 +29,9 @@ export interface TopicSpec<Data = unknown, Id extends string = string> {
   readonly description: string;
 }
 
+/** What the topic admin needs of a spec: the broker-side settings, not the schema. */
+export type TopicSettings = Pick<TopicSpec, 'name' | 'partitions' | 'cleanupPolicy' | 'retentionMs' | 'config'>;
+
 function topic<Data, Id extends string>(spec: TopicSpec<Data, Id>): TopicSpec<Data, Id> {
   return spec;
 }

@@ -1,11 +1,11 @@
 import type { Kafka, ITopicConfig } from 'kafkajs';
-import { deadLetterTopicName, topicName, type TopicSpec } from '@tillstream/contracts';
+import { deadLetterTopicName, topicName, type TopicSettings } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 
 const DLQ_RETENTION_MS = 30 * 24 * 3600_000;
 
 /** The broker settings of a spec's topic, as kafkajs' createTopics takes them. */
-export function topicConfig(prefix: string, spec: TopicSpec): ITopicConfig {
+export function topicConfig(prefix: string, spec: TopicSettings): ITopicConfig {
   return {
     topic: topicName(prefix, spec),
     numPartitions: spec.partitions,
@@ -20,7 +20,7 @@ export function topicConfig(prefix: string, spec: TopicSpec): ITopicConfig {
 }
 
 /** A dead-letter topic keeps poison records a month for inspection and replay. */
-export function deadLetterTopicConfig(prefix: string, spec: TopicSpec): ITopicConfig {
+export function deadLetterTopicConfig(prefix: string, spec: TopicSettings): ITopicConfig {
   return {
     topic: deadLetterTopicName(topicName(prefix, spec)),
     numPartitions: 1,
@@ -36,7 +36,7 @@ export interface EnsureTopicsOptions {
   kafka: Kafka;
   logger: Logger;
   prefix?: string;
-  specs: readonly TopicSpec[];
+  specs: readonly TopicSettings[];
   /** Also create each topic's dead-letter topic; default true. */
   deadLetter?: boolean;
 }

@@ -1,7 +1,7 @@
 import { onTestFinished } from 'vitest';
 import { Queue, Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { TopicSpec } from '@tillstream/contracts';
+import type { TopicSettings } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, migrate, type MigrationTarget, type Pool } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
@@ -59,7 +59,7 @@ export interface TestKafka {
  * A Kafka client and a topic prefix of this test's own, with `specs`'
  * topics (and their dead-letter topics) created; the topics are deleted on cleanup.
  */
-export async function testKafka(options: { specs?: readonly TopicSpec[]; brokers?: string[]; cleanup?: Cleanup } = {}): Promise<TestKafka> {
+export async function testKafka(options: { specs?: readonly TopicSettings[]; brokers?: string[]; cleanup?: Cleanup } = {}): Promise<TestKafka> {
   const logger = testLogger('kafka');
   const prefix = `${uniqueName('t')}.`;
   const kafka = createKafkaClient({ brokers: options.brokers ?? testEnv.KAFKA_BROKERS, clientId: 'tillstream-test', logger });
