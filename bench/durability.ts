@@ -31,7 +31,7 @@ export async function durability(options: { records: number }): Promise<string> 
         const latencies: number[] = [];
         const started = performance.now();
         for (let i = 0; i < txs.length; i += batchSize) {
-          const slice = txs.slice(i, i + batchSize).map((data) => ({ storeId: 'S001', data: data as unknown }));
+          const slice = txs.slice(i, i + batchSize).map((data) => ({ storeId: 'S001', data: data }));
           const t0 = performance.now();
           await producer.send(spec, slice);
           latencies.push(performance.now() - t0);
