@@ -4,3 +4,4 @@ export * from './money.ts';
 export * from './pos-transaction.ts';
 export * from './envelope.ts';
 export * from './topics.ts';
+export * from './ingest-api.ts';

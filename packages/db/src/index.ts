@@ -3,3 +3,5 @@ export * from './errors.ts';
 export * from './migrate.ts';
 export * from './offsets.ts';
 export * from './admin.ts';
+export * from './terminals.ts';
+export * from './ingest-journal.ts';

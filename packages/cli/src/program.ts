@@ -1,0 +1,10 @@
+import { Command } from 'commander';
+import { terminalCommand } from './commands/terminal.ts';
+
+/** The `tillstream` command tree; every command has --help. */
+export function program(): Command {
+  return new Command('tillstream')
+    .description('Tillstream operator CLI: run from the repository root as `npx tillstream <command>`')
+    .showHelpAfterError()
+    .addCommand(terminalCommand());
+}

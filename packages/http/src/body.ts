@@ -1,0 +1,97 @@
+import express, { type RequestHandler } from 'express';
+import { findCardNumber } from './card-numbers.ts';
+import { HttpProblem, pointer } from './problem.ts';
+
+/** Keys that could reach an object's prototype in careless code downstream. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface JsonBodyOptions {
+  /** Largest body accepted, in bytes; larger gets 413 before it is read whole. */
+  limitBytes: number;
+  /** Deepest nesting accepted (objects and arrays); default 32. */
+  maxDepth?: number;
+  /** Called when a card number was found (count it in a metric); the number itself is never passed on. */
+  onCardNumber?: () => void;
+}
+
+/**
+ * Walks a parsed body without recursion (a hostile body must not exhaust the
+ * stack) and returns the first structural problem, or undefined.
+ */
+function structuralProblem(body: unknown, maxDepth: number): HttpProblem | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: Array<string | number> }> = [{ value: body, depth: 0, path: [] }];
+  while (stack.length > 0) {
+    const { value, depth, path } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= maxDepth) {
+      return new HttpProblem('BODY_TOO_DEEP', `nesting deeper than ${maxDepth} levels is not accepted`, {
+        errors: [{ pointer: pointer(path), message: `nests deeper than ${maxDepth} levels` }],
+      });
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => stack.push({ value: item, depth: depth + 1, path: [...path, i] }));
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        return new HttpProblem('FORBIDDEN_KEY', `the key "${key}" is not accepted anywhere in a body`, {
+          errors: [{ pointer: pointer(path), message: `has forbidden key "${key}"` }],
+        });
+      }
+      stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The JSON body parser of every Tillstream API, hardened for hostile input:
+ * 415 unless the body is application/json (or +json), 413 past the limit,
+ * 400 for malformed JSON, nesting deeper than `maxDepth` or a
+ * `__proto__`/`constructor`/`prototype` key, and 422 for anything that looks
+ * like a payment card number (which is then dropped, never logged or stored).
+ */
+export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
+  const maxDepth = options.maxDepth ?? 32;
+  const raw = express.raw({ type: () => true, limit: options.limitBytes });
+  const checkType: RequestHandler = (req, _res, next) => {
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `content type "${type.slice(0, 100)}" is not accepted; send application/json`));
+      return;
+    }
+    next();
+  };
+  const parse: RequestHandler = (req, _res, next) => {
+    const buffer = req.body as unknown;
+    if (!Buffer.isBuffer(buffer) || buffer.length === 0) {
+      next(new HttpProblem('MALFORMED_JSON', 'the body is empty; send a JSON document'));
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buffer.toString('utf8'));
+    } catch (err) {
+      next(err instanceof RangeError
+        ? new HttpProblem('BODY_TOO_DEEP', 'the body nests too deeply to parse')
+        : new HttpProblem('MALFORMED_JSON', 'the body is not valid JSON'));
+      return;
+    }
+    const structural = structuralProblem(parsed, maxDepth);
+    if (structural) {
+      next(structural);
+      return;
+    }
+    const cardAt = findCardNumber(parsed);
+    if (cardAt) {
+      options.onCardNumber?.();
+      next(new HttpProblem('CARD_NUMBER_DETECTED', 'payment card numbers must never be sent; send the processor token and last four digits', {
+        errors: [{ pointer: pointer(cardAt), message: 'holds what looks like a card number' }],
+      }));
+      return;
+    }
+    req.body = parsed;
+    next();
+  };
+  return [checkType, raw, parse];
+}

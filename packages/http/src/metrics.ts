@@ -1,0 +1,33 @@
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, type Registry } from '@tillstream/observability';
+
+/**
+ * Request count by route and status, and a latency histogram by route.
+ * Routes are the express patterns ("/v1/inventory/items/:sku"), never raw
+ * paths, so label cardinality stays bounded.
+ */
+export function httpMetrics(registry: Registry): RequestHandler {
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const pattern = (req.route as { path?: unknown } | undefined)?.path;
+      const route = pattern === undefined ? 'unmatched' : `${req.baseUrl}${String(pattern)}`;
+      requests.inc({ route, method: req.method, status: String(res.statusCode) });
+      duration.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  };
+}

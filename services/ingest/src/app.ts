@@ -1,0 +1,62 @@
+import express, { type Express } from 'express';
+import type { Pool } from '@tillstream/db';
+import { HttpProblem, httpMetrics, operationsRouter, problemMiddleware } from '@tillstream/http';
+import type { Logger, Registry } from '@tillstream/observability';
+import { terminalAuth } from './auth.ts';
+import type { ProducerGate } from './broker.ts';
+import type { Capture } from './capture.ts';
+import type { IngestMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { terminalRateLimit } from './rate-limit.ts';
+import { transactionsRouter } from './routes/transactions.ts';
+
+export interface IngestConfig {
+  storeId: string;
+  bodyLimitBytes: number;
+  batchBodyLimitBytes: number;
+  retentionDays: number;
+  maxClockSkewMinutes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+}
+
+export interface IngestDeps {
+  config: IngestConfig;
+  pool: Pool;
+  gate: ProducerGate;
+  capture: Capture;
+  metrics: IngestMetrics;
+  registry: Registry;
+  logger: Logger;
+}
+
+/** The ingest HTTP API as an express app, without listening (tests and main.ts listen). */
+export function createApp(deps: IngestDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(httpMetrics(deps.registry));
+  app.use(
+    operationsRouter({
+      registry: deps.registry,
+      ready: {
+        broker: async () => {
+          if (!deps.gate.isReady()) throw new Error('producer is not connected to the broker');
+        },
+        database: async () => {
+          await deps.pool.query('SELECT 1');
+        },
+      },
+    }),
+  );
+  const spec = openApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(spec);
+  });
+  app.use('/v1/transactions', terminalAuth({ pool: deps.pool, storeId: deps.config.storeId }), terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }));
+  app.use(transactionsRouter(deps));
+  app.use((req, _res, next) => {
+    next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(problemMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,120 @@
+import { TillstreamError, type TopicSpec } from '@tillstream/contracts';
+import { TypedProducer, describeCluster, type Kafka, type OutgoingEvent, type RecordReceipt } from '@tillstream/kafka';
+import type { Logger } from '@tillstream/observability';
+
+/** Raised when the broker cannot take a write now; `late` is the send still under way, if any. */
+export class BrokerUnavailableError extends TillstreamError {
+  constructor(message: string, readonly late?: Promise<RecordReceipt[]>) {
+    super('BROKER_UNAVAILABLE', message, { retriable: true });
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export interface ProducerGateOptions {
+  kafka: Kafka;
+  logger: Logger;
+  topicPrefix: string;
+  /** Pause between reconnection attempts; default 1000 ms. */
+  retryIntervalMs?: number;
+}
+
+/**
+ * Owns ingest's producer and its health. kafkajs can wedge after a broker
+ * restart (sends that neither fail nor finish), so the gate does not trust
+ * it: a send that fails or times out marks the gate down, and a recovery
+ * loop probes the cluster and replaces the producer with a fresh one. While
+ * down, sends fail at once (the terminal gets 503 in microseconds, not after
+ * the timeout) and /readyz says not ready.
+ */
+export class ProducerGate {
+  private producer: TypedProducer | undefined;
+  private state: 'ready' | 'down' = 'down';
+  private recovering: Promise<void> | undefined;
+  private stopped = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ProducerGateOptions) {
+    this.logger = options.logger.child({ component: 'producer-gate' });
+  }
+
+  isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Connects; if the broker is down, starts anyway and keeps trying in the background. */
+  async start(): Promise<void> {
+    try {
+      await this.connectFresh();
+    } catch (err) {
+      this.logger.warn({ err }, 'broker unreachable at start; will keep trying');
+      this.markDown('start');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.recovering;
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], timeoutMs: number): Promise<RecordReceipt[]> {
+    const producer = this.producer;
+    if (this.state !== 'ready' || !producer) throw new BrokerUnavailableError('the broker is unreachable; retry later');
+    const sending = producer.send(spec, events);
+    try {
+      return await within(sending, timeoutMs, 'produce');
+    } catch (err) {
+      if ((err as TillstreamError).code === 'EVENT_INVALID') throw err;
+      this.logger.warn({ err: (err as Error).message, records: events.length }, 'produce failed; reconnecting');
+      this.markDown('produce failed');
+      throw new BrokerUnavailableError('the broker did not acknowledge in time; retry later', sending);
+    }
+  }
+
+  private markDown(reason: string): void {
+    if (this.stopped) return;
+    this.state = 'down';
+    this.recovering ??= this.recover(reason).finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
+  private async recover(reason: string): Promise<void> {
+    this.logger.warn({ reason }, 'producer down');
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await within(describeCluster(this.options.kafka), 3000, 'cluster probe');
+        await this.connectFresh();
+        this.logger.info({ attempt }, 'producer reconnected');
+        return;
+      } catch (err) {
+        this.logger.debug({ err: (err as Error).message, attempt }, 'broker still unreachable');
+        await new Promise((resolve) => setTimeout(resolve, this.options.retryIntervalMs ?? 1000));
+      }
+    }
+  }
+
+  private async connectFresh(): Promise<void> {
+    const old = this.producer;
+    this.producer = undefined;
+    if (old) await within(old.disconnect(), 3000, 'producer disconnect').catch(() => undefined);
+    const fresh = new TypedProducer({ kafka: this.options.kafka, logger: this.options.logger, source: 'ingest', topicPrefix: this.options.topicPrefix });
+    try {
+      await within(fresh.connect(), 5000, 'producer connect');
+    } catch (err) {
+      await fresh.disconnect().catch(() => undefined);
+      throw err;
+    }
+    this.producer = fresh;
+    this.state = 'ready';
+  }
+}

@@ -1,0 +1,3 @@
+export { startIngest, type IngestService } from './service.ts';
+export { loadEnv, ingestEnv, type IngestEnv } from './env.ts';
+export { createApp, type IngestDeps } from './app.ts';

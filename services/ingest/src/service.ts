@@ -1,0 +1,91 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { storeTopics } from '@tillstream/contracts';
+import { createPool, migrate, pruneJournal } from '@tillstream/db';
+import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
+import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
+import { createApp, type IngestConfig } from './app.ts';
+import { ProducerGate } from './broker.ts';
+import { Capture } from './capture.ts';
+import type { IngestEnv } from './env.ts';
+import { createIngestMetrics } from './metrics.ts';
+
+export interface IngestService {
+  /** The address it listens on (PORT=0 picks a free port). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts ingest: migrates the store database, creates the store's
+ * topics, connects the producer (or keeps trying, answering 503 meanwhile)
+ * and listens. stop() refuses new work, drains what is in flight and closes
+ * everything, in that order.
+ */
+export async function startIngest(env: IngestEnv, options: { logger?: Logger } = {}): Promise<IngestService> {
+  const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
+  const log = logger.child({ store: env.STORE_ID });
+  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log });
+  await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
+    log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');
+  });
+  const gate = new ProducerGate({ kafka, logger: log, topicPrefix: env.TOPIC_PREFIX });
+  await gate.start();
+
+  const registry = createMetricsRegistry({ service: 'ingest' });
+  const metrics = createIngestMetrics(registry);
+  const capture = new Capture({
+    pool,
+    gate,
+    logger: log,
+    metrics,
+    storeId: env.STORE_ID,
+    produceTimeoutMs: env.PRODUCE_TIMEOUT_MS,
+    maxBatch: env.GROUP_COMMIT_MAX_BATCH,
+    lingerMs: env.GROUP_COMMIT_LINGER_MS,
+    maxInFlight: env.MAX_IN_FLIGHT,
+  });
+  const config: IngestConfig = {
+    storeId: env.STORE_ID,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
+    retentionDays: env.IDEMPOTENCY_RETENTION_DAYS,
+    maxClockSkewMinutes: env.MAX_CLOCK_SKEW_MINUTES,
+    ratePerSecond: env.TERMINAL_RATE_PER_SECOND,
+    rateBurst: env.TERMINAL_RATE_BURST,
+  };
+  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log });
+
+  // Forget transactionIds past the retention, an hour apart, a slice at a time.
+  const prune = setInterval(() => {
+    const before = new Date(Date.now() - env.IDEMPOTENCY_RETENTION_DAYS * 86_400_000);
+    pruneJournal(pool, before).catch((err: unknown) => log.warn({ err }, 'journal pruning failed'));
+  }, 3600_000);
+  prune.unref();
+
+  const server: Server = app.listen(env.PORT, env.HOST);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${env.HOST}:${port}`;
+  log.info({ url, topicPrefix: env.TOPIC_PREFIX }, 'ingest listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info('ingest stopping');
+        clearInterval(prune);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await capture.close();
+        await closed;
+        await gate.stop();
+        await pool.end();
+        log.info('ingest stopped');
+      })()),
+  };
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { PosTransactionV1, type PosTransaction } from '@tillstream/contracts';
+import type { TerminalIdentity } from '@tillstream/db';
+import { HttpProblem, validationProblem } from '@tillstream/http';
+
+export interface ValidationContext {
+  storeId: string;
+  terminal: TerminalIdentity;
+  now: Date;
+  retentionDays: number;
+  maxClockSkewMinutes: number;
+}
+
+/** JSON with object keys sorted, so equal documents hash equal whatever the key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Hash of the validated document (defaults applied): "same body" for idempotency. */
+export function bodyHash(tx: PosTransaction): Buffer {
+  return createHash('sha256').update(canonical(tx)).digest();
+}
+
+/**
+ * Validates one transaction for this terminal: schema and balance (400/422),
+ * that it is this terminal's and this store's (403), and that its time is
+ * sane against the server clock (422): not further ahead than the allowed
+ * clock skew, and not older than ingest remembers transactionIds, because
+ * past that a replay could no longer be recognised.
+ */
+export function validateTransaction(body: unknown, ctx: ValidationContext, pointerPrefix: Array<string | number> = []): PosTransaction | HttpProblem {
+  const parsed = PosTransactionV1.safeParse(body);
+  if (!parsed.success) return validationProblem(parsed.error, pointerPrefix);
+  const tx = parsed.data;
+  if (tx.storeId !== ctx.storeId || tx.storeId !== ctx.terminal.storeId) {
+    return new HttpProblem('FORBIDDEN', `storeId ${tx.storeId} is not this terminal's store`);
+  }
+  if (tx.terminalId !== ctx.terminal.terminalId) {
+    return new HttpProblem('FORBIDDEN', `terminal ${ctx.terminal.terminalId} may not post for terminal ${tx.terminalId}`);
+  }
+  const occurred = Date.parse(tx.occurredAt);
+  const ahead = occurred - ctx.now.getTime();
+  if (ahead > ctx.maxClockSkewMinutes * 60_000) {
+    return new HttpProblem('UNPROCESSABLE', `occurredAt is ${Math.round(ahead / 60_000)} minutes ahead of the store clock; check the terminal clock`, {
+      errors: [{ pointer: `${pointerPrefix.map((p) => `/${p}`).join('')}/occurredAt`, message: 'is in the future' }],
+    });
+  }
+  if (-ahead > ctx.retentionDays * 86_400_000) {
+    return new HttpProblem('UNPROCESSABLE', `occurredAt is older than ${ctx.retentionDays} days; such a transaction must be entered at HQ`, {
+      errors: [{ pointer: `${pointerPrefix.map((p) => `/${p}`).join('')}/occurredAt`, message: 'is too old' }],
+    });
+  }
+  return tx;
+}
