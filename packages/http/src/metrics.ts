@@ -24,7 +24,7 @@ export function httpMetrics(registry: Registry): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const pattern = (req.route as { path?: unknown } | undefined)?.path;
-      const route = pattern === undefined ? 'unmatched' : `${req.baseUrl}${String(pattern)}`;
+      const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : 'unmatched';
       requests.inc({ route, method: req.method, status: String(res.statusCode) });
       duration.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });
