@@ -18,6 +18,7 @@ export interface IngestConfig {
   maxClockSkewMinutes: number;
   ratePerSecond: number;
   rateBurst: number;
+  tokenCacheMs: number;
 }
 
 export interface IngestDeps {
@@ -52,7 +53,7 @@ export function createApp(deps: IngestDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(spec);
   });
-  app.use('/v1/transactions', terminalAuth({ pool: deps.pool, storeId: deps.config.storeId }), terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }));
+  app.use('/v1/transactions', terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs }), terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }));
   app.use(transactionsRouter(deps));
   app.use((req, _res, next) => {
     next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));

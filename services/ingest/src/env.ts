@@ -22,6 +22,8 @@ export const ingestEnv = z.object({
   TERMINAL_RATE_BURST: positiveInt.default(40),
   /** How long transactionIds are remembered; terminals replay backlogs up to a month old. */
   IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(35),
+  /** How long a looked-up token is trusted; bounds how long a revoked token keeps working. */
+  TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5000),
   /** Furthest a terminal clock may run ahead of the server's. */
   MAX_CLOCK_SKEW_MINUTES: positiveInt.default(60),
 });

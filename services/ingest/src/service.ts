@@ -56,6 +56,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
     maxClockSkewMinutes: env.MAX_CLOCK_SKEW_MINUTES,
     ratePerSecond: env.TERMINAL_RATE_PER_SECOND,
     rateBurst: env.TERMINAL_RATE_BURST,
+    tokenCacheMs: env.TOKEN_CACHE_MS,
   };
   const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log });
 

@@ -1,0 +1,72 @@
+import { Writable } from 'node:stream';
+import { storeTopics } from '@tillstream/contracts';
+import { issueTerminalToken } from '@tillstream/db';
+import { createLogger } from '@tillstream/observability';
+import { testDatabase, testKafka, testEnv, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { onTestFinished } from 'vitest';
+import { ingestEnv } from './env.ts';
+import { startIngest, type IngestService } from './service.ts';
+
+export interface TestIngest {
+  service: IngestService;
+  url: string;
+  db: TestDatabase;
+  kafka: TestKafka;
+  topic: string;
+  /** A token for terminal T01 of store S001. */
+  token: string;
+  /** Every log line ingest wrote, to prove what it never logs. */
+  logs: string[];
+  post(path: string, body: unknown, options?: { token?: string | null; contentType?: string; raw?: string }): Promise<Response>;
+  restart(): Promise<void>;
+}
+
+/**
+ * Ingest for one test: its own database, topic prefix and token, listening
+ * on a free port; stopped and cleaned up when the test finishes.
+ */
+export async function testIngest(overrides: Record<string, string> = {}): Promise<TestIngest> {
+  const db = await testDatabase({ target: 'store' });
+  const kafka = await testKafka({ specs: storeTopics });
+  const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'ingest', level: 'debug', destination });
+  const env = ingestEnv.parse({
+    STORE_ID: 'S001',
+    TOPIC_PREFIX: kafka.prefix,
+    KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+    DATABASE_URL: db.url,
+    PORT: '0',
+    TOKEN_CACHE_MS: '0',
+    ...overrides,
+  });
+  let service = await startIngest(env, { logger });
+  const fixture: TestIngest = {
+    service,
+    url: service.url,
+    db,
+    kafka,
+    topic: `${kafka.prefix}pos.transactions.v1`,
+    token,
+    logs,
+    post: (path, body, options = {}) => {
+      const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };
+      const bearer = options.token === undefined ? token : options.token;
+      if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+      return fetch(`${fixture.url}${path}`, { method: 'POST', headers, body: options.raw ?? JSON.stringify(body) });
+    },
+    restart: async () => {
+      await service.stop();
+      service = await startIngest({ ...env, PORT: Number(new URL(fixture.url).port) }, { logger });
+      fixture.service = service;
+    },
+  };
+  onTestFinished(() => fixture.service.stop());
+  return fixture;
+}
