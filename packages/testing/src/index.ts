@@ -3,3 +3,4 @@ export * from './wait.ts';
 export * from './env.ts';
 export * from './fixtures.ts';
 export * from './transactions.ts';
+export * from './topic-reader.ts';

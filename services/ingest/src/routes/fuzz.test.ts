@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { makeTransaction } from '@tillstream/testing';
+import { makeTransaction, readTopic } from '@tillstream/testing';
 import { testIngest } from '../testing.ts';
-import { readTopic } from '../topic-reader.test-helper.ts';
 
 const RUNS = 5000;
 

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_TRANSACTIONS } from '@tillstream/contracts';
 import { issueTerminalToken, revokeTerminal } from '@tillstream/db';
-import { makeTransaction } from '@tillstream/testing';
+import { makeTransaction, readTopic } from '@tillstream/testing';
 import { testIngest, type TestIngest } from '../testing.ts';
-import { readTopic } from '../topic-reader.test-helper.ts';
 
 async function problem(res: Response) {
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

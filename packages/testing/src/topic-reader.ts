@@ -34,7 +34,7 @@ export async function readTopic(kafka: Kafka, topic: string): Promise<TopicRecor
             offset: message.offset,
             key: message.key?.toString() ?? null,
             headers: decodeHeaders(message.headers),
-            envelope: posTransactions.envelope.parse(JSON.parse(message.value!.toString())) as Envelope<PosTransaction>,
+            envelope: posTransactions.envelope.parse(JSON.parse(message.value!.toString())),
           });
           if (records.length >= total) resolve();
         },
