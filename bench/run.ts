@@ -1,10 +1,15 @@
 import { durability } from './durability.ts';
+import { ingestBench } from './ingest.ts';
 import { machine, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   durability: {
     about: 'cost of flush.messages=1 (fsync per append) on pos.transactions vs the page-cache baseline',
     run: () => durability({ records: Number(process.env.BENCH_RECORDS ?? 5000) }),
+  },
+  ingest: {
+    about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',
+    run: () => ingestBench(),
   },
 };
 

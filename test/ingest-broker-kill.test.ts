@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
 import { brokerPid, infraConfigFromEnv, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
@@ -28,12 +28,12 @@ describe('ingest while the store broker is killed and restarted', () => {
     const spec: BrokerSpec = { name: 'kill', port: 29_392, controllerPort: 29_393, heapMb: 384 };
     const brokerEnv = { jarsDir, stateDir, logger };
     await startBroker(spec, brokerEnv);
-    afterAll(async () => {
+    onTestFinished(async () => {
       await stopBroker(spec, brokerEnv);
       await rm(stateDir, { recursive: true, force: true });
     });
 
-    const db = await testDatabase({ target: 'store', cleanup: afterAll });
+    const db = await testDatabase({ target: 'store' });
     const tokens = await Promise.all(
       Array.from({ length: TERMINALS }, (_, i) => issueTerminalToken(db.pool, { storeId: 'S001', terminalId: `T${i + 1}` })),
     );
@@ -49,7 +49,7 @@ describe('ingest while the store broker is killed and restarted', () => {
       }),
       { logger },
     );
-    afterAll(() => ingest.stop());
+    onTestFinished(() => ingest.stop());
 
     const acknowledged = new Set<string>();
     const statuses = new Map<number, number>();

@@ -23,6 +23,13 @@ export interface PoolOptions {
   connectionTimeoutMs?: number;
   /** Server-side statement timeout; default 30 s, a guard against runaway queries. */
   statementTimeoutMs?: number;
+  /**
+   * Turn off synchronous_commit for this pool's sessions: a commit returns
+   * before its WAL reaches disk. Only for data that is not the truth, where
+   * losing the last few hundred milliseconds on a power cut is harmless
+   * (ingest's idempotency journal: the truth is in Kafka). Default false.
+   */
+  asynchronousCommit?: boolean;
 }
 
 /** The one factory of PostgreSQL pools in Tillstream. */
@@ -34,6 +41,7 @@ export function createPool(options: PoolOptions): Pool {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
+    ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}),
   });
   // An idle client losing its connection (database restart) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces it.

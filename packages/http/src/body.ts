@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { findCardNumber } from './card-numbers.ts';
+import { containsCardNumber, numberIsCard, stringIsCard } from './card-numbers.ts';
 import { HttpProblem, pointer } from './problem.ts';
 
 /** Keys that could reach an object's prototype in careless code downstream. */
@@ -14,34 +14,75 @@ export interface JsonBodyOptions {
   onCardNumber?: () => void;
 }
 
+interface Node {
+  value: unknown;
+  depth: number;
+  parent: number;
+  key: string | number | undefined;
+}
+
+type Finding = { kind: 'depth' | 'key' | 'card'; at: number; key?: string };
+
+/** Path of node `at` from the root, rebuilt from parent links (only when there is something to report). */
+function pathOf(nodes: Node[], at: number): Array<string | number> {
+  const path: Array<string | number> = [];
+  for (let i = at; i > 0; i = nodes[i]!.parent) path.unshift(nodes[i]!.key!);
+  return path;
+}
+
 /**
- * Walks a parsed body without recursion (a hostile body must not exhaust the
- * stack) and returns the first structural problem, or undefined.
+ * One pass over a parsed body, without recursion (a hostile body must not
+ * exhaust the stack) and without building a path per node (the common case
+ * finds nothing): depth, forbidden keys and card numbers.
  */
-function structuralProblem(body: unknown, maxDepth: number): HttpProblem | undefined {
-  const stack: Array<{ value: unknown; depth: number; path: Array<string | number> }> = [{ value: body, depth: 0, path: [] }];
-  while (stack.length > 0) {
-    const { value, depth, path } = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth >= maxDepth) {
-      return new HttpProblem('BODY_TOO_DEEP', `nesting deeper than ${maxDepth} levels is not accepted`, {
-        errors: [{ pointer: pointer(path), message: `nests deeper than ${maxDepth} levels` }],
-      });
-    }
-    if (Array.isArray(value)) {
-      value.forEach((item, i) => stack.push({ value: item, depth: depth + 1, path: [...path, i] }));
+function inspect(body: unknown, maxDepth: number): { finding: Finding; nodes: Node[] } | undefined {
+  const nodes: Node[] = [{ value: body, depth: 0, parent: -1, key: undefined }];
+  const todo = [0];
+  while (todo.length > 0) {
+    const at = todo.pop()!;
+    const { value, depth, key } = nodes[at]!;
+    if (typeof value === 'string') {
+      if (value.length >= 13 && stringIsCard(value, key)) return { finding: { kind: 'card', at }, nodes };
       continue;
     }
-    for (const key of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(key)) {
-        return new HttpProblem('FORBIDDEN_KEY', `the key "${key}" is not accepted anywhere in a body`, {
-          errors: [{ pointer: pointer(path), message: `has forbidden key "${key}"` }],
-        });
+    if (typeof value === 'number') {
+      if (numberIsCard(value)) return { finding: { kind: 'card', at }, nodes };
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= maxDepth) return { finding: { kind: 'depth', at }, nodes };
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        todo.push(nodes.push({ value: value[i], depth: depth + 1, parent: at, key: i }) - 1);
       }
-      stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, path: [...path, key] });
+      continue;
+    }
+    for (const k of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(k)) return { finding: { kind: 'key', at, key: k }, nodes };
+      if (k.length >= 13 && containsCardNumber(k)) return { finding: { kind: 'card', at }, nodes }; // the parent: never echo the key
+      todo.push(nodes.push({ value: (value as Record<string, unknown>)[k], depth: depth + 1, parent: at, key: k }) - 1);
     }
   }
   return undefined;
+}
+
+function problemOf(found: { finding: Finding; nodes: Node[] }, maxDepth: number, onCardNumber?: () => void): HttpProblem {
+  const at = pointer(pathOf(found.nodes, found.finding.at));
+  switch (found.finding.kind) {
+    case 'depth':
+      return new HttpProblem('BODY_TOO_DEEP', `nesting deeper than ${maxDepth} levels is not accepted`, {
+        errors: [{ pointer: at, message: `nests deeper than ${maxDepth} levels` }],
+      });
+    case 'key':
+      return new HttpProblem('FORBIDDEN_KEY', `the key "${found.finding.key}" is not accepted anywhere in a body`, {
+        errors: [{ pointer: at, message: `has forbidden key "${found.finding.key}"` }],
+      });
+    case 'card':
+      onCardNumber?.();
+      return new HttpProblem('CARD_NUMBER_DETECTED', 'payment card numbers must never be sent; send the processor token and last four digits', {
+        errors: [{ pointer: at, message: 'holds what looks like a card number' }],
+      });
+  }
 }
 
 /**
@@ -77,17 +118,9 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
         : new HttpProblem('MALFORMED_JSON', 'the body is not valid JSON'));
       return;
     }
-    const structural = structuralProblem(parsed, maxDepth);
-    if (structural) {
-      next(structural);
-      return;
-    }
-    const cardAt = findCardNumber(parsed);
-    if (cardAt) {
-      options.onCardNumber?.();
-      next(new HttpProblem('CARD_NUMBER_DETECTED', 'payment card numbers must never be sent; send the processor token and last four digits', {
-        errors: [{ pointer: pointer(cardAt), message: 'holds what looks like a card number' }],
-      }));
+    const found = inspect(parsed, maxDepth);
+    if (found) {
+      next(problemOf(found, maxDepth, options.onCardNumber));
       return;
     }
     req.body = parsed;

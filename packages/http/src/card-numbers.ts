@@ -40,6 +40,14 @@ function numberIsCard(n: number): boolean {
   return Number.isSafeInteger(n) ? luhnValid(digits) : true;
 }
 
+/** True if a string at a field named `key` holds a card number (a valid GTIN in a `gtin` field is a barcode). */
+export function stringIsCard(value: string, key: string | number | undefined): boolean {
+  if (key === 'gtin' && isValidGtin(value)) return false;
+  return containsCardNumber(value);
+}
+
+export { numberIsCard };
+
 /**
  * The path of the first field (string or number, at any depth, keys
  * included) that holds a payment card number, or undefined. A valid GTIN in a
@@ -50,8 +58,7 @@ export function findCardNumber(value: unknown): Array<string | number> | undefin
   while (stack.length > 0) {
     const { value: v, path, key } = stack.pop()!;
     if (typeof v === 'string') {
-      if (key === 'gtin' && isValidGtin(v)) continue;
-      if (containsCardNumber(v)) return path;
+      if (stringIsCard(v, key)) return path;
     } else if (typeof v === 'number') {
       if (numberIsCard(v)) return path;
     } else if (Array.isArray(v)) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { testLogger } from '@tillstream/testing';
 import { brokerPid } from './broker.ts';
 import { infraConfigFromEnv } from './env.ts';
@@ -19,7 +19,7 @@ const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 // with its own state folder; the jar cache is shared with the global setup.
 async function isolatedConfig(ports: { port: number; controllerPort: number }): Promise<InfraConfig> {
   const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-infra-'));
-  afterAll(() => rm(stateDir, { recursive: true, force: true }));
+  onTestFinished(() => rm(stateDir, { recursive: true, force: true }));
   const base = infraConfigFromEnv(process.env, testLogger('infra'));
   return { ...base, stateDir, databases: [], autoStartServices: false, brokers: [{ name: 'probe', heapMb: 256, ...ports }] };
 }
@@ -27,7 +27,7 @@ async function isolatedConfig(ports: { port: number; controllerPort: number }): 
 describe('local infrastructure tool', () => {
   it('up twice runs one broker, down stops it, down again is a no-op', async () => {
     const config = await isolatedConfig({ port: 29_092, controllerPort: 29_093 });
-    afterAll(() => down(config));
+    onTestFinished(() => down(config));
 
     expect((await up(config)).brokers).toEqual(['probe']);
     const pid = await brokerPid(config.brokers[0]!, config);
@@ -60,7 +60,7 @@ describe('local infrastructure tool', () => {
 
   it('says in one line that java is missing, and exits non-zero', async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'tillstream-cache-'));
-    afterAll(() => rm(cacheDir, { recursive: true, force: true }));
+    onTestFinished(() => rm(cacheDir, { recursive: true, force: true }));
     const result = await run(process.execPath, ['--import', 'tsx', CLI, 'up'], {
       env: { ...process.env, PATH: '/nonexistent', TILLSTREAM_CACHE_DIR: cacheDir, INFRA_AUTOSTART_SERVICES: 'false', TILLSTREAM_DATABASES: 'postgres', LOG_LEVEL: 'silent' },
     }).then(

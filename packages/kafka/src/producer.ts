@@ -25,6 +25,16 @@ export interface RecordReceipt {
   offset: string;
 }
 
+export interface SendOptions {
+  /**
+   * The caller parsed every event's data with this topic's own schema just
+   * before (ingest validates each transaction at the HTTP boundary, and its
+   * outputs are what it sends): skip the second, identical validation. The
+   * envelope fields are the producer's own. Default false.
+   */
+  dataValidated?: boolean;
+}
+
 export interface OutgoingEvent<Data> {
   storeId: string;
   data: Data;
@@ -92,7 +102,7 @@ export class TypedProducer {
    * Wraps each event in an envelope, validates it, produces all of them in
    * one request and returns one receipt per event, in order.
    */
-  async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[]): Promise<RecordReceipt[]> {
+  async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], options: SendOptions = {}): Promise<RecordReceipt[]> {
     const producedAt = new Date().toISOString();
     const messages: Message[] = events.map((event, index) => {
       const envelope = {
@@ -103,6 +113,9 @@ export class TypedProducer {
         producedAt,
         data: event.data,
       };
+      if (options.dataValidated) {
+        return this.message(spec, envelope, event.headers);
+      }
       const parsed = spec.envelope.safeParse(envelope);
       if (!parsed.success) {
         const first = parsed.error.issues[0];
@@ -112,13 +125,17 @@ export class TypedProducer {
           { cause: parsed.error },
         );
       }
-      return {
-        key: spec.key(parsed.data.data),
-        value: JSON.stringify(parsed.data),
-        headers: { [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json', ...event.headers },
-      };
+      return this.message(spec, parsed.data, event.headers);
     });
     return this.sendRaw(this.topic(spec), messages);
+  }
+
+  private message<Data>(spec: TopicSpec<Data>, envelope: { data: Data }, headers: Record<string, string> | undefined): Message {
+    return {
+      key: spec.key(envelope.data),
+      value: JSON.stringify(envelope),
+      headers: { [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json', ...headers },
+    };
   }
 
   /**

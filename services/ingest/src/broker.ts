@@ -1,5 +1,5 @@
 import { TillstreamError, type TopicSpec } from '@tillstream/contracts';
-import { TypedProducer, describeCluster, type Kafka, type OutgoingEvent, type RecordReceipt } from '@tillstream/kafka';
+import { TypedProducer, describeCluster, type Kafka, type OutgoingEvent, type RecordReceipt, type SendOptions } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
 
 /** Raised when the broker cannot take a write now; `late` is the send still under way, if any. */
@@ -66,10 +66,10 @@ export class ProducerGate {
     await this.producer?.disconnect().catch(() => undefined);
   }
 
-  async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], timeoutMs: number): Promise<RecordReceipt[]> {
+  async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], timeoutMs: number, options: SendOptions = {}): Promise<RecordReceipt[]> {
     const producer = this.producer;
     if (this.state !== 'ready' || !producer) throw new BrokerUnavailableError('the broker is unreachable; retry later');
-    const sending = producer.send(spec, events);
+    const sending = producer.send(spec, events, options);
     try {
       return await within(sending, timeoutMs, 'produce');
     } catch (err) {

@@ -1,8 +1,10 @@
 import { posTransactions, type IngestReceipt, type PosTransaction } from '@tillstream/contracts';
-import { claimTransactions, classifyPgError, commitTransactions, releaseTransactions, type JournalEntry, type Pool } from '@tillstream/db';
+import { classifyPgError, findTransactions, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
 import type { Logger } from '@tillstream/observability';
+import type { RecordReceipt } from '@tillstream/kafka';
 import { BrokerUnavailableError, type ProducerGate } from './broker.ts';
+import type { KnownIds } from './known-ids.ts';
 import type { IngestMetrics } from './metrics.ts';
 
 export interface CaptureItem {
@@ -18,6 +20,8 @@ export type CaptureOutcome =
 
 export interface CaptureOptions {
   pool: Pool;
+  /** Every transactionId in the journal (and those captured since). */
+  knownIds: KnownIds;
   gate: ProducerGate;
   logger: Logger;
   metrics: IngestMetrics;
@@ -46,9 +50,9 @@ function receiptOf(transactionId: string, partition: number, offset: string, rec
 }
 
 /**
- * The capture pipeline: claim each transactionId in PostgreSQL, produce the
- * claimed transactions to pos.transactions.v1 (acks=all), record their
- * broker positions, answer. Requests are coalesced (group commit): every
+ * The capture pipeline: look each transactionId up in the journal, produce
+ * the new ones to pos.transactions.v1 (acks=all), record their broker
+ * positions in the journal, answer. Requests are coalesced (group commit): every
  * step works on a batch of up to `maxBatch` transactions gathered for at
  * most `lingerMs`, so a burst costs a few round trips, not one per sale.
  *
@@ -63,7 +67,19 @@ export class Capture {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
-  private active = 0;
+  /** transactionId -> body hash of every transaction between submit and answer in this process. */
+  private readonly capturing = new Map<string, Buffer>();
+  private looking = 0;
+  /** Transactions not yet in the journal, waiting for the (single) produce slot. */
+  private ready: Pending[] = [];
+  private producing = false;
+  /**
+   * Acknowledged by the broker and answered, not yet in the journal: the
+   * journal write happens after the 201 (the 201 promises only the broker
+   * acknowledgement), and replays in between are answered from here.
+   */
+  private readonly unrecorded = new Map<string, JournalEntry>();
+  private recording: Promise<void> | undefined;
   private readonly idle = new Set<() => void>();
   private closed = false;
 
@@ -81,9 +97,27 @@ export class Capture {
       this.options.metrics.overloaded.inc(items.length);
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'too many transactions in flight; retry shortly', { retryAfterSeconds: 1 }))));
     }
-    this.inFlight += items.length;
+    const outcomes = items.map((item) => {
+      // A transaction already being captured here: 409 for the same body, 422 for another.
+      const current = this.capturing.get(item.tx.transactionId);
+      if (current) return Promise.resolve(problemOutcome(current.equals(item.bodyHash) ? inFlightProblem() : mismatchProblem()));
+      this.capturing.set(item.tx.transactionId, item.bodyHash);
+      this.inFlight++;
+      return new Promise<CaptureOutcome>((resolve) => {
+        let settled = false;
+        this.queue.push({
+          item,
+          resolve: (outcome) => {
+            if (settled) return;
+            settled = true;
+            this.capturing.delete(item.tx.transactionId);
+            this.done();
+            resolve(outcome);
+          },
+        });
+      });
+    });
     this.options.metrics.inFlight.set(this.inFlight);
-    const outcomes = items.map((item) => new Promise<CaptureOutcome>((resolve) => this.queue.push({ item, resolve })));
     this.schedule();
     return Promise.all(outcomes);
   }
@@ -93,55 +127,104 @@ export class Capture {
     this.closed = true;
     if (this.queue.length > 0) this.flush();
     while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    while (this.unrecorded.size > 0) await this.recordPending();
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.options.metrics.inFlight.set(this.inFlight);
+    if (this.inFlight === 0) {
+      for (const wake of this.idle) wake();
+      this.idle.clear();
+    }
   }
 
   private schedule(): void {
     if (this.queue.length >= this.options.maxBatch) {
       this.flush();
-    } else if (!this.timer) {
+    } else if (!this.timer && this.queue.length > 0) {
       this.timer = setTimeout(() => this.flush(), this.options.lingerMs);
     }
   }
 
+  /**
+   * Stage 1, journal look-up: several batches may look up at once (their
+   * PostgreSQL round trips overlap). Stage 2, produce: one request at a time
+   * (the idempotent producer allows one in flight), taking everything looked
+   * up meanwhile, so batches grow with load instead of queueing. Stage 3,
+   * recording receipts, overlaps the next produce.
+   */
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queue.length > 0 && this.active < (this.options.maxConcurrentBatches ?? 4)) {
+    while (this.queue.length > 0 && this.looking < (this.options.maxConcurrentBatches ?? 4)) {
       const batch = this.queue.splice(0, this.options.maxBatch);
-      this.active++;
-      void this.process(batch).finally(() => {
-        this.active--;
-        this.inFlight -= batch.length;
-        this.options.metrics.inFlight.set(this.inFlight);
-        if (this.inFlight === 0) for (const wake of this.idle) wake();
-        this.idle.clear();
-        if (this.queue.length > 0) this.schedule();
+      this.looking++;
+      void this.guard(batch, () => this.lookUp(batch)).finally(() => {
+        this.looking--;
+        this.schedule();
       });
     }
   }
 
-  private async process(batch: Pending[]): Promise<void> {
+  /** Anything unexpected: nothing was acknowledged, so 503 is the honest answer. */
+  private async guard(batch: Pending[], step: () => Promise<void>): Promise<void> {
     try {
-      await this.processBatch(batch);
+      await step();
     } catch (err) {
-      // Anything unexpected: nothing was acknowledged, so 503 is the honest answer.
-      this.options.logger.error({ err }, 'capture batch failed');
+      this.options.logger.error({ err }, 'capture failed');
       const problem = new HttpProblem('OVERLOADED', 'the transaction could not be captured; retry', { retryAfterSeconds: 2, cause: err });
       for (const p of batch) p.resolve(problemOutcome(problem));
     }
   }
 
-  private async processBatch(batch: Pending[]): Promise<void> {
-    // Duplicates inside one batch: the first occurrence goes ahead, the others are "in flight".
-    const first = new Map<string, Pending>();
-    for (const p of batch) {
-      const id = p.item.tx.transactionId;
-      const leader = first.get(id);
-      if (!leader) first.set(id, p);
-      else p.resolve(problemOutcome(leader.item.bodyHash.equals(p.item.bodyHash) ? inFlightProblem() : mismatchProblem()));
+  private async lookUp(batch: Pending[]): Promise<void> {
+    // Only ids the filter may have seen need PostgreSQL; new transactions go straight on.
+    const maybeKnown = batch.map((p) => p.item.tx.transactionId).filter((id) => !this.unrecorded.has(id) && this.options.knownIds.mightContain(id));
+    let known = new Map<string, JournalRecord>();
+    try {
+      if (maybeKnown.length > 0) {
+        const end = this.options.metrics.journalSeconds.startTimer({ op: 'lookup' });
+        known = await findTransactions(this.options.pool, maybeKnown);
+        end();
+      }
+      for (const p of batch) {
+        const pending = this.unrecorded.get(p.item.tx.transactionId);
+        if (pending) known.set(pending.transactionId, pending);
+      }
+    } catch (err) {
+      const e = classifyPgError(err);
+      this.options.logger.warn({ err: e.message }, 'idempotency journal unavailable');
+      const problem = new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 2, cause: e });
+      for (const p of batch) p.resolve(problemOutcome(problem));
+      return;
     }
-    const unique = [...first.values()];
-    const entries: JournalEntry[] = unique.map(({ item }) => ({
+    for (const p of batch) {
+      const record = known.get(p.item.tx.transactionId);
+      if (!record) {
+        this.ready.push(p);
+      } else if (!record.bodyHash.equals(p.item.bodyHash)) {
+        p.resolve(problemOutcome(mismatchProblem()));
+      } else {
+        this.options.metrics.transactions.inc({ outcome: 'replayed' });
+        p.resolve({ status: 200, receipt: receiptOf(record.transactionId, record.partition, record.offset, record.receivedAt) });
+      }
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.producing || this.ready.length === 0) return;
+    this.producing = true;
+    const batch = this.ready.splice(0, this.options.maxBatch);
+    void this.guard(batch, () => this.produce(batch)).finally(() => {
+      this.producing = false;
+      this.pump();
+    });
+  }
+
+  private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {
+    return batch.map(({ item }, i) => ({
       transactionId: item.tx.transactionId,
       storeId: item.tx.storeId,
       terminalId: item.tx.terminalId,
@@ -149,40 +232,9 @@ export class Capture {
       businessDay: item.tx.businessDay,
       bodyHash: item.bodyHash,
       receivedAt: item.receivedAt,
+      partition: receipts[i]!.partition,
+      offset: receipts[i]!.offset,
     }));
-
-    let claims;
-    try {
-      // A claim outlives the produce timeout, so only a crashed or timed-out attempt is ever taken over.
-      claims = await claimTransactions(this.options.pool, entries, this.options.produceTimeoutMs * 3);
-    } catch (err) {
-      const e = classifyPgError(err);
-      this.options.logger.warn({ err: e.message }, 'idempotency journal unavailable');
-      const problem = new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 2, cause: e });
-      for (const p of unique) p.resolve(problemOutcome(problem));
-      return;
-    }
-
-    const toProduce: Pending[] = [];
-    unique.forEach((p, i) => {
-      const claim = claims[i]!;
-      switch (claim.kind) {
-        case 'claimed':
-          toProduce.push(p);
-          break;
-        case 'committed':
-          this.options.metrics.transactions.inc({ outcome: 'replayed' });
-          p.resolve({ status: 200, receipt: receiptOf(claim.receipt.transactionId, claim.receipt.partition, claim.receipt.offset, claim.receipt.receivedAt) });
-          break;
-        case 'body-mismatch':
-          p.resolve(problemOutcome(mismatchProblem()));
-          break;
-        case 'in-flight':
-          p.resolve(problemOutcome(inFlightProblem()));
-          break;
-      }
-    });
-    if (toProduce.length > 0) await this.produce(toProduce);
   }
 
   private async produce(batch: Pending[]): Promise<void> {
@@ -191,37 +243,63 @@ export class Capture {
       data: item.tx,
       headers: { [RECEIVED_AT_HEADER]: item.receivedAt.toISOString() },
     }));
-    const ids = batch.map((p) => p.item.tx.transactionId);
     this.options.metrics.produceBatchSize.observe(batch.length);
     const started = performance.now();
-    let receipts;
+    let receipts: RecordReceipt[];
     try {
-      receipts = await this.options.gate.send(posTransactions, events, this.options.produceTimeoutMs);
+      // Every transaction was parsed with PosTransactionV1 at the HTTP boundary; these are its outputs.
+      receipts = await this.options.gate.send(posTransactions, events, this.options.produceTimeoutMs, { dataValidated: true });
     } catch (err) {
-      const late = err instanceof BrokerUnavailableError ? err.late : undefined;
-      await releaseTransactions(this.options.pool, ids).catch((e: unknown) => this.options.logger.warn({ err: e }, 'could not release claims'));
-      // If the broker acknowledges after all, record it: the terminal's retry then gets the receipt instead of a second copy.
-      late?.then((r) => commitTransactions(this.options.pool, r.map((x, i) => ({ transactionId: ids[i]!, partition: x.partition, offset: x.offset }))))
-        .catch(() => undefined);
-      const problem = err instanceof BrokerUnavailableError
-        ? new HttpProblem('BROKER_UNAVAILABLE', 'the broker did not acknowledge; keep the transaction and retry', { retryAfterSeconds: 2, cause: err })
-        : new HttpProblem('INTERNAL', 'the transaction could not be produced', { cause: err });
-      if (!(err instanceof BrokerUnavailableError)) this.options.logger.error({ err }, 'produce failed');
-      for (const p of batch) p.resolve(problemOutcome(problem));
-      return;
+      if (err instanceof BrokerUnavailableError) {
+        // If the broker acknowledges after all, record it: a retry then gets this receipt instead of producing a second copy.
+        err.late?.then((r) => recordTransactions(this.options.pool, this.journalEntries(batch, r))).catch(() => undefined);
+        const problem = new HttpProblem('BROKER_UNAVAILABLE', 'the broker did not acknowledge; keep the transaction and retry', { retryAfterSeconds: 2, cause: err });
+        for (const p of batch) p.resolve(problemOutcome(problem));
+        return;
+      }
+      throw err;
     }
     this.options.metrics.produceSeconds.observe((performance.now() - started) / 1000);
-    const committed = receipts.map((r, i) => ({ transactionId: ids[i]!, partition: r.partition, offset: r.offset }));
-    // The broker has it: that is what the 201 promises. If the journal update
-    // fails, the claim lapses and a replay would produce a second copy under
-    // the same transactionId, which consumers de-duplicate.
-    await commitTransactions(this.options.pool, committed).catch((err: unknown) =>
-      this.options.logger.warn({ err }, 'produced, but recording receipts failed'),
-    );
+    // Record receipts while the next batch produces.
+    void this.record(batch, receipts);
+  }
+
+  private async record(batch: Pending[], receipts: RecordReceipt[]): Promise<void> {
+    // The broker has it: that is what the 201 promises, so answer now and
+    // write the journal behind. Until written, replays are answered from
+    // memory; a crash in between only means a replay produces a second copy
+    // under the same transactionId, which consumers de-duplicate.
+    for (const entry of this.journalEntries(batch, receipts)) {
+      this.options.knownIds.add(entry.transactionId);
+      this.unrecorded.set(entry.transactionId, entry);
+    }
     batch.forEach((p, i) => {
       this.options.metrics.transactions.inc({ outcome: 'created' });
-      p.resolve({ status: 201, receipt: receiptOf(ids[i]!, committed[i]!.partition, committed[i]!.offset, p.item.receivedAt) });
+      p.resolve({ status: 201, receipt: receiptOf(p.item.tx.transactionId, receipts[i]!.partition, receipts[i]!.offset, p.item.receivedAt) });
     });
+    await this.recordPending();
+  }
+
+  /** Writes every unrecorded receipt to the journal; one writer at a time, batches merging while it waits. */
+  private recordPending(): Promise<void> {
+    this.recording ??= (async () => {
+      while (this.unrecorded.size > 0) {
+        const entries = [...this.unrecorded.values()].slice(0, 5000);
+        const end = this.options.metrics.journalSeconds.startTimer({ op: 'record' });
+        try {
+          await recordTransactions(this.options.pool, entries);
+          for (const e of entries) this.unrecorded.delete(e.transactionId);
+        } catch (err) {
+          this.options.logger.warn({ err: (err as Error).message, pending: this.unrecorded.size }, 'journal write failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        } finally {
+          end();
+        }
+      }
+    })().finally(() => {
+      this.recording = undefined;
+    });
+    return this.recording;
   }
 }
 

@@ -24,6 +24,8 @@ export const ingestEnv = z.object({
   IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(35),
   /** How long a looked-up token is trusted; bounds how long a revoked token keeps working. */
   TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5000),
+  /** transactionIds the in-memory idempotency filter is sized for (1% false positives at that count; 2.4 MB per two million). */
+  IDEMPOTENCY_FILTER_CAPACITY: positiveInt.default(2_000_000),
   /** Furthest a terminal clock may run ahead of the server's. */
   MAX_CLOCK_SKEW_MINUTES: positiveInt.default(60),
 });

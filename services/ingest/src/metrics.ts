@@ -4,6 +4,7 @@ export interface IngestMetrics {
   transactions: Counter<'outcome'>;
   produceBatchSize: Histogram;
   produceSeconds: Histogram;
+  journalSeconds: Histogram<'op'>;
   inFlight: Gauge;
   overloaded: Counter;
   cardNumbers: Counter;
@@ -23,6 +24,13 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       name: 'ingest_produce_seconds',
       help: 'Time from produce to broker acknowledgement (acks=all, fsync)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: [registry],
+    }),
+    journalSeconds: new Histogram({
+      name: 'ingest_journal_seconds',
+      help: 'Idempotency journal round trips per batch, by operation (claim, commit)',
+      labelNames: ['op'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
     inFlight: new Gauge({ name: 'ingest_in_flight', help: 'Transactions accepted and not yet answered', registers: [registry] }),

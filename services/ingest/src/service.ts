@@ -8,6 +8,7 @@ import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/ob
 import { createApp, type IngestConfig } from './app.ts';
 import { ProducerGate } from './broker.ts';
 import { Capture } from './capture.ts';
+import { KnownIds } from './known-ids.ts';
 import type { IngestEnv } from './env.ts';
 import { createIngestMetrics } from './metrics.ts';
 
@@ -27,7 +28,10 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
   await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  // The journal is not the truth (Kafka is): a power cut losing its last
+  // commits only means a replay may produce a second copy under the same
+  // transactionId, which consumers de-duplicate. So no WAL flush per commit.
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, asynchronousCommit: true });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log });
   await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
     log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');
@@ -37,8 +41,12 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
 
   const registry = createMetricsRegistry({ service: 'ingest' });
   const metrics = createIngestMetrics(registry);
+  const knownIds = new KnownIds(env.IDEMPOTENCY_FILTER_CAPACITY);
+  const loaded = await knownIds.load(pool);
+  log.info({ transactionIds: loaded }, 'idempotency filter loaded from the journal');
   const capture = new Capture({
     pool,
+    knownIds,
     gate,
     logger: log,
     metrics,
@@ -63,7 +71,9 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
   // Forget transactionIds past the retention, an hour apart, a slice at a time.
   const prune = setInterval(() => {
     const before = new Date(Date.now() - env.IDEMPOTENCY_RETENTION_DAYS * 86_400_000);
-    pruneJournal(pool, before).catch((err: unknown) => log.warn({ err }, 'journal pruning failed'));
+    pruneJournal(pool, before)
+      .then((pruned) => (pruned > 0 ? knownIds.load(pool) : undefined))
+      .catch((err: unknown) => log.warn({ err }, 'journal pruning failed'));
   }, 3600_000);
   prune.unref();
 

@@ -11,19 +11,14 @@ export interface ValidationContext {
   maxClockSkewMinutes: number;
 }
 
-/** JSON with object keys sorted, so equal documents hash equal whatever the key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Hash of the validated document (defaults applied): "same body" for idempotency. */
+/**
+ * Hash of the validated document: "same body" for idempotency. zod rebuilds
+ * every object in schema order with defaults applied, so two documents that
+ * differ only in key order or in spelled-out defaults serialise identically
+ * (a test pins this).
+ */
 export function bodyHash(tx: PosTransaction): Buffer {
-  return createHash('sha256').update(canonical(tx)).digest();
+  return createHash('sha256').update(JSON.stringify(tx)).digest();
 }
 
 /**

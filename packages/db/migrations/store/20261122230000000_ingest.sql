@@ -11,12 +11,11 @@ CREATE TABLE terminal_credentials (
 );
 CREATE INDEX terminal_credentials_terminal ON terminal_credentials (store_id, terminal_id);
 
--- Ingest's idempotency journal: one row per transactionId ever accepted.
--- The primary key is what makes "never counted twice" a database invariant:
--- a terminal replaying a month-old backlog gets the original receipt back.
---   pending:   a request claimed the id and is producing it; the claim lapses
---              at claimed_until (a crashed or timed-out attempt is taken over)
---   committed: the broker acknowledged it at (kafka_partition, kafka_offset)
+-- Ingest's idempotency journal: one row per transactionId the broker
+-- acknowledged, with where it landed. The primary key is what makes "same
+-- transactionId, same receipt" hold across restarts and for as long as the
+-- retention: a terminal replaying a month-old backlog gets the original
+-- receipt back, and a different body under a known id is refused.
 CREATE TABLE ingest_transactions (
   transaction_id  uuid        PRIMARY KEY,
   store_id        text        NOT NULL,
@@ -24,15 +23,12 @@ CREATE TABLE ingest_transactions (
   sequence_number bigint      NOT NULL,
   business_day    date        NOT NULL,
   body_hash       bytea       NOT NULL,
-  state           text        NOT NULL CHECK (state IN ('pending', 'committed')),
-  claimed_until   timestamptz,
-  kafka_partition integer,
-  kafka_offset    bigint,
-  received_at     timestamptz NOT NULL,
-  committed_at    timestamptz,
-  CHECK (state = 'pending' OR (kafka_partition IS NOT NULL AND kafka_offset IS NOT NULL))
+  kafka_partition integer     NOT NULL,
+  kafka_offset    bigint      NOT NULL,
+  received_at     timestamptz NOT NULL
 );
-CREATE INDEX ingest_transactions_received_at ON ingest_transactions (received_at);
+-- Rows arrive in received_at order, so a BRIN index serves pruning at almost no write cost.
+CREATE INDEX ingest_transactions_received_at ON ingest_transactions USING brin (received_at);
 
 -- Down Migration
 DROP TABLE ingest_transactions;

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { posTransactions } from '@tillstream/contracts';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
+import { createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { createLogger } from '@tillstream/observability';
+import { makeTransaction } from '@tillstream/testing';
+import { table } from './harness.ts';
+import { startProcess, stopProcess } from './processes.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
+const INGEST_PORT = 18080;
+const NOOP_PORT = 18079;
+
+/** A body template with a placeholder id, so each request is a new transaction at no cost. */
+function template(): string {
+  const tx = makeTransaction([{ sku: 'BREAD', quantity: 2, unitPrice: 180 }, { sku: 'COFFEE', unitPrice: 250, discount: 20 }, { sku: 'BAG', unitPrice: 10 }]);
+  return JSON.stringify({ ...tx, transactionId: '00000000-0000-4000-8000-000000000000' });
+}
+const withId = (t: string) => t.replace('00000000-0000-4000-8000-000000000000', randomUUID());
+
+interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(options: { url: string; token?: string; body: () => string; connections: number; rate?: number; seconds?: number }): Promise<LoadResult> {
+  const result = await autocannon({
+    url: options.url,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds ?? DURATION_S,
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    headers: { 'content-type': 'application/json', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+    requests: [{ setupRequest: (req) => ({ ...req, body: options.body() }) }],
+  });
+  return {
+    requests: result.requests.total,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** (b): kafkajs alone, idempotent acks=all, 500 records per request, same record size and topic settings. */
+async function rawProducer(prefix: string, body: string): Promise<{ rps: number }> {
+  const logger = createLogger({ name: 'bench', level: 'error' });
+  const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-raw', logger });
+  const spec = { ...posTransactions, name: 'raw.pos.transactions.v1' };
+  await ensureTopics({ kafka, logger, prefix, specs: [spec], deadLetter: false });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let sent = 0;
+  const started = performance.now();
+  const until = started + DURATION_S * 1000;
+  while (performance.now() < until) {
+    const messages = Array.from({ length: 500 }, (_, i) => ({ key: `S001:T${i % 8}`, value: withId(body) }));
+    await producer.send({ topic: `${prefix}${spec.name}`, acks: -1, messages });
+    sent += messages.length;
+  }
+  const rps = sent / ((performance.now() - started) / 1000);
+  await producer.disconnect();
+  await deleteTopics(kafka, [`${prefix}${spec.name}`]);
+  return { rps };
+}
+
+export async function ingestBench(): Promise<string> {
+  const logger = createLogger({ name: 'bench', level: 'warn' });
+  const dbName = `bench_${randomUUID().slice(0, 8)}`;
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  await ensureDatabase(SERVER, dbName);
+  const dbUrl = databaseUrl(SERVER, dbName);
+  await migrate({ databaseUrl: dbUrl, target: 'store', logger });
+  const pool = createPool({ connectionString: dbUrl, logger, applicationName: 'bench', max: 1 });
+  const token = await issueTerminalToken(pool, { storeId: 'S001', terminalId: 'T01' });
+  await pool.end();
+  const body = template();
+  const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
+
+  const noop = await startProcess('bench/noop-server.ts', { PORT: String(NOOP_PORT) }, `http://127.0.0.1:${NOOP_PORT}/healthz`);
+  const ingest = await startProcess(
+    'services/ingest/src/main.ts',
+    {
+      STORE_ID: 'S001',
+      DATABASE_URL: dbUrl,
+      TOPIC_PREFIX: prefix,
+      PORT: String(INGEST_PORT),
+      LOG_LEVEL: 'warn',
+      TERMINAL_RATE_PER_SECOND: '1000000',
+      TERMINAL_RATE_BURST: '1000000',
+    },
+    `http://127.0.0.1:${INGEST_PORT}/readyz`,
+  );
+  const rows: Array<Record<string, string | number>> = [];
+  const row = (name: string, r: LoadResult, unit = 1) =>
+    rows.push({ run: name, 'transactions/s': Math.round(r.rps * unit), 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, requests: r.requests, 'non-2xx': r.non2xx, errors: r.errors });
+  try {
+    const ingestUrl = `http://127.0.0.1:${INGEST_PORT}/v1/transactions`;
+    // Warm-up: JIT, pools, producer metadata.
+    await load({ url: ingestUrl, token, body: () => withId(body), connections: 10, seconds: 3 });
+    const a = await load({ url: `http://127.0.0.1:${NOOP_PORT}/v1/transactions`, body: () => withId(body), connections: 50 });
+    row('(a) express no-op JSON POST, 50 connections', a);
+    const raw = await rawProducer(prefix, body);
+    rows.push({ run: '(b) raw kafkajs producer, 500/request', 'transactions/s': Math.round(raw.rps), 'p50 ms': '-', 'p99 ms': '-', 'max ms': '-', requests: '-', 'non-2xx': '-', errors: '-' });
+    const c = await load({ url: ingestUrl, token, body: () => withId(body), connections: 50 });
+    row('(c) ingest single POSTs, 50 connections', c);
+    const c500 = await load({ url: ingestUrl, token, body: () => withId(body), connections: 50, rate: 500 });
+    row('(c) ingest single POSTs, fixed 500/s', c500);
+    const d = await load({ url: `${ingestUrl}/batch`, token, body: batchBody, connections: 4 });
+    row('(d) ingest batch endpoint, 500/request, 4 connections', d, 500);
+    const ratio = (c.rps / a.rps) * 100;
+    return `${table(rows)}\n\n(c)/(a) throughput: ${ratio.toFixed(0)}% (target >= 80%); (c) p99 at 500/s: ${c500.p99} ms (target <= 25 ms); (d): ${Math.round(d.rps * 500)} transactions/s (target >= 20000)`;
+  } finally {
+    await stopProcess(ingest);
+    await stopProcess(noop);
+    const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', logger });
+    await deleteTopics(kafka, [`${prefix}pos.transactions.v1`, `${prefix}pos.transactions.v1.dlq`]);
+    await dropDatabase(SERVER, dbName);
+  }
+}
