@@ -95,6 +95,7 @@ export async function ingestBench(): Promise<string> {
       TOPIC_PREFIX: prefix,
       PORT: String(INGEST_PORT),
       LOG_LEVEL: 'warn',
+      NODE_OPTIONS: process.env.INGEST_NODE_OPTIONS ?? '',
       TERMINAL_RATE_PER_SECOND: '1000000',
       TERMINAL_RATE_BURST: '1000000',
     },

@@ -19,19 +19,47 @@ const TERMINALS = 6;
  * transaction in the topic, a retried copy only ever under its own
  * transactionId.
  */
+/** A broker of the test's own (killing the shared one would break other suites), stopped and removed when the test ends. */
+async function ownBroker(port: number) {
+  const logger = testLogger('broker-kill');
+  const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-kill-'));
+  const config = infraConfigFromEnv(process.env, logger);
+  const jarsDir = await resolveKafkaJars({ version: config.kafkaVersion, cacheDir: config.cacheDir, logger });
+  const spec: BrokerSpec = { name: 'kill', port, controllerPort: port + 1, heapMb: 384 };
+  const brokerEnv = { jarsDir, stateDir, logger };
+  await startBroker(spec, brokerEnv);
+  onTestFinished(async () => {
+    await stopBroker(spec, brokerEnv);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return {
+    spec,
+    logger,
+    kill: async () => process.kill((await brokerPid(spec, brokerEnv))!, 'SIGKILL'),
+    restart: () => startBroker(spec, brokerEnv),
+  };
+}
+
 describe('ingest while the store broker is killed and restarted', () => {
+  it('reports not ready while the broker is gone, and ready again once it is back, without a request', async () => {
+    const broker = await ownBroker(29_492);
+    const db = await testDatabase({ target: 'store' });
+    const ingest = await startIngest(
+      ingestEnv.parse({ STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.url, PORT: '0', BROKER_PROBE_MS: '300' }),
+      { logger: broker.logger },
+    );
+    onTestFinished(() => ingest.stop());
+    const ready = async () => (await fetch(`${ingest.url}/readyz`)).status;
+    expect(await ready()).toBe(200);
+    await broker.kill();
+    await waitFor(async () => (await ready()) === 503, { timeoutMs: 15_000, message: '/readyz to report the broker gone' });
+    await broker.restart();
+    await waitFor(async () => (await ready()) === 200, { timeoutMs: 30_000, message: '/readyz to report the broker back' });
+  }, 120_000);
+
   it('loses no acknowledged transaction and ends with each transaction captured', async () => {
-    const logger = testLogger('broker-kill');
-    const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-kill-'));
-    const config = infraConfigFromEnv(process.env, logger);
-    const jarsDir = await resolveKafkaJars({ version: config.kafkaVersion, cacheDir: config.cacheDir, logger });
-    const spec: BrokerSpec = { name: 'kill', port: 29_392, controllerPort: 29_393, heapMb: 384 };
-    const brokerEnv = { jarsDir, stateDir, logger };
-    await startBroker(spec, brokerEnv);
-    onTestFinished(async () => {
-      await stopBroker(spec, brokerEnv);
-      await rm(stateDir, { recursive: true, force: true });
-    });
+    const broker = await ownBroker(29_392);
+    const { spec, logger } = broker;
 
     const db = await testDatabase({ target: 'store' });
     const tokens = await Promise.all(
@@ -85,11 +113,10 @@ describe('ingest while the store broker is killed and restarted', () => {
     });
 
     await waitFor(() => acknowledged.size >= TRANSACTIONS / 4, { timeoutMs: 60_000, message: 'a quarter acknowledged' });
-    const pid = await brokerPid(spec, brokerEnv);
-    process.kill(pid!, 'SIGKILL');
+    await broker.kill();
     const ackedBeforeKill = new Set(acknowledged);
     await waitFor(() => (statuses.get(503) ?? 0) > 0, { timeoutMs: 30_000, message: 'terminals to see 503' });
-    await startBroker(spec, brokerEnv);
+    await broker.restart();
     await Promise.all(terminals);
 
     expect(statuses.get(503)).toBeGreaterThan(0);

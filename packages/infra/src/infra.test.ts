@@ -27,7 +27,9 @@ async function isolatedConfig(ports: { port: number; controllerPort: number }): 
 describe('local infrastructure tool', () => {
   it('up twice runs one broker, down stops it, down again is a no-op', async () => {
     const config = await isolatedConfig({ port: 29_092, controllerPort: 29_093 });
-    onTestFinished(() => down(config));
+    onTestFinished(async () => {
+      await down(config);
+    });
 
     expect((await up(config)).brokers).toEqual(['probe']);
     const pid = await brokerPid(config.brokers[0]!, config);

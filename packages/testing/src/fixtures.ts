@@ -86,9 +86,9 @@ export function testRedis(options: { cleanup?: Cleanup } = {}): Redis {
 /** A BullMQ queue (and optionally a worker) with a unique name; obliterated and closed on cleanup. */
 export function testQueue<Data, Result>(options: { processor?: Processor<Data, Result>; cleanup?: Cleanup } = {}) {
   const name = uniqueName('q');
-  const connection = testRedis(options);
-  const queue = new Queue<Data, Result>(name, { connection });
-  const worker = options.processor ? new Worker<Data, Result>(name, options.processor, { connection }) : undefined;
+  // A worker blocks on its connection while it waits for jobs: it gets its own.
+  const queue = new Queue<Data, Result>(name, { connection: testRedis(options) });
+  const worker = options.processor ? new Worker<Data, Result>(name, options.processor, { connection: testRedis(options) }) : undefined;
   (options.cleanup ?? defaultCleanup)(async () => {
     await worker?.close();
     await queue.obliterate({ force: true });

@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createLogger } from '@tillstream/observability';
 import { down, infraConfigFromEnv, up } from '@tillstream/infra';
 import { prepareTemplateDatabases } from './fixtures.ts';
@@ -17,5 +19,21 @@ export default async function setup(): Promise<() => Promise<void>> {
   return async () => {
     const stopped = await down(config, started);
     if (stopped.length) console.log(`test infra: stopped [${stopped.join(', ')}]`);
+    const leaked = await leakedBrokers();
+    if (leaked.length > 0) {
+      for (const pid of leaked) process.kill(pid, 'SIGKILL');
+      throw new Error(`tests left ${leaked.length} broker process(es) of their own running (killed now: ${leaked.join(', ')}); a test must stop what it starts`);
+    }
   };
+}
+
+/** Brokers started by tests themselves (state under the temp dir) that are still running. */
+async function leakedBrokers(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes('kafka.Kafka') && cmd.includes(`${tmpdir()}/tillstream-`)) pids.push(Number(entry));
+  }
+  return pids;
 }

@@ -25,6 +25,12 @@ export interface ProducerGateOptions {
   topicPrefix: string;
   /** Pause between reconnection attempts; default 1000 ms. */
   retryIntervalMs?: number;
+  /**
+   * While no send has succeeded for this long, probe the cluster, so an
+   * idle ingest notices a dead broker (and /readyz says so) before the next
+   * sale does; default 5000 ms.
+   */
+  idleProbeMs?: number;
 }
 
 /**
@@ -40,6 +46,8 @@ export class ProducerGate {
   private state: 'ready' | 'down' = 'down';
   private recovering: Promise<void> | undefined;
   private stopped = false;
+  private lastSuccess = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly options: ProducerGateOptions) {
@@ -58,10 +66,25 @@ export class ProducerGate {
       this.logger.warn({ err }, 'broker unreachable at start; will keep trying');
       this.markDown('start');
     }
+    const idleProbeMs = this.options.idleProbeMs ?? 5000;
+    this.probeTimer = setInterval(() => {
+      if (this.state !== 'ready' || Date.now() - this.lastSuccess < idleProbeMs) return;
+      within(describeCluster(this.options.kafka), 2000, 'idle probe').then(
+        () => {
+          this.lastSuccess = Date.now();
+        },
+        (err: unknown) => {
+          this.logger.warn({ err: (err as Error).message }, 'idle probe failed');
+          this.markDown('idle probe failed');
+        },
+      );
+    }, idleProbeMs);
+    this.probeTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.probeTimer);
     await this.recovering;
     await this.producer?.disconnect().catch(() => undefined);
   }
@@ -71,7 +94,9 @@ export class ProducerGate {
     if (this.state !== 'ready' || !producer) throw new BrokerUnavailableError('the broker is unreachable; retry later');
     const sending = producer.send(spec, events, options);
     try {
-      return await within(sending, timeoutMs, 'produce');
+      const receipts = await within(sending, timeoutMs, 'produce');
+      this.lastSuccess = Date.now();
+      return receipts;
     } catch (err) {
       if ((err as TillstreamError).code === 'EVENT_INVALID') throw err;
       this.logger.warn({ err: (err as Error).message, records: events.length }, 'produce failed; reconnecting');
@@ -116,5 +141,6 @@ export class ProducerGate {
     }
     this.producer = fresh;
     this.state = 'ready';
+    this.lastSuccess = Date.now();
   }
 }

@@ -93,6 +93,11 @@ export class Capture {
     if (!this.options.gate.isReady()) {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('BROKER_UNAVAILABLE', 'the broker is unreachable; keep the transaction and retry', { retryAfterSeconds: 2 }))));
     }
+    if (this.unrecorded.size >= this.options.maxInFlight * 10) {
+      // The journal has been unwritable for a while (database down): stop
+      // taking sales whose receipts could only live in memory.
+      return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 5 }))));
+    }
     if (this.inFlight + items.length > this.options.maxInFlight) {
       this.options.metrics.overloaded.inc(items.length);
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'too many transactions in flight; retry shortly', { retryAfterSeconds: 1 }))));

@@ -10,6 +10,8 @@ export const ingestEnv = z.object({
   ...httpEnv(8080).shape,
   /** How long a terminal waits for the broker's acknowledgement before it gets 503 + Retry-After. */
   PRODUCE_TIMEOUT_MS: positiveInt.default(2000),
+  /** How often an idle ingest checks that the broker still answers (for /readyz). */
+  BROKER_PROBE_MS: positiveInt.default(5000),
   /** Group commit: most transactions in one produce request, and how long a request waits for company. */
   GROUP_COMMIT_MAX_BATCH: positiveInt.default(500),
   GROUP_COMMIT_LINGER_MS: z.coerce.number().min(0).max(100).default(2),

@@ -36,7 +36,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
   await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
     log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');
   });
-  const gate = new ProducerGate({ kafka, logger: log, topicPrefix: env.TOPIC_PREFIX });
+  const gate = new ProducerGate({ kafka, logger: log, topicPrefix: env.TOPIC_PREFIX, idleProbeMs: env.BROKER_PROBE_MS });
   await gate.start();
 
   const registry = createMetricsRegistry({ service: 'ingest' });
