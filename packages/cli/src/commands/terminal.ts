@@ -29,15 +29,17 @@ async function withStoreDb<T>(storeId: string, url: string | undefined, fn: (poo
   }
 }
 
+/** --store, --terminal (unless `storeOnly`) and --database-url, shared by every terminal command. */
+function withTerminalOptions(command: Command, storeOnly = false): Command {
+  command.requiredOption('--store <id>', 'store id', identifier('store'));
+  if (!storeOnly) command.requiredOption('--terminal <id>', 'terminal id', identifier('terminal'));
+  return command.option('--database-url <url>', 'store database (default: tillstream_store_<store> on POSTGRES_URL)');
+}
+
 export function terminalCommand(): Command {
   const terminal = new Command('terminal').description('provision POS terminals of a store (bearer tokens for the ingest API)');
 
-  terminal
-    .command('add')
-    .description('issue a token for a terminal and print it once; re-adding a terminal rotates its token')
-    .requiredOption('--store <id>', 'store id', identifier('store'))
-    .requiredOption('--terminal <id>', 'terminal id', identifier('terminal'))
-    .option('--database-url <url>', 'store database (default: tillstream_store_<store> on POSTGRES_URL)')
+  withTerminalOptions(terminal.command('add').description('issue a token for a terminal and print it once; re-adding a terminal rotates its token'))
     .option('--json', 'print {storeId, terminalId, token} as JSON')
     .action(async (opts: { store: string; terminal: string; databaseUrl?: string; json?: boolean }) => {
       const token = await withStoreDb(opts.store, opts.databaseUrl, (pool) => issueTerminalToken(pool, { storeId: opts.store, terminalId: opts.terminal }));
@@ -49,23 +51,14 @@ export function terminalCommand(): Command {
       }
     });
 
-  terminal
-    .command('revoke')
-    .description('revoke every token of a terminal (takes effect within 5 seconds)')
-    .requiredOption('--store <id>', 'store id', identifier('store'))
-    .requiredOption('--terminal <id>', 'terminal id', identifier('terminal'))
-    .option('--database-url <url>', 'store database')
+  withTerminalOptions(terminal.command('revoke').description('revoke every token of a terminal (takes effect within 5 seconds)'))
     .action(async (opts: { store: string; terminal: string; databaseUrl?: string }) => {
       const revoked = await withStoreDb(opts.store, opts.databaseUrl, (pool) => revokeTerminal(pool, { storeId: opts.store, terminalId: opts.terminal }));
       if (revoked === 0) throw new Error(`terminal ${opts.terminal} of store ${opts.store} has no live token`);
       console.log(`revoked ${revoked} token(s) of terminal ${opts.terminal} of store ${opts.store}`);
     });
 
-  terminal
-    .command('list')
-    .description("list a store's terminals and whether their tokens are live")
-    .requiredOption('--store <id>', 'store id', identifier('store'))
-    .option('--database-url <url>', 'store database')
+  withTerminalOptions(terminal.command('list').description("list a store's terminals and whether their tokens are live"), true)
     .action(async (opts: { store: string; databaseUrl?: string }) => {
       const rows = await withStoreDb(opts.store, opts.databaseUrl, (pool) => listTerminals(pool, opts.store));
       for (const r of rows) console.log(`${r.terminalId}\t${r.revokedAt ? `revoked ${r.revokedAt.toISOString()}` : 'live'}\tissued ${r.createdAt.toISOString()}`);

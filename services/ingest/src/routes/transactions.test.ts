@@ -152,7 +152,7 @@ describe('POST /v1/transactions', () => {
     expect(rows[0].n).toBe(0);
     expect(await topicRecords(ingest)).toHaveLength(0);
     // A GTIN-13 that happens to pass Luhn is a barcode, not a card.
-    expect((await ingest.post('/v1/transactions', makeTransaction([{ sku: 'A', gtin: '4006381333931' }]))).status).toBe(201);
+    expect((await ingest.post('/v1/transactions', makeTransaction([{ sku: 'A', gtin: '4006381334013' }]))).status).toBe(201);
   });
 
   it('answers 400 with field pointers for a schema violation and 422 for a document that does not balance', async () => {
