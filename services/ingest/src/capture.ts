@@ -257,7 +257,12 @@ export class Capture {
     } catch (err) {
       if (err instanceof BrokerUnavailableError) {
         // If the broker acknowledges after all, record it: a retry then gets this receipt instead of producing a second copy.
-        err.late?.then((r) => recordTransactions(this.options.pool, this.journalEntries(batch, r))).catch(() => undefined);
+        err.late
+          ?.then((r) => {
+            for (const p of batch) this.options.knownIds.add(p.item.tx.transactionId);
+            return recordTransactions(this.options.pool, this.journalEntries(batch, r));
+          })
+          .catch(() => undefined);
         const problem = new HttpProblem('BROKER_UNAVAILABLE', 'the broker did not acknowledge; keep the transaction and retry', { retryAfterSeconds: 2, cause: err });
         for (const p of batch) p.resolve(problemOutcome(problem));
         return;
