@@ -53,8 +53,12 @@ export function createApp(deps: IngestDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(spec);
   });
-  app.use('/v1/transactions', terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs }), terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }));
-  app.use(transactionsRouter(deps));
+  // Per route (not app.use) so that a 401 or 429 is counted under its route in the metrics.
+  const guards = [
+    terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs }),
+    terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }),
+  ];
+  app.use(transactionsRouter(deps, guards));
   app.use((req, _res, next) => {
     next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));
   });

@@ -12,9 +12,11 @@ describe('operations endpoints', () => {
 
     await ingest.post('/v1/transactions', makeTransaction());
     await ingest.post('/v1/transactions', makeTransaction(), { contentType: 'text/plain' });
+    await ingest.post('/v1/transactions/batch', { transactions: [makeTransaction()] }, { token: null });
     const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions",method="POST",status="201",service="ingest"\} 1/);
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions",method="POST",status="415",service="ingest"\} 1/);
+    expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions\/batch",method="POST",status="401",service="ingest"\} 1/);
     expect(metrics).toMatch(/http_request_duration_seconds_bucket\{le="0.5",service="ingest",route="\/v1\/transactions",method="POST"\} 2/);
     expect(metrics).toMatch(/ingest_produce_batch_size_count\{service="ingest"\} 1/);
     expect(metrics).toMatch(/ingest_in_flight\{service="ingest"\} 0/);

@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { IngestBatchRequest, MAX_BATCH_TRANSACTIONS, type IngestBatchResponse } from '@tillstream/contracts';
 import { HttpProblem, jsonBody, sendProblem, validationProblem } from '@tillstream/http';
 import type { TerminalIdentity } from '@tillstream/db';
@@ -15,8 +15,8 @@ function reply(res: Response, outcome: CaptureOutcome): void {
   }
 }
 
-/** POST /v1/transactions and POST /v1/transactions/batch. */
-export function transactionsRouter(deps: IngestDeps): Router {
+/** POST /v1/transactions and POST /v1/transactions/batch; `guards` (auth, rate limit) run before the body is read. */
+export function transactionsRouter(deps: IngestDeps, guards: RequestHandler[]): Router {
   const router = Router();
   const { config, capture, metrics } = deps;
   const onCardNumber = () => metrics.cardNumbers.inc();
@@ -32,7 +32,7 @@ export function transactionsRouter(deps: IngestDeps): Router {
     return problem;
   };
 
-  router.post('/v1/transactions', ...jsonBody({ limitBytes: config.bodyLimitBytes, onCardNumber }), async (req, res) => {
+  router.post('/v1/transactions', ...guards, ...jsonBody({ limitBytes: config.bodyLimitBytes, onCardNumber }), async (req, res) => {
     const receivedAt = new Date();
     const result = validateTransaction(req.body, context(req.terminal!));
     if (result instanceof HttpProblem) throw reject(result);
@@ -40,7 +40,7 @@ export function transactionsRouter(deps: IngestDeps): Router {
     reply(res, outcome!);
   });
 
-  router.post('/v1/transactions/batch', ...jsonBody({ limitBytes: config.batchBodyLimitBytes, onCardNumber }), async (req, res) => {
+  router.post('/v1/transactions/batch', ...guards, ...jsonBody({ limitBytes: config.batchBodyLimitBytes, onCardNumber }), async (req, res) => {
     const receivedAt = new Date();
     const count = Array.isArray((req.body as { transactions?: unknown })?.transactions) ? (req.body as { transactions: unknown[] }).transactions.length : 0;
     if (count > MAX_BATCH_TRANSACTIONS) {
