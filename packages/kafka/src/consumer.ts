@@ -61,6 +61,12 @@ export interface ConsumerRunnerOptions<Data> {
   unflaggedAttempts?: number;
   /** Backoff between retries: doubles from initialMs up to maxMs; default 200 ms to 30 s. */
   retryBackoff?: { initialMs: number; maxMs: number };
+  /**
+   * Called after a record was dead-lettered, with the offset to resume from.
+   * Handlers that keep offsets in PostgreSQL store it here, so a restart does
+   * not read (and dead-letter) the same poison again.
+   */
+  onDeadLettered?: (position: { topic: string; partition: number; nextOffset: string }) => Promise<void>;
   /** Records handed to one handler call at most; default 500. */
   maxBatchSize?: number;
   /** Where a group without committed offsets starts; default the beginning, so nothing is ever skipped. */
@@ -349,5 +355,11 @@ export class ConsumerRunner<Data> {
       'writing to the dead-letter topic',
     );
     this.logger.warn({ dlq, partition, offset: message.offset, code: failure.code }, 'record dead-lettered');
+    const nextOffset = (BigInt(message.offset) + 1n).toString();
+    if (this.options.onDeadLettered) {
+      const hook = this.options.onDeadLettered;
+      await this.retryForever(() => hook({ topic: this.topic, partition, nextOffset }), 'recording the dead-lettered offset');
+    }
+    this.resumeAt.set(partition, BigInt(nextOffset));
   }
 }
