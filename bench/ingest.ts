@@ -98,6 +98,8 @@ export async function ingestBench(): Promise<string> {
       PORT: String(INGEST_PORT),
       LOG_LEVEL: 'warn',
       NODE_OPTIONS: process.env.INGEST_NODE_OPTIONS ?? '',
+      // Ingest's own settings can be varied per run, e.g. GROUP_COMMIT_LINGER_MS=5 npm run bench -- ingest
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GROUP_COMMIT_') || k === 'PRODUCE_TIMEOUT_MS').map(([k, v]) => [k, v ?? ''])),
       TERMINAL_RATE_PER_SECOND: '1000000',
       TERMINAL_RATE_BURST: '1000000',
     },
