@@ -14,68 +14,53 @@ export interface JsonBodyOptions {
   onCardNumber?: () => void;
 }
 
-interface Node {
-  value: unknown;
-  depth: number;
-  parent: number;
-  key: string | number | undefined;
-}
-
-type Finding = { kind: 'depth' | 'key' | 'card'; at: number; key?: string };
-
-/** Path of node `at` from the root, rebuilt from parent links (only when there is something to report). */
-function pathOf(nodes: Node[], at: number): Array<string | number> {
-  const path: Array<string | number> = [];
-  for (let i = at; i > 0; i = nodes[i]!.parent) path.unshift(nodes[i]!.key!);
-  return path;
-}
+type Finding = { kind: 'depth' | 'key' | 'card'; path: Array<string | number>; key?: string };
 
 /**
- * One pass over a parsed body, without recursion (a hostile body must not
- * exhaust the stack) and without building a path per node (the common case
- * finds nothing): depth, forbidden keys and card numbers.
+ * One pass over a parsed body: depth, forbidden keys and card numbers.
+ * Recursion is safe here: it stops at `maxDepth` (JSON.parse itself refuses
+ * absurd nesting with a RangeError). One shared path stack, copied only when
+ * there is something to report: the common case allocates almost nothing.
  */
-function inspect(body: unknown, maxDepth: number): { finding: Finding; nodes: Node[] } | undefined {
-  const nodes: Node[] = [{ value: body, depth: 0, parent: -1, key: undefined }];
-  const todo = [0];
-  while (todo.length > 0) {
-    const at = todo.pop()!;
-    const { value, depth, key } = nodes[at]!;
-    if (typeof value === 'string') {
-      if (value.length >= 13 && stringIsCard(value, key)) return { finding: { kind: 'card', at }, nodes };
-      continue;
-    }
-    if (typeof value === 'number') {
-      if (numberIsCard(value)) return { finding: { kind: 'card', at }, nodes };
-      continue;
-    }
-    if (value === null || typeof value !== 'object') continue;
-    if (depth >= maxDepth) return { finding: { kind: 'depth', at }, nodes };
+function inspect(body: unknown, maxDepth: number): Finding | undefined {
+  const path: Array<string | number> = [];
+  const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
+    if (typeof value === 'string') return value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+    if (typeof value === 'number') return numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
+    if (value === null || typeof value !== 'object') return undefined;
+    if (depth >= maxDepth) return { kind: 'depth', path: [...path] };
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        todo.push(nodes.push({ value: value[i], depth: depth + 1, parent: at, key: i }) - 1);
+        path.push(i);
+        const found = visit(value[i], i, depth + 1);
+        path.pop();
+        if (found) return found;
       }
-      continue;
+      return undefined;
     }
     for (const k of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(k)) return { finding: { kind: 'key', at, key: k }, nodes };
-      if (k.length >= 13 && containsCardNumber(k)) return { finding: { kind: 'card', at }, nodes }; // the parent: never echo the key
-      todo.push(nodes.push({ value: (value as Record<string, unknown>)[k], depth: depth + 1, parent: at, key: k }) - 1);
+      if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
+      if (k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
+      path.push(k);
+      const found = visit((value as Record<string, unknown>)[k], k, depth + 1);
+      path.pop();
+      if (found) return found;
     }
-  }
-  return undefined;
+    return undefined;
+  };
+  return visit(body, undefined, 0);
 }
 
-function problemOf(found: { finding: Finding; nodes: Node[] }, maxDepth: number, onCardNumber?: () => void): HttpProblem {
-  const at = pointer(pathOf(found.nodes, found.finding.at));
-  switch (found.finding.kind) {
+function problemOf(finding: Finding, maxDepth: number, onCardNumber?: () => void): HttpProblem {
+  const at = pointer(finding.path);
+  switch (finding.kind) {
     case 'depth':
       return new HttpProblem('BODY_TOO_DEEP', `nesting deeper than ${maxDepth} levels is not accepted`, {
         errors: [{ pointer: at, message: `nests deeper than ${maxDepth} levels` }],
       });
     case 'key':
-      return new HttpProblem('FORBIDDEN_KEY', `the key "${found.finding.key}" is not accepted anywhere in a body`, {
-        errors: [{ pointer: at, message: `has forbidden key "${found.finding.key}"` }],
+      return new HttpProblem('FORBIDDEN_KEY', `the key "${finding.key}" is not accepted anywhere in a body`, {
+        errors: [{ pointer: at, message: `has forbidden key "${finding.key}"` }],
       });
     case 'card':
       onCardNumber?.();

@@ -9,7 +9,9 @@ import type { IngestMetrics } from './metrics.ts';
 
 export interface CaptureItem {
   tx: PosTransaction;
-  /** SHA-256 of the canonical validated document: "same body" means the same hash. */
+  /** The validated document as JSON (what is produced, inside the envelope). */
+  json: string;
+  /** SHA-256 of `json`: "same body" means the same hash. */
   bodyHash: Buffer;
   receivedAt: Date;
 }
@@ -246,6 +248,7 @@ export class Capture {
     const events = batch.map(({ item }) => ({
       storeId: this.options.storeId,
       data: item.tx,
+      dataJson: item.json,
       headers: { [RECEIVED_AT_HEADER]: item.receivedAt.toISOString() },
     }));
     this.options.metrics.produceBatchSize.observe(batch.length);

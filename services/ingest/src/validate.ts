@@ -17,8 +17,9 @@ export interface ValidationContext {
  * differ only in key order or in spelled-out defaults serialise identically
  * (a test pins this).
  */
-export function bodyHash(tx: PosTransaction): Buffer {
-  return createHash('sha256').update(JSON.stringify(tx)).digest();
+export function serialize(tx: PosTransaction): { json: string; bodyHash: Buffer } {
+  const json = JSON.stringify(tx);
+  return { json, bodyHash: createHash('sha256').update(json).digest() };
 }
 
 /**

@@ -3,7 +3,7 @@ import { IngestBatchRequest, MAX_BATCH_TRANSACTIONS, type IngestBatchResponse } 
 import { HttpProblem, jsonBody, sendProblem, validationProblem } from '@tillstream/http';
 import type { TerminalIdentity } from '@tillstream/db';
 import type { CaptureItem, CaptureOutcome } from '../capture.ts';
-import { bodyHash, validateTransaction, type ValidationContext } from '../validate.ts';
+import { serialize, validateTransaction, type ValidationContext } from '../validate.ts';
 import type { IngestDeps } from '../app.ts';
 
 function reply(res: Response, outcome: CaptureOutcome): void {
@@ -36,7 +36,7 @@ export function transactionsRouter(deps: IngestDeps, guards: RequestHandler[]): 
     const receivedAt = new Date();
     const result = validateTransaction(req.body, context(req.terminal!));
     if (result instanceof HttpProblem) throw reject(result);
-    const [outcome] = await capture.submit([{ tx: result, bodyHash: bodyHash(result), receivedAt }]);
+    const [outcome] = await capture.submit([{ tx: result, ...serialize(result), receivedAt }]);
     reply(res, outcome!);
   });
 
@@ -60,7 +60,7 @@ export function transactionsRouter(deps: IngestDeps, guards: RequestHandler[]): 
         reject(result);
         results[index] = { index, ...(typeof transactionId === 'string' ? { transactionId: transactionId.slice(0, 64) } : {}), status: result.status, problem: result.body() };
       } else {
-        items.push({ tx: result, bodyHash: bodyHash(result), receivedAt });
+        items.push({ tx: result, ...serialize(result), receivedAt });
         indexes.push(index);
       }
     });
