@@ -31,3 +31,18 @@ export const positiveInt = z.coerce.number().int().positive();
 export const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Text for a service's --help: every variable of its env schema with its
+ * description and default, from the schema itself, so help and parsing never
+ * disagree.
+ */
+export function envHelp(schema: z.ZodObject): string {
+  const lines = Object.entries(schema.shape).map(([name, field]) => {
+    const f = field as z.ZodType;
+    const def = (f as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def;
+    const fallback = def.type === 'default' ? `default: ${JSON.stringify(def.defaultValue)}` : 'required';
+    return `  ${name.padEnd(30)} ${f.description ?? ''} (${fallback})`;
+  });
+  return lines.join('\n');
+}

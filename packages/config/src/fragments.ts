@@ -8,38 +8,35 @@ import { csv, port } from './env.ts';
  */
 
 export const logEnv = z.object({
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
 });
 
 export const storeKafkaEnv = z.object({
-  /** Comma-separated bootstrap brokers of the store's own cluster. */
-  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
-  /** Prefix for every topic name, so several demo stores can share one broker. */
-  TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe("Comma-separated bootstrap brokers of the store's own cluster."),
+  TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default('').describe('Prefix for every topic name, so several demo stores can share one broker.'),
 });
 
 export const hqKafkaEnv = z.object({
-  HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']),
+  HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']).describe("Comma-separated bootstrap brokers of HQ's cluster."),
 });
 
 export const postgresEnv = z.object({
-  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_store'),
-  /** Small pools: a store server has 2 cores and PostgreSQL shares them. */
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_store').describe("The service's PostgreSQL database."),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size; small, because a store server has 2 cores and PostgreSQL shares them.'),
 });
 
 export const redisEnv = z.object({
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ jobs.'),
 });
 
 export const storeIdentityEnv = z.object({
-  STORE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be letters, digits, "-" or "_"'),
+  STORE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be letters, digits, "-" or "_"').describe('This store.'),
 });
 
 /** HTTP listen address; the default port differs per service, so it is a function. */
 export function httpEnv(defaultPort: number) {
   return z.object({
-    HOST: z.string().default('127.0.0.1'),
-    PORT: port.default(defaultPort),
+    HOST: z.string().default('127.0.0.1').describe('Address to listen on.'),
+    PORT: port.default(defaultPort).describe('Port to listen on (0 picks a free one).'),
   });
 }
