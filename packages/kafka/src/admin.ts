@@ -1,4 +1,4 @@
-import type { Kafka, ITopicConfig } from 'kafkajs';
+import type { Admin, Kafka, ITopicConfig } from 'kafkajs';
 import { deadLetterTopicName, topicName, type TopicSettings } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 
@@ -60,7 +60,8 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      await admin.createTopics({ topics: missing, waitForLeaders: false });
+      await waitForLeaders(admin, missing.map((t) => t.topic));
       options.logger.info({ topics: missing.map((t) => t.topic) }, 'created topics');
     }
     const present = wanted.filter((t) => existing.has(t.topic));
@@ -79,6 +80,29 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Waits until every partition of `topics` has a leader. kafkajs' own
+ * waitForLeaders gives up with UNKNOWN_TOPIC_OR_PARTITION when the metadata
+ * of a just-created topic has not reached the broker's cache yet (seen on a
+ * freshly started broker), so this retries that too, for up to 15 s.
+ */
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last: unknown;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      last = err; // UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE while the metadata propagates
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`topics ${topics.join(', ')} have no leader after 15 s${last ? `: ${(last as Error).message}` : ''}`, { cause: last });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
