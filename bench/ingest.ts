@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
+import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { posTransactions } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
@@ -10,7 +11,7 @@ import { openModelLoad } from './open-model.ts';
 import { cpuMillis, startProcess, stopProcess } from './processes.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
+const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
 const INGEST_PORT = 18080;
 const NOOP_PORT = 18079;
 

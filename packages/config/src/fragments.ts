@@ -25,6 +25,11 @@ export const postgresEnv = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size; small, because a store server has 2 cores and PostgreSQL shares them.'),
 });
 
+/** The PostgreSQL server (any database on it; tools create and address databases by name). */
+export const postgresServerEnv = z.object({
+  POSTGRES_URL: z.url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('PostgreSQL server, for tools that create databases.'),
+});
+
 export const redisEnv = z.object({
   REDIS_URL: z.url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ jobs.'),
 });

@@ -47,9 +47,10 @@ function topic<Data, Id extends string>(spec: TopicSpec<Data, Id>): TopicSpec<Da
  * BENCHMARKS.md records what this costs and why it is affordable.
  *
  * Kafka's flush also msyncs the partition's memory-mapped indexes, whose cost
- * grows with their preallocated size (10 MB by default): 256 KB indexes cut
- * the cost of each fsync'd append by about half (segments then roll at about
- * 128 MB instead of 256 MB, which only means more, smaller files).
+ * grows with their preallocated size (10 MB by default): smaller indexes cut
+ * the cost of each fsync'd append by about a third in BENCHMARKS.md's side
+ * measurement (segments then roll at about 128 MB instead of 256 MB, which
+ * only means more, smaller files).
  *
  * One partition: every fsync is per partition appended to, and a store's
  * volume (tens of transactions a second at peak) needs no more. The key still

@@ -1,9 +1,6 @@
 import express, { type RequestHandler } from 'express';
-import { containsCardNumber, numberIsCard, stringIsCard } from './card-numbers.ts';
+import { inspectBody, type Finding } from './inspect.ts';
 import { HttpProblem, pointer } from './problem.ts';
-
-/** Keys that could reach an object's prototype in careless code downstream. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface JsonBodyOptions {
   /** Largest body accepted, in bytes; larger gets 413 before it is read whole. */
@@ -12,43 +9,6 @@ export interface JsonBodyOptions {
   maxDepth?: number;
   /** Called when a card number was found (count it in a metric); the number itself is never passed on. */
   onCardNumber?: () => void;
-}
-
-type Finding = { kind: 'depth' | 'key' | 'card'; path: Array<string | number>; key?: string };
-
-/**
- * One pass over a parsed body: depth, forbidden keys and card numbers.
- * Recursion is safe here: it stops at `maxDepth` (JSON.parse itself refuses
- * absurd nesting with a RangeError). One shared path stack, copied only when
- * there is something to report: the common case allocates almost nothing.
- */
-function inspect(body: unknown, maxDepth: number): Finding | undefined {
-  const path: Array<string | number> = [];
-  const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
-    if (typeof value === 'string') return value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
-    if (typeof value === 'number') return numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
-    if (value === null || typeof value !== 'object') return undefined;
-    if (depth >= maxDepth) return { kind: 'depth', path: [...path] };
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        path.push(i);
-        const found = visit(value[i], i, depth + 1);
-        path.pop();
-        if (found) return found;
-      }
-      return undefined;
-    }
-    for (const k of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
-      if (k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
-      path.push(k);
-      const found = visit((value as Record<string, unknown>)[k], k, depth + 1);
-      path.pop();
-      if (found) return found;
-    }
-    return undefined;
-  };
-  return visit(body, undefined, 0);
 }
 
 function problemOf(finding: Finding, maxDepth: number, onCardNumber?: () => void): HttpProblem {
@@ -103,7 +63,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
         : new HttpProblem('MALFORMED_JSON', 'the body is not valid JSON'));
       return;
     }
-    const found = inspect(parsed, maxDepth);
+    const found = inspectBody(parsed, maxDepth);
     if (found) {
       next(problemOf(found, maxDepth, options.onCardNumber));
       return;

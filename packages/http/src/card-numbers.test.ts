@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { containsCardNumber, findCardNumber, luhnValid } from './card-numbers.ts';
+import { containsCardNumber, luhnValid } from './card-numbers.ts';
+import { findCardNumber } from './inspect.ts';
 
 describe('card number detection', () => {
   it('finds Luhn-valid runs of 13 to 19 digits, bare or grouped by spaces or dashes', () => {

@@ -31,7 +31,8 @@ export function containsCardNumber(text: string): boolean {
   return false;
 }
 
-function numberIsCard(n: number): boolean {
+/** True for an integer of 13-19 digits that passes Luhn, or that is too large to check. */
+export function numberIsCard(n: number): boolean {
   if (!Number.isInteger(n)) return false;
   const digits = Math.abs(n).toString();
   if (!/^\d+$/.test(digits) || digits.length < 13 || digits.length > 19) return false;
@@ -44,31 +45,4 @@ function numberIsCard(n: number): boolean {
 export function stringIsCard(value: string, key: string | number | undefined): boolean {
   if (key === 'gtin' && isValidGtin(value)) return false;
   return containsCardNumber(value);
-}
-
-export { numberIsCard };
-
-/**
- * The path of the first field (string or number, at any depth, keys
- * included) that holds a payment card number, or undefined. A valid GTIN in a
- * `gtin` field is a barcode, not a card, and UUIDs are identifiers.
- */
-export function findCardNumber(value: unknown): Array<string | number> | undefined {
-  const stack: Array<{ value: unknown; path: Array<string | number>; key?: string }> = [{ value, path: [] }];
-  while (stack.length > 0) {
-    const { value: v, path, key } = stack.pop()!;
-    if (typeof v === 'string') {
-      if (stringIsCard(v, key)) return path;
-    } else if (typeof v === 'number') {
-      if (numberIsCard(v)) return path;
-    } else if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ value: item, path: [...path, i] }));
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, item] of Object.entries(v)) {
-        if (containsCardNumber(k)) return path; // the parent: the key itself must not be echoed
-        stack.push({ value: item, path: [...path, k], key: k });
-      }
-    }
-  }
-  return undefined;
 }

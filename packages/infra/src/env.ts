@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { bool, csv, parseEnv, port } from '@tillstream/config';
+import { bool, csv, parseEnv, port, postgresServerEnv, redisEnv } from '@tillstream/config';
 import type { Logger } from '@tillstream/observability';
 import type { InfraConfig } from './infra.ts';
 
@@ -15,8 +15,8 @@ export const infraEnv = z.object({
   HQ_KAFKA_PORT: port.default(9192),
   HQ_KAFKA_CONTROLLER_PORT: port.default(9193),
   KAFKA_HEAP_MB: z.coerce.number().int().min(128).max(8192).default(512),
-  POSTGRES_URL: z.url().default('postgres://postgres@127.0.0.1:5432/postgres'),
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  ...postgresServerEnv.shape,
+  ...redisEnv.shape,
   TILLSTREAM_DATABASES: csv.default(['tillstream_hq', 'tillstream_store_s001', 'tillstream_store_s002']),
   INFRA_AUTOSTART_SERVICES: bool.default(true),
 });

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import pg from 'pg';
-import { ensureDatabase } from '@tillstream/db';
+import { databaseUrl, ensureDatabase } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { InfraError } from './errors.ts';
 import { execFileAsync, sleep, which } from './process.ts';
@@ -44,16 +44,10 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   return false;
 }
 
-function adminUrl(url: string): string {
-  const u = new URL(url);
-  u.pathname = '/postgres';
-  return u.toString();
-}
-
 /** Makes sure PostgreSQL answers at `url` and the databases exist. Returns true if it had to start the server. */
 export async function ensurePostgres(options: { url: string; databases: string[]; logger: Logger; autoStart: boolean }): Promise<boolean> {
   let started = false;
-  if (!(await postgresAnswers(adminUrl(options.url)))) {
+  if (!(await postgresAnswers(databaseUrl(options.url, 'postgres')))) {
     const version = await debianCluster();
     if (!options.autoStart || !version || !(await which('pg_ctlcluster'))) {
       throw new InfraError('POSTGRES_DOWN', `PostgreSQL does not answer at ${new URL(options.url).host}; start it (Debian: pg_ctlcluster <version> main start)`);
@@ -64,7 +58,7 @@ export async function ensurePostgres(options: { url: string; databases: string[]
     } catch (err) {
       throw new InfraError('POSTGRES_START_FAILED', `pg_ctlcluster ${version} main start failed: ${(err as Error).message.split('\n')[0]}`, { cause: err });
     }
-    if (!(await waitFor(() => postgresAnswers(adminUrl(options.url)), 30_000))) {
+    if (!(await waitFor(() => postgresAnswers(databaseUrl(options.url, 'postgres')), 30_000))) {
       throw new InfraError('POSTGRES_DOWN', `PostgreSQL started but does not answer at ${new URL(options.url).host}; see /var/log/postgresql`);
     }
     started = true;

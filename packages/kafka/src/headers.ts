@@ -4,6 +4,8 @@ import type { IHeaders } from 'kafkajs';
 export const HEADER = {
   schema: 'tillstream-schema',
   contentType: 'content-type',
+  /** When ingest received a transaction (server clock). */
+  receivedAt: 'tillstream-received-at',
   errorCode: 'tillstream-error-code',
   errorMessage: 'tillstream-error-message',
   errorRetriable: 'tillstream-error-retriable',

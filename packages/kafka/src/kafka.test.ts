@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { TillstreamError, deadLetterTopicName, posTransactions, type PosTransaction } from '@tillstream/contracts';
-import { makeTransaction, testKafka, uniqueName, waitFor } from '@tillstream/testing';
+import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
 import { ConsumerRunner, type ConsumedRecord, type ConsumerRunnerOptions } from './consumer.ts';
-import { HEADER, decodeHeaders } from './headers.ts';
+import { HEADER } from './headers.ts';
 import { TypedProducer } from './producer.ts';
 import type { Logger } from '@tillstream/observability';
 
@@ -17,28 +17,6 @@ async function producerFor(kafka: Kafka, prefix: string, logger: Logger) {
   await producer.connect();
   stops.push(() => producer.disconnect());
   return producer;
-}
-
-/** Reads every record of a topic from the beginning until `count` arrived. */
-async function readAll(kafka: Kafka, topic: string, count: number) {
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
-  const seen: Array<{ key: string | null; value: string; headers: Record<string, string>; partition: number; offset: string }> = [];
-  await consumer.connect();
-  stops.push(() => consumer.disconnect());
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message, partition }) => {
-      seen.push({
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? '',
-        headers: decodeHeaders(message.headers),
-        partition,
-        offset: message.offset,
-      });
-    },
-  });
-  await waitFor(() => seen.length >= count, { timeoutMs: 20_000, message: `${count} records on ${topic}` });
-  return seen;
 }
 
 function runner(
@@ -87,7 +65,7 @@ describe('kafka package against the real store broker', () => {
     const producer = await producerFor(env.kafka, env.prefix, env.logger);
     const txs = ['T01', 'T02', 'T03', 'T01', 'T04', 'T02'].map((terminalId) => makeTransaction([{ sku: 'A' }], { terminalId }));
     const receipts = await producer.send(posTransactions, txs.map((data) => ({ storeId: 'S001', data: data as PosTransaction })));
-    const records = await readAll(env.kafka, `${env.prefix}pos.transactions.v1`, txs.length);
+    const records = await readRecords(env.kafka, `${env.prefix}pos.transactions.v1`, { atLeast: txs.length });
     for (const [i, tx] of txs.entries()) {
       const found = records.find((r) => JSON.parse(r.value).data.transactionId === tx.transactionId)!;
       expect({ partition: found.partition, offset: found.offset }).toEqual({ partition: receipts[i]!.partition, offset: receipts[i]!.offset });
@@ -128,7 +106,7 @@ describe('kafka package against the real store broker', () => {
     expect(handled).toEqual([tx.transactionId]);
     expect(skipped).toEqual(['1', '2']); // a handler keeping offsets in PostgreSQL stores these, so a restart skips the poison
 
-    const dead = await readAll(env.kafka, deadLetterTopicName(topic), 2);
+    const dead = await readRecords(env.kafka, deadLetterTopicName(topic), { atLeast: 2 });
     expect(dead.map((d) => d.value)).toEqual([invalid, 'not json {']);
     expect(dead[0]!.headers[HEADER.errorCode]).toBe('EVENT_INVALID');
     expect(dead[0]!.headers[HEADER.errorMessage]).toMatch(/data\.transactionId/);
@@ -152,7 +130,7 @@ describe('kafka package against the real store broker', () => {
       for (const r of records) handled.add(r.envelope.data.transactionId);
     }).start();
 
-    const dead = await readAll(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), 1);
+    const dead = await readRecords(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), { atLeast: 1 });
     await waitFor(() => handled.size === 3, { message: 'the three healthy records' });
     expect(JSON.parse(dead[0]!.value).data.transactionId).toBe(poison);
     expect(dead[0]!.headers[HEADER.errorCode]).toBe('UNKNOWN_SKU');

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { csv, parseEnv } from '@tillstream/config';
+import { hqKafkaEnv, parseEnv, postgresServerEnv, redisEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** Where tests find the local infrastructure (the infra tool's defaults). */
 export const testEnv = parseEnv(
   z.object({
-    KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
-    HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']),
-    POSTGRES_URL: z.url().default('postgres://postgres@127.0.0.1:5432/postgres'),
-    REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+    KAFKA_BROKERS: storeKafkaEnv.shape.KAFKA_BROKERS,
+    ...hqKafkaEnv.shape,
+    ...postgresServerEnv.shape,
+    ...redisEnv.shape,
     TEST_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('silent'),
   }),
   process.env,

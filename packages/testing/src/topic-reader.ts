@@ -2,27 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { posTransactions, type Envelope, type PosTransaction } from '@tillstream/contracts';
 import { decodeHeaders, type Kafka } from '@tillstream/kafka';
 
-export interface TopicRecord {
+export interface RawRecord {
   partition: number;
   offset: string;
   key: string | null;
+  value: string;
   headers: Record<string, string>;
-  envelope: Envelope<PosTransaction>;
+}
+
+async function recordCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
- * Everything on a POS topic right now: reads each partition from 0 to its
- * high-water mark with a throwaway consumer group.
+ * Every record of a topic, read from the beginning with a throwaway consumer
+ * group: as many as the topic holds now, or, with `atLeast`, waiting (up to
+ * 20 s) until that many arrived (records produced in the background, such as
+ * dead letters). Sorted by partition and offset.
  */
-export async function readTopic(kafka: Kafka, topic: string): Promise<TopicRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+export async function readRecords(kafka: Kafka, topic: string, options: { atLeast?: number } = {}): Promise<RawRecord[]> {
+  const total = options.atLeast ?? (await recordCount(kafka, topic));
   if (total === 0) return [];
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
-  const records: TopicRecord[] = [];
+  const records: RawRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -33,8 +41,8 @@ export async function readTopic(kafka: Kafka, topic: string): Promise<TopicRecor
             partition,
             offset: message.offset,
             key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? '',
             headers: decodeHeaders(message.headers),
-            envelope: posTransactions.envelope.parse(JSON.parse(message.value!.toString())),
           });
           if (records.length >= total) resolve();
         },
@@ -45,4 +53,16 @@ export async function readTopic(kafka: Kafka, topic: string): Promise<TopicRecor
     await consumer.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+}
+
+export interface TopicRecord extends Omit<RawRecord, 'value'> {
+  envelope: Envelope<PosTransaction>;
+}
+
+/** Everything on a POS topic right now, each record validated against the envelope schema. */
+export async function readTopic(kafka: Kafka, topic: string): Promise<TopicRecord[]> {
+  return (await readRecords(kafka, topic)).map(({ value, ...record }) => ({
+    ...record,
+    envelope: posTransactions.envelope.parse(JSON.parse(value)),
+  }));
 }

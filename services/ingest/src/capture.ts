@@ -2,7 +2,7 @@ import { posTransactions, type IngestReceipt, type PosTransaction } from '@tills
 import { classifyPgError, findTransactions, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
 import type { Logger } from '@tillstream/observability';
-import type { RecordReceipt } from '@tillstream/kafka';
+import { HEADER, type RecordReceipt } from '@tillstream/kafka';
 import { BrokerUnavailableError, type ProducerGate } from './broker.ts';
 import type { KnownIds } from './known-ids.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -40,8 +40,6 @@ interface Pending {
   item: CaptureItem;
   resolve: (outcome: CaptureOutcome) => void;
 }
-
-const RECEIVED_AT_HEADER = 'tillstream-received-at';
 
 function problemOutcome(problem: HttpProblem): CaptureOutcome {
   return { status: problem.status, problem };
@@ -249,7 +247,7 @@ export class Capture {
       storeId: this.options.storeId,
       data: item.tx,
       dataJson: item.json,
-      headers: { [RECEIVED_AT_HEADER]: item.receivedAt.toISOString() },
+      headers: { [HEADER.receivedAt]: item.receivedAt.toISOString() },
     }));
     this.options.metrics.produceBatchSize.observe(batch.length);
     const started = performance.now();
@@ -297,7 +295,11 @@ export class Capture {
   private recordPending(): Promise<void> {
     this.recording ??= (async () => {
       while (this.unrecorded.size > 0) {
-        const entries = [...this.unrecorded.values()].slice(0, 5000);
+        const entries: JournalEntry[] = [];
+        for (const entry of this.unrecorded.values()) {
+          entries.push(entry);
+          if (entries.length === 5000) break;
+        }
         const end = this.options.metrics.journalSeconds.startTimer({ op: 'record' });
         try {
           await recordTransactions(this.options.pool, entries);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IngestBatchResponse, IngestReceipt, MAX_BATCH_TRANSACTIONS, PosTransactionV1, ProblemDocument } from '@tillstream/contracts';
 import { PROBLEMS } from '@tillstream/http';
 
+const json = (name: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' });
 
 function problems(...codes: Array<keyof typeof PROBLEMS>) {
@@ -42,13 +43,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/transactions': {
         post: {
           summary: 'Capture one POS transaction',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PosTransactionV1' } } } },
+          requestBody: { required: true, ...json('PosTransactionV1') },
           responses: {
-            '201': { description: 'Captured: the broker acknowledged it', content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestReceipt' } } } },
+            '201': { description: 'Captured: the broker acknowledged it', ...json('IngestReceipt') },
             '200': {
               description: 'Already captured with this body: the original receipt (header Idempotent-Replayed: true)',
               headers: { 'Idempotent-Replayed': { schema: { type: 'string', enum: ['true'] } } },
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestReceipt' } } },
+              ...json('IngestReceipt'),
             },
             ...problems(...common, 'IDEMPOTENCY_IN_FLIGHT', 'IDEMPOTENCY_KEY_REUSED', 'UNPROCESSABLE'),
           },
@@ -57,9 +58,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/transactions/batch': {
         post: {
           summary: "Capture a terminal's offline backlog: a result per item",
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestBatchRequest' } } } },
+          requestBody: { required: true, ...json('IngestBatchRequest') },
           responses: {
-            '200': { description: 'Each item with its own status (201, 200, 4xx, 503) and receipt or problem', content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestBatchResponse' } } } },
+            '200': { description: 'Each item with its own status (201, 200, 4xx, 503) and receipt or problem', ...json('IngestBatchResponse') },
             ...problems(...common),
           },
         },

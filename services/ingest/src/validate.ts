@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PosTransactionV1, type PosTransaction } from '@tillstream/contracts';
 import type { TerminalIdentity } from '@tillstream/db';
-import { HttpProblem, validationProblem } from '@tillstream/http';
+import { HttpProblem, pointer, validationProblem } from '@tillstream/http';
 
 export interface ValidationContext {
-  storeId: string;
   terminal: TerminalIdentity;
   now: Date;
   retentionDays: number;
@@ -33,7 +32,8 @@ export function validateTransaction(body: unknown, ctx: ValidationContext, point
   const parsed = PosTransactionV1.safeParse(body);
   if (!parsed.success) return validationProblem(parsed.error, pointerPrefix);
   const tx = parsed.data;
-  if (tx.storeId !== ctx.storeId || tx.storeId !== ctx.terminal.storeId) {
+  // The auth middleware already refused tokens of another store, so the terminal's store is this ingest's.
+  if (tx.storeId !== ctx.terminal.storeId) {
     return new HttpProblem('FORBIDDEN', `storeId ${tx.storeId} is not this terminal's store`);
   }
   if (tx.terminalId !== ctx.terminal.terminalId) {
@@ -43,12 +43,12 @@ export function validateTransaction(body: unknown, ctx: ValidationContext, point
   const ahead = occurred - ctx.now.getTime();
   if (ahead > ctx.maxClockSkewMinutes * 60_000) {
     return new HttpProblem('UNPROCESSABLE', `occurredAt is ${Math.round(ahead / 60_000)} minutes ahead of the store clock; check the terminal clock`, {
-      errors: [{ pointer: `${pointerPrefix.map((p) => `/${p}`).join('')}/occurredAt`, message: 'is in the future' }],
+      errors: [{ pointer: pointer([...pointerPrefix, 'occurredAt']), message: 'is in the future' }],
     });
   }
   if (-ahead > ctx.retentionDays * 86_400_000) {
     return new HttpProblem('UNPROCESSABLE', `occurredAt is older than ${ctx.retentionDays} days; such a transaction must be entered at HQ`, {
-      errors: [{ pointer: `${pointerPrefix.map((p) => `/${p}`).join('')}/occurredAt`, message: 'is too old' }],
+      errors: [{ pointer: pointer([...pointerPrefix, 'occurredAt']), message: 'is too old' }],
     });
   }
   return tx;

@@ -68,13 +68,11 @@ describe('hostile bodies (property-based)', () => {
     const ingest = await testIngest({ TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' });
     const bodies = fc.sample(hostileDocument, { numRuns: RUNS, seed: 20261122 });
     const failures: string[] = [];
-    const statuses = new Map<number, number>();
     let next = 0;
     const worker = async () => {
       while (next < bodies.length) {
         const raw = bodies[next++]!;
         const res = await ingest.post('/v1/transactions', null, { raw });
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const type = res.headers.get('content-type') ?? '';
         const body = (await res.json()) as { status?: number; code?: string };
         if (res.status < 400 || res.status >= 500 || !type.startsWith('application/problem+json') || body.status !== res.status || !body.code) {
@@ -84,7 +82,6 @@ describe('hostile bodies (property-based)', () => {
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
-    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(RUNS);
     expect(await readTopic(ingest.kafka.kafka, ingest.topic)).toHaveLength(0);
     const { rows } = await ingest.db.pool.query('SELECT count(*)::int AS n FROM ingest_transactions');
     expect(rows[0].n).toBe(0);

@@ -21,7 +21,6 @@ export function transactionsRouter(deps: IngestDeps, guards: RequestHandler[]): 
   const { config, capture, metrics } = deps;
   const onCardNumber = () => metrics.cardNumbers.inc();
   const context = (terminal: TerminalIdentity): ValidationContext => ({
-    storeId: config.storeId,
     terminal,
     now: new Date(),
     retentionDays: config.retentionDays,

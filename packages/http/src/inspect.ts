@@ -1,0 +1,51 @@
+import { containsCardNumber, numberIsCard, stringIsCard } from './card-numbers.ts';
+
+/** Keys that could reach an object's prototype in careless code downstream. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type Finding = { kind: 'depth' | 'key' | 'card'; path: Array<string | number>; key?: string };
+
+/**
+ * One pass over a parsed body: depth, forbidden keys and card numbers.
+ * Recursion is safe here: it stops at `maxDepth` (JSON.parse itself refuses
+ * absurd nesting with a RangeError). One shared path stack, copied only when
+ * there is something to report: the common case allocates almost nothing.
+ */
+export function inspectBody(body: unknown, maxDepth: number): Finding | undefined {
+  const path: Array<string | number> = [];
+  const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
+    if (typeof value === 'string') return value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+    if (typeof value === 'number') return numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
+    if (value === null || typeof value !== 'object') return undefined;
+    if (depth >= maxDepth) return { kind: 'depth', path: [...path] };
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        const found = visit(value[i], i, depth + 1);
+        path.pop();
+        if (found) return found;
+      }
+      return undefined;
+    }
+    for (const k of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
+      if (k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
+      path.push(k);
+      const found = visit((value as Record<string, unknown>)[k], k, depth + 1);
+      path.pop();
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return visit(body, undefined, 0);
+}
+
+/**
+ * The path of the first field (string or number, at any depth, keys
+ * included) that holds a payment card number, or undefined. A valid GTIN in a
+ * `gtin` field is a barcode, not a card, and UUIDs are identifiers.
+ */
+export function findCardNumber(value: unknown): Array<string | number> | undefined {
+  const found = inspectBody(value, Number.POSITIVE_INFINITY);
+  return found?.kind === 'card' ? found.path : undefined;
+}
