@@ -41,7 +41,7 @@ export function envHelp(schema: z.ZodObject): string {
   const lines = Object.entries(schema.shape).map(([name, field]) => {
     const f = field as z.ZodType;
     const def = (f as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def;
-    const fallback = def.type === 'default' ? `default: ${JSON.stringify(def.defaultValue)}` : 'required';
+    const fallback = def.type === 'default' ? `default: ${JSON.stringify(def.defaultValue)}` : def.type === 'optional' ? 'optional' : 'required';
     return `  ${name.padEnd(30)} ${f.description ?? ''} (${fallback})`;
   });
   return lines.join('\n');

@@ -5,3 +5,5 @@ export * from './pos-transaction.ts';
 export * from './envelope.ts';
 export * from './topics.ts';
 export * from './ingest-api.ts';
+export * from './inventory.ts';
+export * from './sales.ts';

@@ -17,13 +17,12 @@ export const CurrencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 
  * with at most 3 decimals survive the round trip through `Number` exactly when
  * read as thousandths, which is how every computation treats them.
  */
-export const Quantity = z
-  .number()
-  .positive()
-  .max(MAX_QUANTITY)
-  .refine((q) => Number.isInteger(Math.round(q * 1000)) && Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, {
-    message: 'must have at most 3 decimals',
-  });
+export const Quantity = z.number().positive().max(MAX_QUANTITY).refine(hasAtMostThreeDecimals, { message: 'must have at most 3 decimals' });
+
+/** True when `q` has at most 3 decimals (as far as a double can tell): the rule of every quantity. */
+export function hasAtMostThreeDecimals(q: number): boolean {
+  return Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6;
+}
 
 /** A quantity as integer thousandths (1.25 kg -> 1250). */
 export function toMilli(quantity: number): number {
@@ -43,4 +42,21 @@ export function milliToDecimal(milli: number): string {
 export function extendPrice(quantity: number, unitPrice: number): number {
   const product = toMilli(quantity) * unitPrice;
   return Math.floor((product + 500) / 1000);
+}
+
+/**
+ * A PostgreSQL NUMERIC (as pg returns it, a string such as "-12.345") as
+ * integer thousandths. Exact: no float ever holds the quantity.
+ */
+export function decimalToMilli(decimal: string): number {
+  const match = /^(-?)(\d+)(?:\.(\d{1,3})0*)?$/.exec(decimal);
+  if (!match) throw new RangeError(`not a decimal with at most 3 places: ${decimal}`);
+  const [, sign, whole, frac = ''] = match;
+  const milli = Number(whole) * 1000 + Number(frac.padEnd(3, '0'));
+  return sign === '-' ? -milli : milli;
+}
+
+/** Thousandths as the JSON number APIs and events carry (exact: at most 3 decimals). */
+export function milliToQuantity(milli: number): number {
+  return Number(milliToDecimal(milli));
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TillstreamError } from './errors.ts';
 import { isValidGtin } from './gtin.ts';
 import { CurrencyCode, MinorUnits, Quantity, extendPrice } from './money.ts';
 
@@ -228,3 +229,14 @@ export const PosTransactionV1 = TransactionFields.superRefine((tx, ctx) => {
 export type PosTransactionInput = z.input<typeof PosTransactionV1>;
 /** A validated POS transaction, defaults applied. */
 export type PosTransaction = z.output<typeof PosTransactionV1>;
+
+/**
+ * A store's consumers only book that store's transactions: one of another
+ * store on its topic is a misrouted record (never retriable, so the consumer
+ * runner dead-letters it).
+ */
+export function assertOwnStore(tx: Pick<PosTransaction, 'storeId'>, storeId: string): void {
+  if (tx.storeId !== storeId) {
+    throw new TillstreamError('WRONG_STORE', `transaction of store ${tx.storeId} on store ${storeId}'s topic`);
+  }
+}

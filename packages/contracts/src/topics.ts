@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { envelopeOf } from './envelope.ts';
+import { InventoryAlertV1, InventoryLevelV1, type InventoryAlert, type InventoryLevel } from './inventory.ts';
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
+import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
 
 export type CleanupPolicy = 'delete' | 'compact';
 
@@ -28,6 +30,13 @@ export interface TopicSpec<Data = unknown, Id extends string = string> {
   readonly config?: Readonly<Record<string, string>>;
   readonly description: string;
 }
+
+/**
+ * A spec of any topic, for code that handles several (an outbox publisher):
+ * the schema stays checked on send, at run time.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous list; each spec validates its own data
+export type AnyTopicSpec = TopicSpec<any>;
 
 /** What the topic admin needs of a spec: the broker-side settings, not the schema. */
 export type TopicSettings = Pick<TopicSpec, 'name' | 'partitions' | 'cleanupPolicy' | 'retentionMs' | 'config'>;
@@ -71,8 +80,73 @@ export const posTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
   description: 'Every POS transaction a terminal posted, as acknowledged by ingest.',
 });
 
+/**
+ * The store's current stock per SKU, as the inventory service computes it.
+ * Compacted: the latest record of each SKU is its level, forever, so a new
+ * reader (the sync service, a dashboard) gets every SKU's level by reading
+ * the topic from the start. Records are re-published after a crash at most
+ * (at least once); the latest one is always right.
+ */
+export const inventoryLevels = topic<InventoryLevel, 'inventory.level.v1'>({
+  name: 'inventory.levels.v1',
+  schemaId: 'inventory.level.v1',
+  envelope: envelopeOf('inventory.level.v1', InventoryLevelV1),
+  key: (level) => level.sku,
+  partitions: 1,
+  cleanupPolicy: 'compact',
+  retentionMs: -1,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Latest stock level per SKU (compacted).',
+});
+
+/**
+ * Stock alerts as they happen: LOW_STOCK, OUT_OF_STOCK, NEGATIVE_STOCK,
+ * BACK_IN_STOCK. Each carries a stable alertId; a crash may re-publish one,
+ * never lose one.
+ */
+export const inventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
+  name: 'inventory.alerts.v1',
+  schemaId: 'inventory.alert.v1',
+  envelope: envelopeOf('inventory.alert.v1', InventoryAlertV1),
+  key: (alert) => alert.sku,
+  partitions: 1,
+  cleanupPolicy: 'delete',
+  retentionMs: 35 * DAY_MS,
+  description: 'Stock alerts with hysteresis (low, out, negative, back in stock).',
+});
+
+/**
+ * Sales aggregates per window and member, for HQ. Compacted, keyed by store,
+ * granularity, window, dimension and member: the latest record of a key is
+ * its figures at their highest revision (late data and voids restate a
+ * window with a higher revision; nothing is dropped for being late).
+ */
+export const salesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
+  name: 'sales.aggregates.v1',
+  schemaId: 'sales.aggregate.v1',
+  envelope: envelopeOf('sales.aggregate.v1', SalesAggregateV1),
+  key: (a) => `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`,
+  partitions: 1,
+  cleanupPolicy: 'compact',
+  retentionMs: -1,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Sales aggregates per window, dimension and member, with revisions (compacted).',
+});
+
+/** Hours whose revenue, or a SKU's units, lie far from their baseline (median absolute deviation). */
+export const salesAnomalies = topic<SalesAnomaly, 'sales.anomaly.v1'>({
+  name: 'sales.anomalies.v1',
+  schemaId: 'sales.anomaly.v1',
+  envelope: envelopeOf('sales.anomaly.v1', SalesAnomalyV1),
+  key: (a) => `${a.storeId}|${a.kind}|${a.member}`,
+  partitions: 1,
+  cleanupPolicy: 'delete',
+  retentionMs: 35 * DAY_MS,
+  description: 'Sales anomalies: an hour far from its robust baseline.',
+});
+
 /** Every topic the store's services create and use. */
-export const storeTopics = [posTransactions] as const;
+export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies] as const;
 
 /** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
 export function deadLetterTopicName(topicName: string): string {

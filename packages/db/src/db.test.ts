@@ -51,7 +51,7 @@ describe('consumer offsets', () => {
 });
 
 describe('error classification', () => {
-  it('calls an unreachable database retriable and a bad statement not', async () => {
+  it('calls an unreachable database and a broken statement retriable, and bad data not', async () => {
     const pool = createPool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', logger: testLogger(), applicationName: 'test', connectionTimeoutMs: 500 });
     const unreachable = await pool.query('SELECT 1').catch((err: unknown) => err);
     await pool.end();
@@ -59,7 +59,32 @@ describe('error classification', () => {
     expect(classifyPgError(unreachable)).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
 
     const db = await testDatabase({ target: 'store' });
+    // A statement that can never run is a bug or a missing migration: the same for every record, so a
+    // consumer must stop and retry rather than dead-letter its whole topic.
     const syntax = await db.pool.query('SELEC 1').catch((err: unknown) => err);
-    expect(classifyPgError(syntax)).toMatchObject({ code: 'DATABASE_ERROR', retriable: false });
+    expect(classifyPgError(syntax)).toMatchObject({ code: 'DATABASE_STATEMENT_INVALID', retriable: true });
+    const missing = await db.pool.query('SELECT no_such_column FROM consumer_offsets').catch((err: unknown) => err);
+    expect(classifyPgError(missing)).toMatchObject({ code: 'DATABASE_STATEMENT_INVALID', retriable: true });
+    // Bad data is the record's own fault.
+    const overflow = await db.pool.query("SELECT 'x'::int").catch((err: unknown) => err);
+    expect(classifyPgError(overflow)).toMatchObject({ code: 'DATABASE_ERROR', retriable: false });
+  });
+});
+
+describe('a transaction whose connection is lost between two statements', () => {
+  it('fails retriable and leaves the process running (no unhandled client error)', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'lost-connection-test' });
+    const outcome = await withTransaction(pool, async (client) => {
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      // Another session ends this one while it computes between statements, as a database restart would.
+      await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return client.query('SELECT 1');
+    }).catch((err: unknown) => err);
+    expect(outcome).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+    // The broken client was discarded: the pool serves a working one next.
+    expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    await pool.end();
   });
 });

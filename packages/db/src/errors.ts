@@ -24,11 +24,23 @@ export function isTransientPgError(err: unknown): boolean {
 }
 
 /**
+ * SQLSTATE classes that mean the statement itself is wrong (syntax, unknown
+ * column or table, feature not supported): a bug or a missing migration,
+ * the same for every record. Consumers must stop and retry (loudly) rather
+ * than dead-letter the whole topic one record at a time.
+ */
+const STATEMENT_BUG_SQLSTATE = /^(42...|3F...|0A...)$/;
+
+/**
  * Wraps a pg error in a TillstreamError whose `retriable` flag tells consumers
  * (retry vs dead-letter) and APIs (503 vs 4xx/500) what to do with it.
  */
 export function classifyPgError(err: unknown): TillstreamError {
   if (err instanceof TillstreamError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && STATEMENT_BUG_SQLSTATE.test(code)) {
+    return new TillstreamError('DATABASE_STATEMENT_INVALID', (err as Error).message, { cause: err, retriable: true });
+  }
   const transient = isTransientPgError(err);
   return new TillstreamError(transient ? 'DATABASE_UNAVAILABLE' : 'DATABASE_ERROR', (err as Error)?.message ?? String(err), {
     cause: err,

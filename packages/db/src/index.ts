@@ -5,3 +5,4 @@ export * from './offsets.ts';
 export * from './admin.ts';
 export * from './terminals.ts';
 export * from './ingest-journal.ts';
+export * from './outbox.ts';

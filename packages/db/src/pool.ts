@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '@tillstream/observability';
+import { classifyPgError, isTransientPgError } from './errors.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -41,26 +42,50 @@ export function createPool(options: PoolOptions): Pool {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
-    ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}),
+    // No JIT: Tillstream's statements are short and run thousands of times; JIT
+    // compiled each batch's aggregation anew, at ~0.7 s a time (BENCHMARKS.md, trends).
+    options: `-c jit=off${options.asynchronousCommit ? ' -c synchronous_commit=off' : ''}`,
   });
   // An idle client losing its connection (database restart) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces it.
   pool.on('error', (err) => options.logger.warn({ err }, 'idle PostgreSQL connection lost'));
+  // A checked-out client has no pool listener (pg-pool removes it on acquire),
+  // so a connection lost between two queries of a transaction emitted an
+  // unhandled 'error' and killed the process. Every client keeps a listener
+  // for its whole life; its next query fails with a transient error instead,
+  // and withTransaction discards it.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.logger.debug({ err }, 'PostgreSQL connection lost'));
+  });
   return pool;
 }
 
-/** Runs `fn` in a transaction on one client: COMMIT if it resolves, ROLLBACK if it throws. */
+/**
+ * Runs `fn` in a transaction on one client: COMMIT if it resolves, ROLLBACK
+ * if it throws. A client whose connection failed is discarded, not returned
+ * to the pool. Database errors are thrown classified (see {@link classifyPgError}).
+ */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw classifyPgError(err);
+  }
+  let broken = false;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    broken = isTransientPgError(err);
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    // Driver and connection errors get their retriable flag; the caller's own errors pass unchanged.
+    throw err instanceof pg.DatabaseError || broken ? classifyPgError(err) : err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

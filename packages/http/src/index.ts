@@ -4,3 +4,4 @@ export { findCardNumber } from './inspect.ts';
 export * from './body.ts';
 export * from './metrics.ts';
 export * from './health.ts';
+export * from './app.ts';

@@ -13,6 +13,8 @@ export const PROBLEMS = {
   BODY_TOO_DEEP: { status: 400, title: 'The body nests too deeply' },
   FORBIDDEN_KEY: { status: 400, title: 'The body uses a forbidden key' },
   VALIDATION_FAILED: { status: 400, title: 'The body does not match the schema' },
+  BAD_QUERY: { status: 400, title: 'The query parameters are not valid' },
+  IDEMPOTENCY_KEY_REQUIRED: { status: 400, title: 'An Idempotency-Key header is required' },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid credentials' },
   FORBIDDEN: { status: 403, title: 'These credentials may not do this' },
   NOT_FOUND: { status: 404, title: 'No such resource' },
@@ -123,10 +125,14 @@ export function toProblem(err: unknown): HttpProblem {
   return new HttpProblem('INTERNAL', 'internal error', { cause: err });
 }
 
-/** The one error middleware: maps codes to statuses, logs server faults (never bodies). */
-export function problemMiddleware(logger: Logger): ErrorRequestHandler {
+/**
+ * The one error middleware: maps codes to statuses, logs server faults (never
+ * bodies). `classify` lets a service name its drivers' errors first (a
+ * PostgreSQL outage becomes DATABASE_UNAVAILABLE, 503, instead of a 500).
+ */
+export function problemMiddleware(logger: Logger, options: { classify?: (err: unknown) => unknown } = {}): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const problem = toProblem(err);
+    const problem = toProblem(options.classify ? options.classify(err) : err);
     if (problem.status >= 500) {
       logger.error({ err: problem.cause ?? problem, code: problem.code, route: (req.route as { path?: unknown } | undefined)?.path, method: req.method }, 'request failed');
     }
@@ -136,4 +142,14 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
     }
     sendProblem(res, problem, req);
   };
+}
+
+/** Query parameters parsed with a schema; 400 BAD_QUERY naming each parameter at fault as /query/<name>. */
+export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.output<T> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({ pointer: `/query/${i.path.join('/') || (i as { keys?: string[] }).keys?.join(',') || ''}`, message: i.message }));
+    throw new HttpProblem('BAD_QUERY', `${errors.length} problem(s) with the query: ${errors[0]?.pointer} ${errors[0]?.message}`, { errors });
+  }
+  return parsed.data;
 }

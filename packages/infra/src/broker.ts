@@ -79,6 +79,11 @@ function serverProperties(spec: BrokerSpec, dataDir: string): string {
     'num.network.threads=2',
     'num.io.threads=4',
     'log.cleaner.threads=1',
+    // The cleaner allocates its dedupe buffer on the heap when it starts (128 MB by default), one huge
+    // allocation in a small heap (the test broker has 256 MB); a test broker once died right after
+    // "Starting the log cleaner" with nothing else logged, and this is the likely cause. 32 MB holds
+    // about 1.3M keys per pass (24 bytes each): plenty for a store.
+    'log.cleaner.dedupe.buffer.size=33554432',
     'log.segment.bytes=268435456',
   ].join('\n')}\n`;
 }
@@ -205,8 +210,11 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
   while (Date.now() < deadline) {
     if (!isAlive(pid)) {
       await rm(p.pid, { force: true });
-      const last = (await tail(p.logFile, 3)) || (await tail(p.stdout, 3));
-      throw new InfraError('BROKER_EXITED', `${spec.name} broker exited during start; see ${p.logFile}: ${last.split('\n').pop() ?? ''}`);
+      // A JVM that dies (out of memory, bad flag) says so on stdout, not in the broker's log.
+      const lastLog = (await tail(p.logFile, 3)).split('\n').pop() ?? '';
+      const lastOut = (await tail(p.stdout, 3)).split('\n').pop() ?? '';
+      const last = [lastLog, lastOut].filter(Boolean).join(' | ');
+      throw new InfraError('BROKER_EXITED', `${spec.name} broker exited during start; see ${p.logFile} and ${p.stdout}: ${last}`);
     }
     if (await probe(spec.port, 1000)) {
       log.info({ pid }, 'broker ready');

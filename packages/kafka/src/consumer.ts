@@ -45,9 +45,10 @@ export interface ConsumerRunnerOptions<Data> {
   handleBatch: BatchHandler<Data>;
   /**
    * The next offset to process as stored by the handler itself, or undefined
-   * if none. When set, records below it are skipped: effects and offsets live
-   * in one database transaction, and Kafka's own committed offset (which
-   * trails it) is only a hint of where to fetch from.
+   * if none (then: the start of the log). When set, it is the truth: records
+   * below it are skipped, and if Kafka's committed offset is ahead of it the
+   * consumer seeks back. Effects and offsets live in one database
+   * transaction; Kafka's own committed offset is only a hint of where to fetch from.
    */
   storedOffset?: (topic: string, partition: number) => Promise<string | undefined>;
   /**
@@ -69,6 +70,13 @@ export interface ConsumerRunnerOptions<Data> {
   onDeadLettered?: (position: { topic: string; partition: number; nextOffset: string }) => Promise<void>;
   /** Records handed to one handler call at most; default 500. */
   maxBatchSize?: number;
+  /**
+   * How long the broker waits for a silent member before it hands its
+   * partitions to others; default 10 s (the broker's minimum is 6 s). A
+   * member that crashed holds its partitions, and a restarted one waits to
+   * join, for up to this long; heartbeats continue while a handler retries.
+   */
+  sessionTimeoutMs?: number;
   /** Where a group without committed offsets starts; default the beginning, so nothing is ever skipped. */
   fromBeginning?: boolean;
 }
@@ -104,6 +112,10 @@ export class ConsumerRunner<Data> {
   private readonly wakers = new Set<() => void>();
   /** Next offset per partition as stored by the handler (when `storedOffset` is used). */
   private readonly resumeAt = new Map<number, bigint>();
+  /** Records behind the end of each partition, as of the last batch handled. */
+  private readonly lagOf = new Map<number, number>();
+  /** Partitions this member already sought back on since it joined. */
+  private readonly sought = new Set<number>();
 
   constructor(private readonly options: ConsumerRunnerOptions<Data>) {
     this.topic = topicName(options.topicPrefix ?? '', options.spec);
@@ -112,13 +124,28 @@ export class ConsumerRunner<Data> {
       groupId: options.groupId,
       allowAutoTopicCreation: false,
       // A handler may spend a while retrying a database; heartbeats keep the
-      // membership alive meanwhile, so the session timeout can stay moderate.
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
-      maxWaitTimeInMs: 250,
+      // membership alive meanwhile, so the session timeout can stay short.
+      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 10_000) / 3)),
+      // Also how long kafkajs' fetcher sleeps when its only partition is busy
+      // in the handler (consumerGroup.js: "if (!requests.length) await
+      // sleep(this.maxWaitTime)"): it bounds the delay a record waits after a
+      // batch, so it is short. Idle, this is one fetch every 50 ms.
+      maxWaitTimeInMs: 50,
+      // Catching up, a fetch should carry a whole handler batch (thousands of
+      // ~1 KB records), not kafkajs' default 1 MB per partition.
+      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
     });
     // A rebalance can hand a partition to us whose stored offset moved on another member.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.resumeAt.clear());
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.resumeAt.clear();
+      this.lagOf.clear();
+      this.sought.clear();
+      // Kafka's committed offset may be anywhere (even at the end, with nothing to fetch): start where the handler's store says.
+      const assigned = (event.payload.memberAssignment as Record<string, number[] | undefined>)[this.topic] ?? [];
+      if (options.storedOffset) for (const partition of assigned) void this.seekToStored(partition);
+    });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
     });
@@ -130,6 +157,9 @@ export class ConsumerRunner<Data> {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: true,
+      // With offsets kept by the handler, Kafka's copy is only a fetch hint:
+      // commit it every few seconds, not after every batch (a round trip saved per batch).
+      ...(this.options.storedOffset ? { autoCommitInterval: 5000 } : {}),
       partitionsConsumedConcurrently: 3,
       eachBatch: async (payload) => {
         try {
@@ -160,7 +190,11 @@ export class ConsumerRunner<Data> {
     kafka: { resolveOffset(offset: string): void; heartbeat(): Promise<void>; isLive(): boolean },
   ): Promise<void> {
     const { partition } = batch;
-    const resumeAt = await this.resumeOffset(partition);
+    const first = batch.messages[0];
+    if (!first) return;
+    if (this.stopping || !kafka.isLive()) throw new Stopping(); // e.g. fetched before a seek took effect
+    const resumeAt = await this.resumeOffset(partition, BigInt(first.offset));
+    if (resumeAt === 'seeking') throw new Stopping();
     const maxBatch = this.options.maxBatchSize ?? 500;
     let pending: ConsumedRecord<Data>[] = [];
 
@@ -192,17 +226,68 @@ export class ConsumerRunner<Data> {
       if (pending.length >= maxBatch) await flush();
     }
     await flush();
+    this.lagOf.set(partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)));
   }
 
-  private async resumeOffset(partition: number): Promise<bigint | undefined> {
+  /** Records this member is behind the end of its partitions (as of the last batch): large while catching up. */
+  get lag(): number {
+    let total = 0;
+    for (const n of this.lagOf.values()) total += n;
+    return total;
+  }
+
+  /**
+   * Where this partition resumes, from the handler's stored offset (with
+   * `storedOffset`): records below it are skipped. If Kafka's committed
+   * offset is ahead of it (the handler's database was restored or rebuilt,
+   * or a crash came between the database commit and Kafka's), the consumer
+   * seeks back to it ("seeking": drop this batch). With nothing stored, it
+   * resumes at the start of the log.
+   */
+  private async resumeOffset(partition: number, firstOffset: bigint): Promise<bigint | undefined | 'seeking'> {
     if (!this.options.storedOffset) return undefined;
     const cached = this.resumeAt.get(partition);
     if (cached !== undefined) return cached;
     const stored = await this.retryForever(() => this.options.storedOffset!(this.topic, partition), 'loading stored offset');
-    if (stored === undefined) return undefined;
-    const value = BigInt(stored);
-    this.resumeAt.set(partition, value);
-    return value;
+    const expected = stored !== undefined ? BigInt(stored) : await this.retryForever(() => this.logStart(partition), 'reading the start of the log');
+    if (firstOffset > expected) {
+      if (!this.sought.has(partition)) {
+        this.sought.add(partition);
+        this.logger.info({ partition, from: expected.toString(), fetched: firstOffset.toString() }, 'seeking back to the offset stored with the effects');
+        this.consumer.seek({ topic: this.topic, partition, offset: expected.toString() });
+        return 'seeking';
+      }
+      // Sought already and the log still starts later: retention deleted what was never processed.
+      this.logger.error(
+        { partition, from: expected.toString(), to: firstOffset.toString() },
+        'records were deleted by retention before this consumer processed them; continuing from the oldest record left',
+      );
+    }
+    this.resumeAt.set(partition, expected);
+    return expected;
+  }
+
+  private async seekToStored(partition: number): Promise<void> {
+    try {
+      const stored = await this.retryForever(() => this.options.storedOffset!(this.topic, partition), 'loading stored offset');
+      const offset = stored ?? (await this.retryForever(() => this.logStart(partition), 'reading the start of the log')).toString();
+      this.sought.add(partition);
+      this.consumer.seek({ topic: this.topic, partition, offset });
+      this.logger.info({ partition, offset }, 'resuming from the offset stored with the effects');
+    } catch (err) {
+      if (!(err instanceof Stopping)) this.logger.error({ err, partition }, 'could not seek to the stored offset');
+    }
+  }
+
+  private async logStart(partition: number): Promise<bigint> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private decode(

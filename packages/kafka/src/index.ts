@@ -3,3 +3,4 @@ export * from './headers.ts';
 export * from './producer.ts';
 export * from './consumer.ts';
 export * from './admin.ts';
+export * from './outbox.ts';

@@ -5,3 +5,6 @@ export * from './fixtures.ts';
 export * from './transactions.ts';
 export * from './topic-reader.ts';
 export * from './tcp-proxy.ts';
+export * from './processes.ts';
+export * from './bakery.ts';
+export * from './traffic.ts';

@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Router } from 'express';
+import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
+import { classifyPgError, consumerOffsetHooks, createPool, isTransientPgError, migrate, outboxStore, withConsumerTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { listen, serviceApp } from '@tillstream/http';
+import { ConsumerRunner, OutboxPublisher, TypedProducer, createKafkaClient, ensureTopics, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
+import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
+import type { ConsumerServiceEnv } from './env.ts';
+
+export interface ConsumerServiceContext {
+  pool: Pool;
+  logger: Logger;
+  registry: Registry;
+  /** Wakes the outbox publisher after a write outside the consumer (an API call). */
+  published: () => void;
+}
+
+export interface ConsumerServiceDefinition<Booked> {
+  /** "inventory": logger and client names, the default consumer group suffix, the outbox publisher. */
+  name: string;
+  env: ConsumerServiceEnv;
+  logger?: Logger;
+  /** The service's metrics registry, if it registers metrics of its own; default a new one. */
+  registry?: Registry;
+  /** Topics this service publishes to through its outbox. */
+  publishes: readonly AnyTopicSpec[];
+  /**
+   * How long the outbox publisher waits after a round that published
+   * something; longer coalesces more restatements of the same state rows.
+   * Default 50 ms.
+   */
+  publishLingerMs?: number;
+  /** Sources of events besides the event outbox (state rows published by revision). */
+  outboxSources?(pool: Pool): OutboxSource[];
+  /** Books one batch of this store's POS transactions inside the consumer's database transaction. */
+  book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<Booked>;
+  /** After the batch committed (metrics). */
+  afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
+  /** The service's API routes. */
+  routes(ctx: ConsumerServiceContext): Router[];
+}
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a store service that books pos.transactions.v1 into PostgreSQL:
+ * migrates, serves its API at once, consumes the topic (retrying until the
+ * broker answers) with effects and offset in one database transaction per
+ * batch, resuming from the stored offset, and publishes its outbox.
+ * stop() stops consuming, drains the publisher and closes everything.
+ */
+export async function startConsumerService<Booked>(def: ConsumerServiceDefinition<Booked>): Promise<RunningService> {
+  const { env, name } = def;
+  const logger = (def.logger ?? createLogger({ name, level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
+  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `${name}-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `${name}-${env.STORE_ID}`, logger });
+  const producer = new TypedProducer({ kafka, logger, source: name, topicPrefix: env.TOPIC_PREFIX });
+  const registry = def.registry ?? createMetricsRegistry({ service: name });
+  const sources = [outboxStore(pool, name), ...(def.outboxSources?.(pool) ?? [])];
+  new Gauge({
+    name: 'outbox_backlog',
+    help: 'Derived events committed but not yet published to Kafka',
+    registers: [registry],
+    async collect() {
+      this.set((await Promise.all(sources.map((s) => s.backlog()))).reduce((a, b) => a + b, 0));
+    },
+  });
+  new Gauge({
+    name: 'consumer_lag_records',
+    help: 'POS records the consumer is behind the end of the topic, as of its last batch',
+    registers: [registry],
+    collect() {
+      this.set(consumer.lag);
+    },
+  });
+  const batchSeconds = new Histogram({
+    name: 'consume_batch_seconds',
+    help: 'Time to book one consumed batch (one database transaction)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const outbox = new OutboxPublisher({
+    sources,
+    producer,
+    logger: logger.child({ component: 'outbox' }),
+    storeId: env.STORE_ID,
+    specs: def.publishes,
+    ...(def.publishLingerMs === undefined ? {} : { lingerMs: def.publishLingerMs }),
+    // Catching up on a backlog, derived state is restated by every batch: publish it once, when caught up.
+    holdWhile: () => consumer.lag > env.PUBLISH_HOLD_LAG,
+  });
+  const groupId = env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}${name}`;
+  const consumer = new ConsumerRunner<PosTransaction>({
+    kafka,
+    logger,
+    groupId,
+    spec: posTransactions,
+    topicPrefix: env.TOPIC_PREFIX,
+    deadLetterProducer: producer,
+    maxBatchSize: env.CONSUME_MAX_BATCH,
+    sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+    ...consumerOffsetHooks(pool, groupId),
+    handleBatch: async (records, batch) => {
+      for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
+      const stop = batchSeconds.startTimer();
+      const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
+      const booked = await withConsumerTransaction(pool, position, (client) => def.book(client, records));
+      stop();
+      def.afterCommit?.(booked, records);
+      outbox.wake();
+    },
+  });
+
+  let stopping = false;
+  let consuming = false;
+  const started = (async () => {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
+        await producer.connect();
+        await consumer.start();
+        consuming = true;
+        outbox.start();
+        return;
+      } catch (err) {
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
+        await sleep(delay);
+      }
+    }
+  })();
+
+  const app = serviceApp({
+    registry,
+    logger,
+    ready: {
+      database: async () => {
+        await pool.query('SELECT 1');
+      },
+      consumer: async () => {
+        if (!consuming) throw new Error('the POS consumer is not running (broker unreachable?)');
+      },
+    },
+    routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
+    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
+  });
+  const http = await listen(app, env.HOST, env.PORT);
+  logger.info({ url: http.url, topicPrefix: env.TOPIC_PREFIX }, `${name} listening`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: http.url,
+    stop: () =>
+      (stopped ??= (async () => {
+        logger.info(`${name} stopping`);
+        stopping = true;
+        const closed = http.close();
+        await started;
+        if (consuming) await consumer.stop();
+        await outbox.stop();
+        await producer.disconnect();
+        await closed;
+        await pool.end();
+        logger.info(`${name} stopped`);
+      })()),
+  };
+}

@@ -1,0 +1,60 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
+import { operationsRouter } from './health.ts';
+import { httpMetrics } from './metrics.ts';
+import { HttpProblem, problemMiddleware } from './problem.ts';
+
+export interface ServiceAppOptions {
+  registry: Registry;
+  logger: Logger;
+  /** Readiness checks for /readyz, by dependency name. */
+  ready: Record<string, HealthCheck>;
+  /** The service's own routes, in order. */
+  routes: Array<Router | RequestHandler>;
+  /** Names driver errors before they become problems (see problemMiddleware). */
+  classify?: (err: unknown) => unknown;
+}
+
+/**
+ * The express app every Tillstream API starts from: request metrics, the
+ * operations routes (/healthz, /readyz, /metrics), the service's routes, a
+ * problem+json 404 for everything else and the one error middleware.
+ */
+export function serviceApp(options: ServiceAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(httpMetrics(options.registry));
+  app.use(operationsRouter({ registry: options.registry, ready: options.ready }));
+  for (const route of options.routes) app.use(route);
+  app.use((req, _res, next) => {
+    next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(problemMiddleware(options.logger, options.classify ? { classify: options.classify } : {}));
+  return app;
+}
+
+export interface Listening {
+  server: Server;
+  /** The address it listens on (port 0 picks a free port). */
+  url: string;
+  /** Stops accepting, closes idle connections, resolves when the last request is answered. */
+  close(): Promise<void>;
+}
+
+export async function listen(app: Express, host: string, port: number): Promise<Listening> {
+  const server = app.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    close: () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      return closed;
+    },
+  };
+}

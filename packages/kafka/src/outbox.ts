@@ -1,0 +1,151 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AnyTopicSpec } from '@tillstream/contracts';
+import type { Logger } from '@tillstream/observability';
+import type { TypedProducer } from './producer.ts';
+
+export interface OutboxItem {
+  id: string;
+  /** The topic's base name (its spec's `name`). */
+  topic: string;
+  data: unknown;
+}
+
+/**
+ * Where the publisher reads events from: an event table (packages/db's
+ * outboxStore), or state rows that carry their own "published up to"
+ * revision (the trends service's windows, coalescing restatements).
+ */
+export interface OutboxSource {
+  /** Unpublished items, oldest first. */
+  read(limit: number): Promise<OutboxItem[]>;
+  /** The broker acknowledged these items. */
+  acknowledge(items: OutboxItem[]): Promise<void>;
+  /** How many items wait (for a metric). */
+  backlog(): Promise<number>;
+}
+
+export interface OutboxPublisherOptions {
+  sources: readonly OutboxSource[];
+  producer: TypedProducer;
+  logger: Logger;
+  storeId: string;
+  /** The topics this outbox holds events for, by their spec `name`. */
+  specs: readonly AnyTopicSpec[];
+  /** Events per round; default 1000. */
+  batchSize?: number;
+  /** How often an idle publisher looks for events nobody woke it for; default 1000 ms. */
+  pollMs?: number;
+  /** Pause after publishing something, so the next produce carries more; default 50 ms. */
+  lingerMs?: number;
+  /**
+   * While this says so, publish nothing (e.g. while the service catches up
+   * on a backlog: state restated by every batch is then published once, at
+   * the end, instead of after every batch).
+   */
+  holdWhile?: () => boolean;
+}
+
+/**
+ * Publishes a transactional outbox to Kafka, oldest first, then deletes what
+ * the broker acknowledged. A crash between the two re-publishes: at least
+ * once, in order per topic (compacted topics keep the latest; events carry
+ * their own ids). Events are validated against their topic's schema on send.
+ * One publisher per outbox (per service and store database).
+ */
+export class OutboxPublisher {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private pending = false;
+  private readonly specs: Map<string, AnyTopicSpec>;
+
+  constructor(private readonly options: OutboxPublisherOptions) {
+    this.specs = new Map(options.specs.map((s) => [s.name, s]));
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Something was committed: publish now rather than at the next poll. */
+  wake(): void {
+    this.pending = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      if (this.options.holdWhile?.()) {
+        await this.idle(this.options.pollMs ?? 1000);
+        continue;
+      }
+      try {
+        const { published, full } = await this.publishRound();
+        failures = 0;
+        // A backlog (some source filled a whole round) goes out back to back; otherwise let a few
+        // more commits gather so the next produce carries more.
+        if (full) continue;
+        if (published > 0) {
+          await sleep(this.options.lingerMs ?? 50);
+          continue;
+        }
+      } catch (err) {
+        failures++;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        this.options.logger.warn({ err, delayMs: delay }, 'publishing the outbox failed; will retry');
+        await this.idle(delay);
+        continue;
+      }
+      await this.idle(this.options.pollMs ?? 1000);
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.pending || !this.running) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  /** Publishes one slice of each source: how many events, and whether a source had more waiting. */
+  private async publishRound(): Promise<{ published: number; full: boolean }> {
+    let published = 0;
+    let full = false;
+    const batchSize = this.options.batchSize ?? 1000;
+    for (const source of this.options.sources) {
+      const rows = await source.read(batchSize);
+      if (rows.length === batchSize) full = true;
+      if (rows.length === 0) continue;
+      const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
+      for (const row of rows) {
+        if (!this.specs.has(row.topic)) throw new Error(`outbox holds an event for ${row.topic}, which this publisher does not know`);
+        let events = byTopic.get(row.topic);
+        if (!events) byTopic.set(row.topic, (events = []));
+        events.push({ storeId: this.options.storeId, data: row.data });
+      }
+      // One request in flight per producer: topics go one after the other, each in order.
+      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events);
+      await source.acknowledge(rows);
+      published += rows.length;
+    }
+    return { published, full };
+  }
+}
