@@ -1,0 +1,324 @@
+import {
+  decimalToMilli,
+  inventoryAlerts,
+  inventoryLevels,
+  milliToDecimal,
+  milliToQuantity,
+  toMilli,
+  type InventoryAlert,
+  type InventoryLevel,
+  type MovementKind,
+  type PosTransaction,
+  type StockState,
+} from '@tillstream/contracts';
+import { writeOutbox, type OutboxEvent, type PoolClient } from '@tillstream/db';
+import { nextState, type AlertPolicy } from './alerts.ts';
+
+/**
+ * The stock ledger's SQL (tables: packages/db/migrations/store/*_inventory.sql).
+ * Every statement takes a whole batch (UNNEST), so catching up on the POS
+ * topic costs a handful of round trips per few hundred transactions, never
+ * one per line. Quantities cross into SQL as exact decimal strings and come
+ * back as integer thousandths ("milli").
+ */
+
+/** A movement as written: what the levels and the API responses are computed from. */
+export interface Movement {
+  id: string;
+  sku: string;
+  kind: MovementKind;
+  milli: number;
+  occurredAt: Date;
+}
+
+/** What the ledger knows of a SKU it has not seen before (from a POS line or an API body). */
+export interface ItemFacts {
+  description?: string | undefined;
+  category?: string | undefined;
+  unitOfMeasure?: string | undefined;
+}
+
+export interface PosRecord {
+  tx: PosTransaction;
+  partition: number;
+  offset: string;
+}
+
+interface MovementRow {
+  id: string;
+  sku: string;
+  kind: MovementKind;
+  quantity: string;
+  occurred_at: Date;
+}
+
+const toMovement = (r: MovementRow): Movement => ({ id: r.id, sku: r.sku, kind: r.kind, milli: decimalToMilli(r.quantity), occurredAt: r.occurred_at });
+
+const RETURNING_MOVEMENT = 'RETURNING id, sku, kind, quantity, occurred_at';
+
+/**
+ * Books a batch of POS transactions: each transaction once (retried copies
+ * change nothing), one movement per line that is not voided, nothing for
+ * training mode or NO_SALE; a POST_VOID reverses its original's movements,
+ * now if the original is known, else as soon as it arrives.
+ */
+export async function recordPosTransactions(
+  client: PoolClient,
+  records: readonly PosRecord[],
+): Promise<{ movements: Movement[]; items: Map<string, ItemFacts>; booked: number }> {
+  const firstCopies = new Map<string, PosRecord>();
+  for (const record of records) if (!firstCopies.has(record.tx.transactionId)) firstCopies.set(record.tx.transactionId, record);
+  const unique = [...firstCopies.values()];
+
+  const inserted = await client.query<{ transaction_id: string }>(
+    `INSERT INTO inventory_pos_transactions (transaction_id, type, training, kafka_partition, kafka_offset)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::int[], $5::bigint[])
+     ON CONFLICT (transaction_id) DO NOTHING
+     RETURNING transaction_id`,
+    [unique.map((r) => r.tx.transactionId), unique.map((r) => r.tx.type), unique.map((r) => r.tx.trainingMode), unique.map((r) => r.partition), unique.map((r) => r.offset)],
+  );
+  const isNew = new Set(inserted.rows.map((r) => r.transaction_id));
+  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
+
+  const items = new Map<string, ItemFacts>();
+  const lines = { sku: [] as string[], kind: [] as string[], quantity: [] as string[], tx: [] as string[], line: [] as number[], at: [] as string[] };
+  for (const tx of fresh) {
+    if (tx.type !== 'SALE' && tx.type !== 'RETURN') continue;
+    const sign = tx.type === 'SALE' ? -1 : 1;
+    for (const line of tx.lines) {
+      if (line.voided) continue;
+      lines.sku.push(line.sku);
+      lines.kind.push(tx.type);
+      lines.quantity.push(milliToDecimal(sign * toMilli(line.quantity)));
+      lines.tx.push(tx.transactionId);
+      lines.line.push(line.lineNumber);
+      lines.at.push(tx.occurredAt);
+      if (!items.has(line.sku)) items.set(line.sku, { description: line.description, category: line.category, unitOfMeasure: line.unitOfMeasure });
+    }
+  }
+  const movements: Movement[] = [];
+  if (lines.sku.length > 0) {
+    const { rows } = await client.query<MovementRow>(
+      `INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::uuid[], $5::int[], $6::timestamptz[])
+       ON CONFLICT ON CONSTRAINT inventory_movements_pos_line DO NOTHING
+       ${RETURNING_MOVEMENT}`,
+      [lines.sku, lines.kind, lines.quantity, lines.tx, lines.line, lines.at],
+    );
+    movements.push(...rows.map(toMovement));
+  }
+
+  const voids = fresh.filter((tx) => tx.type === 'POST_VOID' && tx.original);
+  if (voids.length > 0) {
+    // First void of an original wins; a second one changes nothing.
+    await client.query(
+      `INSERT INTO inventory_voids (original_transaction_id, void_transaction_id, occurred_at)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])
+       ON CONFLICT (original_transaction_id) DO NOTHING`,
+      [voids.map((v) => v.original!.transactionId), voids.map((v) => v.transactionId), voids.map((v) => v.occurredAt)],
+    );
+  }
+  movements.push(...(await applyReadyVoids(client)));
+  return { movements, items, booked: isNew.size };
+}
+
+/**
+ * Reverses the movements of every original whose void is waiting and which
+ * has now arrived (in this batch or any earlier one). Pending voids are few
+ * (a partial index holds only them), so this is cheap when there are none.
+ */
+async function applyReadyVoids(client: PoolClient): Promise<Movement[]> {
+  const { rows } = await client.query<MovementRow>(
+    `WITH ready AS (
+       UPDATE inventory_voids v SET applied_at = now()
+       WHERE v.applied_at IS NULL
+         AND EXISTS (SELECT 1 FROM inventory_pos_transactions t WHERE t.transaction_id = v.original_transaction_id)
+       RETURNING v.original_transaction_id, v.void_transaction_id, v.occurred_at
+     )
+     INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
+     SELECT m.sku, 'POST_VOID', -m.quantity, r.void_transaction_id, m.line_number, r.occurred_at
+     FROM ready r JOIN inventory_movements m ON m.transaction_id = r.original_transaction_id
+     ORDER BY m.id
+     ON CONFLICT ON CONSTRAINT inventory_movements_pos_line DO NOTHING
+     ${RETURNING_MOVEMENT}`,
+  );
+  return rows.map(toMovement);
+}
+
+export interface OperationMovement {
+  sku: string;
+  kind: MovementKind;
+  milli: number;
+}
+
+/** Writes the movements of one store-API operation. */
+export async function recordOperationMovements(client: PoolClient, operationId: string, moves: readonly OperationMovement[]): Promise<Movement[]> {
+  const { rows } = await client.query<MovementRow>(
+    `INSERT INTO inventory_movements (sku, kind, quantity, operation_id, occurred_at)
+     SELECT sku, kind, quantity, $4, now() FROM unnest($1::text[], $2::text[], $3::numeric[]) WITH ORDINALITY AS u(sku, kind, quantity, n)
+     ORDER BY n
+     ${RETURNING_MOVEMENT}`,
+    [moves.map((m) => m.sku), moves.map((m) => m.kind), moves.map((m) => milliToDecimal(m.milli)), operationId],
+  );
+  return rows.map(toMovement);
+}
+
+export interface LevelChange {
+  sku: string;
+  onHandMilli: number;
+  state: StockState;
+  previousState: StockState;
+  level: InventoryLevel;
+  alert?: InventoryAlert;
+}
+
+interface ItemRow {
+  sku: string;
+  on_hand: string;
+  state: StockState;
+  reorder_point: string | null;
+  reorder_quantity: string | null;
+  unit_of_measure: string;
+  last_movement_id: string | null;
+  last_movement_kind: MovementKind | null;
+  last_movement_quantity: string | null;
+  last_movement_at: Date | null;
+  updated_at: Date;
+}
+
+const ITEM_COLUMNS =
+  'sku, on_hand, state, reorder_point, reorder_quantity, unit_of_measure, last_movement_id, last_movement_kind, last_movement_quantity, last_movement_at, updated_at';
+
+/** This service's name in the event outbox. */
+export const OUTBOX_PUBLISHER = 'inventory';
+
+export interface LedgerContext {
+  storeId: string;
+  policy: AlertPolicy;
+}
+
+/**
+ * Adds movements to their SKUs' levels (creating SKUs first seen), moves
+ * each SKU's alert state, and writes the level events and alerts to the
+ * outbox, all in the caller's transaction. SKUs are locked in sorted order,
+ * so the consumer and the API never deadlock on each other.
+ */
+export async function applyMovements(client: PoolClient, movements: readonly Movement[], items: ReadonlyMap<string, ItemFacts>, ctx: LedgerContext): Promise<Map<string, LevelChange>> {
+  if (movements.length === 0) return new Map();
+  const perSku = new Map<string, { delta: number; last: Movement }>();
+  for (const m of movements) {
+    const entry = perSku.get(m.sku);
+    if (!entry) perSku.set(m.sku, { delta: m.milli, last: m });
+    else {
+      entry.delta += m.milli;
+      if (BigInt(m.id) > BigInt(entry.last.id)) entry.last = m;
+    }
+  }
+  const skus = [...perSku.keys()].sort();
+  const col = <T>(f: (sku: string) => T) => skus.map(f);
+  const { rows } = await client.query<ItemRow>(
+    `INSERT INTO inventory_items AS i
+       (sku, description, category, unit_of_measure, on_hand, last_movement_id, last_movement_kind, last_movement_quantity, last_movement_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::bigint[], $7::text[], $8::numeric[], $9::timestamptz[])
+     ON CONFLICT (sku) DO UPDATE SET
+       on_hand = i.on_hand + EXCLUDED.on_hand,
+       description = COALESCE(i.description, EXCLUDED.description),
+       category = COALESCE(i.category, EXCLUDED.category),
+       last_movement_id = EXCLUDED.last_movement_id,
+       last_movement_kind = EXCLUDED.last_movement_kind,
+       last_movement_quantity = EXCLUDED.last_movement_quantity,
+       last_movement_at = EXCLUDED.last_movement_at,
+       updated_at = now()
+     RETURNING ${ITEM_COLUMNS}`,
+    [
+      skus,
+      col((s) => items.get(s)?.description ?? null),
+      col((s) => items.get(s)?.category ?? null),
+      col((s) => items.get(s)?.unitOfMeasure ?? 'EA'),
+      col((s) => milliToDecimal(perSku.get(s)!.delta)),
+      col((s) => perSku.get(s)!.last.id),
+      col((s) => perSku.get(s)!.last.kind),
+      col((s) => milliToDecimal(perSku.get(s)!.last.milli)),
+      col((s) => perSku.get(s)!.last.occurredAt.toISOString()),
+    ],
+  );
+  return settleStates(client, rows, ctx);
+}
+
+/**
+ * Moves each item's alert state (with hysteresis), stores the new states,
+ * and writes a level event per item (and an alert where one is due) to the
+ * outbox.
+ */
+async function settleStates(client: PoolClient, rows: readonly ItemRow[], ctx: LedgerContext): Promise<Map<string, LevelChange>> {
+  const changes = new Map<string, LevelChange>();
+  const changed: { sku: string; state: StockState }[] = [];
+  for (const row of rows) {
+    const onHandMilli = decimalToMilli(row.on_hand);
+    const reorderPoint = row.reorder_point === null ? null : decimalToMilli(row.reorder_point);
+    const transition = nextState(row.state, onHandMilli, reorderPoint, ctx.policy);
+    if (transition.state !== row.state) changed.push({ sku: row.sku, state: transition.state });
+    const at = row.updated_at.toISOString();
+    const level: InventoryLevel = {
+      storeId: ctx.storeId,
+      sku: row.sku,
+      onHand: milliToQuantity(onHandMilli),
+      unitOfMeasure: row.unit_of_measure as InventoryLevel['unitOfMeasure'],
+      state: transition.state,
+      lastMovement:
+        row.last_movement_id === null
+          ? null
+          : {
+              id: row.last_movement_id,
+              kind: row.last_movement_kind!,
+              quantity: milliToQuantity(decimalToMilli(row.last_movement_quantity!)),
+              at: row.last_movement_at!.toISOString(),
+            },
+      updatedAt: at,
+    };
+    const change: LevelChange = { sku: row.sku, onHandMilli, state: transition.state, previousState: row.state, level };
+    if (transition.alert) {
+      change.alert = {
+        alertId: `${row.sku}:${row.last_movement_id ?? 'settings'}:${row.updated_at.getTime()}`,
+        storeId: ctx.storeId,
+        sku: row.sku,
+        type: transition.alert,
+        state: transition.state,
+        previousState: row.state,
+        onHand: level.onHand,
+        reorderPoint: reorderPoint === null ? null : milliToQuantity(reorderPoint),
+        reorderQuantity: row.reorder_quantity === null ? null : milliToQuantity(decimalToMilli(row.reorder_quantity)),
+        at,
+      };
+    }
+    changes.set(row.sku, change);
+  }
+  if (changed.length > 0) {
+    await client.query(
+      `UPDATE inventory_items i SET state = u.state FROM unnest($1::text[], $2::text[]) AS u(sku, state) WHERE i.sku = u.sku`,
+      [changed.map((c) => c.sku), changed.map((c) => c.state)],
+    );
+  }
+  const events: OutboxEvent[] = [];
+  for (const change of changes.values()) {
+    events.push({ topic: inventoryLevels.name, data: change.level });
+    if (change.alert) events.push({ topic: inventoryAlerts.name, data: change.alert });
+  }
+  await writeOutbox(client, OUTBOX_PUBLISHER, events);
+  return changes;
+}
+
+/** Re-evaluates items after their settings changed (a higher reorder point can make a SKU LOW at once). */
+export async function resettleItems(client: PoolClient, skus: readonly string[], ctx: LedgerContext): Promise<Map<string, LevelChange>> {
+  const { rows } = await client.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM inventory_items WHERE sku = ANY($1::text[]) ORDER BY sku COLLATE "C" FOR UPDATE`, [skus]);
+  return settleStates(client, rows, ctx);
+}
+
+/** Current on-hand of SKUs (absent: unknown SKU), locking their rows for the rest of the transaction. */
+export async function lockOnHand(client: PoolClient, skus: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ sku: string; on_hand: string }>(
+    'SELECT sku, on_hand FROM inventory_items WHERE sku = ANY($1::text[]) ORDER BY sku COLLATE "C" FOR UPDATE',
+    [skus],
+  );
+  return new Map(rows.map((r) => [r.sku, decimalToMilli(r.on_hand)]));
+}

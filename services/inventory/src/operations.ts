@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  milliToDecimal,
+  milliToQuantity,
+  toMilli,
+  type AdjustmentRequest,
+  type ItemSettingsRequest,
+  type GoodsReceiptRequest,
+  type MovementKind,
+  type StockCountRequest,
+  type StockState,
+  type TransferRequest,
+} from '@tillstream/contracts';
+import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { HttpProblem, pointer } from '@tillstream/http';
+import { applyMovements, lockOnHand, recordOperationMovements, resettleItems, type ItemFacts, type LedgerContext, type OperationMovement } from './ledger.ts';
+
+/**
+ * Stock movements booked through the store API: goods receipts, stock
+ * counts, adjustments and transfers. Each is one database transaction under
+ * an Idempotency-Key: the same key and body replays the stored response, the
+ * same key with another body is refused (422), the same key still being
+ * booked by another request is refused (409).
+ */
+
+export type Operation =
+  | { kind: 'RECEIPT'; body: z.output<typeof GoodsReceiptRequest> }
+  | { kind: 'COUNT'; body: z.output<typeof StockCountRequest> }
+  | { kind: 'ADJUSTMENT'; body: z.output<typeof AdjustmentRequest> }
+  | { kind: 'TRANSFER'; body: z.output<typeof TransferRequest> };
+
+export interface OperationLine {
+  sku: string;
+  /** The movement booked (signed). */
+  quantity: number;
+  /** For counts: what was counted, and what the ledger held before. */
+  counted?: number;
+  previous?: number;
+  onHand: number;
+  state: StockState;
+}
+
+export interface OperationResponse {
+  operationId: string;
+  kind: MovementKind;
+  idempotencyKey: string;
+  reference: string | null;
+  reason: string | null;
+  counterparty: string | null;
+  recordedAt: string;
+  lines: OperationLine[];
+}
+
+export interface BookedOperation {
+  response: OperationResponse;
+  replayed: boolean;
+}
+
+/** Hash of the validated body (zod rebuilds objects in schema order, so key order does not matter). */
+function bodyHash(operation: Operation): Buffer {
+  return createHash('sha256').update(operation.kind).update(JSON.stringify(operation.body)).digest();
+}
+
+function unknownSkus(skus: string[], known: Map<string, number>, action: string): HttpProblem | undefined {
+  const errors = skus.flatMap((sku, i) => (known.has(sku) ? [] : [{ pointer: pointer(['lines', i, 'sku']), message: `is not a SKU of this store; it cannot be ${action}` }]));
+  if (errors.length === 0) return undefined;
+  return new HttpProblem('UNPROCESSABLE', `${errors.length} unknown SKU(s); book a receipt first or check the SKU`, { errors });
+}
+
+/** The movements an operation books, from the stock held now (rows locked). */
+async function plan(client: PoolClient, operation: Operation): Promise<{ kind: MovementKind; moves: OperationMovement[]; items: Map<string, ItemFacts>; counted?: Map<string, { counted: number; previous: number }> }> {
+  const skus = operation.body.lines.map((l) => l.sku);
+  const onHand = await lockOnHand(client, skus);
+  switch (operation.kind) {
+    case 'RECEIPT': {
+      const items = new Map(operation.body.lines.map((l) => [l.sku, { description: l.description, unitOfMeasure: l.unitOfMeasure }]));
+      return { kind: 'RECEIPT', moves: operation.body.lines.map((l) => ({ sku: l.sku, kind: 'RECEIPT', milli: toMilli(l.quantity) })), items };
+    }
+    case 'COUNT': {
+      const counted = new Map<string, { counted: number; previous: number }>();
+      const moves = operation.body.lines.map((l): OperationMovement => {
+        const previous = onHand.get(l.sku) ?? 0;
+        const target = toMilli(l.counted);
+        counted.set(l.sku, { counted: target, previous });
+        // The variance is its own movement (zero when the count agrees: the count is still on record).
+        return { sku: l.sku, kind: 'COUNT', milli: target - previous };
+      });
+      return { kind: 'COUNT', moves, items: new Map(), counted };
+    }
+    case 'ADJUSTMENT': {
+      const problem = unknownSkus(skus, onHand, 'adjusted');
+      if (problem) throw problem;
+      return { kind: 'ADJUSTMENT', moves: operation.body.lines.map((l) => ({ sku: l.sku, kind: 'ADJUSTMENT', milli: toMilli(l.quantity) })), items: new Map() };
+    }
+    case 'TRANSFER': {
+      const out = operation.body.direction === 'OUT';
+      if (out) {
+        const problem = unknownSkus(skus, onHand, 'transferred out');
+        if (problem) throw problem;
+      }
+      const kind: MovementKind = out ? 'TRANSFER_OUT' : 'TRANSFER_IN';
+      const items = new Map(operation.body.lines.map((l) => [l.sku, { description: l.description, unitOfMeasure: l.unitOfMeasure }]));
+      return { kind, moves: operation.body.lines.map((l) => ({ sku: l.sku, kind, milli: (out ? -1 : 1) * toMilli(l.quantity) })), items };
+    }
+  }
+}
+
+export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string, operation: Operation): Promise<BookedOperation> {
+  const hash = bodyHash(operation);
+  return withTransaction(pool, async (client) => {
+    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS locked', [`inventory-op:${key}`]);
+    if (!lock[0]?.locked) throw new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is being processed; retry shortly', { retryAfterSeconds: 1 });
+    const { rows: existing } = await client.query<{ body_hash: Buffer; response: OperationResponse }>(
+      'SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1',
+      [key],
+    );
+    const previous = existing[0];
+    if (previous) {
+      if (!previous.body_hash.equals(hash)) {
+        throw new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key');
+      }
+      return { response: previous.response, replayed: true };
+    }
+
+    const planned = await plan(client, operation);
+    const body = operation.body as { reference?: string; reason?: string; counterparty?: string; note?: string };
+    const { rows } = await client.query<{ id: string; created_at: Date }>(
+      `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, reason, counterparty, note, response)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, '{}') RETURNING id, created_at`,
+      [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null],
+    );
+    const op = rows[0]!;
+    const movements = await recordOperationMovements(client, op.id, planned.moves);
+    const changes = await applyMovements(client, movements, planned.items, ctx);
+    const response: OperationResponse = {
+      operationId: op.id,
+      kind: planned.kind,
+      idempotencyKey: key,
+      reference: body.reference ?? null,
+      reason: body.reason ?? null,
+      counterparty: body.counterparty ?? null,
+      recordedAt: op.created_at.toISOString(),
+      lines: planned.moves.map((m) => {
+        const change = changes.get(m.sku)!;
+        const count = planned.counted?.get(m.sku);
+        return {
+          sku: m.sku,
+          quantity: milliToQuantity(m.milli),
+          ...(count ? { counted: milliToQuantity(count.counted), previous: milliToQuantity(count.previous) } : {}),
+          onHand: milliToQuantity(change.onHandMilli),
+          state: change.state,
+        };
+      }),
+    };
+    await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
+    return { response, replayed: false };
+  });
+}
+
+/**
+ * Sets a SKU's reorder point, reorder quantity and maximum (creating the SKU
+ * if nothing moved it yet) and re-evaluates its alert state at once.
+ */
+export async function updateItemSettings(pool: Pool, ctx: LedgerContext, sku: string, settings: z.output<typeof ItemSettingsRequest>): Promise<void> {
+  const decimal = (q: number | null) => (q === null ? null : milliToDecimal(toMilli(q)));
+  return withTransaction(pool, async (client) => {
+    await client.query(
+      `INSERT INTO inventory_items AS i (sku, description, unit_of_measure, reorder_point, reorder_quantity, maximum)
+       VALUES ($1, $2, COALESCE($3, 'EA'), $4, $5, $6)
+       ON CONFLICT (sku) DO UPDATE SET
+         reorder_point = EXCLUDED.reorder_point, reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum,
+         description = COALESCE($2, i.description), unit_of_measure = COALESCE($3, i.unit_of_measure), updated_at = now()`,
+      [sku, settings.description ?? null, settings.unitOfMeasure ?? null, decimal(settings.reorderPoint), decimal(settings.reorderQuantity), decimal(settings.maximum)],
+    );
+    await resettleItems(client, [sku], ctx);
+  });
+}

@@ -1,0 +1,113 @@
+import { decimalToMilli, milliToQuantity, type MovementKind, type StockState } from '@tillstream/contracts';
+import type { Queryable } from '@tillstream/db';
+
+/** Read side of the ledger for the store API. */
+
+export interface ItemView {
+  sku: string;
+  description: string | null;
+  category: string | null;
+  unitOfMeasure: string;
+  onHand: number;
+  state: StockState;
+  settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null };
+  lastMovementAt: string | null;
+  updatedAt: string;
+}
+
+export interface MovementView {
+  id: string;
+  kind: MovementKind;
+  quantity: number;
+  occurredAt: string;
+  recordedAt: string;
+  /** POS movements: the transaction and line (for POST_VOID, the void's id and the original's line). */
+  transactionId: string | null;
+  lineNumber: number | null;
+  /** Store-API movements: the operation and what it said. */
+  operationId: string | null;
+  reference: string | null;
+  reason: string | null;
+}
+
+interface ItemRow {
+  sku: string;
+  description: string | null;
+  category: string | null;
+  unit_of_measure: string;
+  on_hand: string;
+  state: StockState;
+  reorder_point: string | null;
+  reorder_quantity: string | null;
+  maximum: string | null;
+  last_movement_at: Date | null;
+  updated_at: Date;
+}
+
+const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum, last_movement_at, updated_at`;
+
+const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
+
+function toItem(r: ItemRow): ItemView {
+  return {
+    sku: r.sku,
+    description: r.description,
+    category: r.category,
+    unitOfMeasure: r.unit_of_measure,
+    onHand: quantity(r.on_hand)!,
+    state: r.state,
+    settings: { reorderPoint: quantity(r.reorder_point), reorderQuantity: quantity(r.reorder_quantity), maximum: quantity(r.maximum) },
+    lastMovementAt: r.last_movement_at?.toISOString() ?? null,
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+export async function getItem(db: Queryable, sku: string): Promise<ItemView | undefined> {
+  const { rows } = await db.query<ItemRow>(`SELECT ${ITEM} FROM inventory_items WHERE sku = $1`, [sku]);
+  return rows[0] && toItem(rows[0]);
+}
+
+/** A SKU's latest movements, newest first. */
+export async function latestMovements(db: Queryable, sku: string, limit: number): Promise<MovementView[]> {
+  const { rows } = await db.query<{
+    id: string;
+    kind: MovementKind;
+    quantity: string;
+    occurred_at: Date;
+    recorded_at: Date;
+    transaction_id: string | null;
+    line_number: number | null;
+    operation_id: string | null;
+    reference: string | null;
+    reason: string | null;
+  }>(
+    `SELECT m.id, m.kind, m.quantity, m.occurred_at, m.recorded_at, m.transaction_id, m.line_number, m.operation_id, o.reference, o.reason
+     FROM inventory_movements m LEFT JOIN inventory_operations o ON o.id = m.operation_id
+     WHERE m.sku = $1 ORDER BY m.id DESC LIMIT $2`,
+    [sku, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    quantity: quantity(r.quantity)!,
+    occurredAt: r.occurred_at.toISOString(),
+    recordedAt: r.recorded_at.toISOString(),
+    transactionId: r.transaction_id,
+    lineNumber: r.line_number,
+    operationId: r.operation_id,
+    reference: r.reference,
+    reason: r.reason,
+  }));
+}
+
+/** Items in SKU order after `after`, optionally only those in `states`; one more than `limit` tells whether a next page exists. */
+export async function listItems(db: Queryable, options: { states?: StockState[]; after?: string; limit: number }): Promise<{ items: ItemView[]; more: boolean }> {
+  const { rows } = await db.query<ItemRow>(
+    `SELECT ${ITEM} FROM inventory_items
+     WHERE ($1::text[] IS NULL OR state = ANY($1::text[]))
+       AND ($2::text IS NULL OR sku COLLATE "C" > $2::text)
+     ORDER BY sku COLLATE "C" LIMIT $3`,
+    [options.states ?? null, options.after ?? null, options.limit + 1],
+  );
+  return { items: rows.slice(0, options.limit).map(toItem), more: rows.length > options.limit };
+}

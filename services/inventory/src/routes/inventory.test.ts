@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { makeTransaction } from '@tillstream/testing';
+import { testInventory, type TestInventory } from '../testing.ts';
+
+type Json = Record<string, unknown> & { lines?: { sku: string; quantity: number; onHand: number; counted?: number; previous?: number; state: string }[] };
+
+async function book(inv: TestInventory, path: string, body: unknown, key: string = randomUUID()): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await inv.send('POST', `/v1/inventory/${path}`, body, { 'idempotency-key': key });
+  return { status: res.status, body: (await res.json()) as Json, headers: res.headers };
+}
+
+async function onHand(inv: TestInventory, sku: string): Promise<number> {
+  const res = await inv.get(`/v1/inventory/items/${sku}`);
+  return ((await res.json()) as { onHand: number }).onHand;
+}
+
+describe('store inventory API', () => {
+  it('books receipts, counts (with the variance as its own movement), adjustments and transfers', async () => {
+    const inv = await testInventory();
+    const receipt = await book(inv, 'receipts', { reference: 'DN-1001', supplier: 'Mill & Co', lines: [{ sku: 'FLOUR', quantity: 20, description: 'Flour 1kg' }, { sku: 'HAM', quantity: 2.5, unitOfMeasure: 'KG' }] });
+    expect(receipt.status).toBe(201);
+    expect(receipt.body).toMatchObject({ kind: 'RECEIPT', reference: 'DN-1001', lines: [{ sku: 'FLOUR', quantity: 20, onHand: 20, state: 'OK' }, { sku: 'HAM', quantity: 2.5, onHand: 2.5 }] });
+
+    await inv.publish([makeTransaction([{ sku: 'FLOUR', quantity: 3 }])]);
+    await inv.caughtUp();
+    const count = await book(inv, 'counts', { reference: 'CNT-7', lines: [{ sku: 'FLOUR', counted: 15 }, { sku: 'HAM', counted: 2.5 }] });
+    expect(count.status).toBe(201);
+    expect(count.body.lines).toEqual([
+      { sku: 'FLOUR', quantity: -2, counted: 15, previous: 17, onHand: 15, state: 'OK' },
+      { sku: 'HAM', quantity: 0, counted: 2.5, previous: 2.5, onHand: 2.5, state: 'OK' },
+    ]);
+
+    const adjustment = await book(inv, 'adjustments', { reason: 'DAMAGE', note: 'dropped pallet', lines: [{ sku: 'FLOUR', quantity: -4 }] });
+    expect(adjustment.status).toBe(201);
+    expect(adjustment.body).toMatchObject({ kind: 'ADJUSTMENT', reason: 'DAMAGE', lines: [{ sku: 'FLOUR', quantity: -4, onHand: 11 }] });
+
+    const out = await book(inv, 'transfers', { direction: 'OUT', counterparty: 'S002', reference: 'TR-9', lines: [{ sku: 'HAM', quantity: 1.25 }] });
+    expect(out.body).toMatchObject({ kind: 'TRANSFER_OUT', counterparty: 'S002', lines: [{ sku: 'HAM', quantity: -1.25, onHand: 1.25 }] });
+    const into = await book(inv, 'transfers', { direction: 'IN', counterparty: 'S002', reference: 'TR-10', lines: [{ sku: 'SALT', quantity: 6 }] });
+    expect(into.body).toMatchObject({ kind: 'TRANSFER_IN', lines: [{ sku: 'SALT', quantity: 6, onHand: 6 }] });
+
+    const flour = (await (await inv.get('/v1/inventory/items/FLOUR?movements=10')).json()) as { description: string; onHand: number; movements: { kind: string; quantity: number; reference: string | null; reason: string | null }[] };
+    expect(flour.description).toBe('Flour 1kg');
+    expect(flour.movements.map((m) => [m.kind, m.quantity, m.reference ?? m.reason])).toEqual([
+      ['ADJUSTMENT', -4, 'DAMAGE'],
+      ['COUNT', -2, 'CNT-7'],
+      ['SALE', -3, null],
+      ['RECEIPT', 20, 'DN-1001'],
+    ]);
+    // The level is the sum of the movements, in the database too.
+    const { rows } = await inv.db.pool.query<{ sku: string; on_hand: string; total: string }>(
+      `SELECT i.sku, i.on_hand, sum(m.quantity) AS total FROM inventory_items i JOIN inventory_movements m USING (sku) GROUP BY i.sku, i.on_hand ORDER BY i.sku`,
+    );
+    for (const row of rows) expect(row.on_hand).toBe(row.total);
+  });
+
+  it('replays an operation for the same Idempotency-Key and body, and refuses the key with another body', async () => {
+    const inv = await testInventory();
+    const key = randomUUID();
+    const body = { reference: 'DN-1', lines: [{ sku: 'RICE', quantity: 10 }] };
+    const first = await book(inv, 'receipts', body, key);
+    expect(first.status).toBe(201);
+    // Same body with its keys in another order is the same body.
+    const again = await book(inv, 'receipts', { lines: [{ quantity: 10, sku: 'RICE' }], reference: 'DN-1' }, key);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await onHand(inv, 'RICE')).toBe(10);
+
+    const other = await book(inv, 'receipts', { reference: 'DN-1', lines: [{ sku: 'RICE', quantity: 11 }] }, key);
+    expect(other.status).toBe(422);
+    expect(other.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const sameKeyOtherKind = await book(inv, 'adjustments', { reason: 'FOUND', lines: [{ sku: 'RICE', quantity: 10 }] }, key);
+    expect(sameKeyOtherKind.status).toBe(422);
+    expect(await onHand(inv, 'RICE')).toBe(10);
+  });
+
+  it('answers 409 while the same key is being booked by another request', async () => {
+    const inv = await testInventory();
+    const key = randomUUID();
+    // Hold the key's lock as a concurrent request would.
+    const holder = new pg.Client({ connectionString: inv.db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`inventory-op:${key}`]);
+    const res = await book(inv, 'receipts', { reference: 'DN-2', lines: [{ sku: 'OIL', quantity: 1 }] }, key);
+    await holder.query('ROLLBACK');
+    await holder.end();
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'IDEMPOTENCY_IN_FLIGHT' });
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect((await inv.get('/v1/inventory/items/OIL')).status).toBe(404);
+
+    // Truly concurrent copies: one books, the others get 409 or the replay; stock moves once.
+    const body = { reference: 'DN-3', lines: [{ sku: 'OIL', quantity: 2 }] };
+    const results = await Promise.all(Array.from({ length: 8 }, () => book(inv, 'receipts', body, key)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.every((s) => s === 201 || s === 200 || s === 409)).toBe(true);
+    expect(await onHand(inv, 'OIL')).toBe(2);
+  });
+
+  it('refuses bad input with a problem body and changes nothing', async () => {
+    const inv = await testInventory();
+    await book(inv, 'receipts', { reference: 'DN-1', lines: [{ sku: 'TEA', quantity: 5 }] });
+    const cases: [string, unknown, number, string][] = [
+      ['receipts', { reference: 'DN-2', lines: [] }, 400, 'VALIDATION_FAILED'],
+      ['receipts', { reference: 'DN-2', lines: [{ sku: 'TEA', quantity: -1 }] }, 400, 'VALIDATION_FAILED'],
+      ['receipts', { reference: 'DN-2', lines: [{ sku: 'TEA', quantity: 1.0001 }] }, 422, 'UNPROCESSABLE'],
+      ['receipts', { reference: 'DN-2', lines: [{ sku: 'TEA', quantity: 1 }, { sku: 'TEA', quantity: 2 }] }, 422, 'UNPROCESSABLE'],
+      ['receipts', { reference: 'DN-2', lines: [{ sku: 'TEA', quantity: 1 }], extra: true }, 400, 'VALIDATION_FAILED'],
+      ['counts', { lines: [{ sku: 'TEA', counted: -3 }] }, 422, 'UNPROCESSABLE'],
+      ['adjustments', { reason: 'THEFT', lines: [{ sku: 'TEA', quantity: 2 }] }, 422, 'UNPROCESSABLE'],
+      ['adjustments', { reason: 'DAMAGE', lines: [{ sku: 'NOPE', quantity: -1 }] }, 422, 'UNPROCESSABLE'],
+      ['adjustments', { reason: 'LOST_IN_SPACE', lines: [{ sku: 'TEA', quantity: -1 }] }, 400, 'VALIDATION_FAILED'],
+      ['transfers', { direction: 'OUT', counterparty: 'S002', reference: 'T1', lines: [{ sku: 'NOPE', quantity: 1 }] }, 422, 'UNPROCESSABLE'],
+      ['transfers', { direction: 'SIDEWAYS', counterparty: 'S002', reference: 'T1', lines: [{ sku: 'TEA', quantity: 1 }] }, 400, 'VALIDATION_FAILED'],
+    ];
+    for (const [path, body, status, code] of cases) {
+      const res = await book(inv, path, body);
+      expect({ path, body, status: res.status, code: res.body.code }).toEqual({ path, body, status, code });
+      expect(res.body.errors).toBeInstanceOf(Array);
+    }
+    const noKey = await inv.send('POST', '/v1/inventory/receipts', { reference: 'DN-9', lines: [{ sku: 'TEA', quantity: 1 }] });
+    expect(noKey.status).toBe(400);
+    expect(await noKey.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED' });
+    const badKey = await inv.send('POST', '/v1/inventory/receipts', { reference: 'DN-9', lines: [{ sku: 'TEA', quantity: 1 }] }, { 'idempotency-key': 'a b' });
+    expect(badKey.status).toBe(400);
+    const notJson = await fetch(`${inv.url}/v1/inventory/receipts`, { method: 'POST', headers: { 'content-type': 'text/plain', 'idempotency-key': 'k1' }, body: 'x' });
+    expect(notJson.status).toBe(415);
+    const proto = await inv.send('POST', '/v1/inventory/receipts', JSON.parse('{"reference":"D","__proto__":{"x":1},"lines":[]}'), { 'idempotency-key': 'k2' });
+    expect(proto.status).toBe(400);
+    const settings = await inv.send('PUT', '/v1/inventory/items/TEA/settings', { reorderPoint: 10, reorderQuantity: 5, maximum: 8 });
+    expect(settings.status).toBe(422);
+
+    expect(await onHand(inv, 'TEA')).toBe(5);
+    const { rows } = await inv.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM inventory_movements');
+    expect(rows[0]!.n).toBe('1');
+  });
+
+  it('lists items by status with cursor pagination, and raises LOW_STOCK when a reorder point is set above the stock', async () => {
+    const inv = await testInventory();
+    const skus = Array.from({ length: 7 }, (_, i) => `SKU-${i}`);
+    await book(inv, 'receipts', { reference: 'DN-1', lines: skus.map((sku, i) => ({ sku, quantity: i + 1 })) });
+    await inv.publish([makeTransaction([{ sku: 'SKU-0', quantity: 3 }]), makeTransaction([{ sku: 'SKU-1', quantity: 2 }])]);
+    await inv.caughtUp();
+    for (const sku of ['SKU-2', 'SKU-3', 'SKU-4']) {
+      const res = await inv.send('PUT', `/v1/inventory/items/${sku}/settings`, { reorderPoint: 6, reorderQuantity: 12, maximum: 24 });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ sku, state: 'LOW', settings: { reorderPoint: 6, reorderQuantity: 12, maximum: 24 } });
+    }
+
+    const list = async (query: string) => (await (await inv.get(`/v1/inventory/items${query}`)).json()) as { items: { sku: string; onHand: number }[]; nextCursor: string | null };
+    expect((await list('?status=negative')).items.map((i) => [i.sku, i.onHand])).toEqual([['SKU-0', -2]]);
+    expect((await list('?status=out')).items.map((i) => i.sku)).toEqual(['SKU-1']);
+    expect((await list('?status=low,out')).items.map((i) => i.sku)).toEqual(['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4']);
+
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    for (let pages = 0; cursor !== null; pages++) {
+      expect(pages).toBeLessThan(5);
+      const page = await list(`?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.items.map((i) => i.sku));
+      cursor = page.nextCursor;
+    }
+    expect(seen).toEqual(skus);
+
+    for (const query of ['?status=sold-out', '?limit=0', '?limit=9999', '?cursor=not%20valid', '?colour=red']) {
+      const res = await inv.get(`/v1/inventory/items${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'BAD_QUERY' });
+    }
+    expect((await inv.get('/v1/inventory/items/NO-SUCH')).status).toBe(404);
+  });
+
+  it('reports readiness and serves metrics', async () => {
+    const inv = await testInventory();
+    await expect.poll(async () => (await inv.get('/readyz')).status, { timeout: 15_000 }).toBe(200);
+    await inv.publish([makeTransaction([{ sku: 'X1', quantity: 1 }])]);
+    await inv.caughtUp();
+    const metrics = await (await inv.get('/metrics')).text();
+    expect(metrics).toMatch(/inventory_pos_transactions_total\{outcome="booked"[^}]*\} 1\n/);
+    expect(metrics).toMatch(/inventory_movements_total\{kind="SALE"[^}]*\} 1\n/);
+    expect(metrics).toMatch(/outbox_backlog\{[^}]*\} \d+\n/);
+  });
+});

@@ -1,0 +1,44 @@
+import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
+import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
+import { createMetricsRegistry, type Logger } from '@tillstream/observability';
+import type { InventoryEnv } from './env.ts';
+import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
+import { createInventoryMetrics } from './metrics.ts';
+import { inventoryRouter } from './routes/inventory.ts';
+
+export type InventoryService = RunningService;
+
+/**
+ * The inventory service: books every POS line into the stock ledger (effects
+ * and offset in one database transaction), serves the inventory part of the
+ * store API, publishes levels and alerts.
+ */
+export function startInventory(env: InventoryEnv, options: { logger?: Logger } = {}): Promise<InventoryService> {
+  const registry = createMetricsRegistry({ service: OUTBOX_PUBLISHER });
+  const metrics = createInventoryMetrics(registry);
+  const ledger: LedgerContext = { storeId: env.STORE_ID, policy: { bandPercent: env.ALERT_BAND_PERCENT } };
+  return startConsumerService({
+    name: OUTBOX_PUBLISHER,
+    env,
+    registry,
+    ...(options.logger ? { logger: options.logger } : {}),
+    publishes: [inventoryLevels, inventoryAlerts],
+    book: async (client, records) => {
+      const recorded = await recordPosTransactions(
+        client,
+        records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })),
+      );
+      const changes = await applyMovements(client, recorded.movements, recorded.items, ledger);
+      return { changes, booked: recorded.booked, movements: recorded.movements };
+    },
+    afterCommit: ({ changes, booked, movements }, records) => {
+      metrics.transactions.inc({ outcome: 'booked' }, booked);
+      metrics.transactions.inc({ outcome: 'duplicate' }, records.length - booked);
+      const byKind = new Map<string, number>();
+      for (const m of movements) byKind.set(m.kind, (byKind.get(m.kind) ?? 0) + 1);
+      for (const [kind, n] of byKind) metrics.movements.inc({ kind }, n);
+      for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
+    },
+    routes: ({ pool, published }) => [inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published })],
+  });
+}
