@@ -1,0 +1,2 @@
+export { startTrends, type TrendsService } from './service.ts';
+export { loadEnv, trendsEnv, type TrendsEnv } from './env.ts';

@@ -1,0 +1,46 @@
+import { salesAggregates, salesAnomalies } from '@tillstream/contracts';
+import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
+import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
+import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
+import type { TrendsEnv } from './env.ts';
+import { OUTBOX_PUBLISHER, aggregatesOutbox, recordSales, type TrendsContext } from './facts.ts';
+import { salesRouter } from './routes/sales.ts';
+
+export type TrendsService = RunningService;
+
+/**
+ * The trends service: books every POS transaction into its sales windows
+ * (effects and offset in one database transaction), detects anomalies as
+ * event time moves past each hour, serves the sales part of the store API
+ * and publishes aggregates and anomalies.
+ */
+export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): Promise<TrendsService> {
+  const registry = createMetricsRegistry({ service: OUTBOX_PUBLISHER });
+  const transactions = new Counter({ name: 'trends_pos_transactions_total', help: 'POS transactions consumed, by outcome (booked, duplicate)', labelNames: ['outcome'], registers: [registry] });
+  const restated = new Counter({ name: 'trends_windows_restated_total', help: 'Windows added to or restated, by granularity', labelNames: ['granularity'], registers: [registry] });
+  const anomalies = new Counter({ name: 'trends_anomalies_total', help: 'Anomalies detected, by kind', labelNames: ['kind'], registers: [registry] });
+  const ctx: TrendsContext = { storeId: env.STORE_ID, timeZone: env.STORE_TIME_ZONE };
+  const policy: AnomalyPolicy = { ...DEFAULT_POLICY, threshold: env.ANOMALY_THRESHOLD, weeks: env.ANOMALY_BASELINE_WEEKS };
+  return startConsumerService({
+    name: OUTBOX_PUBLISHER,
+    env,
+    registry,
+    ...(options.logger ? { logger: options.logger } : {}),
+    publishes: [salesAggregates, salesAnomalies],
+    outboxSources: (pool) => [aggregatesOutbox(pool, ctx)],
+    // Windows restated by every batch (today's, the current hour's) go out at most once a second, at their latest revision.
+    publishLingerMs: 1000,
+    book: async (client, records) => {
+      const recorded = await recordSales(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx);
+      const found = recorded.latestWall === undefined ? [] : await detectAnomalies(client, recorded.latestWall, ctx, policy);
+      return { ...recorded, found };
+    },
+    afterCommit: ({ booked, windows, found }, records) => {
+      transactions.inc({ outcome: 'booked' }, booked);
+      transactions.inc({ outcome: 'duplicate' }, records.length - booked);
+      for (const [granularity, n] of Object.entries(windows)) restated.inc({ granularity }, n);
+      for (const a of found) anomalies.inc({ kind: a.kind });
+    },
+    routes: ({ pool }) => [salesRouter({ pool, ctx })],
+  });
+}
