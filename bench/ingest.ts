@@ -5,10 +5,10 @@ import { posTransactions } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
-import { makeTransaction } from '@tillstream/testing';
+import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
 import { table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
-import { cpuMillis, startProcess, stopProcess } from './processes.ts';
+import { cpuMillis } from './processes.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;

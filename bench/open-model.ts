@@ -27,8 +27,11 @@ export async function openModelLoad(options: {
   rate: number;
   seconds: number;
   headers: Record<string, string>;
-  body: () => string;
+  /** The body of request `index` (0, 1, 2, ... in the order they are sent). */
+  body: (index: number) => string;
   maxSockets?: number;
+  /** Called as each answer arrives, with its body (e.g. to follow a request's effect downstream). */
+  onAnswered?: (index: number, status: number, body: string) => void;
 }): Promise<OpenModelResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
   const interval = 1000 / options.rate;
@@ -47,13 +50,16 @@ export async function openModelLoad(options: {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       while (sent < due) {
         const intended = start + sent * interval;
-        sent++;
-        const payload = options.body();
+        const index = sent++;
+        const payload = options.body(index);
         const req = request(options.url, { method: 'POST', agent, headers: { ...options.headers, 'content-length': Buffer.byteLength(payload) } }, (res) => {
-          res.resume();
+          const chunks: Buffer[] = [];
+          if (options.onAnswered) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          else res.resume();
           res.on('end', () => {
             latencies.push(performance.now() - intended);
             if ((res.statusCode ?? 0) >= 300) non2xx++;
+            options.onAnswered?.(index, res.statusCode ?? 0, Buffer.concat(chunks).toString());
             finish();
           });
         });

@@ -1,5 +1,6 @@
 import { durability } from './durability.ts';
 import { ingestBench } from './ingest.ts';
+import { inventoryBench, trendsBench } from './consumers.ts';
 import { machine, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -10,6 +11,14 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   ingest: {
     about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',
     run: () => ingestBench(),
+  },
+  inventory: {
+    about: 'ledger catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the level in the store API',
+    run: () => inventoryBench(),
+  },
+  trends: {
+    about: 'sales windows catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the sale in the summary',
+    run: () => trendsBench(),
   },
 };
 
