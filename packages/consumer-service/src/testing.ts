@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { z } from 'zod';
 import { PosTransactionV1, posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
 import { loadConsumerOffset } from '@tillstream/db';
-import { TypedProducer, type RecordReceipt } from '@tillstream/kafka';
+import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
@@ -31,13 +31,7 @@ export interface TestConsumerService<Env> {
 
 /** The POS topic's end offset (partition 0: the topic has one). */
 export async function topicEnd(kafka: TestKafka, topic: string): Promise<string> {
-  const admin = kafka.kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)!.high;
-  } finally {
-    await admin.disconnect();
-  }
+  return (await topicOffsets(kafka.kafka, topic)).find((o) => o.partition === 0)!.high;
 }
 
 /** The offset a service has stored with its effects (0 before its first batch). */

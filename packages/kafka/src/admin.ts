@@ -139,3 +139,42 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
     await admin.disconnect();
   }
 }
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The first offset still held. */
+  low: string;
+  /** The next offset to be written (the end). */
+  high: string;
+}
+
+/**
+ * Low and high offsets of every partition of a topic. A topic created a
+ * moment ago answers NOT_LEADER / LEADER_NOT_AVAILABLE / UNKNOWN_TOPIC while
+ * its leadership propagates (seen in CI right after creation), so retriable
+ * errors are retried for up to 15 s. `missing: 'empty'` answers [] for a
+ * topic that does not exist (a dead-letter topic nothing was written to).
+ */
+export async function topicOffsets(kafka: Kafka, topic: string, options: { missing?: 'empty' | 'throw' } = {}): Promise<PartitionOffsets[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (options.missing === 'empty' && !(await admin.listTopics()).includes(topic)) return [];
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high }));
+      } catch (err) {
+        if ((err as { retriable?: boolean }).retriable !== true || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records a topic holds now (high - low over its partitions). */
+export async function topicRecordCount(kafka: Kafka, topic: string, options: { missing?: 'empty' | 'throw' } = {}): Promise<number> {
+  return (await topicOffsets(kafka, topic, options)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}

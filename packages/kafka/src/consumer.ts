@@ -1,6 +1,7 @@
 import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { deadLetterTopicName, errorCode, isRetriable, topicName, type Envelope, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
+import { topicOffsets } from './admin.ts';
 import { HEADER, decodeHeaders } from './headers.ts';
 import type { TypedProducer } from './producer.ts';
 
@@ -280,14 +281,8 @@ export class ConsumerRunner<Data> {
   }
 
   private async logStart(partition: number): Promise<bigint> {
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(this.topic);
-      return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
-    } finally {
-      await admin.disconnect();
-    }
+    const offsets = await topicOffsets(this.options.kafka, this.topic);
+    return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
   }
 
   private decode(

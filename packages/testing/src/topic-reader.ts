@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { posTransactions, type Envelope, type PosTransaction } from '@tillstream/contracts';
-import { decodeHeaders, type Kafka } from '@tillstream/kafka';
+import { decodeHeaders, topicRecordCount, type Kafka } from '@tillstream/kafka';
 
 export interface RawRecord {
   partition: number;
@@ -10,15 +10,6 @@ export interface RawRecord {
   headers: Record<string, string>;
 }
 
-async function recordCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /**
  * Every record of a topic, read from the beginning with a throwaway consumer
@@ -27,7 +18,7 @@ async function recordCount(kafka: Kafka, topic: string): Promise<number> {
  * dead letters). Sorted by partition and offset.
  */
 export async function readRecords(kafka: Kafka, topic: string, options: { atLeast?: number } = {}): Promise<RawRecord[]> {
-  const total = options.atLeast ?? (await recordCount(kafka, topic));
+  const total = options.atLeast ?? (await topicRecordCount(kafka, topic));
   if (total === 0) return [];
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
   const records: RawRecord[] = [];
