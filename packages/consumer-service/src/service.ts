@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Router } from 'express';
 import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
-import { classifyPgError, consumerOffsetHooks, createPool, isTransientPgError, migrate, outboxStore, withConsumerTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { classifyPgError, createPool, isTransientPgError, migrate, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { listen, serviceApp } from '@tillstream/http';
-import { ConsumerRunner, OutboxPublisher, TypedProducer, createKafkaClient, ensureTopics, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
+import { OutboxPublisher, TypedProducer, createKafkaClient, ensureTopics, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
+import { bookingConsumer, startWhenReachable } from './booking.ts';
 import type { ConsumerServiceEnv } from './env.ts';
 
 export interface ConsumerServiceContext {
@@ -94,45 +94,43 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     holdWhile: () => consumer.lag > env.PUBLISH_HOLD_LAG,
   });
   const groupId = env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}${name}`;
-  const consumer = new ConsumerRunner<PosTransaction>({
+  const consumer = bookingConsumer<PosTransaction>({
     kafka,
     logger,
+    pool,
     groupId,
     spec: posTransactions,
     topicPrefix: env.TOPIC_PREFIX,
     deadLetterProducer: producer,
     maxBatchSize: env.CONSUME_MAX_BATCH,
     sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-    ...consumerOffsetHooks(pool, groupId),
-    handleBatch: async (records, batch) => {
+    book: async (client, records) => {
       for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
       const stop = batchSeconds.startTimer();
-      const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
-      const booked = await withConsumerTransaction(pool, position, (client) => def.book(client, records));
+      booked = await def.book(client, records);
       stop();
-      def.afterCommit?.(booked, records);
+    },
+    afterCommit: (records) => {
+      def.afterCommit?.(booked as Booked, records);
       outbox.wake();
     },
   });
+  let booked: Booked | undefined;
 
   let stopping = false;
   let consuming = false;
-  const started = (async () => {
-    for (let attempt = 1; !stopping; attempt++) {
-      try {
-        await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
-        await producer.connect();
-        await consumer.start();
-        consuming = true;
-        outbox.start();
-        return;
-      } catch (err) {
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-        logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
-        await sleep(delay);
-      }
-    }
-  })();
+  const started = startWhenReachable(
+    logger,
+    'consuming',
+    async () => {
+      await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
+      await producer.connect();
+      await consumer.start();
+      consuming = true;
+      outbox.start();
+    },
+    () => stopping,
+  );
 
   const app = serviceApp({
     registry,

@@ -8,6 +8,16 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
+/** A new bearer token (terminals and stores alike). */
+export function newToken(): string {
+  return `tt_${randomBytes(32).toString('base64url')}`;
+}
+
+/** True when `token` has the shape of a Tillstream bearer token (checked before any lookup). */
+export function isTokenShaped(token: string): boolean {
+  return TOKEN.test(token);
+}
+
 export interface TerminalIdentity {
   storeId: string;
   terminalId: string;
@@ -19,7 +29,7 @@ export interface TerminalIdentity {
  * The token is returned once; only its hash is stored.
  */
 export async function issueTerminalToken(db: Queryable, terminal: TerminalIdentity): Promise<string> {
-  const token = `tt_${randomBytes(32).toString('base64url')}`;
+  const token = newToken();
   await db.query(
     `WITH revoked AS (
        UPDATE terminal_credentials SET revoked_at = now()
@@ -42,7 +52,7 @@ export async function revokeTerminal(db: Queryable, terminal: TerminalIdentity):
 
 /** The terminal a live token belongs to, or undefined (unknown, malformed or revoked). */
 export async function findTerminalByToken(db: Queryable, token: string): Promise<TerminalIdentity | undefined> {
-  if (!TOKEN.test(token)) return undefined;
+  if (!isTokenShaped(token)) return undefined;
   const { rows } = await db.query<{ store_id: string; terminal_id: string }>(
     'SELECT store_id, terminal_id FROM terminal_credentials WHERE token_hash = $1 AND revoked_at IS NULL',
     [hashToken(token)],

@@ -5,3 +5,4 @@ export * from './body.ts';
 export * from './metrics.ts';
 export * from './health.ts';
 export * from './app.ts';
+export * from './auth.ts';

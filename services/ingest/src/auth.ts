@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
-import { classifyPgError, findTerminalByToken, hashToken, type Pool, type TerminalIdentity } from '@tillstream/db';
-import { HttpProblem } from '@tillstream/http';
+import { classifyPgError, findTerminalByToken, type Pool, type TerminalIdentity } from '@tillstream/db';
+import { HttpProblem, bearerAuth } from '@tillstream/http';
 
 export interface TerminalAuthOptions {
   pool: Pool;
@@ -22,38 +22,14 @@ declare module 'express-serve-static-core' {
 
 /** Per-terminal bearer tokens: 401 when missing, malformed, unknown or revoked; 403 for another store's terminal. */
 export function terminalAuth(options: TerminalAuthOptions): RequestHandler {
-  const cacheMs = options.cacheMs ?? 5000;
-  const cache = new Map<string, { terminal: TerminalIdentity | undefined; until: number }>();
-  return async (req, _res, next) => {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) {
-      next(new HttpProblem('UNAUTHORIZED', 'send the terminal token as "Authorization: Bearer <token>"'));
-      return;
-    }
-    const token = match[1]!;
-    const key = hashToken(token).toString('base64');
-    const now = Date.now();
-    let cached = cache.get(key);
-    if (!cached || cached.until < now) {
-      try {
-        cached = { terminal: await findTerminalByToken(options.pool, token), until: now + cacheMs };
-      } catch (err) {
-        next(classifyPgError(err));
-        return;
-      }
-      if (cache.size > 10_000) cache.clear(); // bounded: a flood of random tokens cannot grow memory
-      cache.set(key, cached);
-    }
-    if (!cached.terminal) {
-      next(new HttpProblem('UNAUTHORIZED', 'the token is unknown or revoked'));
-      return;
-    }
-    if (cached.terminal.storeId !== options.storeId) {
-      next(new HttpProblem('FORBIDDEN', `this token belongs to another store's terminal`));
-      return;
-    }
-    req.terminal = cached.terminal;
-    next();
-  };
+  return bearerAuth<TerminalIdentity>({
+    what: 'terminal token',
+    lookup: (token) => findTerminalByToken(options.pool, token),
+    authorize: (terminal) => (terminal.storeId === options.storeId ? undefined : new HttpProblem('FORBIDDEN', "this token belongs to another store's terminal")),
+    assign: (req, terminal) => {
+      req.terminal = terminal;
+    },
+    onLookupError: classifyPgError,
+    ...(options.cacheMs === undefined ? {} : { cacheMs: options.cacheMs }),
+  });
 }

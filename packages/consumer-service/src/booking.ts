@@ -1,0 +1,66 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TopicSpec } from '@tillstream/contracts';
+import { consumerOffsetHooks, withConsumerTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { ConsumerRunner, type ConsumedRecord, type Kafka, type TypedProducer } from '@tillstream/kafka';
+import type { Logger } from '@tillstream/observability';
+
+export interface BookingConsumerOptions<Data> {
+  kafka: Kafka;
+  logger: Logger;
+  pool: Pool;
+  groupId: string;
+  spec: TopicSpec<Data>;
+  topicPrefix: string;
+  deadLetterProducer: TypedProducer;
+  maxBatchSize?: number;
+  sessionTimeoutMs?: number;
+  /** Writes one batch's effects; the next offset is stored in the same transaction after it. */
+  book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
+  /** After the batch committed. */
+  afterCommit?(records: ConsumedRecord<Data>[]): void;
+}
+
+/**
+ * A consumer whose effects and offsets live in one PostgreSQL transaction per
+ * batch (ARCHITECTURE.md invariant 2): it resumes from the offset stored with
+ * the effects, and moves past a dead-lettered record in the database too.
+ * Every Tillstream consumer, store or HQ, is one of these.
+ */
+export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): ConsumerRunner<Data> {
+  const { pool, groupId } = options;
+  return new ConsumerRunner<Data>({
+    kafka: options.kafka,
+    logger: options.logger,
+    groupId,
+    spec: options.spec,
+    topicPrefix: options.topicPrefix,
+    deadLetterProducer: options.deadLetterProducer,
+    ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
+    ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    ...consumerOffsetHooks(pool, groupId),
+    handleBatch: async (records, batch) => {
+      const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
+      await withConsumerTransaction(pool, position, (client) => options.book(client, records));
+      options.afterCommit?.(records);
+    },
+  });
+}
+
+/**
+ * Runs `start` until it succeeds or `stopping()` turns true, backing off from
+ * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
+ * down, and starts consuming once it answers. Resolves true once started.
+ */
+export async function startWhenReachable(logger: Logger, what: string, start: () => Promise<void>, stopping: () => boolean): Promise<boolean> {
+  for (let attempt = 1; !stopping(); attempt++) {
+    try {
+      await start();
+      return true;
+    } catch (err) {
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      logger.warn({ err, attempt, delayMs: delay }, `cannot start ${what} yet (broker down?); retrying`);
+      await sleep(delay);
+    }
+  }
+  return false;
+}
