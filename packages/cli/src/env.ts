@@ -9,6 +9,8 @@ export const cliEnv = parseEnv(
     ...postgresServerEnv.shape,
     /** A store database URL, when it is not the default name. */
     DATABASE_URL: z.url().optional(),
+    /** HQ's database URL, when it is not tillstream_hq on POSTGRES_URL. */
+    HQ_DATABASE_URL: z.url().optional(),
   }),
   process.env,
 );

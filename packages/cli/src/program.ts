@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
 
 /** The `tillstream` command tree; every command has --help. */
@@ -6,5 +7,6 @@ export function program(): Command {
   return new Command('tillstream')
     .description('Tillstream operator CLI: run from the repository root as `npx tillstream <command>`')
     .showHelpAfterError()
-    .addCommand(terminalCommand());
+    .addCommand(terminalCommand())
+    .addCommand(storeCommand());
 }

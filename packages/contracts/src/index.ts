@@ -7,3 +7,4 @@ export * from './topics.ts';
 export * from './ingest-api.ts';
 export * from './inventory.ts';
 export * from './sales.ts';
+export * from './sync.ts';

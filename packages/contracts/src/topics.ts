@@ -145,6 +145,48 @@ export const salesAnomalies = topic<SalesAnomaly, 'sales.anomaly.v1'>({
   description: 'Sales anomalies: an hour far from its robust baseline.',
 });
 
+/**
+ * HQ's own cluster: what stores uploaded, re-keyed by store. HQ's API writes
+ * each applied batch here; HQ's consumers build the chain views from it.
+ * A batch re-sent after a crash may write a record twice: every HQ view
+ * applies records by their own identity (transaction id, revision, movement),
+ * so a second copy changes nothing.
+ */
+export const hqTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
+  ...posTransactions,
+  name: 'hq.transactions.v1',
+  partitions: 3,
+  retentionMs: 400 * DAY_MS,
+  config: { 'min.insync.replicas': '1' },
+  description: "Every store's POS journal, for HQ's audit, finance and reconciliation.",
+});
+
+export const hqSalesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
+  ...salesAggregates,
+  name: 'hq.sales.aggregates.v1',
+  partitions: 3,
+  description: "Every store's sales aggregates at their latest revision (compacted).",
+});
+
+export const hqInventoryLevels = topic<InventoryLevel, 'inventory.level.v1'>({
+  ...inventoryLevels,
+  name: 'hq.inventory.levels.v1',
+  key: (level) => `${level.storeId}|${level.sku}`,
+  partitions: 3,
+  description: "Every store's latest stock level per SKU (compacted, key store|sku).",
+});
+
+export const hqInventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
+  ...inventoryAlerts,
+  name: 'hq.inventory.alerts.v1',
+  key: (alert) => `${alert.storeId}|${alert.sku}`,
+  partitions: 3,
+  description: "Every store's stock alerts.",
+});
+
+/** Every topic of HQ's cluster. */
+export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts] as const;
+
 /** Every topic the store's services create and use. */
 export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies] as const;
 

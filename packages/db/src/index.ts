@@ -6,3 +6,4 @@ export * from './admin.ts';
 export * from './terminals.ts';
 export * from './ingest-journal.ts';
 export * from './outbox.ts';
+export * from './store-credentials.ts';

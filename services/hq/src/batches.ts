@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import {
+  hqInventoryAlerts,
+  hqInventoryLevels,
+  hqSalesAggregates,
+  hqTransactions,
+  type AnyTopicSpec,
+  type BatchResult,
+  type SyncBatch,
+  type SyncStream,
+} from '@tillstream/contracts';
+import { withTransaction, type Pool, type Queryable } from '@tillstream/db';
+import { HttpProblem, pointer } from '@tillstream/http';
+import type { TypedProducer } from '@tillstream/kafka';
+
+/** Where each uploaded stream goes in HQ's cluster. */
+const TOPIC_OF: Record<SyncStream, AnyTopicSpec> = {
+  transaction: hqTransactions,
+  aggregate: hqSalesAggregates,
+  level: hqInventoryLevels,
+  alert: hqInventoryAlerts,
+};
+
+export interface AppliedBatch {
+  result: BatchResult;
+  replayed: boolean;
+}
+
+/** Records that a store was heard from, and how far behind its upload says it is. */
+export async function touchStore(db: Queryable, storeId: string, backlog: SyncBatch['backlog'] | undefined, batch: boolean): Promise<void> {
+  await db.query(
+    `INSERT INTO hq_store_health AS h (store_id, last_seen_at, last_batch_at, backlog_records, oldest_unsynced_at)
+     VALUES ($1, now(), CASE WHEN $2 THEN now() END, coalesce($3, 0), $4)
+     ON CONFLICT (store_id) DO UPDATE SET last_seen_at = now(),
+       last_batch_at = CASE WHEN $2 THEN now() ELSE h.last_batch_at END,
+       backlog_records = coalesce($3, h.backlog_records),
+       oldest_unsynced_at = CASE WHEN $3 IS NULL THEN h.oldest_unsynced_at ELSE $4 END`,
+    [storeId, batch, backlog?.records ?? null, backlog?.oldestAt ?? null],
+  );
+}
+
+/**
+ * Applies a store's upload batch once per (store, batch id): writes its
+ * records to HQ's topics (acks=all), then records the batch with its result,
+ * in one database transaction that holds an advisory lock on the key, so a
+ * concurrent copy gets 409, a later copy the stored result (200, replayed),
+ * and another body under the same id 422. A crash between the produce and
+ * the commit leaves the records on HQ's topics without the batch row: the
+ * store re-sends, the records are written again, and HQ's views, keyed by
+ * each record's own identity, count them once.
+ */
+export async function applyBatch(pool: Pool, producer: TypedProducer, storeId: string, batch: SyncBatch): Promise<AppliedBatch> {
+  const hash = createHash('sha256').update(JSON.stringify(batch.records)).update(String(batch.replayOf ?? '')).digest();
+  return withTransaction(pool, async (client) => {
+    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11)) AS locked', [`hq-batch:${storeId}:${batch.batchId}`]);
+    if (!lock[0]?.locked) throw new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'this batch is being applied; retry shortly', { retryAfterSeconds: 1 });
+    const { rows: existing } = await client.query<{ body_hash: Buffer; result: BatchResult }>('SELECT body_hash, result FROM hq_batches WHERE store_id = $1 AND batch_id = $2', [
+      storeId,
+      batch.batchId,
+    ]);
+    const previous = existing[0];
+    if (previous) {
+      if (!previous.body_hash.equals(hash)) throw new HttpProblem('IDEMPOTENCY_KEY_REUSED', `batch ${batch.batchId} was applied with a different body`);
+      await touchStore(client, storeId, batch.backlog, true);
+      return { result: previous.result, replayed: true };
+    }
+
+    const foreign = batch.records.findIndex((r) => r.data.storeId !== storeId);
+    if (foreign >= 0) {
+      throw new HttpProblem('FORBIDDEN', `record ${foreign} belongs to store ${batch.records[foreign]!.data.storeId}; a store uploads only its own data`, {
+        errors: [{ pointer: pointer(['records', foreign, 'data', 'storeId']), message: `must be ${storeId}` }],
+      });
+    }
+    for (const stream of Object.keys(TOPIC_OF) as SyncStream[]) {
+      const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
+      if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
+    }
+    const result: BatchResult = { batchId: batch.batchId, storeId, records: batch.records.length, appliedAt: new Date().toISOString() };
+    await client.query('INSERT INTO hq_batches (store_id, batch_id, body_hash, records, result) VALUES ($1, $2, $3, $4, $5)', [
+      storeId,
+      batch.batchId,
+      hash,
+      batch.records.length,
+      JSON.stringify(result),
+    ]);
+    if (batch.replayOf !== undefined) await answerReplay(client, storeId, batch.replayOf, batch.records.length);
+    await touchStore(client, storeId, batch.backlog, true);
+    return { result, replayed: false };
+  });
+}
+
+/** A replay arrived: the request is answered, and its day's manifest is verified again once HQ's consumer has booked it. */
+async function answerReplay(db: Queryable, storeId: string, requestId: number, records: number): Promise<void> {
+  const { rows } = await db.query<{ business_day: string }>(
+    `UPDATE hq_replay_requests SET answered_at = now(), records = $3 WHERE request_id = $1 AND store_id = $2 AND answered_at IS NULL
+     RETURNING to_char(business_day, 'YYYY-MM-DD') AS business_day`,
+    [requestId, storeId, records],
+  );
+  const day = rows[0]?.business_day;
+  if (day) await db.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = $2", [storeId, day]);
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { hqKafkaEnv, httpEnv, logEnv, parseEnv, positiveInt } from '@tillstream/config';
+
+/** Everything the HQ service reads from the environment; fails at boot with every bad variable named. */
+export const hqEnv = z.object({
+  ...logEnv.shape,
+  ...hqKafkaEnv.shape,
+  ...httpEnv(8090).shape,
+  HQ_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default('').describe("Prefix for HQ's topic names (tests share one broker)."),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_hq').describe("HQ's PostgreSQL database."),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size.'),
+  HQ_ADMIN_TOKEN: z.string().min(24).optional().describe('Bearer token that may publish the catalog (POST /v1/catalog); unset = publishing through the CLI only.'),
+  STORE_TOKEN_CACHE_MS: positiveInt.default(5000).describe('How long a store token lookup is trusted; bounds how long a revoked token works.'),
+  RECONCILE_INTERVAL_MS: positiveInt.default(1000).describe('How often manifests waiting for verification are checked.'),
+  REVERIFY_AFTER_MS: positiveInt.default(600_000).describe("A verified manifest is verified again against HQ's data this long after (detects data HQ lost since)."),
+  OFFLINE_AFTER_SECONDS: positiveInt.default(120).describe('A store not heard from for this long is reported offline.'),
+  BATCH_BODY_LIMIT_BYTES: positiveInt.default(32 * 1024 * 1024).describe('Largest upload batch body; larger gets 413.'),
+  CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe("How long after a crash the broker hands HQ's partitions to the restarted process."),
+});
+
+export type HqEnv = z.output<typeof hqEnv>;
+
+export function loadEnv(env: Record<string, string | undefined> = process.env): HqEnv {
+  return parseEnv(hqEnv, env);
+}

@@ -1,0 +1,61 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import { BusinessDay, CatalogPublishRequest, Identifier, ReconciliationStatus, Sku } from '@tillstream/contracts';
+import type { Pool } from '@tillstream/db';
+import { HttpProblem, jsonBody, parseQuery, validationProblem } from '@tillstream/http';
+import { publishCatalog } from '../catalog.ts';
+import { reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
+
+export interface ChainRouteDeps {
+  pool: Pool;
+  offlineAfterSeconds: number;
+  adminToken: string | undefined;
+}
+
+const SalesQuery = z.strictObject({ storeId: Identifier.optional(), from: BusinessDay.optional(), to: BusinessDay.optional(), businessDay: BusinessDay.optional() });
+const MemberQuery = z.strictObject({ businessDay: BusinessDay, storeId: Identifier.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
+const ReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
+
+/** HQ's chain views (read-only, for HQ's own network) and catalog publishing (admin token). */
+export function chainRouter(deps: ChainRouteDeps): Router {
+  const router = Router();
+
+  router.get('/v1/sales/stores', async (req, res) => {
+    const q = parseQuery(SalesQuery, req);
+    const from = q.businessDay ?? q.from;
+    const to = q.businessDay ?? q.to;
+    res.json({ sales: await salesByStore(deps.pool, { ...(q.storeId ? { storeId: q.storeId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) }) });
+  });
+  for (const dimension of ['sku', 'category'] as const) {
+    router.get(`/v1/sales/${dimension === 'sku' ? 'skus' : 'categories'}`, async (req, res) => {
+      const q = parseQuery(MemberQuery, req);
+      res.json({ businessDay: q.businessDay, sales: await salesByMember(deps.pool, dimension, { businessDay: q.businessDay, limit: q.limit, ...(q.storeId ? { storeId: q.storeId } : {}) }) });
+    });
+  }
+  router.get('/v1/stock/:sku', async (req, res) => {
+    const sku = Sku.safeParse(req.params.sku);
+    if (!sku.success) throw new HttpProblem('NOT_FOUND', 'not a valid SKU');
+    res.json(await stockAcrossStores(deps.pool, sku.data));
+  });
+  router.get('/v1/stores/health', async (_req, res) => {
+    res.json({ stores: await storeHealth(deps.pool, deps.offlineAfterSeconds) });
+  });
+  router.get('/v1/reconciliation', async (req, res) => {
+    const q = parseQuery(ReconciliationQuery, req);
+    res.json({ days: await reconciliation(deps.pool, q) });
+  });
+
+  router.post('/v1/catalog', ...jsonBody({ limitBytes: 32 * 1024 * 1024 }), async (req, res) => {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    const admin = deps.adminToken;
+    if (!token || !admin || token.length !== admin.length || !timingSafeEqual(Buffer.from(token), Buffer.from(admin))) {
+      throw new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)');
+    }
+    const parsed = CatalogPublishRequest.safeParse(req.body);
+    if (!parsed.success) throw validationProblem(parsed.error);
+    res.status(201).json(await publishCatalog(deps.pool, parsed.data.items));
+  });
+
+  return router;
+}

@@ -1,0 +1,94 @@
+import { Router, type Request } from 'express';
+import type { z } from 'zod';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
+import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
+import { HttpProblem, bearerAuth, jsonBody, pointer, validationProblem } from '@tillstream/http';
+import type { TypedProducer } from '@tillstream/kafka';
+import { applyBatch, touchStore } from '../batches.ts';
+import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
+import { openReplayRequests, receiveManifest } from '../reconcile.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The store the bearer token belongs to (set by the store auth middleware). */
+    storeId?: string;
+  }
+}
+
+export interface StoreRouteDeps {
+  pool: Pool;
+  producer: TypedProducer;
+  tokenCacheMs: number;
+  batchLimitBytes: number;
+}
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw validationProblem(parsed.error);
+  return parsed.data;
+}
+
+/** What stores call, each authenticated with its own token: a store reads and writes only under its own id (403 otherwise). */
+export function storeRouter(deps: StoreRouteDeps): Router {
+  const router = Router();
+  const auth = bearerAuth<string>({
+    what: 'store token',
+    lookup: (token) => findStoreByToken(deps.pool, token),
+    authorize: (storeId, req: Request) =>
+      req.params.storeId === storeId ? undefined : new HttpProblem('FORBIDDEN', `this token belongs to store ${storeId}; it may not act for store ${String(req.params.storeId)}`),
+    assign: (req, storeId) => {
+      req.storeId = storeId;
+    },
+    onLookupError: classifyPgError,
+    cacheMs: deps.tokenCacheMs,
+  });
+  const storeParam = (req: Request, _res: unknown, next: (err?: unknown) => void) =>
+    next(Identifier.safeParse(req.params.storeId).success ? undefined : new HttpProblem('NOT_FOUND', 'not a valid store id'));
+  const small = jsonBody({ limitBytes: 1024 * 1024 });
+  const large = jsonBody({ limitBytes: deps.batchLimitBytes });
+
+  router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
+    const key = req.header('idempotency-key');
+    if (!key) throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send the batch id as the Idempotency-Key header');
+    const batch = parse(SyncBatchV1, req.body);
+    if (!BatchId.safeParse(key).success || key !== batch.batchId) {
+      throw new HttpProblem('UNPROCESSABLE', 'the Idempotency-Key must equal the batchId of the body', { errors: [{ pointer: pointer(['batchId']), message: `must equal the Idempotency-Key "${key}"` }] });
+    }
+    if (!batch.batchId.startsWith(`${req.storeId}-`)) {
+      throw new HttpProblem('UNPROCESSABLE', 'a batch id starts with its store id', { errors: [{ pointer: pointer(['batchId']), message: `must start with "${req.storeId}-"` }] });
+    }
+    const applied = await applyBatch(deps.pool, deps.producer, req.storeId!, batch);
+    if (applied.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(applied.replayed ? 200 : 201).json(applied.result);
+  });
+
+  router.post('/v1/stores/:storeId/manifests', storeParam, auth, ...small, async (req, res) => {
+    const manifest = parse(DayManifestV1, req.body);
+    if (manifest.storeId !== req.storeId) throw new HttpProblem('FORBIDDEN', 'a store sends only its own manifests', { errors: [{ pointer: '/storeId', message: `must be ${req.storeId}` }] });
+    res.status(202).json(await receiveManifest(deps.pool, manifest));
+  });
+
+  router.post('/v1/stores/:storeId/heartbeat', storeParam, auth, ...small, async (req, res) => {
+    const beat = parse(HeartbeatV1, req.body);
+    await touchStore(deps.pool, req.storeId!, beat.backlog, false);
+    res.status(204).end();
+  });
+
+  router.get('/v1/stores/:storeId/replay-requests', storeParam, auth, async (req, res) => {
+    res.json({ replayRequests: await openReplayRequests(deps.pool, req.storeId!) });
+  });
+
+  router.get('/v1/stores/:storeId/catalog', storeParam, auth, async (_req, res) => {
+    const catalog = await latestCatalog(deps.pool);
+    if (!catalog) throw new HttpProblem('NOT_FOUND', 'HQ has not published a catalog yet');
+    res.json(catalog);
+  });
+
+  router.post('/v1/stores/:storeId/catalog/acks', storeParam, auth, ...small, async (req, res) => {
+    const ack = parse(CatalogAckV1, req.body);
+    if (!(await acknowledgeCatalog(deps.pool, req.storeId!, ack.version))) throw new HttpProblem('UNPROCESSABLE', `catalog version ${ack.version} does not exist`);
+    res.status(204).end();
+  });
+
+  return router;
+}

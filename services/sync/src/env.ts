@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { httpEnv, logEnv, parseEnv, positiveInt, postgresEnv, redisEnv, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
+
+/** Everything the sync service reads from the environment; fails at boot with every bad variable named. */
+export const syncEnv = z.object({
+  ...logEnv.shape,
+  ...storeIdentityEnv.shape,
+  ...storeKafkaEnv.shape,
+  ...postgresEnv.shape,
+  ...redisEnv.shape,
+  ...httpEnv(8083).shape,
+  HQ_URL: z.url().default('http://127.0.0.1:8090').describe("HQ's API."),
+  HQ_TOKEN: z.string().min(1).describe('This store\'s HQ credential (printed once by `npx tillstream store add --store <id>`).'),
+  HQ_TIMEOUT_MS: positiveInt.default(15_000).describe('Longest wait for one HQ request before it counts as failed and is retried.'),
+  SYNC_BATCH_RECORDS: z.coerce.number().int().min(1).max(5000).default(2000).describe('Most outbox records in one upload batch.'),
+  SWEEP_INTERVAL_MS: positiveInt.default(1000).describe('How often new outbox records are cut into batches and every unacknowledged batch is (re-)enqueued.'),
+  MANIFEST_INTERVAL_MS: positiveInt.default(30_000).describe('How often day manifests are sent (when changed, or not yet verified complete).'),
+  MANIFEST_DAYS: positiveInt.default(7).describe('Business days back that manifests cover.'),
+  CATALOG_INTERVAL_MS: positiveInt.default(60_000).describe("How often HQ's catalog is checked for a new version."),
+  HEARTBEAT_INTERVAL_MS: positiveInt.default(15_000).describe('How often the store tells HQ it is alive and how far behind it is.'),
+  RETRY_BASE_MS: positiveInt.default(1000).describe('First retry delay of a failed upload; doubles per attempt (with jitter) up to RETRY_MAX_MS.'),
+  RETRY_MAX_MS: positiveInt.default(60_000).describe('Longest retry delay; an upload is retried at this pace for as long as HQ is away.'),
+  SYNC_RETENTION_DAYS: positiveInt.default(35).describe('Acknowledged outbox records are kept this long (replays read them), then pruned.'),
+  SYNC_QUEUE: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('BullMQ queue name; default "tillstream-sync-<TOPIC_PREFIX><STORE_ID>".'),
+  CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe('How long after a crash the broker hands the partitions to the restarted process.'),
+});
+
+export type SyncEnv = z.output<typeof syncEnv>;
+
+export function loadEnv(env: Record<string, string | undefined> = process.env): SyncEnv {
+  return parseEnv(syncEnv, env);
+}

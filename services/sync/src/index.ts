@@ -1,0 +1,3 @@
+export * from './env.ts';
+export * from './service.ts';
+export { retryDelayMs } from './uploader.ts';

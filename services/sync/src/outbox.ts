@@ -1,0 +1,164 @@
+import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord, SyncStream } from '@tillstream/contracts';
+import type { PoolClient, Queryable } from '@tillstream/db';
+
+/**
+ * The store's HQ backlog (migrations/store/*_sync.sql). Each sync consumer
+ * appends what it consumed here, in the transaction that stores its offset;
+ * the record's identity within its stream is unique, so a re-published event
+ * is not uploaded twice. Writers and the batch cutter share one advisory
+ * lock: ids below the cutter's view are all committed, so a batch's range
+ * never gains a row after it was cut.
+ */
+const OUTBOX_LOCK = 0x5f4e_c001;
+
+interface OutboxRow {
+  stream: SyncStream;
+  key: string;
+  data: unknown;
+  businessDay?: string;
+  terminalId?: string;
+  sequenceNumber?: number;
+}
+
+async function append(client: PoolClient, rows: readonly OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  await client.query(
+    `INSERT INTO sync_outbox (stream, record_key, data, business_day, terminal_id, sequence_number)
+     SELECT stream, record_key, data, business_day, terminal_id, sequence_number
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (stream text, record_key text, data jsonb, business_day date, terminal_id text, sequence_number bigint))
+       WITH ORDINALITY AS r(stream, record_key, data, business_day, terminal_id, sequence_number, n)
+     ORDER BY n
+     ON CONFLICT (stream, record_key) DO NOTHING`,
+    [
+      JSON.stringify(
+        rows.map((r) => ({
+          stream: r.stream,
+          record_key: r.key,
+          data: r.data,
+          business_day: r.businessDay ?? null,
+          terminal_id: r.terminalId ?? null,
+          sequence_number: r.sequenceNumber ?? null,
+        })),
+      ),
+    ],
+  );
+}
+
+/** The identity of each stream's records, and what a manifest or replay selects a transaction by. */
+export const appendOutbox = {
+  transactions: (client: PoolClient, txs: readonly PosTransaction[]) =>
+    append(
+      client,
+      txs.map((tx) => ({ stream: 'transaction', key: tx.transactionId, data: tx, businessDay: tx.businessDay, terminalId: tx.terminalId, sequenceNumber: tx.sequenceNumber })),
+    ),
+  aggregates: (client: PoolClient, aggregates: readonly SalesAggregate[]) =>
+    append(
+      client,
+      aggregates.map((a) => ({ stream: 'aggregate', key: `${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}#${a.revision}`, data: a })),
+    ),
+  levels: (client: PoolClient, levels: readonly InventoryLevel[]) =>
+    append(
+      client,
+      levels.map((l) => ({ stream: 'level', key: `${l.sku}#${l.lastMovement?.id ?? ''}#${l.updatedAt}`, data: l })),
+    ),
+  alerts: (client: PoolClient, alerts: readonly InventoryAlert[]) => append(client, alerts.map((a) => ({ stream: 'alert', key: a.alertId, data: a }))),
+};
+
+export interface Batch {
+  batchId: string;
+  firstId: string;
+  lastId: string;
+  records: number;
+}
+
+/**
+ * Cuts the outbox records not in a batch yet into batches of at most
+ * `size` records (consecutive id ranges). Deterministic ids
+ * ("<store>-<first>-<last>"): a batch is the same batch however often it is
+ * enqueued or sent.
+ */
+export async function cutBatches(client: PoolClient, storeId: string, size: number): Promise<number> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  const { rows } = await client.query<{ n: string }>(
+    `WITH next AS (
+       SELECT id, created_at, (row_number() OVER (ORDER BY id) - 1) / $2 AS chunk
+       FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)
+     ), cut AS (
+       INSERT INTO sync_batches (batch_id, first_id, last_id, records, oldest_at)
+       SELECT $1 || '-' || min(id) || '-' || max(id), min(id), max(id), count(*), min(created_at) FROM next GROUP BY chunk
+       RETURNING 1
+     )
+     SELECT count(*) AS n FROM cut`,
+    [storeId, size],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function unackedBatches(db: Queryable, limit = 10_000): Promise<Batch[]> {
+  const { rows } = await db.query<{ batch_id: string; first_id: string; last_id: string; records: number }>(
+    'SELECT batch_id, first_id, last_id, records FROM sync_batches WHERE acked_at IS NULL ORDER BY first_id LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => ({ batchId: r.batch_id, firstId: r.first_id, lastId: r.last_id, records: r.records }));
+}
+
+export async function batchRecords(db: Queryable, batch: Pick<Batch, 'firstId' | 'lastId'>): Promise<SyncRecord[]> {
+  const { rows } = await db.query<{ stream: SyncStream; record_key: string; data: never }>(
+    'SELECT stream, record_key, data FROM sync_outbox WHERE id BETWEEN $1 AND $2 ORDER BY id',
+    [batch.firstId, batch.lastId],
+  );
+  return rows.map((r) => ({ stream: r.stream, key: r.record_key, data: r.data }));
+}
+
+/** The transactions a replay request asks for, as the store holds them. */
+export async function journalRange(db: Queryable, range: { businessDay: string; terminalId: string; from: number; to: number }): Promise<SyncRecord[]> {
+  const { rows } = await db.query<{ record_key: string; data: PosTransaction }>(
+    `SELECT record_key, data FROM sync_outbox
+     WHERE stream = 'transaction' AND business_day = $1 AND terminal_id = $2 AND sequence_number BETWEEN $3 AND $4 ORDER BY sequence_number, id`,
+    [range.businessDay, range.terminalId, range.from, range.to],
+  );
+  return rows.map((r) => ({ stream: 'transaction', key: r.record_key, data: r.data }));
+}
+
+export interface Backlog {
+  records: number;
+  oldestAt: string | null;
+  batches: number;
+}
+
+/** Records HQ has not acknowledged yet (in unacknowledged batches or not cut yet). */
+export async function backlog(db: Queryable): Promise<Backlog> {
+  const { rows } = await db.query<{ batched: string; batches: string; oldest: Date | null; uncut: string; uncut_oldest: Date | null }>(
+    `SELECT coalesce(sum(records), 0) AS batched, count(*) AS batches, min(oldest_at) AS oldest,
+       (SELECT count(*) FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)) AS uncut,
+       (SELECT min(created_at) FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)) AS uncut_oldest
+     FROM sync_batches WHERE acked_at IS NULL`,
+  );
+  const r = rows[0]!;
+  const oldest = [r.oldest, r.uncut_oldest].filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
+  return { records: Number(r.batched) + Number(r.uncut), oldestAt: oldest?.toISOString() ?? null, batches: Number(r.batches) };
+}
+
+/** Every outbox record up to this id is acknowledged by HQ (the manifest of a day is sent only past its records). */
+export async function ackedThrough(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ through: string }>(
+    `SELECT coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0) AS through`,
+  );
+  return rows[0]!.through;
+}
+
+/** Drops acknowledged records older than the retention (transactions stay that long for replays). */
+export async function pruneOutbox(db: Queryable, retentionDays: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM sync_outbox WHERE created_at < now() - make_interval(days => $1)
+       AND id <= coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0)`,
+    [retentionDays],
+  );
+  // The newest batch stays: its last id is where the next cut starts.
+  await db.query(
+    `DELETE FROM sync_batches WHERE acked_at < now() - make_interval(days => $1) AND last_id < (SELECT max(last_id) FROM sync_batches)`,
+    [retentionDays],
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,152 @@
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, type TopicSpec } from '@tillstream/contracts';
+import { bookingConsumer, startWhenReachable } from '@tillstream/consumer-service';
+import { classifyPgError, createPool, isTransientPgError, migrate, type PoolClient } from '@tillstream/db';
+import { listen, serviceApp } from '@tillstream/http';
+import { TypedProducer, createKafkaClient, ensureTopics, type ConsumerRunner } from '@tillstream/kafka';
+import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
+import type { SyncEnv } from './env.ts';
+import { HqClient } from './hq-client.ts';
+import { appendOutbox, backlog } from './outbox.ts';
+import { statusRouter, type LinkState } from './routes/status.ts';
+import { Sweeper } from './sweeper.ts';
+import { Uploader } from './uploader.ts';
+
+export interface SyncService {
+  url: string;
+  /** Runs the sweeper's chores now (tests: no waiting for the next interval). */
+  sweep(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The store's link to HQ: consumes the store's topics into the sync outbox
+ * (effects and offsets in one transaction), uploads it in batches through
+ * BullMQ jobs, sends day manifests, answers replays and applies HQ's catalog.
+ * It runs beside the selling path and never slows it: ingest, inventory and
+ * trends do not wait for it, and HQ being away only grows the outbox.
+ */
+export async function startSync(env: SyncEnv, options: { logger?: Logger } = {}): Promise<SyncService> {
+  const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
+  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
+  const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
+  const registry = createMetricsRegistry({ service: 'sync' });
+
+  const link: LinkState = { reachable: null, lastError: null, lastAttemptAt: null };
+  const hq = new HqClient({
+    url: env.HQ_URL,
+    storeId: env.STORE_ID,
+    token: env.HQ_TOKEN,
+    timeoutMs: env.HQ_TIMEOUT_MS,
+    onOutcome: (reachable, error) => {
+      if (reachable !== link.reachable) logger.info({ hq: env.HQ_URL, error }, reachable ? 'HQ reachable' : 'HQ unreachable; the store keeps selling and syncs later');
+      link.reachable = reachable;
+      link.lastError = error ?? null;
+      link.lastAttemptAt = new Date().toISOString();
+    },
+  });
+  const uploader = new Uploader({
+    redisUrl: env.REDIS_URL,
+    queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
+    pool,
+    hq,
+    storeId: env.STORE_ID,
+    logger: logger.child({ component: 'uploader' }),
+    retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+  });
+  const sweeper = new Sweeper({
+    pool,
+    hq,
+    uploader,
+    storeId: env.STORE_ID,
+    logger: logger.child({ component: 'sweeper' }),
+    batchRecords: env.SYNC_BATCH_RECORDS,
+    intervalMs: env.SWEEP_INTERVAL_MS,
+    manifestIntervalMs: env.MANIFEST_INTERVAL_MS,
+    manifestDays: env.MANIFEST_DAYS,
+    catalogIntervalMs: env.CATALOG_INTERVAL_MS,
+    heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+    retentionDays: env.SYNC_RETENTION_DAYS,
+  });
+  new Gauge({
+    name: 'sync_backlog_records',
+    help: 'Outbox records HQ has not acknowledged',
+    registers: [registry],
+    async collect() {
+      this.set((await backlog(pool)).records);
+    },
+  });
+
+  const feed = <Data>(spec: TopicSpec<Data>, append: (client: PoolClient, data: Data[]) => Promise<void>): ConsumerRunner<Data> =>
+    bookingConsumer<Data>({
+      kafka,
+      logger,
+      pool,
+      groupId: `${env.TOPIC_PREFIX}sync.${spec.name}`,
+      spec,
+      topicPrefix: env.TOPIC_PREFIX,
+      deadLetterProducer: producer,
+      maxBatchSize: 5000,
+      sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+      book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
+    });
+  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [
+    feed(posTransactions, appendOutbox.transactions),
+    feed(salesAggregates, appendOutbox.aggregates),
+    feed(inventoryLevels, appendOutbox.levels),
+    feed(inventoryAlerts, appendOutbox.alerts),
+  ];
+
+  let stopping = false;
+  let consuming = false;
+  const started = startWhenReachable(
+    logger,
+    'consuming',
+    async () => {
+      await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
+      await producer.connect();
+      await Promise.all(consumers.map((c) => c.start()));
+      consuming = true;
+    },
+    () => stopping,
+  );
+  uploader.start();
+  sweeper.start();
+
+  const app = serviceApp({
+    registry,
+    logger,
+    ready: {
+      database: async () => {
+        await pool.query('SELECT 1');
+      },
+      consumer: async () => {
+        if (!consuming) throw new Error('the store topics are not being consumed (broker unreachable?)');
+      },
+    },
+    routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader })],
+    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
+  });
+  const http = await listen(app, env.HOST, env.PORT);
+  logger.info({ url: http.url, hq: env.HQ_URL }, 'sync listening');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: http.url,
+    sweep: () => sweeper.round(),
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        const closed = http.close();
+        await started;
+        await sweeper.stop();
+        await uploader.close();
+        if (consuming) await Promise.all(consumers.map((c) => c.stop()));
+        await producer.disconnect();
+        await closed;
+        await pool.end();
+        logger.info('sync stopped');
+      })()),
+  };
+}

@@ -1,0 +1,143 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { ReplayRequest } from '@tillstream/contracts';
+import type { Pool } from '@tillstream/db';
+import type { Logger } from '@tillstream/observability';
+import { HqRejected, HqUnavailable, type HqClient } from './hq-client.ts';
+import { backlog, batchRecords, journalRange, type Batch } from './outbox.ts';
+
+type UploadJob = { batchId: string };
+type ReplayJob = ReplayRequest;
+
+export interface UploaderOptions {
+  redisUrl: string;
+  queueName: string;
+  pool: Pool;
+  hq: HqClient;
+  storeId: string;
+  logger: Logger;
+  retry: { baseMs: number; maxMs: number };
+}
+
+/**
+ * Retry delay of a failed upload: capped exponential backoff with jitter
+ * (half to all of base * 2^(attempt-1), at most maxMs), or HQ's own
+ * Retry-After plus up to 20 % when it sent one (429, 503).
+ */
+export function retryDelayMs(attemptsMade: number, err: unknown, retry: { baseMs: number; maxMs: number }, random = Math.random): number {
+  if (err instanceof HqUnavailable && err.retryAfterMs !== undefined) return Math.round(err.retryAfterMs * (1 + 0.2 * random()));
+  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(30, Math.max(0, attemptsMade - 1)));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * Upload jobs on BullMQ. A job's id is its batch id (or "replay-<request>"),
+ * so enqueueing the same work twice is a no-op. Attempts are effectively
+ * unlimited: an HQ outage of days only stretches the delays, up to maxMs.
+ * Redis is only the trigger: the batches, and whether HQ acknowledged them,
+ * live in PostgreSQL, and the sweeper re-enqueues whatever is unacknowledged.
+ *
+ * Order: a job uploads every unacknowledged batch before its own, oldest
+ * first, so HQ receives each key's records in the order the store wrote
+ * them whichever job runs first.
+ */
+export class Uploader {
+  private readonly queue: Queue;
+  private readonly worker: Worker;
+  private readonly connections: Redis[];
+
+  constructor(private readonly options: UploaderOptions) {
+    const connect = () => {
+      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+      redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
+      return redis;
+    };
+    // The worker blocks on its connection: the queue gets its own.
+    this.connections = [connect(), connect()];
+    this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
+    this.worker = new Worker(options.queueName, (job) => this.process(job), {
+      connection: this.connections[1]!,
+      concurrency: 1,
+      autorun: false,
+      settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, err, options.retry) },
+    });
+    this.worker.on('failed', (job, err) => {
+      const level = err instanceof HqRejected ? 'error' : 'debug';
+      options.logger[level]({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'upload failed; will retry');
+    });
+    this.worker.on('error', (err) => options.logger.warn({ err }, 'upload worker error'));
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  private static readonly JOB = {
+    attempts: Number.MAX_SAFE_INTEGER,
+    backoff: { type: 'hq' },
+    removeOnComplete: true,
+    removeOnFail: false,
+  } as const;
+
+  /** Enqueues uploads of these batches; those already queued (same id) are left as they are. */
+  async enqueue(batches: readonly Pick<Batch, 'batchId'>[]): Promise<void> {
+    if (batches.length === 0) return;
+    await this.queue.addBulk(batches.map((b) => ({ name: 'upload', data: { batchId: b.batchId }, opts: { ...Uploader.JOB, jobId: b.batchId } })));
+  }
+
+  async enqueueReplay(request: ReplayRequest): Promise<void> {
+    await this.queue.add('replay', request, { ...Uploader.JOB, jobId: `replay-${request.requestId}` });
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.queue.close();
+    for (const c of this.connections) c.disconnect();
+  }
+
+  private async process(job: Job): Promise<void> {
+    if (job.name === 'replay') await this.replay(job.data as ReplayJob);
+    else await this.upload((job.data as UploadJob).batchId);
+  }
+
+  private async upload(batchId: string): Promise<void> {
+    const { pool, hq } = this.options;
+    const { rows } = await pool.query<{ batch_id: string; first_id: string; last_id: string; records: number }>(
+      `SELECT batch_id, first_id, last_id, records FROM sync_batches
+       WHERE acked_at IS NULL AND first_id <= (SELECT first_id FROM sync_batches WHERE batch_id = $1) ORDER BY first_id`,
+      [batchId],
+    );
+    for (const row of rows) {
+      const records = await batchRecords(pool, { firstId: row.first_id, lastId: row.last_id });
+      const { records: behind, oldestAt } = await backlog(pool);
+      try {
+        const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, records, backlog: { records: behind, oldestAt } });
+        await pool.query('UPDATE sync_batches SET acked_at = now(), attempts = attempts + 1, last_error = NULL WHERE batch_id = $1', [row.batch_id]);
+        this.options.logger.debug({ batch: row.batch_id, records: records.length, replayed }, 'batch acknowledged by HQ');
+      } catch (err) {
+        await pool.query('UPDATE sync_batches SET attempts = attempts + 1, last_error = $2 WHERE batch_id = $1', [row.batch_id, (err as Error).message]);
+        throw err;
+      }
+    }
+  }
+
+  private async replay(request: ReplayRequest): Promise<void> {
+    const { pool, hq, storeId } = this.options;
+    const { rows } = await pool.query<{ sent_at: Date | null }>('SELECT sent_at FROM sync_replays WHERE request_id = $1', [request.requestId]);
+    if (rows[0]?.sent_at) return;
+    const records = await journalRange(pool, request);
+    const { records: behind, oldestAt } = await backlog(pool);
+    try {
+      await hq.uploadBatch({ batchId: `${storeId}-replay-${request.requestId}`, replayOf: request.requestId, records, backlog: { records: behind, oldestAt } });
+    } catch (err) {
+      // 422: HQ applied this replay before, with the range as it was then; it is answered.
+      if (!(err instanceof HqRejected && err.status === 422)) throw err;
+    }
+    await pool.query('UPDATE sync_replays SET sent_at = now(), records = $2 WHERE request_id = $1', [request.requestId, records.length]);
+    this.options.logger.info({ request: request.requestId, terminal: request.terminalId, from: request.from, to: request.to, records: records.length }, 'replayed a range HQ was missing');
+  }
+}

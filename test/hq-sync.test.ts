@@ -1,0 +1,237 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { Redis } from 'ioredis';
+import { hqTransactions, storeTopics, type PosTransactionInput } from '@tillstream/contracts';
+import { issueStoreToken } from '@tillstream/db';
+import { hqEnv, startHq, type HqService } from '@tillstream/hq';
+import { syncEnv, startSync } from '@tillstream/sync';
+import { testTrends, type TestTrends } from '@tillstream/trends/testing';
+import { makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
+
+/**
+ * Store -> HQ reconciliation across two stores, on the real brokers,
+ * PostgreSQL and Redis: HQ away while the stores sell, then answering 503
+ * and 429 for a while, Redis wiped mid-drain, and a range HQ loses later
+ * repaired by an automatic replay.
+ */
+
+const DAYS = ['2026-11-18', '2026-11-19', '2026-11-20'];
+
+/** A store's traffic over three business days on two terminals, each terminal numbering its own sequence. */
+function tradingDays(storeId: string, count: number, seed: number): PosTransactionInput[] {
+  const stamped = new Map<string, PosTransactionInput>();
+  const sequence = new Map<string, number>();
+  return storeTraffic(count, seededRandom(seed)).map((tx, i) => {
+    const seen = stamped.get(tx.transactionId);
+    if (seen) return seen; // a retried copy stays a copy
+    const terminalId = i % 2 === 0 ? 'T01' : 'T02';
+    const seq = (sequence.get(terminalId) ?? 0) + 1;
+    sequence.set(terminalId, seq);
+    const day = DAYS[Math.min(DAYS.length - 1, Math.floor((i * DAYS.length) / count))]!;
+    const occurredAt = new Date(Date.parse(`${day}T09:00:00Z`) + i * 20_000).toISOString();
+    const restamped = { ...tx, storeId, terminalId, sequenceNumber: seq, businessDay: day, occurredAt };
+    stamped.set(tx.transactionId, restamped);
+    return restamped;
+  });
+}
+
+type Mode = 'down' | '503' | '429' | 'pass';
+
+/** A fault-injecting HTTP proxy in front of HQ: refuses connections, answers 503/429 with Retry-After, or passes through. */
+async function hqProxy(target: () => string | undefined): Promise<{ url: string; mode: Mode; requests: Map<Mode, number> }> {
+  const state = { mode: 'down' as Mode, requests: new Map<Mode, number>() };
+  const server: Server = createServer((req, res) => {
+    state.requests.set(state.mode, (state.requests.get(state.mode) ?? 0) + 1);
+    const upstream = target();
+    if (state.mode === 'down' || !upstream) {
+      req.socket.destroy();
+      return;
+    }
+    if (state.mode !== 'pass') {
+      res.writeHead(Number(state.mode), { 'retry-after': '1', 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ status: Number(state.mode), code: state.mode === '429' ? 'RATE_LIMITED' : 'OVERLOADED' }));
+      return;
+    }
+    const u = new URL(upstream);
+    const forward = httpRequest({ host: u.hostname, port: u.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    forward.on('error', () => req.socket.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as { port: number }).port;
+  return Object.assign(state, { url: `http://127.0.0.1:${port}` });
+}
+
+async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
+  const hq = await startHq(
+    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', ...overrides }),
+    { logger: testLogger('hq') },
+  );
+  onTestFinished(() => hq.stop());
+  await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+  return hq;
+}
+
+async function json<T>(res: Response | Promise<Response>): Promise<T> {
+  return (await (await res).json()) as T;
+}
+
+describe('store -> HQ sync', () => {
+  it('HQ away, then 503/429, then Redis wiped mid-drain: HQ ends with every store day exactly, reconciled complete; a lost range is replayed', async () => {
+    const hqDb = await testDatabase({ target: 'hq' });
+    // HQ creates its topics itself, under this test's prefix on HQ's broker (deleted on cleanup).
+    const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
+    let hq: HqService | undefined;
+    const proxy = await hqProxy(() => hq?.url);
+    const redisDb = 7; // this test's own Redis database: FLUSHDB here is the FLUSHALL of a dedicated Redis
+    const redisUrl = `${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`;
+
+    const stores: Array<{ id: string; trends: TestTrends; sync: Awaited<ReturnType<typeof startSync>>; traffic: PosTransactionInput[] }> = [];
+    for (const [n, id] of ['S001', 'S002'].entries()) {
+      const token = await issueStoreToken(hqDb.pool, id);
+      const db = await testDatabase({ target: 'store' });
+      const kafka = await testKafka({ specs: storeTopics });
+      const trends = await testTrends({ STORE_ID: id, STORE_TIME_ZONE: 'UTC' }, { db, kafka });
+      const sync = await startSync(
+        syncEnv.parse({
+          STORE_ID: id,
+          TOPIC_PREFIX: kafka.prefix,
+          KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+          DATABASE_URL: db.url,
+          REDIS_URL: redisUrl,
+          PORT: '0',
+          HQ_URL: proxy.url,
+          HQ_TOKEN: token,
+          SYNC_BATCH_RECORDS: '100',
+          SWEEP_INTERVAL_MS: '200',
+          MANIFEST_INTERVAL_MS: '500',
+          HEARTBEAT_INTERVAL_MS: '500',
+          RETRY_BASE_MS: '200',
+          RETRY_MAX_MS: '2000',
+          HQ_TIMEOUT_MS: '5000',
+        }),
+        { logger: testLogger(`sync-${id}`) },
+      );
+      onTestFinished(() => sync.stop());
+      stores.push({ id, trends, sync, traffic: tradingDays(id, 400, 7 + n) });
+    }
+
+    // HQ is away for the whole trading period: the stores keep selling and their backlogs grow.
+    for (const s of stores) await s.trends.publish(s.traffic);
+    for (const s of stores) await s.trends.caughtUp(30_000);
+    for (const s of stores) {
+      await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${s.sync.url}/v1/sync/status`))).backlog.records >= 300, { message: `${s.id} backlog` });
+      const status = await json<{ hq: { reachable: boolean }; lastSuccessAt: string | null }>(fetch(`${s.sync.url}/v1/sync/status`));
+      expect(status.hq.reachable).toBe(false);
+      expect(status.lastSuccessAt).toBeNull();
+    }
+
+    // HQ comes back overloaded: 503, then 429, each with Retry-After: 1. The stores back off instead of hammering it.
+    hq = await startTestHq(hqDb, hqPrefix);
+    for (const mode of ['503', '429'] as const) {
+      proxy.mode = mode;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+    }
+    // 2 stores x 5 s, each store quiet for the Retry-After HQ gave (1 s): about one request a second each, not hundreds.
+    expect((proxy.requests.get('503') ?? 0) + (proxy.requests.get('429') ?? 0)).toBeLessThan(30);
+
+    proxy.mode = 'pass';
+    // Redis loses every job in the middle of the drain: the sweepers re-enqueue what HQ has not acknowledged.
+    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { message: 'the first batch at HQ' });
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    await redis.flushdb();
+    redis.disconnect();
+
+    const complete = async () => {
+      const { days } = await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq!.url}/v1/reconciliation`));
+      return days.length === stores.length * DAYS.length && days.every((d) => d.status === 'complete') ? days : undefined;
+    };
+    await waitFor(complete, { timeoutMs: 60_000, message: 'every store day to reconcile complete' });
+
+    // HQ's chain view of each store day equals the store's own day aggregate exactly.
+    const { sales } = await json<{ sales: Array<{ storeId: string; businessDay: string; net: number; tax: number; transactions: number }> }>(fetch(`${hq.url}/v1/sales/stores`));
+    for (const s of stores) {
+      const { rows } = await s.trends.db.pool.query<{ business_day: string; net: string; tax: string; transactions: number }>(
+        `SELECT to_char(window_start, 'YYYY-MM-DD') AS business_day, net, tax, transactions FROM sales_aggregates
+         WHERE granularity = 'day' AND dimension = 'store' ORDER BY window_start`,
+      );
+      expect(rows.length).toBe(DAYS.length);
+      expect(sales.filter((x) => x.storeId === s.id).map((x) => [x.businessDay, x.net, x.tax, x.transactions])).toEqual(
+        rows.map((r) => [r.business_day, Number(r.net), Number(r.tax), r.transactions]),
+      );
+      // Every transaction of the journal once, retried copies included only once.
+      const ids = new Set(s.traffic.map((t) => t.transactionId));
+      const { rows: held } = await hqDb.pool.query<{ n: string }>('SELECT count(*) AS n FROM hq_transactions WHERE store_id = $1', [s.id]);
+      expect(Number(held[0]!.n)).toBe(ids.size);
+    }
+
+    // HQ loses a range (a restore from an older backup). Re-verification finds the gap, asks, the store replays it.
+    const { rows: seqs } = await hqDb.pool.query<{ low: string }>(
+      "SELECT min(sequence_number) AS low FROM hq_transactions WHERE store_id = 'S002' AND business_day = $1 AND terminal_id = 'T01'",
+      [DAYS[1]],
+    );
+    const range = [Number(seqs[0]!.low) + 3, Number(seqs[0]!.low) + 12];
+    const lost = await hqDb.pool.query(
+      "DELETE FROM hq_transactions WHERE store_id = 'S002' AND business_day = $1 AND terminal_id = 'T01' AND sequence_number BETWEEN $2 AND $3",
+      [DAYS[1], ...range],
+    );
+    expect(lost.rowCount).toBeGreaterThan(0);
+    await hq.stop();
+    hq = await startTestHq(hqDb, hqPrefix, { REVERIFY_AFTER_MS: '500' });
+    await waitFor(async () => (await hqDb.pool.query("SELECT 1 FROM hq_replay_requests WHERE store_id = 'S002'")).rowCount! > 0, { timeoutMs: 20_000, message: 'a replay request' });
+    await waitFor(
+      async () =>
+        (await hqDb.pool.query("SELECT 1 FROM hq_transactions WHERE store_id = 'S002' AND business_day = $1 AND terminal_id = 'T01' AND sequence_number BETWEEN $2 AND $3", [DAYS[1], ...range]))
+          .rowCount === lost.rowCount,
+      { timeoutMs: 30_000, message: 'the replayed range at HQ' },
+    );
+    await waitFor(complete, { timeoutMs: 30_000, message: 'the repaired day to reconcile complete' });
+  }, 180_000);
+
+  it('applies a batch once, however often and however concurrently it is sent, and a store writes only its own data', async () => {
+    const hqDb = await testDatabase({ target: 'hq' });
+    const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
+    const tokens = { S001: await issueStoreToken(hqDb.pool, 'S001'), S002: await issueStoreToken(hqDb.pool, 'S002') };
+    const post = (store: string, token: string, body: unknown, key = (body as { batchId: string }).batchId) =>
+      fetch(`${hq.url}/v1/stores/${store}/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key },
+        body: JSON.stringify(body),
+      });
+    const tx = makeTransaction([{ sku: 'A' }], { storeId: 'S001' });
+    const batch = { batchId: 'S001-1-1', records: [{ stream: 'transaction', key: tx.transactionId, data: tx }], backlog: { records: 0, oldestAt: null } };
+
+    const statuses = await Promise.all(Array.from({ length: 8 }, () => post('S001', tokens.S001, batch).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.every((s) => [200, 201, 409].includes(s))).toBe(true);
+    const again = await post('S001', tokens.S001, batch);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await json<{ records: number }>(again)).toMatchObject({ batchId: 'S001-1-1', records: 1 });
+
+    const other = makeTransaction([{ sku: 'B' }], { storeId: 'S001' });
+    const reused = await post('S001', tokens.S001, { ...batch, records: [{ stream: 'transaction', key: other.transactionId, data: other }] });
+    expect(reused.status).toBe(422);
+    expect(await json<{ code: string }>(reused)).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+
+    // S001's credentials cannot write S002's data, under S002's path or inside its own batch.
+    const asOther = await post('S002', tokens.S001, { ...batch, batchId: 'S002-1-1' });
+    expect(asOther.status).toBe(403);
+    const foreign = makeTransaction([{ sku: 'C' }], { storeId: 'S002' });
+    const smuggled = await post('S001', tokens.S001, { ...batch, batchId: 'S001-2-2', records: [{ stream: 'transaction', key: foreign.transactionId, data: foreign }] });
+    expect(smuggled.status).toBe(403);
+    expect((await post('S001', 'tt_not-a-token', batch)).status).toBe(401);
+    expect((await post('S001', tokens.S001, batch, 'S001-9-9')).status).toBe(422);
+
+    // Applied once: the view holds the transaction once, and nothing of S002 was written.
+    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_transactions')).rowCount === 1, { message: 'the view to book the batch' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { rows } = await hqDb.pool.query<{ store_id: string; transaction_id: string }>('SELECT store_id, transaction_id FROM hq_transactions');
+    expect(rows).toEqual([{ store_id: 'S001', transaction_id: tx.transactionId }]);
+    expect(hqTransactions.name).toBe('hq.transactions.v1');
+  }, 60_000);
+});
