@@ -153,16 +153,19 @@ describe('store -> HQ sync', () => {
     await waitFor(complete, { timeoutMs: 60_000, message: 'every store day to reconcile complete' });
 
     // HQ's chain view of each store day equals the store's own day aggregate exactly.
-    const { sales } = await json<{ sales: Array<{ storeId: string; businessDay: string; net: number; tax: number; transactions: number }> }>(fetch(`${hq.url}/v1/sales/stores`));
+    // (HQ's aggregate view is its own consumer: it may trail the transaction view the reconciler waits for.)
+    const hqSales = async () =>
+      (await json<{ sales: Array<{ storeId: string; businessDay: string; net: number; tax: number; transactions: number }> }>(fetch(`${hq!.url}/v1/sales/stores`))).sales;
     for (const s of stores) {
       const { rows } = await s.trends.db.pool.query<{ business_day: string; net: string; tax: string; transactions: number }>(
         `SELECT to_char(window_start, 'YYYY-MM-DD') AS business_day, net, tax, transactions FROM sales_aggregates
          WHERE granularity = 'day' AND dimension = 'store' ORDER BY window_start`,
       );
       expect(rows.length).toBe(DAYS.length);
-      expect(sales.filter((x) => x.storeId === s.id).map((x) => [x.businessDay, x.net, x.tax, x.transactions])).toEqual(
-        rows.map((r) => [r.business_day, Number(r.net), Number(r.tax), r.transactions]),
-      );
+      const expected = JSON.stringify(rows.map((r) => [r.business_day, Number(r.net), Number(r.tax), r.transactions]));
+      const actual = async () => JSON.stringify((await hqSales()).filter((x) => x.storeId === s.id).map((x) => [x.businessDay, x.net, x.tax, x.transactions]));
+      await waitFor(async () => (await actual()) === expected, { timeoutMs: 30_000, message: `HQ's sales view of ${s.id} to equal the store's days` });
+      expect(await actual()).toBe(expected);
       // Every transaction of the journal once, retried copies included only once.
       const ids = new Set(s.traffic.map((t) => t.transactionId));
       const { rows: held } = await hqDb.pool.query<{ n: string }>('SELECT count(*) AS n FROM hq_transactions WHERE store_id = $1', [s.id]);
