@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { TopicSpec } from '@tillstream/contracts';
 import { consumerOffsetHooks, withConsumerTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import { ConsumerRunner, type ConsumedRecord, type Kafka, type TypedProducer } from '@tillstream/kafka';
@@ -44,23 +43,4 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
       options.afterCommit?.(records);
     },
   });
-}
-
-/**
- * Runs `start` until it succeeds or `stopping()` turns true, backing off from
- * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
- * down, and starts consuming once it answers. Resolves true once started.
- */
-export async function startWhenReachable(logger: Logger, what: string, start: () => Promise<void>, stopping: () => boolean): Promise<boolean> {
-  for (let attempt = 1; !stopping(); attempt++) {
-    try {
-      await start();
-      return true;
-    } catch (err) {
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      logger.warn({ err, attempt, delayMs: delay }, `cannot start ${what} yet (broker down?); retrying`);
-      await sleep(delay);
-    }
-  }
-  return false;
 }

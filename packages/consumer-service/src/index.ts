@@ -1,3 +1,4 @@
 export * from './env.ts';
 export * from './service.ts';
 export * from './booking.ts';
+export * from './runtime.ts';

@@ -1,10 +1,10 @@
 import type { Router } from 'express';
 import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
-import { classifyPgError, createPool, isTransientPgError, migrate, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
-import { listen, serviceApp } from '@tillstream/http';
-import { OutboxPublisher, TypedProducer, createKafkaClient, ensureTopics, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
+import { createPool, migrate, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
+import { OutboxPublisher, TypedProducer, createKafkaClient, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
-import { bookingConsumer, startWhenReachable } from './booking.ts';
+import { bookingConsumer } from './booking.ts';
+import { runConsumingService, type RunningService } from './runtime.ts';
 import type { ConsumerServiceEnv } from './env.ts';
 
 export interface ConsumerServiceContext {
@@ -38,11 +38,6 @@ export interface ConsumerServiceDefinition<Booked> {
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
   /** The service's API routes. */
   routes(ctx: ConsumerServiceContext): Router[];
-}
-
-export interface RunningService {
-  url: string;
-  stop(): Promise<void>;
 }
 
 /**
@@ -117,53 +112,23 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
   });
   let booked: Booked | undefined;
 
-  let stopping = false;
-  let consuming = false;
-  const started = startWhenReachable(
+  return runConsumingService({
+    name,
     logger,
-    'consuming',
-    async () => {
-      await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
-      await producer.connect();
-      await consumer.start();
-      consuming = true;
-      outbox.start();
+    pool,
+    kafka,
+    producer,
+    topicPrefix: env.TOPIC_PREFIX,
+    topics: storeTopics,
+    consumers: [consumer],
+    onConsuming: () => outbox.start(),
+    afterConsumersStop: () => outbox.stop(),
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      registry,
+      routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
+      logFields: { topicPrefix: env.TOPIC_PREFIX },
     },
-    () => stopping,
-  );
-
-  const app = serviceApp({
-    registry,
-    logger,
-    ready: {
-      database: async () => {
-        await pool.query('SELECT 1');
-      },
-      consumer: async () => {
-        if (!consuming) throw new Error('the POS consumer is not running (broker unreachable?)');
-      },
-    },
-    routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
-    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
   });
-  const http = await listen(app, env.HOST, env.PORT);
-  logger.info({ url: http.url, topicPrefix: env.TOPIC_PREFIX }, `${name} listening`);
-
-  let stopped: Promise<void> | undefined;
-  return {
-    url: http.url,
-    stop: () =>
-      (stopped ??= (async () => {
-        logger.info(`${name} stopping`);
-        stopping = true;
-        const closed = http.close();
-        await started;
-        if (consuming) await consumer.stop();
-        await outbox.stop();
-        await producer.disconnect();
-        await closed;
-        await pool.end();
-        logger.info(`${name} stopped`);
-      })()),
-  };
 }

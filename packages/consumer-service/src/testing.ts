@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '@tillstream/observability';
 import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import type { ConsumerServiceEnv } from './env.ts';
-import type { RunningService } from './service.ts';
+import type { RunningService } from './runtime.ts';
 
 export interface TestConsumerService<Env> {
   service: RunningService;

@@ -17,12 +17,13 @@ export async function latestCatalog(db: Queryable): Promise<Catalog | undefined>
   return row ? { version: row.version, publishedAt: row.published_at.toISOString(), items: row.items } : undefined;
 }
 
-/** A store applied a version; acknowledgements never move a store backwards. */
+/** A store applied a version; acknowledgements never move a store backwards. False when no such version exists. */
 export async function acknowledgeCatalog(db: Queryable, storeId: string, version: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO hq_catalog_acks AS a (store_id, version) SELECT $1, version FROM hq_catalog_versions WHERE version = $2
+  if ((await db.query('SELECT 1 FROM hq_catalog_versions WHERE version = $1', [version])).rowCount !== 1) return false;
+  await db.query(
+    `INSERT INTO hq_catalog_acks AS a (store_id, version) VALUES ($1, $2)
      ON CONFLICT (store_id) DO UPDATE SET version = EXCLUDED.version, applied_at = now() WHERE a.version <= EXCLUDED.version`,
     [storeId, version],
   );
-  return (rowCount ?? 0) > 0 || (await db.query('SELECT 1 FROM hq_catalog_versions WHERE version = $1', [version])).rowCount === 1;
+  return true;
 }

@@ -10,6 +10,7 @@ import {
   type TenderType,
   type TransactionType,
 } from '@tillstream/contracts';
+import { repeatEvery } from '@tillstream/consumer-service';
 import { loadConsumerOffset, withTransaction, type Pool, type Queryable } from '@tillstream/db';
 import { topicOffsets, type Kafka } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
@@ -82,8 +83,7 @@ export interface ReconcilerOptions {
 }
 
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private loop: { stop(): Promise<void> } | undefined;
   private readonly topic: string;
 
   constructor(private readonly options: ReconcilerOptions) {
@@ -91,20 +91,11 @@ export class Reconciler {
   }
 
   start(): void {
-    const tick = () => {
-      this.running = this.round()
-        .catch((err: unknown) => this.options.logger.warn({ err }, 'reconciliation round failed; retrying'))
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = setTimeout(tick, this.options.intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.loop = repeatEvery(this.options.intervalMs, () => this.round(), (err) => this.options.logger.warn({ err }, 'reconciliation round failed; retrying'));
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.loop?.stop();
   }
 
   /** One pass: schedule re-verifications, snapshot offsets for new ones, verify those HQ has caught up on. */

@@ -1,8 +1,7 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startWhenReachable } from '@tillstream/consumer-service';
-import { classifyPgError, createPool, isTransientPgError, migrate, type PoolClient } from '@tillstream/db';
-import { listen, serviceApp } from '@tillstream/http';
-import { TypedProducer, createKafkaClient, ensureTopics, type ConsumerRunner } from '@tillstream/kafka';
+import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
+import { createPool, migrate, type PoolClient } from '@tillstream/db';
+import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
 import { Reconciler } from './reconcile.ts';
@@ -10,10 +9,7 @@ import { chainRouter } from './routes/chain.ts';
 import { storeRouter } from './routes/stores.ts';
 import { writeAggregates, writeAlerts, writeLevels, writeTransactions } from './views.ts';
 
-export interface HqService {
-  url: string;
-  stop(): Promise<void>;
-}
+export type HqService = RunningService;
 
 /** The consumer group of each HQ view (the reconciler reads the transaction group's offsets). */
 export function hqGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
@@ -62,55 +58,25 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
     reverifyAfterMs: env.REVERIFY_AFTER_MS,
   });
 
-  let stopping = false;
-  let consuming = false;
-  const started = startWhenReachable(
+  return runConsumingService({
+    name: 'hq',
     logger,
-    "HQ's consumers",
-    async () => {
-      await ensureTopics({ kafka, logger, prefix: env.HQ_TOPIC_PREFIX, specs: hqTopics });
-      await producer.connect();
-      await Promise.all(consumers.map((c) => c.start()));
-      consuming = true;
-      reconciler.start();
+    pool,
+    kafka,
+    producer,
+    topicPrefix: env.HQ_TOPIC_PREFIX,
+    topics: hqTopics,
+    consumers,
+    onConsuming: () => reconciler.start(),
+    beforeConsumersStop: () => reconciler.stop(),
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      registry,
+      routes: [
+        storeRouter({ pool, producer, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES }),
+        chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, adminToken: env.HQ_ADMIN_TOKEN }),
+      ],
     },
-    () => stopping,
-  );
-
-  const app = serviceApp({
-    registry,
-    logger,
-    ready: {
-      database: async () => {
-        await pool.query('SELECT 1');
-      },
-      broker: async () => {
-        if (!consuming) throw new Error("HQ's broker is not reachable yet");
-      },
-    },
-    routes: [
-      storeRouter({ pool, producer, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES }),
-      chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, adminToken: env.HQ_ADMIN_TOKEN }),
-    ],
-    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
   });
-  const http = await listen(app, env.HOST, env.PORT);
-  logger.info({ url: http.url }, 'hq listening');
-
-  let stopped: Promise<void> | undefined;
-  return {
-    url: http.url,
-    stop: () =>
-      (stopped ??= (async () => {
-        stopping = true;
-        const closed = http.close();
-        await started;
-        await reconciler.stop();
-        if (consuming) await Promise.all(consumers.map((c) => c.stop()));
-        await producer.disconnect();
-        await closed;
-        await pool.end();
-        logger.info('hq stopped');
-      })()),
-  };
 }

@@ -1,8 +1,7 @@
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startWhenReachable } from '@tillstream/consumer-service';
-import { classifyPgError, createPool, isTransientPgError, migrate, type PoolClient } from '@tillstream/db';
-import { listen, serviceApp } from '@tillstream/http';
-import { TypedProducer, createKafkaClient, ensureTopics, type ConsumerRunner } from '@tillstream/kafka';
+import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
+import { createPool, migrate, type PoolClient } from '@tillstream/db';
+import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
@@ -11,11 +10,9 @@ import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { Uploader } from './uploader.ts';
 
-export interface SyncService {
-  url: string;
+export interface SyncService extends RunningService {
   /** Runs the sweeper's chores now (tests: no waiting for the next interval). */
   sweep(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /**
@@ -98,55 +95,28 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     feed(inventoryAlerts, appendOutbox.alerts),
   ];
 
-  let stopping = false;
-  let consuming = false;
-  const started = startWhenReachable(
-    logger,
-    'consuming',
-    async () => {
-      await ensureTopics({ kafka, logger, prefix: env.TOPIC_PREFIX, specs: storeTopics });
-      await producer.connect();
-      await Promise.all(consumers.map((c) => c.start()));
-      consuming = true;
-    },
-    () => stopping,
-  );
   uploader.start();
   sweeper.start();
-
-  const app = serviceApp({
-    registry,
+  const running = await runConsumingService({
+    name: 'sync',
     logger,
-    ready: {
-      database: async () => {
-        await pool.query('SELECT 1');
-      },
-      consumer: async () => {
-        if (!consuming) throw new Error('the store topics are not being consumed (broker unreachable?)');
-      },
+    pool,
+    kafka,
+    producer,
+    topicPrefix: env.TOPIC_PREFIX,
+    topics: storeTopics,
+    consumers,
+    beforeConsumersStop: async () => {
+      await sweeper.stop();
+      await uploader.close();
     },
-    routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader })],
-    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      registry,
+      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader })],
+      logFields: { hq: env.HQ_URL },
+    },
   });
-  const http = await listen(app, env.HOST, env.PORT);
-  logger.info({ url: http.url, hq: env.HQ_URL }, 'sync listening');
-
-  let stopped: Promise<void> | undefined;
-  return {
-    url: http.url,
-    sweep: () => sweeper.round(),
-    stop: () =>
-      (stopped ??= (async () => {
-        stopping = true;
-        const closed = http.close();
-        await started;
-        await sweeper.stop();
-        await uploader.close();
-        if (consuming) await Promise.all(consumers.map((c) => c.stop()));
-        await producer.disconnect();
-        await closed;
-        await pool.end();
-        logger.info('sync stopped');
-      })()),
-  };
+  return { ...running, sweep: () => sweeper.round() };
 }

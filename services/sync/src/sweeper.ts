@@ -1,3 +1,4 @@
+import { repeatEvery } from '@tillstream/consumer-service';
 import { withTransaction, type Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { appliedCatalogVersion, applyCatalog, markCatalogAcked } from './catalog.ts';
@@ -31,25 +32,18 @@ export interface SweeperOptions {
  * means they are tried again next time.
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private loop: { stop(): Promise<void> } | undefined;
   private readonly lastRun = new Map<string, number>();
 
   constructor(private readonly options: SweeperOptions) {}
 
   start(): void {
-    const tick = () => {
-      this.running = this.round().finally(() => {
-        if (this.timer !== undefined) this.timer = setTimeout(tick, this.options.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    // Each chore catches its own failures (see chore()); nothing reaches this handler but a bug.
+    this.loop = repeatEvery(this.options.intervalMs, () => this.round(), (err) => this.options.logger.error({ err }, 'sweep round failed'));
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    await this.loop?.stop();
   }
 
   /** Runs now whatever is due (tests and `sweep()` callers use it to skip waiting). */

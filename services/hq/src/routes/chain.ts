@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { BusinessDay, CatalogPublishRequest, Identifier, ReconciliationStatus, Sku } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
-import { HttpProblem, jsonBody, parseQuery, validationProblem } from '@tillstream/http';
+import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
 import { reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
 
@@ -52,9 +52,7 @@ export function chainRouter(deps: ChainRouteDeps): Router {
     if (!token || !admin || token.length !== admin.length || !timingSafeEqual(Buffer.from(token), Buffer.from(admin))) {
       throw new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)');
     }
-    const parsed = CatalogPublishRequest.safeParse(req.body);
-    if (!parsed.success) throw validationProblem(parsed.error);
-    res.status(201).json(await publishCatalog(deps.pool, parsed.data.items));
+    res.status(201).json(await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items));
   });
 
   return router;

@@ -1,8 +1,7 @@
 import { Router, type Request } from 'express';
-import type { z } from 'zod';
 import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
 import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
-import { HttpProblem, bearerAuth, jsonBody, pointer, validationProblem } from '@tillstream/http';
+import { HttpProblem, bearerAuth, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
@@ -20,12 +19,6 @@ export interface StoreRouteDeps {
   producer: TypedProducer;
   tokenCacheMs: number;
   batchLimitBytes: number;
-}
-
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw validationProblem(parsed.error);
-  return parsed.data;
 }
 
 /** What stores call, each authenticated with its own token: a store reads and writes only under its own id (403 otherwise). */
@@ -50,7 +43,7 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
     if (!key) throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send the batch id as the Idempotency-Key header');
-    const batch = parse(SyncBatchV1, req.body);
+    const batch = parseBody(SyncBatchV1, req);
     if (!BatchId.safeParse(key).success || key !== batch.batchId) {
       throw new HttpProblem('UNPROCESSABLE', 'the Idempotency-Key must equal the batchId of the body', { errors: [{ pointer: pointer(['batchId']), message: `must equal the Idempotency-Key "${key}"` }] });
     }
@@ -63,13 +56,13 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   });
 
   router.post('/v1/stores/:storeId/manifests', storeParam, auth, ...small, async (req, res) => {
-    const manifest = parse(DayManifestV1, req.body);
+    const manifest = parseBody(DayManifestV1, req);
     if (manifest.storeId !== req.storeId) throw new HttpProblem('FORBIDDEN', 'a store sends only its own manifests', { errors: [{ pointer: '/storeId', message: `must be ${req.storeId}` }] });
     res.status(202).json(await receiveManifest(deps.pool, manifest));
   });
 
   router.post('/v1/stores/:storeId/heartbeat', storeParam, auth, ...small, async (req, res) => {
-    const beat = parse(HeartbeatV1, req.body);
+    const beat = parseBody(HeartbeatV1, req);
     await touchStore(deps.pool, req.storeId!, beat.backlog, false);
     res.status(204).end();
   });
@@ -85,7 +78,7 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   });
 
   router.post('/v1/stores/:storeId/catalog/acks', storeParam, auth, ...small, async (req, res) => {
-    const ack = parse(CatalogAckV1, req.body);
+    const ack = parseBody(CatalogAckV1, req);
     if (!(await acknowledgeCatalog(deps.pool, req.storeId!, ack.version))) throw new HttpProblem('UNPROCESSABLE', `catalog version ${ack.version} does not exist`);
     res.status(204).end();
   });

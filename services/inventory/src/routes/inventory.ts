@@ -10,7 +10,7 @@ import {
   TransferRequest,
 } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
-import { HttpProblem, jsonBody, parseQuery, validationProblem } from '@tillstream/http';
+import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import type { LedgerContext } from '../ledger.ts';
 import { bookOperation, updateItemSettings, type Operation } from '../operations.ts';
 import { getItem, latestMovements, listItems } from '../queries.ts';
@@ -69,9 +69,7 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
 
   router.put('/v1/inventory/items/:sku/settings', ...body, async (req, res) => {
     const sku = skuParam(req);
-    const parsed = ItemSettingsRequest.safeParse(req.body);
-    if (!parsed.success) throw validationProblem(parsed.error);
-    await updateItemSettings(deps.pool, deps.ledger, sku, parsed.data);
+    await updateItemSettings(deps.pool, deps.ledger, sku, parseBody(ItemSettingsRequest, req));
     deps.published();
     res.json(await getItem(deps.pool, sku));
   });
@@ -82,9 +80,7 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
       if (!key.success) {
         throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_"), unique per operation and the same when retrying it');
       }
-      const parsed = schema.safeParse(req.body);
-      if (!parsed.success) throw validationProblem(parsed.error);
-      const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parsed.data } as Operation);
+      const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parseBody(schema, req) } as Operation);
       if (booked.replayed) {
         res.setHeader('Idempotent-Replayed', 'true');
         res.status(200).json(booked.response);

@@ -1,0 +1,136 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Router } from 'express';
+import type { TopicSettings } from '@tillstream/contracts';
+import { classifyPgError, isTransientPgError, type Pool } from '@tillstream/db';
+import { listen, serviceApp } from '@tillstream/http';
+import { ensureTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
+import type { Logger, Registry } from '@tillstream/observability';
+
+/**
+ * Runs `start` until it succeeds or `stopping()` turns true, backing off from
+ * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
+ * down, and starts consuming once it answers.
+ */
+async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: () => boolean): Promise<void> {
+  for (let attempt = 1; !stopping(); attempt++) {
+    try {
+      await start();
+      return;
+    } catch (err) {
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
+      await sleep(delay);
+    }
+  }
+}
+
+export interface ConsumingServiceOptions {
+  /** "inventory", "hq": log lines. */
+  name: string;
+  logger: Logger;
+  pool: Pool;
+  kafka: Kafka;
+  producer: TypedProducer;
+  topicPrefix: string;
+  /** Topics created (if missing) before consuming. */
+  topics: readonly TopicSettings[];
+  consumers: ReadonlyArray<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>>;
+  /** After every consumer started (start publishers, reconcilers). */
+  onConsuming?(): void;
+  /** On stop, before the consumers stop (timers, job workers). */
+  beforeConsumersStop?(): Promise<void>;
+  /** On stop, after the consumers stopped and before the producer disconnects (drain an outbox). */
+  afterConsumersStop?(): Promise<void>;
+  http: { host: string; port: number; registry: Registry; routes: Router[]; logFields?: Record<string, unknown> };
+}
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The process shape every Tillstream consumer service shares: the API (with
+ * readiness for the database and the consumers, and database outages
+ * answered 503) serves at once; the consumers start once the broker answers;
+ * stop() closes the API, stops the consumers, the producer and the pool, in
+ * that order, once however often it is called.
+ */
+export async function runConsumingService(options: ConsumingServiceOptions): Promise<RunningService> {
+  const { logger, pool, producer, consumers } = options;
+  let stopping = false;
+  let consuming = false;
+  const started = startWhenReachable(
+    logger,
+    async () => {
+      await ensureTopics({ kafka: options.kafka, logger, prefix: options.topicPrefix, specs: options.topics });
+      await producer.connect();
+      await Promise.all(consumers.map((c) => c.start()));
+      consuming = true;
+      options.onConsuming?.();
+    },
+    () => stopping,
+  );
+
+  const app = serviceApp({
+    registry: options.http.registry,
+    logger,
+    ready: {
+      database: async () => {
+        await pool.query('SELECT 1');
+      },
+      consumer: async () => {
+        if (!consuming) throw new Error(`${options.name} is not consuming its topics (broker unreachable?)`);
+      },
+    },
+    routes: options.http.routes,
+    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
+  });
+  const http = await listen(app, options.http.host, options.http.port);
+  logger.info({ url: http.url, ...options.http.logFields }, `${options.name} listening`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: http.url,
+    stop: () =>
+      (stopped ??= (async () => {
+        logger.info(`${options.name} stopping`);
+        stopping = true;
+        const closed = http.close();
+        await started;
+        await options.beforeConsumersStop?.();
+        if (consuming) await Promise.all(consumers.map((c) => c.stop()));
+        await options.afterConsumersStop?.();
+        await producer.disconnect();
+        await closed;
+        await pool.end();
+        logger.info(`${options.name} stopped`);
+      })()),
+  };
+}
+
+/**
+ * Runs `round` now and then every `intervalMs` after each round ends (never
+ * two at once); a failed round is logged and the next one runs on time.
+ * stop() waits for a round in progress.
+ */
+export function repeatEvery(intervalMs: number, round: () => Promise<void>, onError: (err: unknown) => void): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    running = round()
+      .catch(onError)
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, 0);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
