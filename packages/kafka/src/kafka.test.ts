@@ -73,6 +73,18 @@ describe('kafka package against the real store broker', () => {
     }
   });
 
+  it('produces one send larger than the broker accepts in one request (HQ applying a 2,000-record batch) as several requests, in order', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    // ~3 MB on one partition (one terminal): one request would be refused with MESSAGE_TOO_LARGE (1 MiB).
+    const txs = Array.from({ length: 2000 }, () => makeTransaction(Array.from({ length: 6 }, (_, l) => ({ sku: `SKU-${l}`, category: 'c'.repeat(60) }))));
+    const receipts = await producer.send(posTransactions, txs.map((data) => ({ storeId: 'S001', data: data as PosTransaction })));
+    expect(receipts.map((r) => Number(r.offset))).toEqual(txs.map((_, i) => i));
+    const records = await readRecords(env.kafka, `${env.prefix}pos.transactions.v1`, { atLeast: txs.length });
+    expect(records.reduce((n, r) => n + r.value.length, 0)).toBeGreaterThan(2 * 1024 * 1024);
+    expect(records.map((r) => JSON.parse(r.value).data.transactionId)).toEqual(txs.map((tx) => tx.transactionId));
+  });
+
   it('refuses to produce an event that does not match its schema, and writes nothing', async () => {
     const env = await testKafka({ specs: [posTransactions] });
     const producer = await producerFor(env.kafka, env.prefix, env.logger);

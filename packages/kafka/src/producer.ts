@@ -45,6 +45,51 @@ export interface OutgoingEvent<Data> {
 }
 
 /**
+ * Most bytes of records in one produce request. The broker refuses a
+ * partition's record batch over `message.max.bytes` (1 MiB by default) with
+ * MESSAGE_TOO_LARGE, and kafkajs puts everything sent to a partition in one
+ * call into one batch (uncompressed): a large send goes out as several
+ * requests, in order, each well under the limit.
+ */
+export const MAX_REQUEST_BYTES = 768 * 1024;
+
+const length = (v: Buffer | string | null | undefined): number => (v == null ? 0 : v.length);
+
+/** Bytes of a record on the wire (framing approximated); `exact` false gives a cheap upper bound (a string character is at most 3 UTF-8 bytes). */
+function messageBytes(m: Message, exact: boolean): number {
+  const size = (v: Buffer | string | null | undefined) => (typeof v === 'string' ? (exact ? Buffer.byteLength(v) : 3 * v.length) : length(v));
+  let bytes = 64 + size(m.key) + size(m.value); // 64: record framing, varints, timestamp
+  for (const name in m.headers) {
+    const value = m.headers[name];
+    bytes += 8 + size(name) + (Array.isArray(value) ? value.reduce<number>((n, v) => n + size(v), 0) : size(value as Buffer | string | undefined));
+  }
+  return bytes;
+}
+
+/** Splits messages into consecutive runs of at most MAX_REQUEST_BYTES (a lone larger message is its own run, and the broker's error is reported). */
+export function requestSized(messages: Message[], limit = MAX_REQUEST_BYTES): Message[][] {
+  // Fast path (every send of the selling path): the cheap upper bound fits.
+  let upperBound = 0;
+  for (const m of messages) upperBound += messageBytes(m, false);
+  if (upperBound <= limit) return [messages];
+  const chunks: Message[][] = [];
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = messageBytes(m, true);
+    if (chunk.length > 0 && bytes + size > limit) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
  * The producer every Tillstream service writes with.
  *
  * - Idempotent with acks=all: a retried produce never duplicates a record in
@@ -101,8 +146,9 @@ export class TypedProducer {
   }
 
   /**
-   * Wraps each event in an envelope, validates it, produces all of them in
-   * one request and returns one receipt per event, in order.
+   * Wraps each event in an envelope, validates it, produces all of them (in
+   * one request, or several in order when they exceed MAX_REQUEST_BYTES) and
+   * returns one receipt per event, in order.
    */
   async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], options: SendOptions = {}): Promise<RecordReceipt[]> {
     const producedAt = new Date().toISOString();
@@ -147,6 +193,12 @@ export class TypedProducer {
    * Returns one receipt per message, in order.
    */
   async sendRaw(topic: string, messages: Message[]): Promise<RecordReceipt[]> {
+    const receipts: RecordReceipt[] = [];
+    for (const chunk of requestSized(messages)) receipts.push(...(await this.produce(topic, chunk)));
+    return receipts;
+  }
+
+  private async produce(topic: string, messages: Message[]): Promise<RecordReceipt[]> {
     if (messages.length === 0) return [];
     const metadata = await this.producer.send({
       topic,
