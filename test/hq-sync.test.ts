@@ -254,10 +254,19 @@ describe('store -> HQ sync', () => {
     expect((await post('S001', 'tt_not-a-token', batch)).status).toBe(401);
     expect((await post('S001', tokens.S001, batch, 'S001-9-9')).status).toBe(422);
 
-    // Applied once: the view holds the transaction once, and nothing of S002 was written.
-    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_transactions')).rowCount === 1, { message: 'the view to book the batch' });
+    // "S001-13001-15000" reads as the Luhn-valid digit run 0011300115000: a batch id, not a card number.
+    // A card number inside a record is still refused, and nothing of that batch is applied.
+    const third = makeTransaction([{ sku: 'D' }], { storeId: 'S001' });
+    const lucky = await post('S001', tokens.S001, { ...batch, batchId: 'S001-13001-15000', records: [{ stream: 'transaction', key: third.transactionId, data: third }] });
+    expect(lucky.status).toBe(201);
+    const card = makeTransaction([{ sku: 'E' }], { storeId: 'S001', operatorId: 'OP1' });
+    const withCard = await post('S001', tokens.S001, { ...batch, batchId: 'S001-15001-15001', records: [{ stream: 'transaction', key: card.transactionId, data: { ...card, operatorId: '4111111111111111' } }] });
+    expect(withCard.status).toBe(422);
+
+    // Applied once: the view holds each transaction once, and nothing of S002 was written.
+    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_transactions')).rowCount === 2, { message: 'the view to book the batches' });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const { rows } = await hqDb.pool.query<{ store_id: string; transaction_id: string }>('SELECT store_id, transaction_id FROM hq_transactions');
-    expect(rows).toEqual([{ store_id: 'S001', transaction_id: tx.transactionId }]);
+    const { rows } = await hqDb.pool.query<{ store_id: string; transaction_id: string }>('SELECT store_id, transaction_id FROM hq_transactions ORDER BY occurred_at');
+    expect(rows).toEqual([tx, third].map((t) => ({ store_id: 'S001', transaction_id: t.transactionId })));
   }, 60_000);
 });

@@ -9,6 +9,8 @@ export interface JsonBodyOptions {
   maxDepth?: number;
   /** Called when a card number was found (count it in a metric); the number itself is never passed on. */
   onCardNumber?: () => void;
+  /** Fields holding identifiers of a known shape: a value matching its field's pattern is not scanned for card numbers. */
+  identifiers?: Readonly<Record<string, RegExp>>;
 }
 
 function problemOf(finding: Finding, maxDepth: number, onCardNumber?: () => void): HttpProblem {
@@ -63,7 +65,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
         : new HttpProblem('MALFORMED_JSON', 'the body is not valid JSON'));
       return;
     }
-    const found = inspectBody(parsed, maxDepth);
+    const found = inspectBody(parsed, maxDepth, options.identifiers);
     if (found) {
       next(problemOf(found, maxDepth, options.onCardNumber));
       return;

@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
+import { BATCH_ID_PATTERN, BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
 import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
 import { HttpProblem, bearerAuth, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
@@ -38,7 +38,8 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   const storeParam = (req: Request, _res: unknown, next: (err?: unknown) => void) =>
     next(Identifier.safeParse(req.params.storeId).success ? undefined : new HttpProblem('NOT_FOUND', 'not a valid store id'));
   const small = jsonBody({ limitBytes: 1024 * 1024 });
-  const large = jsonBody({ limitBytes: deps.batchLimitBytes });
+  // A batch id ("S001-13001-15000") groups digits the way a printed card number does: it is not scanned as one.
+  const large = jsonBody({ limitBytes: deps.batchLimitBytes, identifiers: { batchId: BATCH_ID_PATTERN } });
 
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
