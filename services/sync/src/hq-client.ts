@@ -32,26 +32,45 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
+export interface RetrySettings {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Capped exponential backoff with jitter: half to all of base * 2^(failures-1), at most maxMs. */
+export function backoffMs(failures: number, retry: RetrySettings, random = Math.random): number {
+  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
 export interface HqClientOptions {
   url: string;
   storeId: string;
   token: string;
   timeoutMs: number;
+  /** Store-wide backoff after HQ failed (unreachable, 5xx without Retry-After). */
+  retry: RetrySettings;
   /** Told about every request's outcome: the store's sync status shows whether HQ is reachable. */
   onOutcome?(reachable: boolean, error?: string): void;
 }
 
 /** The store's side of HQ's API. */
 export class HqClient {
-  /** HQ asked for quiet until then (Retry-After): every request of this store waits, not only the one that was told. */
+  /**
+   * No request to HQ before then: HQ asked for quiet (Retry-After), or it
+   * failed and the store backs off. Store-wide, so a queue of a thousand
+   * waiting uploads still makes one request per backoff period, not one each.
+   */
   private notBefore = 0;
+  /** HQ failures in a row (reset by any answer that is not a failure). */
+  private failures = 0;
 
   constructor(private readonly options: HqClientOptions) {}
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined }> {
     const { url, storeId, token, timeoutMs } = this.options;
     const quiet = this.notBefore - Date.now();
-    if (quiet > 0) throw new HqUnavailable(`HQ asked to retry after ${new Date(this.notBefore).toISOString()}`, quiet, undefined);
+    if (quiet > 0) throw new HqUnavailable(`not asking HQ again before ${new Date(this.notBefore).toISOString()} (backing off)`, quiet, undefined);
     let res: Response;
     try {
       res = await fetch(`${url}/v1/stores/${encodeURIComponent(storeId)}${path}`, {
@@ -63,18 +82,19 @@ export class HqClient {
     } catch (err) {
       const message = `HQ unreachable: ${(err as Error).message}`;
       this.options.onOutcome?.(false, message);
-      throw new HqUnavailable(message, undefined, undefined);
+      throw new HqUnavailable(message, this.backOff(), undefined);
     }
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as T) : undefined;
     if (res.status === 409 || res.status === 429 || res.status >= 500) {
       const message = `HQ answered ${res.status} to ${method} ${path}`;
-      const after = retryAfterMs(res.headers.get('retry-after'));
-      // 409 is about one batch (a copy in flight); 429 and 503 are about the whole store.
-      if (after !== undefined && res.status !== 409) this.notBefore = Math.max(this.notBefore, Date.now() + after);
+      const told = retryAfterMs(res.headers.get('retry-after'));
       this.options.onOutcome?.(false, message);
-      throw new HqUnavailable(message, after, res.status);
+      // 409 is about one batch (a copy in flight); 429 and 5xx are about the whole store.
+      if (res.status === 409) throw new HqUnavailable(message, told, res.status);
+      throw new HqUnavailable(message, this.backOff(told), res.status);
     }
+    this.failures = 0;
     if (res.status >= 400 && res.status !== 404) {
       const message = `HQ refused ${method} ${path} with ${res.status}: ${(parsed as { detail?: string } | undefined)?.detail ?? text}`;
       this.options.onOutcome?.(true, message);
@@ -82,6 +102,14 @@ export class HqClient {
     }
     this.options.onOutcome?.(true);
     return { status: res.status, body: parsed };
+  }
+
+  /** Starts (or extends) the store-wide quiet after a failure: HQ's Retry-After if it sent one, else the backoff; returns its length. */
+  private backOff(told?: number): number {
+    this.failures += 1;
+    const quiet = told ?? backoffMs(this.failures, this.options.retry);
+    this.notBefore = Math.max(this.notBefore, Date.now() + quiet);
+    return quiet;
   }
 
   async uploadBatch(batch: SyncBatch): Promise<{ result: BatchResult; replayed: boolean }> {

@@ -36,6 +36,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     storeId: env.STORE_ID,
     token: env.HQ_TOKEN,
     timeoutMs: env.HQ_TIMEOUT_MS,
+    retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
     onOutcome: (reachable, error) => {
       if (reachable !== link.reachable) logger.info({ hq: env.HQ_URL, error }, reachable ? 'HQ reachable' : 'HQ unreachable; the store keeps selling and syncs later');
       link.reachable = reachable;

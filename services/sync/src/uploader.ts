@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
-import { HqRejected, HqUnavailable, type HqClient } from './hq-client.ts';
+import { HqRejected, HqUnavailable, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
 import { backlog, batchRecords, journalRange, type Batch } from './outbox.ts';
 
 type UploadJob = { batchId: string };
@@ -16,18 +16,17 @@ export interface UploaderOptions {
   hq: HqClient;
   storeId: string;
   logger: Logger;
-  retry: { baseMs: number; maxMs: number };
+  retry: RetrySettings;
 }
 
 /**
- * Retry delay of a failed upload: capped exponential backoff with jitter
- * (half to all of base * 2^(attempt-1), at most maxMs), or HQ's own
- * Retry-After plus up to 20 % when it sent one (429, 503).
+ * Retry delay of a failed upload: the store-wide quiet the HQ client
+ * started (HQ's Retry-After plus up to 20 %, or its backoff), else capped
+ * exponential backoff with jitter on the job's own attempts.
  */
-export function retryDelayMs(attemptsMade: number, err: unknown, retry: { baseMs: number; maxMs: number }, random = Math.random): number {
+export function retryDelayMs(attemptsMade: number, err: unknown, retry: RetrySettings, random = Math.random): number {
   if (err instanceof HqUnavailable && err.retryAfterMs !== undefined) return Math.round(err.retryAfterMs * (1 + 0.2 * random()));
-  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(30, Math.max(0, attemptsMade - 1)));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffMs(attemptsMade, retry, random);
 }
 
 /**
