@@ -40,9 +40,12 @@ export interface Listening {
   server: Server;
   /** The address it listens on (port 0 picks a free port). */
   url: string;
-  /** Stops accepting, closes idle connections, resolves when the last request is answered. */
+  /** Stops accepting, closes each connection once idle (all of them after 10 s), resolves when the last is closed. */
   close(): Promise<void>;
 }
+
+/** How long a stopping server waits for requests in progress before it drops their connections. */
+const CLOSE_GRACE_MS = 10_000;
 
 export async function listen(app: Express, host: string, port: number): Promise<Listening> {
   const server = app.listen(port, host);
@@ -53,8 +56,17 @@ export async function listen(app: Express, host: string, port: number): Promise<
     url: `http://${host}:${address.port}`,
     close: () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // server.close() closes the connections idle right now, but a keep-alive
+      // client that keeps sending (a store's uploader, a proxy) would hold
+      // its connection open for ever: close each one as soon as it is idle,
+      // and whatever is left after the grace period.
       server.closeIdleConnections();
-      return closed;
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      return closed.finally(() => {
+        clearInterval(sweep);
+        clearTimeout(force);
+      });
     },
   };
 }
