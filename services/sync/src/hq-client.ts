@@ -32,6 +32,11 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
+/** A request body already serialised as JSON. */
+export class PreparedJson {
+  constructor(readonly json: string) {}
+}
+
 export interface RetrySettings {
   baseMs: number;
   maxMs: number;
@@ -67,6 +72,7 @@ export class HqClient {
 
   constructor(private readonly options: HqClientOptions) {}
 
+  /** `body` is sent as JSON; a `PreparedJson` is sent as it is (a batch body built by PostgreSQL). */
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined }> {
     const { url, storeId, token, timeoutMs } = this.options;
     const quiet = this.notBefore - Date.now();
@@ -76,7 +82,7 @@ export class HqClient {
       res = await fetch(`${url}/v1/stores/${encodeURIComponent(storeId)}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: body instanceof PreparedJson ? body.json : JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
@@ -112,10 +118,12 @@ export class HqClient {
     return quiet;
   }
 
-  async uploadBatch(batch: SyncBatch): Promise<{ result: BatchResult; replayed: boolean }> {
-    const { status, body } = await this.request<BatchResult>('POST', '/batches', batch, { 'idempotency-key': batch.batchId });
-    if (status === 404) throw new HqRejected('HQ has no batch endpoint for this store', status, body);
-    return { result: body!, replayed: status === 200 };
+  /** Uploads a batch: the object, or its JSON already serialised (`PreparedJson`, with its batch id). */
+  async uploadBatch(batch: SyncBatch | { batchId: string; prepared: PreparedJson }): Promise<{ result: BatchResult; replayed: boolean }> {
+    const body = 'prepared' in batch ? batch.prepared : batch;
+    const { status, body: result } = await this.request<BatchResult>('POST', '/batches', body, { 'idempotency-key': batch.batchId });
+    if (status === 404) throw new HqRejected('HQ has no batch endpoint for this store', status, result);
+    return { result: result!, replayed: status === 200 };
   }
 
   async sendManifest(manifest: DayManifest): Promise<ManifestResult> {

@@ -103,12 +103,18 @@ export async function unackedBatches(db: Queryable, limit = 10_000): Promise<Bat
   return rows.map((r) => ({ batchId: r.batch_id, firstId: r.first_id, lastId: r.last_id, records: r.records }));
 }
 
-export async function batchRecords(db: Queryable, batch: Pick<Batch, 'firstId' | 'lastId'>): Promise<SyncRecord[]> {
-  const { rows } = await db.query<{ stream: SyncStream; record_key: string; data: never }>(
-    'SELECT stream, record_key, data FROM sync_outbox WHERE id BETWEEN $1 AND $2 ORDER BY id',
+/**
+ * A batch's records as the JSON array the batch body carries, built by
+ * PostgreSQL from the stored documents: the store parses and re-serialises
+ * nothing on the way to HQ.
+ */
+export async function batchRecordsJson(db: Queryable, batch: Pick<Batch, 'firstId' | 'lastId'>): Promise<{ json: string; count: number }> {
+  const { rows } = await db.query<{ json: string; n: string }>(
+    `SELECT coalesce(json_agg(json_build_object('stream', stream, 'key', record_key, 'data', data) ORDER BY id), '[]')::text AS json, count(*) AS n
+     FROM sync_outbox WHERE id BETWEEN $1 AND $2`,
     [batch.firstId, batch.lastId],
   );
-  return rows.map((r) => ({ stream: r.stream, key: r.record_key, data: r.data }));
+  return { json: rows[0]!.json, count: Number(rows[0]!.n) };
 }
 
 /** The transactions a replay request asks for, as the store holds them. */

@@ -3,10 +3,11 @@ import { Redis } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
-import { HqRejected, HqUnavailable, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
-import { backlog, batchRecords, journalRange, type Batch } from './outbox.ts';
+import { HqRejected, HqUnavailable, PreparedJson, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
+import { backlog, batchRecordsJson, journalRange, type Batch } from './outbox.ts';
 
 type UploadJob = { batchId: string };
+type BatchRow = { batch_id: string; first_id: string; last_id: string };
 type ReplayJob = ReplayRequest;
 
 export interface UploaderOptions {
@@ -38,7 +39,9 @@ export function retryDelayMs(attemptsMade: number, err: unknown, retry: RetrySet
  *
  * Order: a job uploads every unacknowledged batch before its own, oldest
  * first, so HQ receives each key's records in the order the store wrote
- * them whichever job runs first.
+ * them whichever job runs first; it goes on past its own while it is at it
+ * (up to 500 batches), so a backlog drains in one pipelined pass, the next
+ * batch read from PostgreSQL while HQ applies the current one.
  */
 export class Uploader {
   private readonly queue: Queue;
@@ -103,20 +106,37 @@ export class Uploader {
     else await this.upload((job.data as UploadJob).batchId);
   }
 
+  /**
+   * Makes sure HQ has this batch: uploads every unacknowledged batch in
+   * outbox order, this one and all before it at least, and the ones after
+   * it too while it is at it (their own jobs then find them acknowledged).
+   * The next batch is read while HQ applies the current one.
+   */
   private async upload(batchId: string): Promise<void> {
+    for (;;) {
+      const { rows } = await this.options.pool.query<BatchRow>('SELECT batch_id, first_id, last_id FROM sync_batches WHERE acked_at IS NULL ORDER BY first_id LIMIT 500');
+      if (rows.length > 0) await this.uploadInOrder(rows);
+      if (rows.length < 500 || rows.some((r) => r.batch_id === batchId)) return;
+    }
+  }
+
+  /** Uploads these batches in order, each acknowledged before the next is sent; the next is read while HQ applies the current one. */
+  private async uploadInOrder(rows: readonly BatchRow[]): Promise<void> {
     const { pool, hq } = this.options;
-    const { rows } = await pool.query<{ batch_id: string; first_id: string; last_id: string; records: number }>(
-      `SELECT batch_id, first_id, last_id, records FROM sync_batches
-       WHERE acked_at IS NULL AND first_id <= (SELECT first_id FROM sync_batches WHERE batch_id = $1) ORDER BY first_id`,
-      [batchId],
-    );
-    for (const row of rows) {
-      const records = await batchRecords(pool, { firstId: row.first_id, lastId: row.last_id });
-      const { records: behind, oldestAt } = await backlog(pool);
+    let { records: behind, oldestAt } = await backlog(pool);
+    const prepare = (row: BatchRow) => batchRecordsJson(pool, { firstId: row.first_id, lastId: row.last_id });
+    let next: Promise<{ json: string; count: number }> | undefined = prepare(rows[0]!);
+    for (const [i, row] of rows.entries()) {
+      const records = await next!;
+      next = i + 1 < rows.length ? prepare(rows[i + 1]!) : undefined;
+      next?.catch(() => undefined); // awaited on the next turn; a failure there is that turn's
+      const prepared = new PreparedJson(`{"batchId":${JSON.stringify(row.batch_id)},"records":${records.json},"backlog":${JSON.stringify({ records: behind, oldestAt })}}`);
       try {
-        const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, records, backlog: { records: behind, oldestAt } });
+        const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, prepared });
         await pool.query('UPDATE sync_batches SET acked_at = now(), attempts = attempts + 1, last_error = NULL WHERE batch_id = $1', [row.batch_id]);
-        this.options.logger.debug({ batch: row.batch_id, records: records.length, replayed }, 'batch acknowledged by HQ');
+        behind = Math.max(0, behind - records.count);
+        if (behind === 0) oldestAt = null;
+        this.options.logger.debug({ batch: row.batch_id, records: records.count, replayed }, 'batch acknowledged by HQ');
       } catch (err) {
         await pool.query('UPDATE sync_batches SET attempts = attempts + 1, last_error = $2 WHERE batch_id = $1', [row.batch_id, (err as Error).message]);
         throw err;
