@@ -1,65 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { parseEnv, postgresServerEnv } from '@tillstream/config';
-import { milliToDecimal, posTransactions, storeTopics, toMilli } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate, type Pool } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
-import { createLogger } from '@tillstream/observability';
+import { milliToDecimal, storeTopics, toMilli } from '@tillstream/contracts';
+import { createPool, issueTerminalToken } from '@tillstream/db';
+import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
 import { cpuMillis } from './processes.ts';
+import { LINES_PER_TX, basket, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
-const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const FRESHNESS_RATE = Number(process.env.BENCH_RATE ?? 500);
 const FRESHNESS_S = Number(process.env.BENCH_DURATION_S ?? 20);
 const SERVICE_PORT = 18081;
 const INGEST_PORT = 18080;
-const LINES_PER_TX = 3;
-const logger = createLogger({ name: 'bench', level: 'warn' });
-
-/** A store's basket: three lines over 500 SKUs, one in five weighed. */
-function basket(i: number): LineSpec[] {
-  return Array.from({ length: LINES_PER_TX }, (_, l) =>
-    (i + l) % 5 === 0
-      ? { sku: `W-${(i * 7 + l) % 50}`, quantity: ((i % 997) + 1) / 1000, unitOfMeasure: 'KG' as const, unitPrice: 1299 }
-      : { sku: `SKU-${(i * 31 + l * 17) % 500}`, quantity: 1 + (i % 3), unitPrice: 199 },
-  );
-}
-
-async function scratchDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `bench_${tag}_${randomUUID().slice(0, 8)}`;
-  await ensureDatabase(SERVER, name);
-  const url = databaseUrl(SERVER, name);
-  await migrate({ databaseUrl: url, target: 'store', logger });
-  return { url, drop: () => dropDatabase(SERVER, name) };
-}
-
-async function storedOffset(pool: Pool, group: string): Promise<bigint> {
-  const { rows } = await pool.query<{ next_offset: string }>('SELECT next_offset FROM consumer_offsets WHERE group_id = $1', [group]);
-  return BigInt(rows[0]?.next_offset ?? '0');
-}
-
-/** Fills the POS topic with `lines` transaction lines over the last 30 days, as ingest would have written them. */
-async function fillTopic(kafka: Kafka, prefix: string, lines: number): Promise<number> {
-  const producer = new TypedProducer({ kafka, logger, source: 'bench', topicPrefix: prefix });
-  await producer.connect();
-  const transactions = Math.ceil(lines / LINES_PER_TX);
-  const bar = progress('filling pos.transactions', transactions);
-  const from = Date.now() - 30 * 86_400_000;
-  const step = (30 * 86_400_000) / transactions;
-  for (let sent = 0; sent < transactions; ) {
-    // Spread over the last 30 days, as a topic holding weeks of a store's trading would be.
-    const slice = Array.from({ length: Math.min(500, transactions - sent) }, (_, k) => makeTransaction(basket(sent + k), { occurredAt: new Date(from + (sent + k) * step).toISOString() }));
-    // makeTransaction builds complete, balanced documents: what the schema would return.
-    await producer.send(posTransactions, slice.map((tx) => ({ storeId: 'S001', data: tx as never, dataJson: JSON.stringify(tx) })), { dataValidated: true });
-    sent += slice.length;
-    bar.tick(sent);
-  }
-  bar.done();
-  await producer.disconnect();
-  return transactions;
-}
 
 /** Baseline: plain UNNEST batch inserts of the same rows (no ledger logic, no unique keys), same batch size. */
 async function rawInsertRate(url: string, lines: number): Promise<number> {
@@ -107,7 +60,8 @@ async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<str
   const db = await scratchDatabase('inv');
   const raw = await scratchDatabase('raw');
   try {
-    const transactions = await fillTopic(kafka, prefix, LINES);
+    // Spread over the last 30 days, as a topic holding weeks of a store's trading would be.
+    const transactions = await fillTopic(kafka, prefix, Math.ceil(LINES / LINES_PER_TX), 30);
     const lines = transactions * LINES_PER_TX;
     const baseline = await rawInsertRate(raw.url, lines);
 

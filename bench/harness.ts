@@ -1,5 +1,5 @@
 import { availableParallelism, cpus } from 'node:os';
-import { createLogger } from '@tillstream/observability';
+import { createLogger, progressBar } from '@tillstream/observability';
 import { down, infraConfigFromEnv, up } from '@tillstream/infra';
 
 /** Percentile of a sorted-or-not sample, in the sample's unit. */
@@ -18,27 +18,8 @@ export function table(rows: Array<Record<string, string | number>>): string {
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c] ?? ''))))].join('\n');
 }
 
-/** A one-line progress bar on stderr (only on a terminal; CI logs stay clean). */
-export function progress(label: string, total: number) {
-  const tty = process.stderr.isTTY;
-  const started = performance.now();
-  let last = 0;
-  return {
-    tick(done: number) {
-      if (!tty) return;
-      const now = performance.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      const width = 30;
-      const filled = Math.round((done / total) * width);
-      const rate = done / ((now - started) / 1000);
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(0)}/s   `);
-    },
-    done() {
-      if (tty) process.stderr.write('\n');
-    },
-  };
-}
+/** The progress bar of every long-running command. */
+export const progress = (label: string, total: number) => progressBar(label, total);
 
 /** Runs `fn` with the local infrastructure up, and stops what this run started. */
 export async function withInfra<T>(fn: () => Promise<T>): Promise<T> {

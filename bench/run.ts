@@ -1,6 +1,7 @@
 import { durability } from './durability.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
+import { syncBench } from './sync.ts';
 import { machine, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -19,6 +20,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   trends: {
     about: 'sales windows catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the sale in the summary',
     run: () => trendsBench(),
+  },
+  sync: {
+    about: "a week's backlog (50,000 transactions and their aggregates) drained from a store to HQ vs HQ's plain batch-apply rate",
+    run: () => syncBench(),
   },
 };
 
