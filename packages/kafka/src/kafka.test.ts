@@ -82,7 +82,7 @@ describe('kafka package against the real store broker', () => {
     expect(receipts.map((r) => Number(r.offset))).toEqual(txs.map((_, i) => i));
     const records = await readRecords(env.kafka, `${env.prefix}pos.transactions.v1`, { atLeast: txs.length });
     expect(records.reduce((n, r) => n + r.value.length, 0)).toBeGreaterThan(2 * 1024 * 1024);
-    expect(records.map((r) => JSON.parse(r.value).data.transactionId)).toEqual(txs.map((tx) => tx.transactionId));
+    expect(records.map((r) => (JSON.parse(r.value) as { data: PosTransaction }).data.transactionId)).toEqual(txs.map((tx) => tx.transactionId));
   });
 
   it('refuses to produce an event that does not match its schema, and writes nothing', async () => {

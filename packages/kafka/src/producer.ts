@@ -61,7 +61,7 @@ function messageBytes(m: Message, exact: boolean): number {
   let bytes = 64 + size(m.key) + size(m.value); // 64: record framing, varints, timestamp
   for (const name in m.headers) {
     const value = m.headers[name];
-    bytes += 8 + size(name) + (Array.isArray(value) ? value.reduce<number>((n, v) => n + size(v), 0) : size(value as Buffer | string | undefined));
+    bytes += 8 + size(name) + (Array.isArray(value) ? value.reduce<number>((n, v) => n + size(v), 0) : size(value));
   }
   return bytes;
 }
