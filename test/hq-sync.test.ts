@@ -254,14 +254,24 @@ describe('store -> HQ sync', () => {
     expect((await post('S001', 'tt_not-a-token', batch)).status).toBe(401);
     expect((await post('S001', tokens.S001, batch, 'S001-9-9')).status).toBe(422);
 
-    // "S001-13001-15000" reads as the Luhn-valid digit run 0011300115000: a batch id, not a card number.
-    // A card number inside a record is still refused, and nothing of that batch is applied.
+    // Machine-made ids are long digit runs: "S001-13001-15000" reads as 0011300115000 and the demo's
+    // alert "BK-SANDWICH:23:1795408619272" ends in epoch milliseconds, both Luhn-valid. HQ takes them;
+    // a card number in a transaction (what a terminal typed) is refused as ingest refuses it.
     const third = makeTransaction([{ sku: 'D' }], { storeId: 'S001' });
-    const lucky = await post('S001', tokens.S001, { ...batch, batchId: 'S001-13001-15000', records: [{ stream: 'transaction', key: third.transactionId, data: third }] });
+    const alert = { alertId: 'BK-SANDWICH:23:1795408619272', storeId: 'S001', sku: 'BK-SANDWICH', type: 'LOW_STOCK', state: 'LOW', previousState: 'OK', onHand: 2, reorderPoint: 3, reorderQuantity: 10, at: new Date().toISOString() };
+    const lucky = await post('S001', tokens.S001, {
+      ...batch,
+      batchId: 'S001-13001-15000',
+      records: [
+        { stream: 'transaction', key: third.transactionId, data: third },
+        { stream: 'alert', key: alert.alertId, data: alert },
+      ],
+    });
     expect(lucky.status).toBe(201);
-    const card = makeTransaction([{ sku: 'E' }], { storeId: 'S001', operatorId: 'OP1' });
+    const card = makeTransaction([{ sku: 'E' }], { storeId: 'S001' });
     const withCard = await post('S001', tokens.S001, { ...batch, batchId: 'S001-15001-15001', records: [{ stream: 'transaction', key: card.transactionId, data: { ...card, operatorId: '4111111111111111' } }] });
     expect(withCard.status).toBe(422);
+    expect(await json<{ code: string; errors: Array<{ pointer: string }> }>(withCard)).toMatchObject({ code: 'CARD_NUMBER_DETECTED', errors: [{ pointer: '/records/0/data/operatorId' }] });
 
     // Applied once: the view holds each transaction once, and nothing of S002 was written.
     await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_transactions')).rowCount === 2, { message: 'the view to book the batches' });

@@ -26,9 +26,7 @@ export type SyncRecord = z.infer<typeof SyncRecord>;
 export const MAX_BATCH_RECORDS = 5000;
 
 /** A batch id: "<store>-<first outbox id>-<last outbox id>" or "<store>-replay-<request id>"; deterministic, so a re-sent batch is the same batch. */
-/** "<store>-<first outbox id>-<last>" or "<store>-replay-<replay request id>". */
-export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}-(\d{1,19}-\d{1,19}|replay-\d{1,19})$/;
-export const BatchId = z.string().regex(BATCH_ID_PATTERN, 'must be "<store>-<first>-<last>" or "<store>-replay-<id>"');
+export const BatchId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}-(\d{1,19}-\d{1,19}|replay-\d{1,19})$/, 'must be "<store>-<first>-<last>" or "<store>-replay-<id>"');
 
 export const SyncBatchV1 = z.strictObject({
   batchId: BatchId,

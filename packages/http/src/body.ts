@@ -9,8 +9,20 @@ export interface JsonBodyOptions {
   maxDepth?: number;
   /** Called when a card number was found (count it in a metric); the number itself is never passed on. */
   onCardNumber?: () => void;
-  /** Fields holding identifiers of a known shape: a value matching its field's pattern is not scanned for card numbers. */
-  identifiers?: Readonly<Record<string, RegExp>>;
+  /**
+   * Scan every field for card numbers (default true). False only where the
+   * body is machine-made and the documents a person typed into are scanned
+   * by the route itself (HQ's store batches: ids and epoch milliseconds
+   * there are long digit runs, and one in ten passes Luhn).
+   */
+  cardNumbers?: boolean;
+}
+
+/** 422 for a card number at `path` (the number itself is never echoed). */
+export function cardNumberProblem(path: Array<string | number>): HttpProblem {
+  return new HttpProblem('CARD_NUMBER_DETECTED', 'payment card numbers must never be sent; send the processor token and last four digits', {
+    errors: [{ pointer: pointer(path), message: 'holds what looks like a card number' }],
+  });
 }
 
 function problemOf(finding: Finding, maxDepth: number, onCardNumber?: () => void): HttpProblem {
@@ -26,9 +38,7 @@ function problemOf(finding: Finding, maxDepth: number, onCardNumber?: () => void
       });
     case 'card':
       onCardNumber?.();
-      return new HttpProblem('CARD_NUMBER_DETECTED', 'payment card numbers must never be sent; send the processor token and last four digits', {
-        errors: [{ pointer: at, message: 'holds what looks like a card number' }],
-      });
+      return cardNumberProblem(finding.path);
   }
 }
 
@@ -65,7 +75,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
         : new HttpProblem('MALFORMED_JSON', 'the body is not valid JSON'));
       return;
     }
-    const found = inspectBody(parsed, maxDepth, options.identifiers);
+    const found = inspectBody(parsed, maxDepth, options.cardNumbers ?? true);
     if (found) {
       next(problemOf(found, maxDepth, options.onCardNumber));
       return;

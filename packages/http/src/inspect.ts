@@ -6,24 +6,17 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 export type Finding = { kind: 'depth' | 'key' | 'card'; path: Array<string | number>; key?: string };
 
 /**
- * One pass over a parsed body: depth, forbidden keys and card numbers
- * (except in fields named in `identifiers` whose value has that field's
- * identifier shape).
+ * One pass over a parsed body: depth, forbidden keys and (unless
+ * `cardNumbers` is false) card numbers.
  * Recursion is safe here: it stops at `maxDepth` (JSON.parse itself refuses
  * absurd nesting with a RangeError). One shared path stack, copied only when
  * there is something to report: the common case allocates almost nothing.
  */
-export function inspectBody(body: unknown, maxDepth: number, identifiers?: Readonly<Record<string, RegExp>>): Finding | undefined {
+export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true): Finding | undefined {
   const path: Array<string | number> = [];
   const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
-    if (typeof value === 'string') {
-      if (value.length < 13) return undefined;
-      // A field of a known identifier shape (HQ's batch ids, "S001-13001-15000", group digits as a card number would be printed).
-      const shape = identifiers && typeof key === 'string' ? identifiers[key] : undefined;
-      if (shape?.test(value)) return undefined;
-      return stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
-    }
-    if (typeof value === 'number') return numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
+    if (typeof value === 'string') return cardNumbers && value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+    if (typeof value === 'number') return cardNumbers && numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
     if (value === null || typeof value !== 'object') return undefined;
     if (depth >= maxDepth) return { kind: 'depth', path: [...path] };
     if (Array.isArray(value)) {
@@ -37,7 +30,7 @@ export function inspectBody(body: unknown, maxDepth: number, identifiers?: Reado
     }
     for (const k of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
-      if (k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
+      if (cardNumbers && k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
       path.push(k);
       const found = visit((value as Record<string, unknown>)[k], k, depth + 1);
       path.pop();

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
-import { BATCH_ID_PATTERN, BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
 import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
-import { HttpProblem, bearerAuth, jsonBody, parseBody, pointer } from '@tillstream/http';
+import { HttpProblem, bearerAuth, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
@@ -38,13 +38,19 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   const storeParam = (req: Request, _res: unknown, next: (err?: unknown) => void) =>
     next(Identifier.safeParse(req.params.storeId).success ? undefined : new HttpProblem('NOT_FOUND', 'not a valid store id'));
   const small = jsonBody({ limitBytes: 1024 * 1024 });
-  // A batch id ("S001-13001-15000") groups digits the way a printed card number does: it is not scanned as one.
-  const large = jsonBody({ limitBytes: deps.batchLimitBytes, identifiers: { batchId: BATCH_ID_PATTERN } });
+  // A batch is machine-made: its ids ("S001-13001-15000") and the derived records' ids (epoch
+  // milliseconds) are long digit runs, one in ten Luhn-valid. The transactions in it, what
+  // terminals typed, are scanned for card numbers exactly as ingest scanned them.
+  const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false });
 
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
     if (!key) throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send the batch id as the Idempotency-Key header');
     const batch = parseBody(SyncBatchV1, req);
+    for (const [i, record] of batch.records.entries()) {
+      const card = record.stream === 'transaction' ? findCardNumber(record.data) : undefined;
+      if (card) throw cardNumberProblem(['records', i, 'data', ...card]);
+    }
     if (!BatchId.safeParse(key).success || key !== batch.batchId) {
       throw new HttpProblem('UNPROCESSABLE', 'the Idempotency-Key must equal the batchId of the body', { errors: [{ pointer: pointer(['batchId']), message: `must equal the Idempotency-Key "${key}"` }] });
     }
