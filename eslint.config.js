@@ -31,7 +31,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    files: ['**/env.ts', '**/main.ts', '**/cli.ts', '**/*.test.ts', '**/global-setup.ts', 'packages/testing/src/processes.ts', 'vitest.config.ts', 'bench/**', 'test/**'],
+    files: ['**/env.ts', '**/main.ts', '**/cli.ts', '**/*.test.ts', '**/global-setup.ts', 'packages/infra/src/children.ts', 'vitest.config.ts', 'bench/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

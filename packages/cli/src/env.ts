@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { logEnv, parseEnv, postgresServerEnv } from '@tillstream/config';
+import { infraConfigFromEnv } from '@tillstream/infra';
+import type { Logger } from '@tillstream/observability';
 
 /** Defaults the CLI takes from the environment; flags override them. */
 export const cliEnv = parseEnv(
@@ -9,8 +11,13 @@ export const cliEnv = parseEnv(
     ...postgresServerEnv.shape,
     /** A store database URL, when it is not the default name. */
     DATABASE_URL: z.url().optional(),
+    /** The stores' time zone for simulated business days (as the services' STORE_TIME_ZONE). */
+    STORE_TIME_ZONE: z.string().min(1).default('UTC'),
     /** HQ's database URL, when it is not tillstream_hq on POSTGRES_URL. */
     HQ_DATABASE_URL: z.url().optional(),
   }),
   process.env,
 );
+
+/** The local infrastructure's settings (ports, state and cache folders), from the same variables as `npm run infra:up`. */
+export const infraConfig = (logger: Logger) => infraConfigFromEnv(process.env, logger);

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { demoCommand } from './commands/demo.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
 
@@ -8,5 +10,7 @@ export function program(): Command {
     .description('Tillstream operator CLI: run from the repository root as `npx tillstream <command>`')
     .showHelpAfterError()
     .addCommand(terminalCommand())
-    .addCommand(storeCommand());
+    .addCommand(storeCommand())
+    .addCommand(simulateCommand())
+    .addCommand(demoCommand());
 }

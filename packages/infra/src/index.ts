@@ -5,3 +5,4 @@ export * from './services.ts';
 export * from './infra.ts';
 export * from './env.ts';
 export { isPortFree } from './process.ts';
+export * from './children.ts';

@@ -1,18 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PosTransactionInput } from '@tillstream/contracts';
-import { makeTransaction } from './transactions.ts';
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { makeTransaction } from '@tillstream/simulator';
 
 /**
  * Store traffic in the order it reaches the topic: sales of counted and

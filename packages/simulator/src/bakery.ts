@@ -6,7 +6,7 @@ import { computeTotals, extendPrice, type PosTransactionInput, type TransactionL
  * The bakery's real POS log (../shared/data/bakery-transactions.csv: 9,684
  * transactions, Oct 2016 - Apr 2017, columns Date,Time,Transaction,Item)
  * turned into POS transactions with a catalog of the project's own
- * (packages/testing/data/bakery-catalog.json: SKU, category and price per
+ * (packages/simulator/data/bakery-catalog.json: SKU, category and price per
  * item). Rows with the item "NONE" carry no goods; a transaction of only
  * those is a NO_SALE.
  */

@@ -15,8 +15,9 @@ export interface ProcessOptions {
 
 /**
  * A service started as its own process, as production runs it (its main.ts
- * under tsx), resolved once `readyUrl` answers 2xx. Crash tests SIGKILL it;
- * benchmarks keep the load generator off its event loop.
+ * under tsx), resolved once `readyUrl` answers 2xx. The demo runs the chain
+ * this way; crash tests SIGKILL it; benchmarks keep the load generator off
+ * its event loop.
  */
 export async function startProcess(script: string, env: Record<string, string>, readyUrl: string, options: ProcessOptions = {}): Promise<ChildProcess> {
   const output = options.logFile ? openSync(options.logFile, 'a') : undefined;

@@ -1,0 +1,160 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueTerminalToken, migrate } from '@tillstream/db';
+import { down, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
+import { createLogger } from '@tillstream/observability';
+import { simulate, type SimulatedStore } from '@tillstream/simulator';
+import { cliEnv, infraConfig } from '../env.ts';
+
+function count(what: string, max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${what} must be an integer from 1 to ${max}`);
+    return n;
+  };
+}
+
+interface StorePorts {
+  ingest: number;
+  inventory: number;
+  trends: number;
+  sync: number;
+}
+
+/** Store n (0-based) listens on 8080-8083, the next on 8180-8183, ...; HQ on 8090. */
+const portsOf = (n: number): StorePorts => ({ ingest: 8080 + 100 * n, inventory: 8081 + 100 * n, trends: 8082 + 100 * n, sync: 8083 + 100 * n });
+const HQ_PORT = 8090;
+
+/**
+ * The whole system on this machine: local infrastructure, HQ, and for each
+ * demo store its ingest, inventory, trends and sync, with simulated tills
+ * selling until Ctrl-C (or SIGTERM), which stops everything it started.
+ */
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description(
+      `start a demo chain on this machine (what \`npm start\` runs): the local brokers, PostgreSQL and
+Redis, HQ, and per store ingest, inventory, trends and sync, with simulated terminals selling.
+Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
+    )
+    .option('--stores <n>', 'number of demo stores (S001, S002, ...)', count('--stores', 9), 2)
+    .option('--terminals <n>', 'simulated terminals per store', count('--terminals', 20), 3)
+    .option('--rate <tx/s>', 'transactions per second per store', (v) => {
+      const n = Number(v);
+      if (!(n > 0 && n <= 200)) throw new InvalidArgumentError('--rate must be a number above 0 and at most 200');
+      return n;
+    }, 2)
+    .option('--time-zone <tz>', "the stores' time zone", cliEnv.STORE_TIME_ZONE)
+    .option('--log-dir <dir>', 'where each service writes its log', join(process.cwd(), '.demo', 'logs'))
+    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string }) => {
+      const logger = createLogger({ name: 'demo', level: 'info', pretty: true });
+      const stores = Array.from({ length: opts.stores }, (_, i) => ({ id: `S${String(i + 1).padStart(3, '0')}`, ports: portsOf(i) }));
+      const busy: number[] = [];
+      for (const port of [HQ_PORT, ...stores.flatMap(({ ports: p }) => [p.ingest, p.inventory, p.trends, p.sync])]) if (!(await isPortFree(port))) busy.push(port);
+      if (busy.length) throw new Error(`port(s) ${busy.join(', ')} in use: is a demo or a service already running? Stop it first.`);
+      mkdirSync(opts.logDir, { recursive: true });
+
+      const stopping = new AbortController();
+      const children: ChildProcess[] = [];
+      const infra = infraConfig(logger);
+      const brokerOf = (name: 'store' | 'hq') => `127.0.0.1:${infra.brokers.find((b) => b.name === name)!.port}`;
+      let started: Awaited<ReturnType<typeof up>> | undefined;
+      const stopAll = async () => {
+        for (const child of children.reverse()) await stopProcess(child);
+        if (started) logger.info({ stopped: await down(infra, started) }, 'local infrastructure stopped (what this demo started)');
+      };
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        signals += 1;
+        if (signals > 1) process.exit(130);
+        logger.info({ signal }, 'stopping the demo');
+        stopping.abort();
+      };
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+      try {
+        logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
+        started = await up(infra);
+        const server = cliEnv.POSTGRES_URL;
+        const hqDb = databaseUrl(server, 'tillstream_hq');
+        await ensureDatabase(server, 'tillstream_hq');
+        await migrate({ databaseUrl: hqDb, target: 'hq', logger });
+        const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
+        const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
+        const simulated: SimulatedStore[] = [];
+        const common = { LOG_LEVEL: 'info', REDIS_URL: infra.redisUrl };
+        const run = async (name: string, script: string, env: Record<string, string>, port: number) => {
+          if (stopping.signal.aborted) throw new Error('stopped while starting');
+          logger.info({ process: name, port }, 'starting');
+          children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
+        };
+
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_ADMIN_TOKEN: adminToken }, HQ_PORT);
+        try {
+          for (const store of stores) {
+            const name = `tillstream_store_${store.id.toLowerCase()}`;
+            await ensureDatabase(server, name);
+            const db = databaseUrl(server, name);
+            await migrate({ databaseUrl: db, target: 'store', logger });
+            const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: `${store.id.toLowerCase()}.`, KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
+            const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
+            const tokens: Record<string, string> = {};
+            try {
+              for (let t = 1; t <= opts.terminals; t++) {
+                const terminalId = `T${String(t).padStart(2, '0')}`;
+                tokens[terminalId] = await issueTerminalToken(storePool, { storeId: store.id, terminalId });
+              }
+            } finally {
+              await storePool.end();
+            }
+            const hqToken = await issueStoreToken(hqPool, store.id);
+            const lower = store.id.toLowerCase();
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
+            await run(`${lower}-inventory`, 'services/inventory/src/main.ts', env, store.ports.inventory);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
+            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${HQ_PORT}`, HQ_TOKEN: hqToken }, store.ports.sync);
+            simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, tokens });
+          }
+        } finally {
+          await hqPool.end();
+        }
+
+        const lines = [
+          '',
+          'Tillstream demo is running. Ctrl-C stops everything it started.',
+          '',
+          `  HQ API            http://127.0.0.1:${HQ_PORT}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
+          `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
+          ...stores.flatMap((s) => [
+            `  ${s.id} ingest       http://127.0.0.1:${s.ports.ingest}/openapi.json`,
+            `  ${s.id} inventory    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items`,
+            `  ${s.id} sales        http://127.0.0.1:${s.ports.trends}/v1/sales/summary  /v1/sales/top?window=today`,
+            `  ${s.id} sync         http://127.0.0.1:${s.ports.sync}/v1/sync/status`,
+          ]),
+          `  service logs      ${opts.logDir}`,
+          '',
+          `Simulating ${opts.terminals} terminals per store at ${opts.rate} transactions/s per store.`,
+        ];
+        console.log(lines.join('\n'));
+        const { tally } = await simulate({
+          mode: 'synthetic',
+          stores: simulated,
+          rate: opts.rate,
+          timeZone: opts.timeZone,
+          offlineRate: 0.002,
+          offlineMs: 20_000,
+          maxSkewMs: 5000,
+          signal: stopping.signal,
+        });
+        logger.info({ sent: tally.sent, accepted: tally.accepted, replayed: tally.replayed, rejected: tally.rejected, abandoned: tally.abandoned }, 'simulator stopped');
+      } catch (err) {
+        if (!stopping.signal.aborted) throw err;
+      } finally {
+        await stopAll();
+      }
+    });
+}

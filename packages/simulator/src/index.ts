@@ -1,0 +1,5 @@
+export * from './transactions.ts';
+export * from './bakery.ts';
+export * from './synthetic.ts';
+export * from './terminal-client.ts';
+export * from './simulate.ts';
