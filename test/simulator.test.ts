@@ -75,11 +75,19 @@ describe('terminal simulator', () => {
 
   it('npx tillstream simulate provisions its terminals, prints a summary, and refuses bad options with a clear message', async () => {
     const ingest = await testIngest();
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'simulate', '--store', `S001=${ingest.url}`, '--database-url', ingest.db.url, '--count', '25', '--rate', '50', '--terminals', '2']);
+    const run = () => promisify(execFile)(process.execPath, [BIN, 'simulate', '--store', `S001=${ingest.url}`, '--database-url', ingest.db.url, '--count', '25', '--rate', '50', '--terminals', '2']);
+    const { stdout } = await run();
     expect(stdout).toMatch(/sent +25 /);
     expect(stdout).toMatch(/accepted +25 \(201\)/);
     expect(stdout).toMatch(/abandoned +0 /);
-    expect(await readTopic(ingest.kafka.kafka, ingest.topic)).toHaveLength(25);
+    // A second run's tills go on numbering where the first left off, as real tills do.
+    await run();
+    const txs = (await readTopic(ingest.kafka.kafka, ingest.topic)).map((r) => r.envelope.data);
+    expect(txs).toHaveLength(50);
+    for (const terminal of ['T01', 'T02']) {
+      const sequence = txs.filter((tx) => tx.terminalId === terminal).map((tx) => tx.sequenceNumber).sort((a, b) => a - b);
+      expect(sequence).toEqual(sequence.map((_, i) => i + 1));
+    }
 
     const bad = await promisify(execFile)(process.execPath, [BIN, 'simulate', '--rate', '-3']).catch((err: { code: number; stderr: string }) => err);
     expect(bad).toMatchObject({ code: 1 });

@@ -80,3 +80,12 @@ export async function pruneJournal(db: Queryable, before: Date, limit = 10_000):
   );
   return rowCount ?? 0;
 }
+
+/** The highest sequence number ingest has accepted from each of a store's terminals (a till resumes its numbering after it). */
+export async function lastSequenceNumbers(db: Queryable, storeId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ terminal_id: string; last: string }>(
+    'SELECT terminal_id, max(sequence_number) AS last FROM ingest_transactions WHERE store_id = $1 GROUP BY terminal_id',
+    [storeId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.terminal_id, Number(r.last)]));
+}

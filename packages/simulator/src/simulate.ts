@@ -9,6 +9,8 @@ export interface SimulatedStore {
   ingestUrl: string;
   /** Bearer token of each terminal that rings up sales. */
   tokens: Record<string, string>;
+  /** The last sequence number each terminal used (synthetic tills go on from there). */
+  lastSequence?: Record<string, number>;
 }
 
 interface Common {
@@ -146,7 +148,7 @@ export async function simulate(run: SyntheticRun | ReplayRun): Promise<Simulatio
   const ringUp = async (storeIndex: number): Promise<void> => {
     const store = run.stores[storeIndex]!;
     if (run.mode === 'synthetic') {
-      const generator = new SyntheticStore({ ...run, storeId: store.storeId, terminals: Object.keys(store.tokens), seed: (run.seed ?? 1) + storeIndex * 7919 });
+      const generator = new SyntheticStore({ ...run, storeId: store.storeId, terminals: Object.keys(store.tokens), lastSequence: store.lastSequence, seed: (run.seed ?? 1) + storeIndex * 7919 });
       const tick = Math.max(10, Math.min(200, 1000 / run.rate));
       for (let rung = 0; !ringing.signal.aborted && (run.count === undefined || rung < run.count); ) {
         const due = Math.min(Math.floor(((Date.now() - started) / 1000) * run.rate) + 1, run.count ?? Infinity);

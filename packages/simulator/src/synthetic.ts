@@ -21,6 +21,8 @@ export interface SyntheticOptions {
   storeId: string;
   /** Terminal ids, e.g. T01..T03. */
   terminals: readonly string[];
+  /** The last sequence number each terminal used before (a till keeps numbering across runs); default 0. */
+  lastSequence?: Readonly<Record<string, number>>;
   seed?: number;
   /** The store's time zone: a transaction's business day is its local date there. */
   timeZone?: string;
@@ -84,7 +86,7 @@ export class SyntheticStore {
   constructor(private readonly options: SyntheticOptions) {
     this.random = seededRandom(options.seed ?? 1);
     const skew = options.maxSkewMs ?? 0;
-    this.terminals = options.terminals.map((terminalId) => ({ terminalId, skewMs: Math.round((this.random() * 2 - 1) * skew), sequence: 0, offlineUntil: 0 }));
+    this.terminals = options.terminals.map((terminalId) => ({ terminalId, skewMs: Math.round((this.random() * 2 - 1) * skew), sequence: options.lastSequence?.[terminalId] ?? 0, offlineUntil: 0 }));
     this.day = new Intl.DateTimeFormat('en-CA', { timeZone: options.timeZone ?? 'UTC', year: 'numeric', month: '2-digit', day: '2-digit' });
   }
 

@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueTerminalToken, migrate } from '@tillstream/db';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate } from '@tillstream/db';
 import { down, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
+import { provisionTills } from './simulate.ts';
 
 function count(what: string, max: number) {
   return (value: string) => {
@@ -99,25 +100,16 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
             const name = `tillstream_store_${store.id.toLowerCase()}`;
             await ensureDatabase(server, name);
             const db = databaseUrl(server, name);
-            await migrate({ databaseUrl: db, target: 'store', logger });
             const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: `${store.id.toLowerCase()}.`, KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
-            const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
-            const tokens: Record<string, string> = {};
-            try {
-              for (let t = 1; t <= opts.terminals; t++) {
-                const terminalId = `T${String(t).padStart(2, '0')}`;
-                tokens[terminalId] = await issueTerminalToken(storePool, { storeId: store.id, terminalId });
-              }
-            } finally {
-              await storePool.end();
-            }
+            const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
+            const tills = await provisionTills(store.id, terminals, db);
             const hqToken = await issueStoreToken(hqPool, store.id);
             const lower = store.id.toLowerCase();
             await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
             await run(`${lower}-inventory`, 'services/inventory/src/main.ts', env, store.ports.inventory);
             await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
             await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${HQ_PORT}`, HQ_TOKEN: hqToken }, store.ports.sync);
-            simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, tokens });
+            simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {
           await hqPool.end();

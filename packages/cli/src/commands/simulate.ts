@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Identifier } from '@tillstream/contracts';
-import { createPool, issueTerminalToken, migrate } from '@tillstream/db';
+import { createPool, issueTerminalToken, lastSequenceNumbers, migrate } from '@tillstream/db';
 import { createLogger, progressBar } from '@tillstream/observability';
 import { simulate, type SimulatedStore, type Tally } from '@tillstream/simulator';
 import { cliEnv } from '../env.ts';
@@ -32,8 +32,12 @@ function storeTarget(value: string, previous: Array<{ storeId: string; ingestUrl
   return [...previous, { storeId: storeId!, ingestUrl: url.replace(/\/$/, '') }];
 }
 
-/** Issues a fresh token for each simulated terminal in the store's database (as `terminal add` would). */
-async function provision(storeId: string, terminals: string[], databaseUrl: string | undefined): Promise<Record<string, string>> {
+/**
+ * Readies a store's simulated tills: a fresh token for each terminal in the
+ * store's database (as `terminal add` would) and the last sequence number
+ * ingest accepted from it, so a till goes on numbering where it left off.
+ */
+export async function provisionTills(storeId: string, terminals: string[], databaseUrl: string | undefined): Promise<Pick<SimulatedStore, 'tokens' | 'lastSequence'>> {
   const logger = createLogger({ name: 'cli', level: 'warn' });
   const connectionString = storeDatabaseUrl(storeId, databaseUrl);
   await migrate({ databaseUrl: connectionString, target: 'store', logger });
@@ -41,7 +45,7 @@ async function provision(storeId: string, terminals: string[], databaseUrl: stri
   try {
     const tokens: Record<string, string> = {};
     for (const terminalId of terminals) tokens[terminalId] = await issueTerminalToken(pool, { storeId, terminalId });
-    return tokens;
+    return { tokens, lastSequence: await lastSequenceNumbers(pool, storeId) };
   } finally {
     await pool.end();
   }
@@ -122,7 +126,7 @@ hold, and prints the summary; a second Ctrl-C abandons the rest.`,
       }
       const terminals = opts.mode === 'replay' ? ['T01', 'T02'] : Array.from({ length: opts.terminals }, (_, i) => `T${String(i + 1).padStart(2, '0')}`);
       const stores: SimulatedStore[] = [];
-      for (const t of targets) stores.push({ ...t, tokens: await provision(t.storeId, terminals, opts.databaseUrl) });
+      for (const t of targets) stores.push({ ...t, ...(await provisionTills(t.storeId, terminals, opts.databaseUrl)) });
 
       const controller = new AbortController();
       let interrupts = 0;
