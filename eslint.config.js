@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', '.turbo/**', 'test-output/**', 'coverage/**'] },
@@ -31,7 +32,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    files: ['**/env.ts', '**/main.ts', '**/cli.ts', '**/*.test.ts', '**/global-setup.ts', 'packages/infra/src/children.ts', 'vitest.config.ts', 'bench/**', 'test/**'],
+    files: ['**/env.ts', '**/main.ts', '**/cli.ts', '**/*.test.ts', '**/global-setup.ts', 'packages/infra/src/children.ts', 'packages/testing/src/browser.ts', 'vitest.config.ts', 'bench/**', 'test/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
@@ -46,5 +47,11 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The dashboards' browser scripts: plain scripts sharing globals (Chart.js, live.js's Live), no build step.
+    files: ['packages/dashboard/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser, Chart: 'readonly', Live: 'writable' } },
   },
 );

@@ -7,3 +7,4 @@ export * from './tcp-proxy.ts';
 export { startProcess, stopProcess, killProcess, freePort, type ProcessOptions } from '@tillstream/infra';
 export * from '@tillstream/simulator';
 export * from './traffic.ts';
+export * from './browser.ts';

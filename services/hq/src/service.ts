@@ -5,6 +5,7 @@ import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstre
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
 import { Reconciler } from './reconcile.ts';
+import { hqDashboard } from './dashboard.ts';
 import { chainRouter } from './routes/chain.ts';
 import { storeRouter } from './routes/stores.ts';
 import { writeAggregates, writeAlerts, writeLevels, writeTransactions } from './views.ts';
@@ -58,6 +59,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
     reverifyAfterMs: env.REVERIFY_AFTER_MS,
   });
 
+  const board = hqDashboard({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, logger: logger.child({ component: 'dashboard' }) });
   return runConsumingService({
     name: 'hq',
     logger,
@@ -68,7 +70,10 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
     topics: hqTopics,
     consumers,
     onConsuming: () => reconciler.start(),
-    beforeConsumersStop: () => reconciler.stop(),
+    beforeConsumersStop: async () => {
+      board.close();
+      await reconciler.stop();
+    },
     http: {
       host: env.HOST,
       port: env.PORT,
@@ -76,6 +81,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       routes: [
         storeRouter({ pool, producer, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES }),
         chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, adminToken: env.HQ_ADMIN_TOKEN }),
+        board.router,
       ],
     },
   });

@@ -119,6 +119,7 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
           '',
           'Tillstream demo is running. Ctrl-C stops everything it started.',
           '',
+          `  HQ dashboard      http://127.0.0.1:${HQ_PORT}/`,
           `  HQ API            http://127.0.0.1:${HQ_PORT}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
           `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
           ...stores.flatMap((s) => [

@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { onTestFinished } from 'vitest';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Debian's Chromium, installed with apt-get when missing (the test machines
+ * run as root; elsewhere install the `chromium` package first).
+ */
+export async function ensureChromium(): Promise<void> {
+  if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
+  const run = promisify(execFile);
+  await run('apt-get', ['update', '-q'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  await run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 * 1024 * 1024 });
+  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
+}
+
+/** Headless Chromium driven by playwright-core, closed when the test ends. */
+export async function testBrowser(): Promise<Browser> {
+  await ensureChromium();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // This machine's network is closed: without these Chromium keeps dialling Google's hosts.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  onTestFinished(() => browser.close());
+  return browser;
+}

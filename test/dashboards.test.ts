@@ -1,0 +1,97 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { storeTopics } from '@tillstream/contracts';
+import { issueStoreToken } from '@tillstream/db';
+import { hqEnv, startHq } from '@tillstream/hq';
+import { syncEnv, startSync } from '@tillstream/sync';
+import { testTrends } from '@tillstream/trends/testing';
+import { makeTransaction, testBrowser, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+
+const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
+
+interface StoreDay {
+  storeId: string;
+  businessDay: string;
+  net: number;
+  transactions: number;
+}
+
+const money = (minor: number) => new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'GBP' }).format(minor / 100);
+
+/**
+ * The dashboards in a real browser (Debian's Chromium, headless, driven by
+ * playwright-core) against the real services: the figures on the page are
+ * the API's, and a sale made while the page is open appears on it without
+ * a reload. Screenshots go to test-output/dashboards/.
+ */
+describe('dashboards in a browser', () => {
+  it("HQ's dashboard shows the chain's sales, sync health and reconciliation as HQ's API does, and updates live", async () => {
+    const browser = await testBrowser();
+    const hqDb = await testDatabase({ target: 'hq' });
+    const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
+    const hq = await startHq(hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
+      logger: testLogger('hq'),
+    });
+    onTestFinished(() => hq.stop());
+    await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+
+    // One store selling today, its trends and its sync to HQ.
+    const kafka = await testKafka({ specs: storeTopics });
+    const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' }, { kafka });
+    const sync = await startSync(
+      syncEnv.parse({
+        STORE_ID: 'S001',
+        TOPIC_PREFIX: kafka.prefix,
+        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        DATABASE_URL: trends.db.url,
+        REDIS_URL: testEnv.REDIS_URL,
+        PORT: '0',
+        HQ_URL: hq.url,
+        HQ_TOKEN: await issueStoreToken(hqDb.pool, 'S001'),
+        SWEEP_INTERVAL_MS: '200',
+        HEARTBEAT_INTERVAL_MS: '500',
+        MANIFEST_INTERVAL_MS: '300',
+        RETRY_BASE_MS: '200',
+        RETRY_MAX_MS: '1000',
+      }),
+      { logger: testLogger('sync') },
+    );
+    onTestFinished(() => sync.stop());
+    const sale = (i: number) => makeTransaction([{ sku: `SKU-${i % 7}`, quantity: 1 + (i % 3), unitPrice: 150 + 25 * (i % 5) }], { storeId: 'S001', sequenceNumber: i + 1 });
+    await trends.publish(Array.from({ length: 12 }, (_, i) => sale(i)));
+
+    const today = new Date().toISOString().slice(0, 10);
+    const apiToday = async () => ((await (await fetch(`${hq.url}/v1/sales/stores?businessDay=${today}`)).json()) as { sales: StoreDay[] }).sales;
+    await waitFor(async () => (await apiToday())[0]?.transactions === 12, { timeoutMs: 30_000, message: "HQ's view of the 12 sales" });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(hq.url);
+    const text = (testid: string) => page.getByTestId(testid).textContent();
+    // Page functions are strings: this file is type-checked without the DOM library.
+    const shows = (testid: string, value: string, timeout: number) => page.waitForFunction(`document.querySelector('[data-testid="${testid}"]')?.textContent === '${value}'`, undefined, { timeout });
+    await shows('chain-transactions', '12', 15_000);
+    const [day] = await apiToday();
+    expect(await text('chain-net')).toBe(money(day!.net));
+    expect(await text('net-S001')).toBe(money(day!.net));
+    expect(await text('tx-S001')).toBe('12');
+    const health = ((await (await fetch(`${hq.url}/v1/stores/health`)).json()) as { stores: Array<{ storeId: string; status: string }> }).stores;
+    expect(await page.locator('#health tr td.status').first().textContent()).toBe(health[0]!.status);
+    expect(await page.locator('canvas#sales-chart').boundingBox()).not.toBeNull();
+    // The day's manifest, verified by HQ: the page shows the status the API gives.
+    const reconciled = async () => ((await (await fetch(`${hq.url}/v1/reconciliation?storeId=S001&businessDay=${today}`)).json()) as { days: Array<{ status: string }> }).days[0]?.status;
+    await waitFor(async () => (await reconciled()) === 'complete', { timeoutMs: 30_000, message: "HQ to reconcile today's manifest" });
+    await shows(`rec-S001-${today}`, 'complete', 15_000);
+
+    // A sale while the page is open: it shows up without a reload.
+    await page.evaluate('window.loadMark = 42');
+    await trends.publish([sale(12)]);
+    await shows('chain-transactions', '13', 30_000);
+    expect(await page.evaluate('window.loadMark')).toBe(42);
+    const [after] = await apiToday();
+    expect(await text('chain-net')).toBe(money(after!.net));
+
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'hq.png'), fullPage: true });
+  }, 120_000);
+});
