@@ -8,6 +8,19 @@ import { createLogger, type Logger } from '@tillstream/observability';
 import { InfraError } from './errors.ts';
 import { commandLine, execFileAsync, isAlive, isPortFree, sleep, terminate } from './process.ts';
 
+/**
+ * A KRaft cluster id: 16 random bytes, base64url. One in 64 such strings
+ * begins with "-", which kafka-storage's argument parser reads as an option
+ * ("--cluster-id: expected one argument"); Kafka's own Uuid.randomUuid draws
+ * again in that case, and so does this.
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** One single-node KRaft cluster (broker and controller in one JVM). */
 export interface BrokerSpec {
   /** "store" or "hq": names the state folder and the log lines. */
@@ -186,7 +199,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
   await writeFile(p.config, serverProperties(spec, p.data));
   await writeFile(p.log4j, log4jProperties(p.logFile));
   if (!existsSync(join(p.data, 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     try {
       await execFileAsync('java', [...javaArgs(spec, env.jarsDir, p.log4j), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.config]);
     } catch (err) {

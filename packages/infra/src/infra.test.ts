@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { testLogger } from '@tillstream/testing';
-import { brokerPid } from './broker.ts';
+import { brokerPid, newClusterId } from './broker.ts';
 import { infraConfigFromEnv } from './env.ts';
 import { down, status, up, type InfraConfig } from './infra.ts';
 import { isAlive } from './process.ts';
@@ -78,5 +78,14 @@ describe('local infrastructure tool', () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, '--help']);
     expect(stdout).toMatch(/Usage: npm run infra:<up\|down\|status>/);
     expect(stdout).toMatch(/KAFKA_VERSION \(3\.9\.1\)/);
+  });
+});
+
+describe('KRaft cluster ids', () => {
+  it('never begin with "-", which kafka-storage would take for an option (one random id in 64 did, and a broker failed to format)', () => {
+    const ids = Array.from({ length: 5000 }, () => newClusterId());
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(ids.every((id) => /^[A-Za-z0-9_-]{22}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
