@@ -5,6 +5,7 @@ import { storeTopics } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
+import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
 import { makeTransaction, testBrowser, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
@@ -93,5 +94,40 @@ describe('dashboards in a browser', () => {
 
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'hq.png'), fullPage: true });
+  }, 120_000);
+
+  it("the store's dashboard shows today's sales, top sellers and stock as the store API does, says what is unavailable, and updates live", async () => {
+    const browser = await testBrowser();
+    const kafka = await testKafka({ specs: storeTopics });
+    const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' }, { kafka });
+    // No sync service runs: the page must say so rather than show stale or made-up figures.
+    const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1', DASHBOARD_INTERVAL_MS: '300' }, { kafka });
+    const sale = (i: number) => makeTransaction([{ sku: `SKU-${i % 4}`, quantity: 1 + (i % 2), unitPrice: 120 + 40 * (i % 4) }], { storeId: 'S001', sequenceNumber: i + 1 });
+    await trends.publish(Array.from({ length: 9 }, (_, i) => sale(i)));
+    await trends.caughtUp(30_000);
+    await inventory.caughtUp(30_000);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(inventory.url);
+    const shows = (testid: string, value: string, timeout: number) => page.waitForFunction(`document.querySelector('[data-testid="${testid}"]')?.textContent === '${value}'`, undefined, { timeout });
+    const text = (testid: string) => page.getByTestId(testid).textContent();
+    await shows('transactions', '9', 15_000);
+    const summary = (await (await trends.get('/v1/sales/summary')).json()) as { figures: { net: number; transactions: number } };
+    expect(await text('net')).toBe(money(summary.figures.net));
+    const top = (await (await trends.get('/v1/sales/top?window=today&by=revenue')).json()) as { items: Array<{ sku: string }> };
+    expect(await text('top-0')).toBe(top.items[0]!.sku);
+    // Sold without a receipt: the ledger goes negative, and the page lists it as the API does.
+    const item = (await (await inventory.get('/v1/inventory/items/SKU-1')).json()) as { state: string };
+    expect(await text('stock-SKU-1')).toBe(item.state);
+    expect(await page.locator('#sync').textContent()).toContain('sync service unavailable');
+    expect(await page.locator('canvas#hourly-chart').boundingBox()).not.toBeNull();
+
+    await page.evaluate('window.loadMark = 7');
+    await trends.publish([sale(9)]);
+    await shows('transactions', '10', 30_000);
+    expect(await page.evaluate('window.loadMark')).toBe(7);
+
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'store.png'), fullPage: true });
   }, 120_000);
 });

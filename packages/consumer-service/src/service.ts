@@ -38,6 +38,8 @@ export interface ConsumerServiceDefinition<Booked> {
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
   /** The service's API routes. */
   routes(ctx: ConsumerServiceContext): Router[];
+  /** Runs first when the service stops (ends what holds connections open, such as live dashboards). */
+  beforeStop?: () => Promise<void>;
 }
 
 /**
@@ -122,6 +124,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     topics: storeTopics,
     consumers: [consumer],
     onConsuming: () => outbox.start(),
+    ...(def.beforeStop ? { beforeConsumersStop: def.beforeStop } : {}),
     afterConsumersStop: () => outbox.stop(),
     http: {
       host: env.HOST,

@@ -33,6 +33,7 @@ function asset(name: string, type: string, path = `${PUBLIC}${name}`) {
 asset('dashboard.css', 'text/css; charset=utf-8');
 asset('live.js', 'text/javascript; charset=utf-8');
 asset('hq.js', 'text/javascript; charset=utf-8');
+asset('store.js', 'text/javascript; charset=utf-8');
 asset('chart.umd.min.js', 'text/javascript; charset=utf-8', CHART_JS);
 
 /**

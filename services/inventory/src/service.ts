@@ -1,9 +1,11 @@
 import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
+import type { Dashboard } from '@tillstream/dashboard';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
 import { createInventoryMetrics } from './metrics.ts';
+import { storeDashboard } from './dashboard.ts';
 import { inventoryRouter } from './routes/inventory.ts';
 
 export type InventoryService = RunningService;
@@ -11,12 +13,13 @@ export type InventoryService = RunningService;
 /**
  * The inventory service: books every POS line into the stock ledger (effects
  * and offset in one database transaction), serves the inventory part of the
- * store API, publishes levels and alerts.
+ * store API and the store dashboard, publishes levels and alerts.
  */
 export function startInventory(env: InventoryEnv, options: { logger?: Logger } = {}): Promise<InventoryService> {
   const registry = createMetricsRegistry({ service: OUTBOX_PUBLISHER });
   const metrics = createInventoryMetrics(registry);
   const ledger: LedgerContext = { storeId: env.STORE_ID, policy: { bandPercent: env.ALERT_BAND_PERCENT } };
+  let board: Dashboard | undefined;
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
@@ -39,6 +42,10 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
       for (const [kind, n] of byKind) metrics.movements.inc({ kind }, n);
       for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
     },
-    routes: ({ pool, published }) => [inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published })],
+    routes: ({ pool, published, logger }) => {
+      board = storeDashboard({ pool, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, intervalMs: env.DASHBOARD_INTERVAL_MS, logger: logger.child({ component: 'dashboard' }) });
+      return [inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published }), board.router];
+    },
+    beforeStop: async () => board?.close(),
   });
 }

@@ -106,7 +106,13 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
             const hqToken = await issueStoreToken(hqPool, store.id);
             const lower = store.id.toLowerCase();
             await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
-            await run(`${lower}-inventory`, 'services/inventory/src/main.ts', env, store.ports.inventory);
+            await run(
+              `${lower}-inventory`,
+              'services/inventory/src/main.ts',
+              // The store API's port also serves the store dashboard, which reads sales from trends and the link from sync.
+              { ...env, TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
+              store.ports.inventory,
+            );
             await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
             await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${HQ_PORT}`, HQ_TOKEN: hqToken }, store.ports.sync);
             simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
@@ -124,6 +130,7 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
           `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
           ...stores.flatMap((s) => [
             `  ${s.id} ingest       http://127.0.0.1:${s.ports.ingest}/openapi.json`,
+            `  ${s.id} dashboard    http://127.0.0.1:${s.ports.inventory}/`,
             `  ${s.id} inventory    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items`,
             `  ${s.id} sales        http://127.0.0.1:${s.ports.trends}/v1/sales/summary  /v1/sales/top?window=today`,
             `  ${s.id} sync         http://127.0.0.1:${s.ports.sync}/v1/sync/status`,

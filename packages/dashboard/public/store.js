@@ -1,0 +1,67 @@
+// Store dashboard: today's sales against the same weekday last week, top
+// sellers, low and out-of-stock items, anomalies, the link to HQ. Snapshot
+// from the store API's GET /v1/dashboard (null parts: that service is away).
+'use strict';
+
+const hours = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+const hourlyChart = Live.chart('hourly-chart', {
+  type: 'line',
+  options: { animation: false, responsive: true, scales: { y: { ticks: { callback: (v) => Live.money(v) } } }, plugins: { legend: { position: 'bottom' } } },
+});
+/** Cumulative net by hour of the day (windows without sales are absent from the API). */
+function cumulative(points) {
+  const byHour = new Array(24).fill(0);
+  for (const p of points ?? []) byHour[new Date(p.windowStart).getUTCHours()] += p.net;
+  let sum = 0;
+  return byHour.map((n) => (sum += n));
+}
+
+Live.connect((s) => {
+  Live.set('day', `business day ${s.businessDay}`);
+  const f = s.summary;
+  Live.set('net', f ? Live.money(f.net) : 'sales service unavailable');
+  Live.set('transactions', f ? Live.number(f.transactions) : '-');
+  Live.set('units', f ? Live.number(f.units, 3) : '-');
+  Live.set('basket', f && f.transactions ? Live.money(f.net / f.transactions) : '-');
+  Live.set('returns', f ? Live.number(f.returns) : '-');
+
+  const nowHour = new Date().getUTCHours();
+  hourlyChart(hours, [
+    { label: `today (${s.businessDay})`, borderColor: '#2e90fa', backgroundColor: '#2e90fa', data: cumulative(s.hourly.today).map((v, h) => (h <= nowHour ? v : null)) },
+    { label: `same weekday last week (${s.lastWeekDay})`, borderColor: '#98a2b3', backgroundColor: '#98a2b3', borderDash: [6, 4], data: cumulative(s.hourly.lastWeek) },
+  ]);
+  Live.rows(
+    'top',
+    (s.top ?? []).map((t, i) => [{ text: t.sku, testid: `top-${i}` }, { text: Live.number(t.units, 3), n: true }, { text: Live.money(t.revenue), n: true }]),
+    s.top ? 'no sales today yet' : 'sales service unavailable',
+  );
+  Live.rows(
+    'stock',
+    s.stock.map((i) => [i.sku, { text: i.state, cls: `status ${i.state}`, testid: `stock-${i.sku}` }, { text: Live.number(i.onHand, 3), n: true }, { text: i.settings.reorderPoint ?? '-', n: true }]),
+    'every item is in stock',
+  );
+  Live.rows(
+    'anomalies',
+    (s.anomalies ?? []).map((a) => [
+      new Date(a.windowStart).toISOString().slice(0, 16).replace('T', ' '),
+      a.kind === 'STORE_REVENUE' ? 'store revenue' : `units of ${a.member}`,
+      { text: a.kind === 'STORE_REVENUE' ? Live.money(a.observed) : Live.number(a.observed, 3), n: true },
+      { text: a.kind === 'STORE_REVENUE' ? Live.money(a.baselineMedian) : Live.number(a.baselineMedian, 3), n: true },
+      { text: a.direction.toLowerCase(), cls: `status ${a.direction === 'HIGH' ? 'ok' : 'LOW'}` },
+    ]),
+    s.anomalies ? 'nothing unusual' : 'sales service unavailable',
+  );
+  const y = s.sync;
+  Live.rows(
+    'sync',
+    y
+      ? [
+          ['HQ', { text: y.hq.reachable === false ? 'unreachable' : y.hq.reachable ? 'reachable' : 'not tried yet', cls: `status ${y.hq.reachable === false ? 'unreachable' : 'ok'}`, testid: 'sync-hq' }],
+          ['waiting for HQ', { text: `${Live.number(y.backlog.records)} records`, testid: 'sync-backlog' }],
+          ['oldest unsynced', y.backlog.oldestAt ? Live.ago(y.backlog.oldestAt) : 'none'],
+          ['last upload', Live.ago(y.lastSuccessAt)],
+        ]
+      : [],
+    'sync service unavailable',
+  );
+});

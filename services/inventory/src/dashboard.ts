@@ -1,0 +1,62 @@
+import type { Pool } from '@tillstream/db';
+import { dashboard, type Dashboard } from '@tillstream/dashboard';
+import type { Logger } from '@tillstream/observability';
+import { listItems } from './queries.ts';
+
+const DAY_MS = 86_400_000;
+const shiftDay = (day: string, days: number) => new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
+
+/** GET a JSON document from another store service; null when it does not answer (the page says so). */
+async function read<T>(url: string): Promise<T | null> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface Series {
+  points: Array<{ windowStart: string; net: number; transactions: number }>;
+}
+
+/**
+ * The store manager's live dashboard (GET / on the store API's port): today's
+ * sales hour by hour against the same weekday last week, top sellers, low and
+ * out-of-stock items, anomalies and the link to HQ. Stock comes from this
+ * service's ledger; sales from the trends service and the link from the sync
+ * service, over their APIs (services talk over HTTP, never through each
+ * other's code). A service that does not answer shows as unavailable.
+ */
+export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl: string; logger: Logger; intervalMs?: number }): Dashboard {
+  const { pool, trendsUrl, syncUrl } = options;
+  return dashboard({
+    page: 'store',
+    intervalMs: options.intervalMs,
+    onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
+    snapshot: async () => {
+      const summary = await read<{ businessDay: string; figures: Record<string, number> }>(`${trendsUrl}/v1/sales/summary`);
+      const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
+      const lastWeek = shiftDay(day, -7);
+      const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`);
+      const [today, weekAgo, top, anomalies, sync, stock] = await Promise.all([
+        hourly(day),
+        hourly(lastWeek),
+        read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`),
+        read<{ anomalies: unknown[] }>(`${trendsUrl}/v1/sales/anomalies?limit=10`),
+        read<unknown>(`${syncUrl}/v1/sync/status`),
+        listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
+      ]);
+      return {
+        businessDay: day,
+        lastWeekDay: lastWeek,
+        summary: summary?.figures ?? null,
+        hourly: { today: today?.points ?? null, lastWeek: weekAgo?.points ?? null },
+        top: top?.items ?? null,
+        anomalies: anomalies?.anomalies ?? null,
+        sync,
+        stock: stock.items,
+      };
+    },
+  });
+}
