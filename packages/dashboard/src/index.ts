@@ -9,8 +9,10 @@ const PUBLIC = fileURLToPath(new URL('../public/', import.meta.url));
 const CHART_JS = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
 
 export interface DashboardOptions<Snapshot> {
-  /** Which page: the store manager's or HQ's (public/<page>.html and <page>.js). */
+  /** Which page: the store manager's or HQ's (its body in public/<page>.html, its script <page>.js). */
   page: 'store' | 'hq';
+  /** The browser tab's title. */
+  title: string;
   /** Everything the page shows, read fresh (the same figures the service's API serves). */
   snapshot: () => Promise<Snapshot>;
   /** How often live pages are brought up to date; default 1000 ms. */
@@ -35,6 +37,25 @@ asset('live.js', 'text/javascript; charset=utf-8');
 asset('hq.js', 'text/javascript; charset=utf-8');
 asset('store.js', 'text/javascript; charset=utf-8');
 asset('chart.umd.min.js', 'text/javascript; charset=utf-8', CHART_JS);
+
+/** The shared head and scripts around a page's body. */
+function page(title: string, name: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="/dashboard/dashboard.css">
+</head>
+<body>
+${body}<script src="/dashboard/chart.umd.min.js"></script>
+<script src="/dashboard/live.js"></script>
+<script src="/dashboard/${name}.js"></script>
+</body>
+</html>
+`;
+}
 
 /**
  * A live dashboard for a service: the page at `/`, its assets under
@@ -67,8 +88,10 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
     }
   };
 
+  let html: string | undefined;
   router.get('/', (_req, res) => {
-    res.type('html').send(readFileSync(`${PUBLIC}${options.page}.html`));
+    html ??= page(options.title, options.page, readFileSync(`${PUBLIC}${options.page}.html`, 'utf8'));
+    res.type('html').send(html);
   });
   router.get('/dashboard/:file', (req, res) => {
     const file = ASSETS[req.params.file];

@@ -13,6 +13,7 @@ const DAY_MS = 86_400_000;
 export function hqDashboard(options: { pool: Pool; offlineAfterSeconds: number; logger: Logger; intervalMs?: number }): Dashboard {
   return dashboard({
     page: 'hq',
+    title: 'Tillstream HQ',
     intervalMs: options.intervalMs,
     onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
     snapshot: async () => {

@@ -32,6 +32,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
   const { pool, trendsUrl, syncUrl } = options;
   return dashboard({
     page: 'store',
+    title: 'Tillstream store',
     intervalMs: options.intervalMs,
     onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
     snapshot: async () => {
