@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { hqTopics, salesAggregates, storeTopics, posTransactions, type SyncBatch, type SyncRecord } from '@tillstream/contracts';
@@ -17,7 +18,6 @@ const BATCH_RECORDS = Number(process.env.SYNC_BATCH_RECORDS ?? 2000);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Each service's log (warnings and errors), to read when a run fails. */
 const logFile = (name: string) => ({ logFile: join(tmpdir(), `tillstream-bench-sync-${name}.log`) });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function count(pool: Pool, sql: string, params: unknown[] = []): Promise<number> {
   return Number((await pool.query<{ n: string }>(sql, params)).rows[0]!.n);
@@ -45,28 +45,28 @@ async function until(label: string, total: number, done: () => Promise<number>, 
  * per record, with no outbox reads, queue or backoff on the sending side.
  */
 async function plainApplyRate(hqUrl: string, token: string, records: SyncRecord[]): Promise<{ rate: number; batches: number }> {
-  const bodies: string[] = [];
+  const batches: Array<{ batchId: string; body: string; records: number }> = [];
   for (let first = 0; first < records.length; first += BATCH_RECORDS) {
     const slice = records.slice(first, first + BATCH_RECORDS).map((r) => ({ ...r, data: { ...(r.data as object), storeId: 'S002' } }) as SyncRecord);
     const batch: SyncBatch = { batchId: `S002-${first + 1}-${first + slice.length}`, records: slice, backlog: { records: records.length - first, oldestAt: null } };
-    bodies.push(JSON.stringify(batch));
+    batches.push({ batchId: batch.batchId, body: JSON.stringify(batch), records: slice.length });
   }
   const bar = progress('baseline: plain batch apply (records)', records.length);
   const started = performance.now();
   let sent = 0;
-  for (const [i, body] of bodies.entries()) {
+  for (const { batchId, body, records: n } of batches) {
     const res = await fetch(`${hqUrl}/v1/stores/S002/batches`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `S002-${i * BATCH_RECORDS + 1}-${Math.min(records.length, (i + 1) * BATCH_RECORDS)}` },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': batchId },
       body,
     });
     const text = await res.text();
-    if (res.status !== 201) throw new Error(`baseline batch ${i}: HQ answered ${res.status} ${text}`);
-    sent += Math.min(BATCH_RECORDS, records.length - i * BATCH_RECORDS);
+    if (res.status !== 201) throw new Error(`baseline batch ${batchId}: HQ answered ${res.status} ${text}`);
+    sent += n;
     bar.tick(sent);
   }
   bar.done();
-  return { rate: records.length / ((performance.now() - started) / 1000), batches: bodies.length };
+  return { rate: records.length / ((performance.now() - started) / 1000), batches: batches.length };
 }
 
 /**
@@ -119,7 +119,8 @@ export async function syncBench(): Promise<string> {
     const transactions = await count(storePool, "SELECT count(*) AS n FROM sync_outbox WHERE stream = 'transaction'");
     const windows = await count(storePool, "SELECT count(DISTINCT split_part(record_key, '#', 1)) AS n FROM sync_outbox WHERE stream = 'aggregate'");
     if (transactions !== TRANSACTIONS) throw new Error(`the outbox holds ${transactions} transactions, expected ${TRANSACTIONS}`);
-    const backlog = async () => count(storePool, 'SELECT count(*) AS n FROM sync_outbox WHERE id > coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0)');
+    // What the store itself reports as not yet acknowledged by HQ.
+    const backlog = async () => ((await (await fetch('http://127.0.0.1:18083/v1/sync/status')).json()) as { backlog: { records: number } }).backlog.records;
 
     // HQ returns.
     const hqEnv = { HQ_KAFKA_BROKERS: '127.0.0.1:9192', HQ_TOPIC_PREFIX: prefix, DATABASE_URL: hqDb.url, PORT: String(hqPort), LOG_LEVEL: 'warn' };

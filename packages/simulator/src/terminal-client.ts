@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PosTransactionInput } from '@tillstream/contracts';
 
 /** How a transaction ended, as a till would see it. */
@@ -37,7 +38,6 @@ export interface TerminalClientOptions {
   retryBaseMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MAX_BATCH = 500;
 
 /**

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SyncBatch } from '@tillstream/contracts';
 import { HqClient, HqUnavailable, backoffMs } from './hq-client.ts';
@@ -33,7 +34,6 @@ async function attempt(client: HqClient): Promise<number> {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('HQ client backoff', () => {
   it('backs off store-wide: a hundred waiting uploads make one request per backoff period, doubling, reset by success', async () => {

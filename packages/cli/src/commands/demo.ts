@@ -80,7 +80,7 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
       try {
         logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
         started = await up(infra);
-        const server = cliEnv.POSTGRES_URL;
+        const server = infra.postgresUrl;
         const hqDb = databaseUrl(server, 'tillstream_hq');
         await ensureDatabase(server, 'tillstream_hq');
         await migrate({ databaseUrl: hqDb, target: 'hq', logger });
