@@ -6,3 +6,4 @@ export * from './metrics.ts';
 export * from './health.ts';
 export * from './app.ts';
 export * from './auth.ts';
+export * from './forward.ts';

@@ -12,7 +12,7 @@ describe('problem catalog', () => {
   });
 
   it('never answers a client mistake with a 5xx', () => {
-    const serverSide = new Set(['INTERNAL', 'BROKER_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'OVERLOADED']);
+    const serverSide = new Set(['INTERNAL', 'BROKER_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'OVERLOADED', 'UPSTREAM_UNAVAILABLE']);
     for (const [code, { status }] of Object.entries(PROBLEMS)) expect(status >= 500).toBe(serverSide.has(code));
   });
 });

@@ -29,6 +29,7 @@ export const PROBLEMS = {
   BROKER_UNAVAILABLE: { status: 503, title: 'The event broker cannot take writes right now' },
   DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable' },
   OVERLOADED: { status: 503, title: 'The service is at capacity' },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'The service behind this path does not answer' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

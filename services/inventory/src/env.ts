@@ -8,8 +8,8 @@ export const inventoryEnv = z.object({
   ...httpEnv(8081).shape,
   ALERT_BAND_PERCENT: z.coerce.number().min(0).max(100).default(20).describe('Hysteresis: a LOW SKU is OK again only above reorder point + this percent of it (at least one unit).'),
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024).describe('Largest store-API body; larger gets 413.'),
-  TRENDS_URL: z.url().default('http://127.0.0.1:8082').describe("The store's trends service: the dashboard's sales figures."),
-  SYNC_URL: z.url().default('http://127.0.0.1:8083').describe("The store's sync service: the dashboard's link to HQ."),
+  TRENDS_URL: z.url().default('http://127.0.0.1:8082').describe("The store's trends service: /v1/sales on this port and the dashboard's sales figures."),
+  SYNC_URL: z.url().default('http://127.0.0.1:8083').describe("The store's sync service: /v1/sync on this port and the dashboard's link to HQ."),
   DASHBOARD_INTERVAL_MS: positiveInt.default(1000).describe('How often open dashboards are brought up to date.'),
 });
 

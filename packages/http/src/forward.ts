@@ -1,0 +1,76 @@
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Router } from 'express';
+import { HttpProblem, sendProblem } from './problem.ts';
+
+/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+  return out;
+}
+
+export interface ForwardOptions {
+  /** The paths this front hands on, e.g. '/v1/sales' (the path itself and everything under it). */
+  prefix: string;
+  /** The service behind them, e.g. http://127.0.0.1:8082. */
+  target: string;
+  /** Its name in problem details ("the trends service"). */
+  name: string;
+  /** How long the service may take to begin its answer. Default 10 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * One front for several services (the store API on 8081 answers
+ * /v1/inventory itself and hands /v1/sales and /v1/sync to the services that
+ * own them): the request streams through unchanged, method, path, query,
+ * body and all, and the answer streams back with its status and headers. A
+ * service that does not answer gives 503 UPSTREAM_UNAVAILABLE with
+ * Retry-After, never a hung request or a 500.
+ */
+export function forward(options: ForwardOptions): Router {
+  const target = new URL(options.target);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const router = Router();
+  router.use(options.prefix, (req, res) => {
+    const unavailable = (detail: string) => {
+      if (res.destroyed || res.writableEnded) return;
+      if (res.headersSent) res.destroy();
+      else sendProblem(res, new HttpProblem('UPSTREAM_UNAVAILABLE', `${options.name} ${detail}; retry later`, { retryAfterSeconds: 1 }), req);
+    };
+    const upstream = request(
+      {
+        agent,
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.originalUrl,
+        headers: {
+          ...endToEnd(req.headers),
+          host: target.host,
+          'x-forwarded-for': [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', '),
+          'x-forwarded-host': req.headers.host ?? '',
+        },
+        timeout: timeoutMs,
+      },
+      (answer) => {
+        res.status(answer.statusCode ?? 502);
+        for (const [name, value] of Object.entries(endToEnd(answer.headers))) if (value !== undefined) res.setHeader(name, value);
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
+    upstream.on('error', (err) => unavailable(err.message === 'timeout' ? `did not answer within ${timeoutMs} ms` : 'does not answer'));
+    // A client that goes away takes its upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+  return router;
+}
