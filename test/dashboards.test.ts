@@ -119,8 +119,21 @@ describe('dashboards in a browser', () => {
     // Sold without a receipt: the ledger goes negative, and the page lists it as the API does.
     const item = (await (await inventory.get('/v1/inventory/items/SKU-1')).json()) as { state: string };
     expect(await text('stock-SKU-1')).toBe(item.state);
+    // The alert feed: the newest alert on the page is the store API's newest.
+    const alerts = (await (await inventory.get('/v1/inventory/alerts')).json()) as { alerts: Array<{ sku: string; type: string }> };
+    expect(alerts.alerts.map((a) => a.type)).toEqual(['NEGATIVE_STOCK', 'NEGATIVE_STOCK', 'NEGATIVE_STOCK', 'NEGATIVE_STOCK']);
+    expect(await text('alert-0')).toBe('negative');
+    expect(await page.locator('#alerts tr').count()).toBe(4);
     expect(await page.locator('#sync').textContent()).toContain('sync service unavailable');
     expect(await page.locator('canvas#hourly-chart').boundingBox()).not.toBeNull();
+
+    // The store API is one front: /v1/sales is trends' own answer, /v1/sync says sync is not there.
+    const fronted = await inventory.get('/v1/sales/summary');
+    expect(fronted.status).toBe(200);
+    expect(await fronted.json()).toEqual(summary);
+    const syncStatus = await inventory.get('/v1/sync/status');
+    expect(syncStatus.status).toBe(503);
+    expect(await syncStatus.json()).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
 
     await page.evaluate('window.loadMark = 7');
     await trends.publish([sale(9)]);

@@ -1,5 +1,6 @@
 // Store dashboard: today's sales against the same weekday last week, top
-// sellers, low and out-of-stock items, anomalies, the link to HQ. Snapshot
+// sellers, low and out-of-stock items, the latest stock alerts, anomalies,
+// the link to HQ. Snapshot
 // from the store API's GET /v1/dashboard (null parts: that service is away).
 'use strict';
 
@@ -39,6 +40,17 @@ Live.connect((s) => {
     'stock',
     s.stock.map((i) => [i.sku, { text: i.state, cls: `status ${i.state}`, testid: `stock-${i.sku}` }, { text: Live.number(i.onHand, 3), n: true }, { text: i.settings.reorderPoint ?? '-', n: true }]),
     'every item is in stock',
+  );
+  const alertNames = { LOW_STOCK: 'low', OUT_OF_STOCK: 'out of stock', NEGATIVE_STOCK: 'negative', BACK_IN_STOCK: 'back in stock' };
+  Live.rows(
+    'alerts',
+    s.alerts.map((a, i) => [
+      Live.ago(a.at),
+      a.sku,
+      { text: alertNames[a.type] ?? a.type, cls: `status ${a.state}`, testid: `alert-${i}` },
+      { text: Live.number(a.onHand, 3), n: true },
+    ]),
+    'no stock alerts',
   );
   Live.rows(
     'anomalies',

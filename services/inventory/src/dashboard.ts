@@ -1,7 +1,7 @@
 import type { Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
-import { listItems } from './queries.ts';
+import { latestAlerts, listItems } from './queries.ts';
 
 const DAY_MS = 86_400_000;
 const shiftDay = (day: string, days: number) => new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
@@ -23,7 +23,7 @@ interface Series {
 /**
  * The store manager's live dashboard (GET / on the store API's port): today's
  * sales hour by hour against the same weekday last week, top sellers, low and
- * out-of-stock items, anomalies and the link to HQ. Stock comes from this
+ * out-of-stock items, the latest stock alerts, anomalies and the link to HQ. Stock comes from this
  * service's ledger; sales from the trends service and the link from the sync
  * service, over their APIs (services talk over HTTP, never through each
  * other's code). A service that does not answer shows as unavailable.
@@ -40,13 +40,14 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
       const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
       const lastWeek = shiftDay(day, -7);
       const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`);
-      const [today, weekAgo, top, anomalies, sync, stock] = await Promise.all([
+      const [today, weekAgo, top, anomalies, sync, stock, alerts] = await Promise.all([
         hourly(day),
         hourly(lastWeek),
         read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`),
         read<{ anomalies: unknown[] }>(`${trendsUrl}/v1/sales/anomalies?limit=10`),
         read<unknown>(`${syncUrl}/v1/sync/status`),
         listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
+        latestAlerts(pool, { limit: 15 }),
       ]);
       return {
         businessDay: day,
@@ -57,6 +58,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         anomalies: anomalies?.anomalies ?? null,
         sync,
         stock: stock.items,
+        alerts: alerts.alerts,
       };
     },
   });

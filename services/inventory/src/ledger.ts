@@ -305,7 +305,23 @@ async function settleStates(client: PoolClient, rows: readonly ItemRow[], ctx: L
     if (change.alert) events.push({ topic: inventoryAlerts.name, data: change.alert });
   }
   await writeOutbox(client, OUTBOX_PUBLISHER, events);
+  await logAlerts(client, [...changes.values()].flatMap((c) => (c.alert ? [c.alert] : [])));
   return changes;
+}
+
+/** How long the store keeps its alert log (the feed behind GET /v1/inventory/alerts). */
+export const ALERT_LOG_DAYS = 90;
+
+/** Adds alerts to the store's alert log (a replayed alert, same id, is there already) and prunes what is past keeping. */
+async function logAlerts(client: PoolClient, alerts: readonly InventoryAlert[]): Promise<void> {
+  if (alerts.length === 0) return;
+  await client.query(
+    `INSERT INTO inventory_alert_log (alert_id, sku, type, at, data)
+     SELECT a->>'alertId', a->>'sku', a->>'type', (a->>'at')::timestamptz, a FROM unnest($1::jsonb[]) AS u(a)
+     ON CONFLICT (alert_id) DO NOTHING`,
+    [alerts.map((a) => JSON.stringify(a))],
+  );
+  await client.query(`DELETE FROM inventory_alert_log WHERE at < now() - make_interval(days => $1)`, [ALERT_LOG_DAYS]);
 }
 
 /** Re-evaluates items after their settings changed (a higher reorder point can make a SKU LOW at once). */

@@ -1,4 +1,4 @@
-import { decimalToMilli, milliToQuantity, type MovementKind, type StockState } from '@tillstream/contracts';
+import { decimalToMilli, milliToQuantity, type AlertType, type InventoryAlert, type MovementKind, type StockState } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** Read side of the ledger for the store API. */
@@ -110,4 +110,26 @@ export async function listItems(db: Queryable, options: { states?: StockState[];
     [options.states ?? null, options.after ?? null, options.limit + 1],
   );
   return { items: rows.slice(0, options.limit).map(toItem), more: rows.length > options.limit };
+}
+
+/** Where a page of the alert feed ends: the last alert's time and id. */
+export interface AlertCursor {
+  at: string;
+  alertId: string;
+}
+
+/** The store's alerts, newest first, optionally of some types or one SKU, before `before`; one more than `limit` tells whether a next page exists. */
+export async function latestAlerts(
+  db: Queryable,
+  options: { types?: AlertType[]; sku?: string; before?: AlertCursor; limit: number },
+): Promise<{ alerts: InventoryAlert[]; more: boolean }> {
+  const { rows } = await db.query<{ data: InventoryAlert }>(
+    `SELECT data FROM inventory_alert_log
+     WHERE ($1::text[] IS NULL OR type = ANY($1::text[]))
+       AND ($2::text IS NULL OR sku = $2::text)
+       AND ($3::timestamptz IS NULL OR (at, alert_id) < ($3::timestamptz, $4::text))
+     ORDER BY at DESC, alert_id DESC LIMIT $5`,
+    [options.types ?? null, options.sku ?? null, options.before?.at ?? null, options.before?.alertId ?? null, options.limit + 1],
+  );
+  return { alerts: rows.slice(0, options.limit).map((r) => r.data), more: rows.length > options.limit };
 }

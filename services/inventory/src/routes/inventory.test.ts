@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { makeTransaction } from '@tillstream/testing';
+import { inventoryAlerts } from '@tillstream/contracts';
+import { makeTransaction, readRecords } from '@tillstream/testing';
 import { testInventory, type TestInventory } from '../testing.ts';
 
 type Json = Record<string, unknown> & { lines?: { sku: string; quantity: number; onHand: number; counted?: number; previous?: number; state: string }[] };
@@ -173,6 +174,51 @@ describe('store inventory API', () => {
       expect(await res.json()).toMatchObject({ code: 'BAD_QUERY' });
     }
     expect((await inv.get('/v1/inventory/items/NO-SUCH')).status).toBe(404);
+  });
+
+  it('keeps a feed of the alerts it raised, newest first, the same alerts it published, with filters and pages', async () => {
+    const inv = await testInventory();
+    await book(inv, 'receipts', { reference: 'DN-1', lines: [{ sku: 'A', quantity: 1 }, { sku: 'B', quantity: 2 }, { sku: 'C', quantity: 9 }] });
+    await inv.publish([makeTransaction([{ sku: 'A', quantity: 3 }]), makeTransaction([{ sku: 'B', quantity: 2 }])]);
+    await inv.caughtUp();
+    expect((await inv.send('PUT', '/v1/inventory/items/C/settings', { reorderPoint: 10, reorderQuantity: 12, maximum: 24 })).status).toBe(200);
+    await book(inv, 'receipts', { reference: 'DN-2', lines: [{ sku: 'B', quantity: 5 }] });
+
+    type Feed = { alerts: Array<{ alertId: string; sku: string; type: string; onHand: number }>; nextCursor: string | null };
+    const feed = async (query = '') => (await (await inv.get(`/v1/inventory/alerts${query}`)).json()) as Feed;
+    const all = await feed();
+    // Booked in this order: A negative, B out, C low, B back in stock; the feed is newest first.
+    expect(all.alerts.map((a) => [a.sku, a.type, a.onHand])).toEqual([
+      ['B', 'BACK_IN_STOCK', 5],
+      ['C', 'LOW_STOCK', 9],
+      ['B', 'OUT_OF_STOCK', 0],
+      ['A', 'NEGATIVE_STOCK', -2],
+    ]);
+    expect(all.nextCursor).toBeNull();
+
+    // The feed holds what went to inventory.alerts, no more and no less.
+    await expect
+      .poll(async () => (await readRecords(inv.kafka.kafka, `${inv.kafka.prefix}${inventoryAlerts.name}`)).map((r) => inventoryAlerts.envelope.parse(JSON.parse(r.value)).data.alertId).sort(), { timeout: 15_000 })
+      .toEqual(all.alerts.map((a) => a.alertId).sort());
+
+    expect((await feed('?type=OUT_OF_STOCK,NEGATIVE_STOCK')).alerts.map((a) => a.sku)).toEqual(['B', 'A']);
+    expect((await feed('?sku=B')).alerts.map((a) => a.type)).toEqual(['BACK_IN_STOCK', 'OUT_OF_STOCK']);
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    for (let pages = 0; cursor !== null; pages++) {
+      expect(pages).toBeLessThan(4);
+      const page = await feed(`?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.alerts.map((a) => a.alertId));
+      cursor = page.nextCursor;
+    }
+    expect(seen).toEqual(all.alerts.map((a) => a.alertId));
+
+    const forged = Buffer.from('{"at":"yesterday"}').toString('base64url');
+    for (const query of ['?type=SOLD_OUT', '?limit=0', `?cursor=${forged}`, '?cursor=%7B', '?colour=red']) {
+      const res = await inv.get(`/v1/inventory/alerts${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'BAD_QUERY' });
+    }
   });
 
   it('reports readiness and serves metrics', async () => {

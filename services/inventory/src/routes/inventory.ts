@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import {
   AdjustmentRequest,
+  AlertType,
   GoodsReceiptRequest,
   ItemSettingsRequest,
   Sku,
@@ -13,7 +14,7 @@ import type { Pool } from '@tillstream/db';
 import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import type { LedgerContext } from '../ledger.ts';
 import { bookOperation, updateItemSettings, type Operation } from '../operations.ts';
-import { getItem, latestMovements, listItems } from '../queries.ts';
+import { getItem, latestAlerts, latestMovements, listItems, type AlertCursor } from '../queries.ts';
 
 export interface InventoryRouteDeps {
   pool: Pool;
@@ -35,6 +36,17 @@ const ListQuery = z.strictObject({
   cursor: z.string().max(200).regex(/^[\w-]+$/).optional(),
 });
 
+const AlertQuery = z.strictObject({
+  type: z
+    .string()
+    .transform((s) => s.split(','))
+    .pipe(z.array(AlertType).min(1))
+    .optional(),
+  sku: Sku.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
+});
+
 const ItemQuery = z.strictObject({ movements: z.coerce.number().int().min(0).max(200).default(20) });
 
 function skuParam(req: Request): string {
@@ -45,6 +57,20 @@ function skuParam(req: Request): string {
 
 const cursorOf = (sku: string) => Buffer.from(sku).toString('base64url');
 const skuOfCursor = (cursor: string) => Buffer.from(cursor, 'base64url').toString();
+
+const AlertCursorShape = z.strictObject({ at: z.iso.datetime({ offset: true }), alertId: z.string().min(1).max(128) });
+const alertCursorOf = (c: AlertCursor) => Buffer.from(JSON.stringify({ at: c.at, alertId: c.alertId })).toString('base64url');
+function alertCursor(cursor: string): AlertCursor {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    decoded = undefined;
+  }
+  const parsed = AlertCursorShape.safeParse(decoded);
+  if (!parsed.success) throw new HttpProblem('BAD_QUERY', 'cursor is not one this API gave out', { errors: [{ pointer: '/query/cursor', message: 'not a cursor from a previous page' }] });
+  return parsed.data;
+}
 
 /** The inventory part of the store API. */
 export function inventoryRouter(deps: InventoryRouteDeps): Router {
@@ -57,6 +83,19 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
     const page = await listItems(deps.pool, { ...(states ? { states } : {}), ...(query.cursor ? { after: skuOfCursor(query.cursor) } : {}), limit: query.limit });
     const last = page.items[page.items.length - 1];
     res.json({ items: page.items, nextCursor: page.more && last ? cursorOf(last.sku) : null });
+  });
+
+  // The alert feed: what the ledger raised, newest first (the store dashboard's live alerts).
+  router.get('/v1/inventory/alerts', async (req, res) => {
+    const query = parseQuery(AlertQuery, req);
+    const page = await latestAlerts(deps.pool, {
+      ...(query.type ? { types: query.type } : {}),
+      ...(query.sku ? { sku: query.sku } : {}),
+      ...(query.cursor ? { before: alertCursor(query.cursor) } : {}),
+      limit: query.limit,
+    });
+    const last = page.alerts[page.alerts.length - 1];
+    res.json({ alerts: page.alerts, nextCursor: page.more && last ? alertCursorOf(last) : null });
   });
 
   router.get('/v1/inventory/items/:sku', async (req, res) => {
