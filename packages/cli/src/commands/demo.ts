@@ -25,9 +25,28 @@ interface StorePorts {
   sync: number;
 }
 
-/** Store n (0-based) listens on 8080-8083, the next on 8180-8183, ...; HQ on 8090. */
-const portsOf = (n: number): StorePorts => ({ ingest: 8080 + 100 * n, inventory: 8081 + 100 * n, trends: 8082 + 100 * n, sync: 8083 + 100 * n });
-const HQ_PORT = 8090;
+/** With base port B: store n (0-based) listens on B+100n .. B+100n+3 (8080-8083, 8180-8183, ...); HQ on B+10 (8090). */
+const portsOf = (base: number, n: number): StorePorts => {
+  const at = base + 100 * n;
+  return { ingest: at, inventory: at + 1, trends: at + 2, sync: at + 3 };
+};
+
+/**
+ * Where a demo keeps its data. The default names (databases tillstream_hq and
+ * tillstream_store_s001, topics s001.*) are the demo's; a namespace gives a
+ * demo of its own beside them (databases tillstream_<ns>_..., topics <ns>.*,
+ * its own sync queues), as the demo's test uses.
+ */
+export function demoNames(namespace: string | undefined) {
+  const db = namespace ? `tillstream_${namespace}` : 'tillstream';
+  const topics = namespace ? `${namespace}.` : '';
+  return {
+    hqDatabase: `${db}_hq`,
+    hqTopicPrefix: topics,
+    storeDatabase: (storeId: string) => `${db}_store_${storeId.toLowerCase()}`,
+    storeTopicPrefix: (storeId: string) => `${topics}${storeId.toLowerCase()}.`,
+  };
+}
 
 /**
  * The whole system on this machine: local infrastructure, HQ, and for each
@@ -50,11 +69,22 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
     }, 2)
     .option('--time-zone <tz>', "the stores' time zone", cliEnv.STORE_TIME_ZONE)
     .option('--log-dir <dir>', 'where each service writes its log', join(process.cwd(), '.demo', 'logs'))
-    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string }) => {
+    .option('--base-port <port>', 'store n listens on base+100n .. base+100n+3, HQ on base+10', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1024 || n > 64_000) throw new InvalidArgumentError('--base-port must be an integer from 1024 to 64000');
+      return n;
+    }, 8080)
+    .option('--namespace <ns>', 'keep this demo apart from the default one: databases tillstream_<ns>_*, topics <ns>.*', (v) => {
+      if (!/^[a-z][a-z0-9_]{0,30}$/.test(v)) throw new InvalidArgumentError('--namespace must be 1-31 lower-case letters, digits or "_", starting with a letter');
+      return v;
+    })
+    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; basePort: number; namespace?: string }) => {
       const logger = createLogger({ name: 'demo', level: 'info', pretty: true });
-      const stores = Array.from({ length: opts.stores }, (_, i) => ({ id: `S${String(i + 1).padStart(3, '0')}`, ports: portsOf(i) }));
+      const names = demoNames(opts.namespace);
+      const hqPort = opts.basePort + 10;
+      const stores = Array.from({ length: opts.stores }, (_, i) => ({ id: `S${String(i + 1).padStart(3, '0')}`, ports: portsOf(opts.basePort, i) }));
       const busy: number[] = [];
-      for (const port of [HQ_PORT, ...stores.flatMap(({ ports: p }) => [p.ingest, p.inventory, p.trends, p.sync])]) if (!(await isPortFree(port))) busy.push(port);
+      for (const port of [hqPort, ...stores.flatMap(({ ports: p }) => [p.ingest, p.inventory, p.trends, p.sync])]) if (!(await isPortFree(port))) busy.push(port);
       if (busy.length) throw new Error(`port(s) ${busy.join(', ')} in use: is a demo or a service already running? Stop it first.`);
       mkdirSync(opts.logDir, { recursive: true });
 
@@ -81,8 +111,8 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
         logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
         started = await up(infra);
         const server = infra.postgresUrl;
-        const hqDb = databaseUrl(server, 'tillstream_hq');
-        await ensureDatabase(server, 'tillstream_hq');
+        const hqDb = databaseUrl(server, names.hqDatabase);
+        await ensureDatabase(server, names.hqDatabase);
         await migrate({ databaseUrl: hqDb, target: 'hq', logger });
         const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
         const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
@@ -94,13 +124,13 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
           children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
         };
 
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_ADMIN_TOKEN: adminToken }, HQ_PORT);
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
         try {
           for (const store of stores) {
-            const name = `tillstream_store_${store.id.toLowerCase()}`;
+            const name = names.storeDatabase(store.id);
             await ensureDatabase(server, name);
             const db = databaseUrl(server, name);
-            const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: `${store.id.toLowerCase()}.`, KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
+            const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
             const hqToken = await issueStoreToken(hqPool, store.id);
@@ -109,12 +139,12 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
-              // The store API's port also serves the store dashboard, which reads sales from trends and the link from sync.
+              // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
               { ...env, TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
             );
             await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
-            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${HQ_PORT}`, HQ_TOKEN: hqToken }, store.ports.sync);
+            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync);
             simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {
@@ -125,15 +155,13 @@ Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
           '',
           'Tillstream demo is running. Ctrl-C stops everything it started.',
           '',
-          `  HQ dashboard      http://127.0.0.1:${HQ_PORT}/`,
-          `  HQ API            http://127.0.0.1:${HQ_PORT}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
+          `  HQ dashboard      http://127.0.0.1:${hqPort}/`,
+          `  HQ API            http://127.0.0.1:${hqPort}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
           `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
           ...stores.flatMap((s) => [
             `  ${s.id} ingest       http://127.0.0.1:${s.ports.ingest}/openapi.json`,
             `  ${s.id} dashboard    http://127.0.0.1:${s.ports.inventory}/`,
-            `  ${s.id} inventory    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items`,
-            `  ${s.id} sales        http://127.0.0.1:${s.ports.trends}/v1/sales/summary  /v1/sales/top?window=today`,
-            `  ${s.id} sync         http://127.0.0.1:${s.ports.sync}/v1/sync/status`,
+            `  ${s.id} store API    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
           ]),
           `  service logs      ${opts.logDir}`,
           '',

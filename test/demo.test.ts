@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { dropDatabase } from '@tillstream/db';
+import { isPortFree } from '@tillstream/infra';
+import { testEnv, uniqueName, waitFor } from '@tillstream/testing';
+
+const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.meta.url));
+
+/** A base port whose demo ports (2 stores and HQ) are all free right now. */
+async function freeBasePort(): Promise<number> {
+  for (;;) {
+    const base = 20_000 + 100 * Math.floor(Math.random() * 300);
+    const ports = [base, base + 1, base + 2, base + 3, base + 10, base + 100, base + 101, base + 102, base + 103];
+    if ((await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)) return base;
+  }
+}
+
+/** True while any process of the group is alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+
+describe('npm start (tillstream demo)', () => {
+  it('brings up HQ and two stores that sell and sync, prints the URLs, and Ctrl-C stops every process it started', async () => {
+    const namespace = uniqueName('demo');
+    const base = await freeBasePort();
+    const logDir = mkdtempSync(join(tmpdir(), 'tillstream-demo-logs-'));
+    // Its own process group, as a terminal runs it: Ctrl-C signals the demo and every child at once.
+    const demo = spawn(
+      process.execPath,
+      [BIN, 'demo', '--stores', '2', '--terminals', '2', '--rate', '10', '--base-port', String(base), '--namespace', namespace, '--log-dir', logDir],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } },
+    );
+    const pgid = demo.pid!;
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    onTestFinished(async () => {
+      if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+      const server = testEnv.POSTGRES_URL;
+      for (const name of ['hq', 'store_s001', 'store_s002']) await dropDatabase(server, `tillstream_${namespace}_${name}`).catch(() => undefined);
+    });
+
+    await waitFor(() => output.includes('Tillstream demo is running') || demo.exitCode !== null, { timeoutMs: 240_000, message: 'the demo to start' });
+    expect(demo.exitCode, output).toBeNull();
+    const hq = `http://127.0.0.1:${base + 10}`;
+    const storeApi = (n: number) => `http://127.0.0.1:${base + 100 * n + 1}`;
+    expect(output).toContain(`${hq}/`);
+    expect(output).toContain(`${storeApi(0)}/`);
+    expect(output).toContain(`${storeApi(1)}/`);
+
+    // Both stores sell; each store API answers sales, stock and sync on its one port; HQ sees both stores.
+    for (const n of [0, 1]) {
+      await waitFor(async () => (await json<{ figures: { transactions: number } }>(`${storeApi(n)}/v1/sales/summary`)).figures.transactions > 0, {
+        timeoutMs: 60_000,
+        message: `store ${n + 1}'s sales in its store API`,
+      });
+      expect((await fetch(`${storeApi(n)}/v1/inventory/items`)).status).toBe(200);
+      expect((await fetch(`${storeApi(n)}/v1/sync/status`)).status).toBe(200);
+      expect(await (await fetch(`${storeApi(n)}/`)).text()).toContain('Tillstream store');
+    }
+    await waitFor(
+      async () => {
+        const { sales } = await json<{ sales: Array<{ storeId: string; transactions: number }> }>(`${hq}/v1/sales/stores`);
+        return ['S001', 'S002'].every((id) => sales.some((s) => s.storeId === id && s.transactions > 0));
+      },
+      { timeoutMs: 90_000, message: "both stores' sales at HQ" },
+    );
+
+    process.kill(-pgid, 'SIGINT');
+    const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 60 s'), 60_000))]);
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(output).toContain('simulator stopped');
+    await waitFor(() => !groupAlive(pgid), { timeoutMs: 15_000, message: "the demo's processes to be gone" });
+    const ports = [base, base + 1, base + 2, base + 3, base + 10, base + 100, base + 101, base + 102, base + 103];
+    expect((await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)).toBe(true);
+  }, 420_000);
+});
