@@ -1,6 +1,5 @@
 import {
   decimalToMilli,
-  milliToDecimal,
   milliToQuantity,
   salesAggregates,
   toMilli,
@@ -11,7 +10,7 @@ import {
 } from '@tillstream/contracts';
 import type { Pool, PoolClient } from '@tillstream/db';
 import type { OutboxSource } from '@tillstream/kafka';
-import { addToWindows, wallClock, type Contribution } from './windows.ts';
+import { addToWindows, sumWindows, wallClock, type Contribution } from './windows.ts';
 
 /**
  * The trends service's write path (tables: packages/db/migrations/store/*_trends.sql).
@@ -49,13 +48,48 @@ export interface Recorded {
   latestWall: number | undefined;
 }
 
+/** A contribution as stored in sales_transactions.contribution (migrations/store/*_trends-contributions.sql). */
+interface StoredContribution {
+  lines: Array<[sku: string, category: string, unitsMilli: number, gross: number, discount: number, net: number, tax: number]>;
+  tenders: Array<[type: string, amount: number]>;
+}
+
+/** What a SALE or RETURN adds to its windows: its lines that count and its tenders net of change, signed (a return's negative). */
+function contributionOf(tx: PosTransaction): Contribution {
+  const sign = tx.type === 'RETURN' ? -1 : 1;
+  const contribution: Contribution = { sign: 1, type: tx.type as Contribution['type'], businessDay: tx.businessDay, occurredAtMs: Date.parse(tx.occurredAt), terminalId: tx.terminalId, lines: [], tenders: [] };
+  for (const line of tx.lines) {
+    if (line.voided) continue;
+    contribution.lines.push({
+      sku: line.sku,
+      category: line.category,
+      unitsMilli: sign * toMilli(line.quantity),
+      gross: sign * (line.extendedAmount + line.discount),
+      discount: sign * line.discount,
+      net: sign * line.extendedAmount,
+      tax: sign * line.taxAmount,
+    });
+  }
+  for (const t of tx.tenders) contribution.tenders.push({ type: t.type, amount: sign * (t.amount - t.change) });
+  return contribution;
+}
+
+const stored = (c: Contribution): StoredContribution => ({
+  lines: c.lines.map((l) => [l.sku, l.category, l.unitsMilli, l.gross, l.discount, l.net, l.tax]),
+  tenders: c.tenders.map((t) => [t.type, t.amount]),
+});
+
 export async function recordSales(client: PoolClient, records: readonly PosRecord[], ctx: TrendsContext): Promise<Recorded> {
   const firstCopies = new Map<string, PosRecord>();
   for (const r of records) if (!firstCopies.has(r.tx.transactionId)) firstCopies.set(r.tx.transactionId, r);
   const unique = [...firstCopies.values()];
-  const { rows: inserted } = await client.query<{ transaction_id: string }>(
-    `INSERT INTO sales_transactions (transaction_id, type, training, business_day, occurred_at, terminal_id, kafka_partition, kafka_offset)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::date[], $5::timestamptz[], $6::text[], $7::int[], $8::bigint[])
+  const counts = (tx: PosTransaction) => !tx.trainingMode && (tx.type === 'SALE' || tx.type === 'RETURN');
+  const contributionOfId = new Map<string, Contribution>();
+  for (const { tx } of unique) if (counts(tx)) contributionOfId.set(tx.transactionId, contributionOf(tx));
+  // One row per transaction, its contribution with it (read back only if a post-void takes it off).
+  const inserting = client.query<{ transaction_id: string }>(
+    `INSERT INTO sales_transactions (transaction_id, type, training, business_day, occurred_at, terminal_id, kafka_partition, kafka_offset, contribution)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::date[], $5::timestamptz[], $6::text[], $7::int[], $8::bigint[], $9::jsonb[])
      ON CONFLICT (transaction_id) DO NOTHING
      RETURNING transaction_id`,
     [
@@ -67,63 +101,20 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
       unique.map((r) => r.tx.terminalId),
       unique.map((r) => r.partition),
       unique.map((r) => r.offset),
+      unique.map((r) => {
+        const c = contributionOfId.get(r.tx.transactionId);
+        return c ? JSON.stringify(stored(c)) : null;
+      }),
     ],
   );
+  // While PostgreSQL inserts, sum the windows as if every transaction were new (the usual case);
+  // summed again below only if some were copies already recorded.
+  let sums = sumWindows([...contributionOfId.values()], ctx.timeZone);
+  const { rows: inserted } = await inserting;
   const isNew = new Set(inserted.map((r) => r.transaction_id));
   const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
-  const counted = fresh.filter((tx) => tx.type === 'SALE' || tx.type === 'RETURN');
-
-  const lines = { tx: [] as string[], no: [] as number[], sku: [] as string[], category: [] as string[], units: [] as string[], gross: [] as number[], discount: [] as number[], net: [] as number[], tax: [] as number[] };
-  const tenders = { tx: [] as string[], position: [] as number[], type: [] as string[], amount: [] as number[] };
-  const signedOf = new Map<string, Contribution>();
-  for (const tx of counted) {
-    const sign = tx.type === 'RETURN' ? -1 : 1;
-    const contribution: Contribution = { sign: 1, type: tx.type as Contribution['type'], businessDay: tx.businessDay, occurredAtMs: Date.parse(tx.occurredAt), terminalId: tx.terminalId, lines: [], tenders: [] };
-    signedOf.set(tx.transactionId, contribution);
-    for (const line of tx.lines) {
-      if (line.voided) continue;
-      contribution.lines.push({
-        sku: line.sku,
-        category: line.category,
-        unitsMilli: sign * toMilli(line.quantity),
-        gross: sign * (line.extendedAmount + line.discount),
-        discount: sign * line.discount,
-        net: sign * line.extendedAmount,
-        tax: sign * line.taxAmount,
-      });
-      lines.tx.push(tx.transactionId);
-      lines.no.push(line.lineNumber);
-      lines.sku.push(line.sku);
-      lines.category.push(line.category);
-      lines.units.push(milliToDecimal(sign * toMilli(line.quantity)));
-      lines.gross.push(sign * (line.extendedAmount + line.discount));
-      lines.discount.push(sign * line.discount);
-      lines.net.push(sign * line.extendedAmount);
-      lines.tax.push(sign * line.taxAmount);
-    }
-    tx.tenders.forEach((t, i) => {
-      contribution.tenders.push({ type: t.type, amount: sign * (t.amount - t.change) });
-      tenders.tx.push(tx.transactionId);
-      tenders.position.push(i + 1);
-      tenders.type.push(t.type);
-      tenders.amount.push(sign * (t.amount - t.change));
-    });
-  }
-  if (lines.tx.length > 0) {
-    await client.query(
-      `INSERT INTO sales_lines (transaction_id, line_number, sku, category, units, gross, discount, net, tax)
-       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::numeric[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-       ON CONFLICT DO NOTHING`,
-      [lines.tx, lines.no, lines.sku, lines.category, lines.units, lines.gross, lines.discount, lines.net, lines.tax],
-    );
-  }
-  if (tenders.tx.length > 0) {
-    await client.query(
-      `INSERT INTO sales_tenders (transaction_id, position, type, amount)
-       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING`,
-      [tenders.tx, tenders.position, tenders.type, tenders.amount],
-    );
-  }
+  const added = [...contributionOfId].filter(([id]) => isNew.has(id)).map(([, c]) => c);
+  if (added.length < contributionOfId.size) sums = sumWindows(added, ctx.timeZone);
 
   const voids = fresh.filter((tx) => tx.type === 'POST_VOID' && tx.original);
   if (voids.length > 0) {
@@ -139,12 +130,10 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
      WHERE v.applied_at IS NULL AND EXISTS (SELECT 1 FROM sales_transactions t WHERE t.transaction_id = v.original_transaction_id)
      RETURNING v.original_transaction_id`,
   );
-
-  const contributions: Contribution[] = [...signedOf.values()];
-  if (voided.length > 0) contributions.push(...(await storedContributions(client, voided.map((v) => v.original_transaction_id), -1)));
-  const windows = await addToWindows(client, contributions, ctx.timeZone);
-  const latest = Math.max(...[...signedOf.values()].map((c) => c.occurredAtMs));
-  const latestWall = signedOf.size > 0 ? wallClock(ctx.timeZone)(latest) : undefined;
+  if (voided.length > 0) sums = sumWindows([...added, ...(await storedContributions(client, voided.map((v) => v.original_transaction_id), -1))], ctx.timeZone);
+  const windows = await addToWindows(client, sums);
+  const latest = Math.max(...added.map((c) => c.occurredAtMs));
+  const latestWall = added.length > 0 ? wallClock(ctx.timeZone)(latest) : undefined;
   return { booked: isNew.size, windows, latestWall };
 }
 
@@ -200,33 +189,21 @@ export function toAggregate(storeId: string, r: AggregateRow): SalesAggregate {
   };
 }
 
-/** Contributions of transactions already recorded (originals being voided), read back from their stored lines and tenders. */
+/** Contributions of transactions already recorded (originals being voided), read back from their rows. */
 async function storedContributions(client: PoolClient, ids: string[], sign: 1 | -1): Promise<Contribution[]> {
-  const { rows: txs } = await client.query<{ transaction_id: string; type: 'SALE' | 'RETURN'; business_day: string; occurred_at: Date; terminal_id: string }>(
-    `SELECT transaction_id, type, to_char(business_day, 'YYYY-MM-DD') AS business_day, occurred_at, terminal_id FROM sales_transactions
-     WHERE transaction_id = ANY($1::uuid[]) AND type IN ('SALE', 'RETURN') AND NOT training`,
+  const { rows } = await client.query<{ type: 'SALE' | 'RETURN'; business_day: string; occurred_at: Date; terminal_id: string; contribution: StoredContribution }>(
+    `SELECT type, to_char(business_day, 'YYYY-MM-DD') AS business_day, occurred_at, terminal_id, contribution FROM sales_transactions
+     WHERE transaction_id = ANY($1::uuid[]) AND contribution IS NOT NULL`,
     [ids],
   );
-  if (txs.length === 0) return [];
-  const found = txs.map((t) => t.transaction_id);
-  const { rows: lines } = await client.query<{ transaction_id: string; sku: string; category: string; units: string; gross: string; discount: string; net: string; tax: string }>(
-    'SELECT transaction_id, sku, category, units, gross, discount, net, tax FROM sales_lines WHERE transaction_id = ANY($1::uuid[]) ORDER BY transaction_id, line_number',
-    [found],
-  );
-  const { rows: tenders } = await client.query<{ transaction_id: string; type: string; amount: string }>(
-    'SELECT transaction_id, type, amount FROM sales_tenders WHERE transaction_id = ANY($1::uuid[]) ORDER BY transaction_id, position',
-    [found],
-  );
-  return txs.map((t) => ({
+  return rows.map((t) => ({
     sign,
     type: t.type,
     businessDay: t.business_day,
     occurredAtMs: t.occurred_at.getTime(),
     terminalId: t.terminal_id,
-    lines: lines
-      .filter((l) => l.transaction_id === t.transaction_id)
-      .map((l) => ({ sku: l.sku, category: l.category, unitsMilli: decimalToMilli(l.units), gross: Number(l.gross), discount: Number(l.discount), net: Number(l.net), tax: Number(l.tax) })),
-    tenders: tenders.filter((x) => x.transaction_id === t.transaction_id).map((x) => ({ type: x.type, amount: Number(x.amount) })),
+    lines: t.contribution.lines.map(([sku, category, unitsMilli, gross, discount, net, tax]) => ({ sku, category, unitsMilli, gross, discount, net, tax })),
+    tenders: t.contribution.tenders.map(([type, amount]) => ({ type, amount })),
   }));
 }
 

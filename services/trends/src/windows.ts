@@ -11,7 +11,7 @@ import type { PoolClient } from '@tillstream/db';
  * 0.9 s; BENCHMARKS.md.)
  */
 
-/** A line as stored in sales_lines: signed by its transaction's type (a return's are negative). */
+/** A line as it counts (stored in its transaction's contribution): signed by its transaction's type (a return's are negative). */
 export interface SignedLine {
   sku: string;
   category: string;
@@ -34,7 +34,7 @@ export interface Contribution {
   tenders: { type: string; amount: number }[];
 }
 
-interface Sums {
+export interface Sums {
   granularity: Granularity;
   window: string;
   dimension: Dimension;
@@ -130,10 +130,9 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
 }
 
 /** Adds the sums to their windows (raising each one's revision) and lists them as unpublished. Returns windows touched per granularity. */
-export async function addToWindows(client: PoolClient, contributions: readonly Contribution[], timeZone: string): Promise<Record<Granularity, number>> {
+export async function addToWindows(client: PoolClient, sums: readonly Sums[]): Promise<Record<Granularity, number>> {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
-  if (contributions.length === 0) return touched;
-  const sums = sumWindows(contributions, timeZone);
+  if (sums.length === 0) return touched;
   for (const s of sums) touched[s.granularity]++;
   const col = <T>(f: (s: Sums) => T) => sums.map(f);
   await client.query(
