@@ -6,7 +6,7 @@ import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@till
 import { percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
 import { cpuMillis } from './processes.ts';
-import { LINES_PER_TX, basket, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
+import { LINES_PER_TX, TRENDS_UNPUBLISHED_SQL, basket, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const FRESHNESS_RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -52,7 +52,7 @@ interface Subject {
 }
 
 const INVENTORY: Subject = { name: 'inventory', main: 'services/inventory/src/main.ts', env: {}, bookedLinesSql: "SELECT count(*) AS n FROM inventory_movements WHERE kind = 'SALE'", unpublishedSql: 'SELECT count(*) AS n FROM event_outbox' };
-const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', env: { STORE_TIME_ZONE: 'UTC' }, bookedLinesSql: "SELECT coalesce(sum(jsonb_array_length(contribution->'lines')), 0) AS n FROM sales_transactions", unpublishedSql: 'SELECT (SELECT count(*) FROM sales_aggregates_unpublished) + (SELECT count(*) FROM event_outbox) AS n' };
+const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', env: { STORE_TIME_ZONE: 'UTC' }, bookedLinesSql: "SELECT coalesce(sum(jsonb_array_length(contribution->'lines')), 0) AS n FROM sales_transactions", unpublishedSql: TRENDS_UNPUBLISHED_SQL };
 
 async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;

@@ -59,3 +59,7 @@ export async function fillTopic(kafka: Kafka, prefix: string, transactions: numb
   await producer.disconnect();
   return transactions;
 }
+
+/** Derived events a store's trends service has committed and not yet published: windows of changed slots above their acknowledged revision, and its event outbox. */
+export const TRENDS_UNPUBLISHED_SQL = `SELECT (SELECT count(*) FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start)
+  WHERE a.revision > a.published_revision) + (SELECT count(*) FROM event_outbox) AS n`;

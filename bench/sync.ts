@@ -9,7 +9,7 @@ import { createKafkaClient, deleteTopics, ensureTopics, topicRecordCount } from 
 import { freePort, startProcess, stopProcess } from '@tillstream/testing';
 import { progress, table } from './harness.ts';
 import { cpuMillis } from './processes.ts';
-import { benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
+import { TRENDS_UNPUBLISHED_SQL, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 50_000);
 /** The outage the backlog piled up over: a week of trading. */
@@ -109,7 +109,7 @@ export async function syncBench(): Promise<string> {
     // The backlog: every transaction, and every aggregate trends published, in the sync outbox.
     await until('trends derives the aggregates (transactions)', TRANSACTIONS, async () => Number(await storedOffset(storePool, `${prefix}trends`)));
     await until('trends publishes them (windows left)', 1, async () =>
-      (await count(storePool, 'SELECT (SELECT count(*) FROM sales_aggregates_unpublished) + (SELECT count(*) FROM event_outbox) AS n')) === 0 ? 1 : 0,
+      (await count(storePool, TRENDS_UNPUBLISHED_SQL)) === 0 ? 1 : 0,
     );
     const aggregatesPublished = await topicRecordCount(storeKafka, `${prefix}${salesAggregates.name}`);
     await until('sync takes them into its outbox (records)', TRANSACTIONS + aggregatesPublished, async () =>

@@ -16,7 +16,7 @@ export interface OutboxItem {
  * revision (the trends service's windows, coalescing restatements).
  */
 export interface OutboxSource {
-  /** Unpublished items, oldest first. */
+  /** Unpublished items, oldest first: about `limit` (a source may return more to keep a group whole). */
   read(limit: number): Promise<OutboxItem[]>;
   /** The broker acknowledged these items. */
   acknowledge(items: OutboxItem[]): Promise<void>;
@@ -132,7 +132,7 @@ export class OutboxPublisher {
     const batchSize = this.options.batchSize ?? 1000;
     for (const source of this.options.sources) {
       const rows = await source.read(batchSize);
-      if (rows.length === batchSize) full = true;
+      if (rows.length >= batchSize) full = true;
       if (rows.length === 0) continue;
       const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
       for (const row of rows) {

@@ -9,7 +9,7 @@ import {
   type SalesAggregate,
 } from '@tillstream/contracts';
 import type { Pool, PoolClient } from '@tillstream/db';
-import type { OutboxSource } from '@tillstream/kafka';
+import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
 import { addToWindows, sumWindows, wallClock, type Contribution } from './windows.ts';
 
 /**
@@ -207,46 +207,97 @@ async function storedContributions(client: PoolClient, ids: string[], sign: 1 | 
   }));
 }
 
+/** A slot of windows (granularity, dimension, window start) listed as changed, and how often it was changed when read. */
+type Slot = [granularity: string, dimension: string, windowLocal: string, changes: string];
+
+/** Orders keys of text parts as PostgreSQL's "C" collation does (the order every writer locks windows in). */
+function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return 0;
+}
+
+/** Slots read per query while filling a round. */
+const SLOT_PAGE = 200;
+
 /**
- * sales.aggregates.v1 straight from the windows: those restated since they
- * were last published, each at its latest revision (oldest change first).
+ * sales.aggregates.v1 straight from the windows: the windows of every slot
+ * listed in sales_aggregate_changes whose revision is above the one the
+ * broker acknowledged, each at its latest revision. A round takes whole
+ * slots until it holds at least `limit` windows.
  */
 export function aggregatesOutbox(pool: Pool, ctx: TrendsContext): OutboxSource {
+  /** Unlists slots still at the change count they were read at (a slot restated since stays listed). */
+  const unlist = async (slots: readonly Slot[]) => {
+    if (slots.length === 0) return;
+    const sorted = [...slots].sort(compareKeys);
+    await pool.query(
+      `DELETE FROM sales_aggregate_changes c USING unnest($1::text[], $2::text[], $3::timestamp[], $4::bigint[]) AS u(granularity, dimension, window_start, changes)
+       WHERE c.granularity = u.granularity AND c.dimension = u.dimension AND c.window_start = u.window_start AND c.changes = u.changes`,
+      [sorted.map((k) => k[0]), sorted.map((k) => k[1]), sorted.map((k) => k[2]), sorted.map((k) => k[3])],
+    );
+  };
   return {
     read: async (limit) => {
-      const { rows } = await pool.query<AggregateRow & { window_local: string }>(
-        `SELECT ${aggregateColumns('$1')}, to_char(window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local
-         FROM (SELECT * FROM sales_aggregates_unpublished LIMIT $2) AS u JOIN sales_aggregates a USING (granularity, dimension, member, window_start)`,
-        [ctx.timeZone, limit],
-      );
-      return rows.map((r) => ({
-        id: JSON.stringify([r.granularity, r.dimension, r.member, r.window_local, r.revision]),
-        topic: salesAggregates.name,
-        data: toAggregate(ctx.storeId, r),
-      }));
+      const items: OutboxItem[] = [];
+      const empty: Slot[] = [];
+      let after: Slot | undefined;
+      while (items.length < limit) {
+        const { rows: slots } = await pool.query<{ granularity: string; dimension: string; window_local: string; changes: string }>(
+          `SELECT granularity, dimension, to_char(window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, changes FROM sales_aggregate_changes
+           WHERE $1::text IS NULL OR (granularity, dimension, window_start) > ($1::text, $2::text, $3::timestamp)
+           ORDER BY granularity, dimension, window_start LIMIT $4`,
+          [after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, SLOT_PAGE],
+        );
+        if (slots.length === 0) break;
+        const { rows } = await pool.query<AggregateRow & { window_local: string; changes: string }>(
+          `SELECT ${aggregateColumns('$1')}, u.window_local, u.changes
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(slot_granularity, slot_dimension, window_local, changes)
+           JOIN sales_aggregates a ON a.granularity = u.slot_granularity AND a.dimension = u.slot_dimension AND a.window_start = u.window_local::timestamp
+           WHERE a.revision > a.published_revision`,
+          [ctx.timeZone, slots.map((s) => s.granularity), slots.map((s) => s.dimension), slots.map((s) => s.window_local), slots.map((s) => s.changes)],
+        );
+        const withWindows = new Set(rows.map((r) => `${r.granularity}|${r.dimension}|${r.window_local}`));
+        for (const s of slots) if (!withWindows.has(`${s.granularity}|${s.dimension}|${s.window_local}`)) empty.push([s.granularity, s.dimension, s.window_local, s.changes]);
+        for (const r of rows) {
+          items.push({
+            // The window, the revision sent and its slot as read: what acknowledge needs.
+            id: JSON.stringify([r.granularity, r.dimension, r.member, r.window_local, r.revision, r.changes]),
+            topic: salesAggregates.name,
+            data: toAggregate(ctx.storeId, r),
+          });
+        }
+        const last = slots[slots.length - 1]!;
+        after = [last.granularity, last.dimension, last.window_local, last.changes];
+        if (slots.length < SLOT_PAGE) break;
+      }
+      // Slots whose windows were all published already (a restatement the last round caught): unlist them now.
+      await unlist(empty);
+      return items;
     },
-    // Records the acknowledged revisions, and unlists each window unless it was restated meanwhile
-    // (the UPDATE waits for a consumer transaction holding the row, then sees its new revision).
+    // Records the acknowledged revisions, then unlists each slot that was not changed since it was read
+    // (an UPDATE waits for a consumer transaction holding a window, then sees its new revision).
     acknowledge: async (items) => {
       // In the consumer's lock order (granularity, dimension, member, window): with the unnest driving the
       // join, rows are locked in that order too, so the two do not deadlock (if a plan ever differs, a
       // deadlock is a transient error both sides retry).
-      const keys = items
-        .map((i) => JSON.parse(i.id) as [string, string, string, string, number])
-        .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] !== b[1] ? (a[1] < b[1] ? -1 : 1) : a[2] !== b[2] ? (a[2] < b[2] ? -1 : 1) : a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0));
+      const keys = items.map((i) => JSON.parse(i.id) as [string, string, string, string, number, string]).sort(compareKeys);
       await pool.query(
-        `WITH acked AS (
-           UPDATE sales_aggregates a SET published_revision = GREATEST(a.published_revision, u.revision)
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::int[]) AS u(granularity, dimension, member, window_start, revision)
-           WHERE a.granularity = u.granularity AND a.dimension = u.dimension AND a.member = u.member AND a.window_start = u.window_start
-           RETURNING a.granularity, a.dimension, a.member, a.window_start, a.revision, a.published_revision
-         )
-         DELETE FROM sales_aggregates_unpublished d USING acked
-         WHERE d.granularity = acked.granularity AND d.dimension = acked.dimension AND d.member = acked.member
-           AND d.window_start = acked.window_start AND acked.revision <= acked.published_revision`,
+        `UPDATE sales_aggregates a SET published_revision = GREATEST(a.published_revision, u.revision)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::int[]) AS u(granularity, dimension, member, window_start, revision)
+         WHERE a.granularity = u.granularity AND a.dimension = u.dimension AND a.member = u.member AND a.window_start = u.window_start`,
         [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2]), keys.map((k) => k[3]), keys.map((k) => k[4])],
       );
+      const slots = new Map<string, Slot>();
+      for (const [g, d, , w, , changes] of keys) slots.set(`${g}|${d}|${w}`, [g, d, w, changes]);
+      await unlist([...slots.values()]);
     },
-    backlog: async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM sales_aggregates_unpublished')).rows[0]?.n ?? 0),
+    backlog: async () =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            `SELECT count(*) AS n FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start) WHERE a.revision > a.published_revision`,
+          )
+        ).rows[0]?.n ?? 0,
+      ),
   };
 }

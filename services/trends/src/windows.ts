@@ -129,7 +129,7 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
   );
 }
 
-/** Adds the sums to their windows (raising each one's revision) and lists them as unpublished. Returns windows touched per granularity. */
+/** Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity. */
 export async function addToWindows(client: PoolClient, sums: readonly Sums[]): Promise<Record<Granularity, number>> {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
   if (sums.length === 0) return touched;
@@ -147,9 +147,12 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
          items = a.items + EXCLUDED.items, returns = a.returns + EXCLUDED.returns,
          returns_units = a.returns_units + EXCLUDED.returns_units, returns_amount = a.returns_amount + EXCLUDED.returns_amount,
          revision = a.revision + 1, updated_at = now()
-       RETURNING granularity, dimension, member, window_start
+       RETURNING granularity, dimension, window_start
      )
-     INSERT INTO sales_aggregates_unpublished SELECT * FROM upserted ON CONFLICT DO NOTHING`,
+     -- Their slots wait to be published (sales_aggregate_changes), in key order like the windows.
+     INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
+     SELECT DISTINCT granularity, dimension, window_start FROM upserted ORDER BY 1, 2, 3
+     ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1`,
     [
       col((s) => s.granularity),
       col((s) => s.dimension),

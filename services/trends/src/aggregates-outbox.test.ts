@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { createPool } from '@tillstream/db';
+import { testDatabase, testLogger } from '@tillstream/testing';
+import { aggregatesOutbox } from './facts.ts';
+import { addToWindows, sumWindows, type Contribution } from './windows.ts';
+
+const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
+  sign: 1,
+  type: 'SALE',
+  businessDay: occurredAt.slice(0, 10),
+  occurredAtMs: Date.parse(occurredAt),
+  terminalId: 'T01',
+  lines: [{ sku, category: 'bakery', unitsMilli: 1000, gross: net, discount: 0, net, tax: 0 }],
+  tenders: [{ type: 'CASH', amount: net }],
+});
+
+describe('sales.aggregates.v1 outbox (changed slots)', () => {
+  it('publishes each changed window at its latest revision, keeps a slot restated between read and acknowledge, and then runs dry', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
+    const book = async (contributions: Contribution[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await addToWindows(client, sumWindows(contributions, 'UTC'));
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    };
+    const storeDay = (items: Awaited<ReturnType<typeof outbox.read>>) =>
+      items.map((i) => i.data as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === 'day' && a.dimension === 'store');
+
+    // Two SKUs in two 5-minute windows: 2 x 5 windows at 5 minutes (store, its SKU, category, terminal, tender), 6 in the hour, 6 in the day.
+    await book([sale('2026-03-01T09:00:00Z', 'A', 100), sale('2026-03-01T09:07:00Z', 'B', 50)]);
+    expect(await outbox.backlog()).toBe(22);
+    const first = await outbox.read(1000);
+    expect(first).toHaveLength(22);
+    expect(storeDay(first)).toMatchObject([{ revision: 1, figures: { net: 150 } }]);
+
+    // A batch restates the day while the first round is on its way to the broker.
+    await book([sale('2026-03-01T18:00:00Z', 'A', 100)]);
+    await outbox.acknowledge(first);
+    const second = await outbox.read(1000);
+    expect(storeDay(second)).toMatchObject([{ revision: 2, figures: { net: 250 } }]);
+    // Only what changed: the day and hour slots of the new sale, not the morning's 5-minute windows again.
+    expect(second.every((i) => (i.data as { windowStart: string }).windowStart !== '2026-03-01T09:05:00.000Z')).toBe(true);
+    await outbox.acknowledge(second);
+
+    expect(await outbox.read(1000)).toEqual([]);
+    expect(await outbox.backlog()).toBe(0);
+    expect(Number((await pool.query('SELECT count(*) AS n FROM sales_aggregate_changes')).rows[0].n)).toBe(0);
+    await pool.end();
+  });
+
+  it('fills a round with whole slots, even past the limit, and pages through more slots than one query reads', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
+    const client = await pool.connect();
+    // 300 SKUs sold in one 5-minute window (slots with 300 windows), and 250 5-minute windows of one SKU (250 slots).
+    const many = [
+      ...Array.from({ length: 300 }, (_, i) => sale('2026-03-02T10:00:00Z', `SKU-${i}`, 10)),
+      ...Array.from({ length: 250 }, (_, i) => sale(new Date(Date.parse('2026-03-03T00:00:00Z') + i * 300_000).toISOString(), 'ONE', 10)),
+    ];
+    await client.query('BEGIN');
+    await addToWindows(client, sumWindows(many, 'UTC'));
+    await client.query('COMMIT');
+    client.release();
+    const total = await outbox.backlog();
+    const seen = new Set<string>();
+    for (let rounds = 0; ; rounds++) {
+      expect(rounds).toBeLessThan(20);
+      const items = await outbox.read(100);
+      if (items.length === 0) break;
+      for (const i of items) seen.add(JSON.stringify(JSON.parse(i.id).slice(0, 4)));
+      await outbox.acknowledge(items);
+    }
+    expect(seen.size).toBe(total);
+    await pool.end();
+  });
+});
