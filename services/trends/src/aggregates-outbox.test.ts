@@ -74,7 +74,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
       expect(rounds).toBeLessThan(20);
       const items = await outbox.read(100);
       if (items.length === 0) break;
-      for (const i of items) seen.add(JSON.stringify(JSON.parse(i.id).slice(0, 4)));
+      for (const i of items) seen.add(JSON.stringify((JSON.parse(i.id) as unknown[]).slice(0, 4)));
       await outbox.acknowledge(items);
     }
     expect(seen.size).toBe(total);
