@@ -7,3 +7,4 @@ export * from './terminals.ts';
 export * from './ingest-journal.ts';
 export * from './outbox.ts';
 export * from './store-credentials.ts';
+export * from './arrays.ts';
