@@ -198,27 +198,44 @@ export class ConsumerRunner<Data> {
     if (resumeAt === 'seeking') throw new Stopping();
     const maxBatch = this.options.maxBatchSize ?? 500;
     let pending: ConsumedRecord<Data>[] = [];
+    // The chunk being handled. Chunks are handled one at a time and in order, but the next one is
+    // decoded meanwhile: while the handler waits on its database, this thread parses and validates.
+    let handling: Promise<void> = Promise.resolve();
 
+    /** Waits for the chunk being handled, then hands over what is pending (without waiting for it). */
     const flush = async () => {
+      await handling;
       if (pending.length === 0) return;
       const chunk = pending;
       pending = [];
-      await this.handleWithPolicy(chunk, kafka);
-      const last = chunk[chunk.length - 1]!;
-      kafka.resolveOffset(last.offset);
-      this.resumeAt.set(partition, BigInt(last.offset) + 1n);
-      await kafka.heartbeat();
+      handling = (async () => {
+        await this.handleWithPolicy(chunk, kafka);
+        const last = chunk[chunk.length - 1]!;
+        kafka.resolveOffset(last.offset);
+        this.resumeAt.set(partition, BigInt(last.offset) + 1n);
+        await kafka.heartbeat();
+      })();
+      // Awaited by the next flush or at the end; a batch abandoned meanwhile (Stopping) must not leave it unhandled.
+      handling.catch(() => undefined);
+    };
+    /** Everything decoded so far is handled. */
+    const drain = async () => {
+      await flush();
+      await handling;
     };
 
     for (const message of batch.messages) {
-      if (this.stopping || !kafka.isLive()) throw new Stopping();
+      if (this.stopping || !kafka.isLive()) {
+        await handling.catch(() => undefined); // the chunk in hand is finished (or failed), never abandoned half-way
+        throw new Stopping();
+      }
       if (resumeAt !== undefined && BigInt(message.offset) < resumeAt) {
         kafka.resolveOffset(message.offset);
         continue;
       }
       const decoded = this.decode(batch.topic, partition, message);
       if ('failure' in decoded) {
-        await flush();
+        await drain();
         await this.deadLetter(batch.topic, partition, message, decoded.failure);
         kafka.resolveOffset(message.offset);
         continue;
@@ -226,7 +243,7 @@ export class ConsumerRunner<Data> {
       pending.push(decoded.record);
       if (pending.length >= maxBatch) await flush();
     }
-    await flush();
+    await drain();
     this.lagOf.set(partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)));
   }
 
