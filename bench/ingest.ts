@@ -90,6 +90,7 @@ export async function ingestBench(): Promise<string> {
   const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
 
   const noop = await startProcess('bench/noop-server.ts', { PORT: String(NOOP_PORT) }, `http://127.0.0.1:${NOOP_PORT}/healthz`);
+  // A service that fails to start must not leave the no-op server holding its port for the next run.
   const ingest = await startProcess(
     'services/ingest/src/main.ts',
     {
@@ -98,14 +99,18 @@ export async function ingestBench(): Promise<string> {
       TOPIC_PREFIX: prefix,
       PORT: String(INGEST_PORT),
       LOG_LEVEL: 'warn',
-      NODE_OPTIONS: process.env.INGEST_NODE_OPTIONS ?? '',
       // Ingest's own settings can be varied per run, e.g. GROUP_COMMIT_LINGER_MS=5 npm run bench -- ingest
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GROUP_COMMIT_') || k === 'PRODUCE_TIMEOUT_MS').map(([k, v]) => [k, v ?? ''])),
       TERMINAL_RATE_PER_SECOND: '1000000',
       TERMINAL_RATE_BURST: '1000000',
     },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
-  );
+    // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
+    { nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [] },
+  ).catch(async (err: unknown) => {
+    await stopProcess(noop);
+    throw err;
+  });
   const rows: Array<Record<string, string | number>> = [];
   // CPU per transaction of the server process: far steadier than throughput on a shared VM.
   const measured = async <R extends LoadResult>(pid: number | undefined, run: () => Promise<R>) => {
