@@ -56,9 +56,10 @@ export function demoNames(namespace: string | undefined) {
 export function demoCommand(): Command {
   return new Command('demo')
     .description(
-      `start a demo chain on this machine (what \`npm start\` runs): the local brokers, PostgreSQL and
-Redis, HQ, and per store ingest, inventory, trends and sync, with simulated terminals selling.
-Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.`,
+      'start a demo chain on this machine (what `npm start` runs): the local brokers, PostgreSQL and Redis, HQ, ' +
+        'and per store ingest, inventory, trends and sync, with simulated terminals selling. ' +
+        "Each store's dashboard and API are on base port + 100n + 1 (8081, 8181, ...), HQ's on base port + 10 (8090). " +
+        'Ctrl-C or SIGTERM stops everything it started. Service logs go to --log-dir.',
     )
     .option('--stores <n>', 'number of demo stores (S001, S002, ...)', count('--stores', 9), 2)
     .option('--terminals <n>', 'simulated terminals per store', count('--terminals', 20), 3)
