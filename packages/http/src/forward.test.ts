@@ -58,6 +58,10 @@ describe('forward', () => {
     const near = await fetch(`${url}/v1/salesroom`);
     expect(near.status).toBe(404);
     expect(trends.seen.map((s) => s.url)).toEqual(['/v1/sales/summary?businessDay=2026-11-23', '/v1/sales/notes', '/v1/sales/missing']);
+    // Counted under the prefix, not one label per path.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/http_requests_total\{route="\/v1\/sales\/\*",method="GET",status="200"[^}]*\} 1\n/);
+    expect(metrics).toMatch(/http_requests_total\{route="\/v1\/sales\/\*",method="POST",status="201"[^}]*\} 1\n/);
   });
 
   it('answers 503 UPSTREAM_UNAVAILABLE with Retry-After when the service is down or too slow, and keeps serving', async () => {

@@ -36,6 +36,7 @@ export function forward(options: ForwardOptions): Router {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const router = Router();
   router.use(options.prefix, (req, res) => {
+    res.locals.route = `${options.prefix}/*`; // its label in http_requests_total: bounded, and says where it went
     const unavailable = (detail: string) => {
       if (res.destroyed || res.writableEnded) return;
       if (res.headersSent) res.destroy();

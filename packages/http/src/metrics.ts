@@ -24,7 +24,9 @@ export function httpMetrics(registry: Registry): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const pattern = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : 'unmatched';
+      // A handler without an express pattern (a forwarded prefix) may name its route in res.locals.route.
+      const named = (res.locals as { route?: unknown }).route;
+      const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : typeof named === 'string' ? named : 'unmatched';
       requests.inc({ route, method: req.method, status: String(res.statusCode) });
       duration.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });
