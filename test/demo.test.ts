@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { demoNames } from '@tillstream/cli';
 import { dropDatabase } from '@tillstream/db';
 import { isPortFree } from '@tillstream/infra';
 import { testEnv, uniqueName, waitFor } from '@tillstream/testing';
@@ -50,7 +51,8 @@ describe('npm start (tillstream demo)', () => {
     onTestFinished(async () => {
       if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
       const server = testEnv.POSTGRES_URL;
-      for (const name of ['hq', 'store_s001', 'store_s002']) await dropDatabase(server, `tillstream_${namespace}_${name}`).catch(() => undefined);
+      const names = demoNames(namespace);
+      for (const name of [names.hqDatabase, names.storeDatabase('S001'), names.storeDatabase('S002')]) await dropDatabase(server, name).catch(() => undefined);
     });
 
     await waitFor(() => output.includes('Tillstream demo is running') || demo.exitCode !== null, { timeoutMs: 240_000, message: 'the demo to start' });

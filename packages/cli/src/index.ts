@@ -1,1 +1,2 @@
 export { program } from './program.ts';
+export { demoNames } from './commands/demo.ts';

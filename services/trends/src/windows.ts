@@ -80,8 +80,9 @@ export const wallMs = (local: string) => Date.parse(`${local.replace(' ', 'T')}Z
 const DIMENSIONS: readonly Dimension[] = ['store', 'sku', 'category', 'terminal', 'tender'];
 const [STORE, SKU, CATEGORY, TERMINAL, TENDER] = [0, 1, 2, 3, 4] as const;
 
-/** A window's sums by dimension (indexed as DIMENSIONS) and member. */
+/** Sums while summing: which contribution last counted a transaction in them. */
 type Summing = Sums & { lastContribution: number };
+/** A window's sums by dimension (indexed as DIMENSIONS) and member. */
 type WindowSums = Array<Map<string, Summing>>;
 
 /**
@@ -164,7 +165,7 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
   }
   // Sorted by key: every writer locks windows in the same order.
   return out.sort((a, b) =>
-      a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : 0,
+    a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : 0,
   );
 }
 

@@ -17,6 +17,19 @@ async function onHand(inv: TestInventory, sku: string): Promise<number> {
   return ((await res.json()) as { onHand: number }).onHand;
 }
 
+/** Follows nextCursor from the first page to the last (at most `maxPages`), collecting what `take` reads off each page. */
+async function allPages<Page extends { nextCursor: string | null }, T>(fetchPage: (cursorParam: string) => Promise<Page>, take: (page: Page) => T[], maxPages: number): Promise<T[]> {
+  const seen: T[] = [];
+  let cursor: string | null = '';
+  for (let pages = 0; cursor !== null; pages++) {
+    expect(pages).toBeLessThan(maxPages);
+    const page = await fetchPage(cursor ? `&cursor=${cursor}` : '');
+    seen.push(...take(page));
+    cursor = page.nextCursor;
+  }
+  return seen;
+}
+
 describe('store inventory API', () => {
   it('books receipts, counts (with the variance as its own movement), adjustments and transfers', async () => {
     const inv = await testInventory();
@@ -158,15 +171,7 @@ describe('store inventory API', () => {
     expect((await list('?status=out')).items.map((i) => i.sku)).toEqual(['SKU-1']);
     expect((await list('?status=low,out')).items.map((i) => i.sku)).toEqual(['SKU-1', 'SKU-2', 'SKU-3', 'SKU-4']);
 
-    const seen: string[] = [];
-    let cursor: string | null = '';
-    for (let pages = 0; cursor !== null; pages++) {
-      expect(pages).toBeLessThan(5);
-      const page = await list(`?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...page.items.map((i) => i.sku));
-      cursor = page.nextCursor;
-    }
-    expect(seen).toEqual(skus);
+    expect(await allPages((cursor) => list(`?limit=2${cursor}`), (page) => page.items.map((i) => i.sku), 5)).toEqual(skus);
 
     for (const query of ['?status=sold-out', '?limit=0', '?limit=9999', '?cursor=not%20valid', '?colour=red']) {
       const res = await inv.get(`/v1/inventory/items${query}`);
@@ -203,15 +208,7 @@ describe('store inventory API', () => {
 
     expect((await feed('?type=OUT_OF_STOCK,NEGATIVE_STOCK')).alerts.map((a) => a.sku)).toEqual(['B', 'A']);
     expect((await feed('?sku=B')).alerts.map((a) => a.type)).toEqual(['BACK_IN_STOCK', 'OUT_OF_STOCK']);
-    const seen: string[] = [];
-    let cursor: string | null = '';
-    for (let pages = 0; cursor !== null; pages++) {
-      expect(pages).toBeLessThan(4);
-      const page = await feed(`?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
-      seen.push(...page.alerts.map((a) => a.alertId));
-      cursor = page.nextCursor;
-    }
-    expect(seen).toEqual(all.alerts.map((a) => a.alertId));
+    expect(await allPages((cursor) => feed(`?limit=3${cursor}`), (page) => page.alerts.map((a) => a.alertId), 4)).toEqual(all.alerts.map((a) => a.alertId));
 
     const forged = Buffer.from('{"at":"yesterday"}').toString('base64url');
     for (const query of ['?type=SOLD_OUT', '?limit=0', `?cursor=${forged}`, '?cursor=%7B', '?colour=red']) {

@@ -26,22 +26,21 @@ export interface InventoryRouteDeps {
 
 const IdempotencyKey = z.string().min(1).max(128).regex(/^[\w.:-]+$/);
 
-const ListQuery = z.strictObject({
-  status: z
+/** A query parameter listing values separated by commas ("low,out"), each one checked. */
+const commaList = <T extends z.ZodType<unknown, string>>(value: T) =>
+  z
     .string()
     .transform((s) => s.split(','))
-    .pipe(z.array(z.enum(['low', 'out', 'negative', 'ok'])).min(1))
-    .optional(),
+    .pipe(z.array(value).min(1));
+
+const ListQuery = z.strictObject({
+  status: commaList(z.enum(['low', 'out', 'negative', 'ok'])).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).regex(/^[\w-]+$/).optional(),
 });
 
 const AlertQuery = z.strictObject({
-  type: z
-    .string()
-    .transform((s) => s.split(','))
-    .pipe(z.array(AlertType).min(1))
-    .optional(),
+  type: commaList(AlertType).optional(),
   sku: Sku.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
