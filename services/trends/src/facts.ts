@@ -10,7 +10,7 @@ import {
 } from '@tillstream/contracts';
 import type { Pool, PoolClient } from '@tillstream/db';
 import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
-import { addToWindows, sumWindows, wallClock, type Contribution } from './windows.ts';
+import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } from './windows.ts';
 
 /**
  * The trends service's write path (tables: packages/db/migrations/store/*_trends.sql).
@@ -209,12 +209,6 @@ async function storedContributions(client: PoolClient, ids: string[], sign: 1 | 
 
 /** A slot of windows (granularity, dimension, window start) listed as changed, and how often it was changed when read. */
 type Slot = [granularity: string, dimension: string, windowLocal: string, changes: string];
-
-/** Orders keys of text parts as PostgreSQL's "C" collation does (the order every writer locks windows in). */
-function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  return 0;
-}
 
 /** Slots read per query while filling a round. */
 const SLOT_PAGE = 200;
