@@ -9,9 +9,19 @@ export const testEnv = parseEnv(
     ...postgresServerEnv.shape,
     ...redisEnv.shape,
     TEST_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('silent'),
+    /**
+     * Suffix of the template databases' names. Two checkouts testing at once
+     * against one PostgreSQL server (git worktrees with different
+     * migrations) each set their own, or one run's template replaces the
+     * other's mid-clone.
+     */
+    TEST_TEMPLATE_SUFFIX: z.string().regex(/^[a-z0-9_]{0,20}$/).default(''),
   }),
   process.env,
 );
 
 /** Template databases the global setup migrates once per run; tests clone them. */
-export const TEMPLATE_DB = { store: 'tillstream_template_store', hq: 'tillstream_template_hq' } as const;
+export const TEMPLATE_DB = {
+  store: `tillstream_template_store${testEnv.TEST_TEMPLATE_SUFFIX}`,
+  hq: `tillstream_template_hq${testEnv.TEST_TEMPLATE_SUFFIX}`,
+} as const;
