@@ -32,7 +32,9 @@ describe('inventory while the store database is down', () => {
     expect(read.status).toBe(503);
     expect(await read.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
     expect((await inv.get('/readyz')).status).toBe(503);
-    await new Promise((resolve) => setTimeout(resolve, 2000)); // stay down across several retries
+    // Stay down across several retries (counted, not timed), so the backoff is exercised, not just the first failure.
+    const retries = () => inv.logs.filter((l) => l.includes('handler failed; retrying')).length;
+    await waitFor(() => retries() >= 3, { timeoutMs: 30_000, message: 'three retries while the database is down' });
 
     await proxy.restore();
     await inv.publish(traffic.slice(600));
