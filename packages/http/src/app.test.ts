@@ -11,6 +11,8 @@ describe('listen().close', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const statuses: number[] = [];
     let sending = true;
+    let warmedUp: () => void = () => undefined;
+    const fourAnswered = new Promise<void>((resolve) => (warmedUp = resolve));
     const client = (async () => {
       while (sending) {
         const status = await new Promise<number>((resolve) => {
@@ -22,10 +24,11 @@ describe('listen().close', () => {
           req.end();
         });
         statuses.push(status);
+        if (statuses.length === 4) warmedUp();
         if (status === 0) sending = false; // the server went away
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await fourAnswered; // the client is in its back-to-back stride on one kept-alive connection
     const outcome = await Promise.race([server.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5000))]);
     sending = false;
     await client;
