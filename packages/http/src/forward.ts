@@ -1,9 +1,13 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { Router } from 'express';
+import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 
-/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+/**
+ * Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on.
+ * `expect` too: this front answers a client's `Expect: 100-continue` itself (sendContinue) and streams the body on.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
 
 function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
@@ -71,6 +75,7 @@ export function forward(options: ForwardOptions): Router {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    sendContinue(req, res);
     req.pipe(upstream);
   });
   return router;
