@@ -24,6 +24,19 @@ describe('POS transaction v1', () => {
     expect(PosTransactionV1.safeParse(tx).success).toBe(true);
   });
 
+  it('refuses in free text what PostgreSQL refuses or stores altered (NUL: 22021, a lone surrogate stored as U+FFFD), and every control character', () => {
+    // The contract accepted these, ingest answered 201, and every consumer dead-lettered the sale.
+    for (const bad of ['Bread\u0000', 'Bread\ud800', '\udc00Bread', 'Bread\nRolls', 'Bread\t', 'x\u007f', 'x\u0085']) {
+      const tx = makeTransaction([{ sku: 'BREAD', unitPrice: 180 }]);
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, description: bad }] })).toEqual(['lines.0.description']);
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, category: bad }] })).toEqual(['lines.0.category']);
+    }
+    const tx = makeTransaction([{ sku: 'BREAD', unitPrice: 180 }]);
+    for (const good of ['Brötchen 🥐', 'e\u0301', '\u05e9\u05dc\u05d5\u05dd', '\ufffd', '\u2028', '\uffff']) {
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, description: good, category: good }] })).toEqual([]);
+    }
+  });
+
   it('rejects a quantity with more than 3 decimals', () => {
     const tx = makeTransaction([{ sku: 'CHEESE', quantity: 0.2555, unitPrice: 1000, unitOfMeasure: 'KG' }]);
     expect(issuePaths(tx)).toContain('lines.0.quantity');

@@ -156,3 +156,14 @@ describe('jsonBody: what is acknowledged is what the client sent', () => {
     expect(routes).toEqual(expect.arrayContaining(['GET /healthz', 'GET /readyz', 'GET /metrics', 'POST /echo', 'GET /items/:id']));
   });
 });
+
+describe('hasDuplicateKey', () => {
+  it('reads strings as strings (braces, colons and escaped quotes inside them) and compares keys decoded', () => {
+    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":"x\\" : {","a":3}')).toEqual(['a']);
+    expect(findDuplicateKey('{"a":{"a":1},"b":"{}","c":"\\"a\\":"}')).toBeUndefined();
+    expect(findDuplicateKey('{"a":1,"\\u0061":2}')).toEqual(['a']);
+    expect(findDuplicateKey('[{"a":1},{"a":1},{"b" : [ {"x":1 , "x" :2} ]}]')).toEqual([2, 'b', 0, 'x']);
+    expect(findDuplicateKey('{ "k\\\\" : 1 , "k\\\\":2 }')).toEqual(['k\\']);
+    expect(findDuplicateKey('"a"')).toBeUndefined();
+  });
+});

@@ -1,58 +1,70 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { visit } from 'jsonc-parser';
 
+/** The rules for text themselves live in the contracts (Text, textFault): one rule for the edge and the schemas. */
+export { textFault, textFaultMessage, type TextFault } from '@tillstream/contracts';
+
 /**
- * The edge rules for text every Tillstream API applies to every JSON body
- * (keys and string values alike), so that what an API acknowledges is what
- * every consumer can book and what the client sent:
+ * True when some object of a JSON text gives one key twice. JSON.parse keeps
+ * the last of duplicated keys silently, so `{"quantity": -1, "quantity": 2}`
+ * would be read as something else than a reviewer of the sent body sees.
+ * Call it only on text JSON.parse accepted: then every `"` outside a string
+ * opens one, and a string followed by `:` is a key. Keys are compared
+ * decoded, so `"a"` and `"\u0061"` are the same key.
  *
- * - no control characters: C0 (U+0000-U+001F, tab, line feed and carriage
- *   return included), DEL (U+007F) and C1 (U+0080-U+009F). PostgreSQL refuses
- *   NUL in text (22021) and `\u0000` in jsonb (22P05); the others are never
- *   part of what a till prints (a receipt line is one line) and only hide
- *   what a field says from whoever reads it.
- * - well-formed Unicode only: a lone UTF-16 surrogate (`"\ud800"`) cannot be
- *   encoded as UTF-8 at all, so a database, a broker header or a log line
- *   would each store something else than what was sent (22P05 in jsonb).
+ * One pass of charCodeAt: measured on an 8 MB batch body, ~130 ms against
+ * ~550-800 ms for jsonc-parser's visitor (JSON.parse itself: 70-190 ms), so
+ * the visitor only names the pointer once a duplicate is known (findDuplicateKey).
  */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-export type TextFault = 'control' | 'surrogate';
-
-/** Why `text` breaks the edge rules, or undefined when it keeps them. */
-export function textFault(text: string): TextFault | undefined {
-  if (CONTROL.test(text)) return 'control';
-  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return 'surrogate';
-  return undefined;
-}
-
-/** The message of a text fault: says which rule, never repeats the text. */
-export function textFaultMessage(fault: TextFault, text: string): string {
-  if (fault === 'surrogate') return 'is not well-formed Unicode (a lone UTF-16 surrogate)';
-  const at = CONTROL.exec(text)!;
-  const code = at[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-  return `holds the control character U+${code} at index ${at.index}; control characters (C0 including tab and line breaks, DEL, C1) are not accepted`;
+export function hasDuplicateKey(text: string): boolean {
+  const stack: Array<Set<string> | undefined> = [];
+  let keys: Set<string> | undefined;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i + 1;
+      let escaped = false;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      let j = i + 1;
+      let e = text.charCodeAt(j);
+      while (e === 0x20 || e === 0x09 || e === 0x0a || e === 0x0d) e = text.charCodeAt(++j);
+      if (e === 0x3a && keys) {
+        const key = escaped ? (JSON.parse(text.slice(start - 1, i + 1)) as string) : text.slice(start, i);
+        if (keys.has(key)) return true;
+        keys.add(key);
+        i = j;
+      }
+    } else if (c === 0x7b) {
+      stack.push(keys);
+      keys = new Set();
+    } else if (c === 0x7d) {
+      keys = stack.pop();
+    }
+  }
+  return false;
 }
 
 /**
  * The path of the first key that appears twice in one object of a JSON text
  * (the duplicate itself, e.g. ["lines", 0, "quantity"]), or undefined.
- * JSON.parse keeps the last of duplicated keys silently, so
- * `{"quantity": -1, "quantity": 2}` would be read as something else than a
- * reviewer of the sent body sees. Call it only on text JSON.parse accepted.
- *
- * jsonc-parser's `visit` (Microsoft's JSON scanner behind VS Code, maintained,
- * no dependencies) walks the text once without building a tree; keys are
- * compared decoded, so `"a"` and `"\u0061"` are the same key.
+ * Call it only on text JSON.parse accepted. jsonc-parser's `visit`
+ * (Microsoft's JSON scanner behind VS Code, maintained, no dependencies)
+ * gives the path; hasDuplicateKey decides cheaply whether to ask.
  */
 export function findDuplicateKey(text: string): Array<string | number> | undefined {
+  if (!hasDuplicateKey(text)) return undefined;
   const objects: Array<Set<string>> = [];
   let found: Array<string | number> | undefined;
   visit(text, {
     onObjectBegin: () => {
       objects.push(new Set());
-      return !found;
     },
     onObjectEnd: () => {
       objects.pop();
@@ -63,7 +75,6 @@ export function findDuplicateKey(text: string): Array<string | number> | undefin
       if (keys.has(property)) found = [...pathSupplier(), property];
       keys.add(property);
     },
-    onArrayBegin: () => !found,
   });
   return found;
 }

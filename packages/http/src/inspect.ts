@@ -1,5 +1,5 @@
 import { containsCardNumber, numberIsCard, stringIsCard } from './card-numbers.ts';
-import { textFault, type TextFault } from './edge.ts';
+import { textFault, type TextFault } from '@tillstream/contracts';
 
 /** Keys that could reach an object's prototype in careless code downstream. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
