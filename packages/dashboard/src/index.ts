@@ -27,10 +27,11 @@ export interface Dashboard {
   close(): void;
 }
 
-const ASSETS: Record<string, { type: string; body: () => Buffer }> = {};
+// A Map, not an object literal: `/dashboard/constructor` found Object's constructor (a 500).
+const ASSETS = new Map<string, { type: string; body: () => Buffer }>();
 function asset(name: string, type: string, path = `${PUBLIC}${name}`) {
   let cached: Buffer | undefined;
-  ASSETS[name] = { type, body: () => (cached ??= readFileSync(path)) };
+  ASSETS.set(name, { type, body: () => (cached ??= readFileSync(path)) });
 }
 asset('dashboard.css', 'text/css; charset=utf-8');
 asset('live.js', 'text/javascript; charset=utf-8');
@@ -94,7 +95,7 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
     res.type('html').send(html);
   });
   router.get('/dashboard/:file', (req, res) => {
-    const file = ASSETS[req.params.file];
+    const file = ASSETS.get(req.params.file);
     if (!file) {
       res.status(404).end();
       return;
