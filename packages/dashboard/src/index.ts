@@ -107,6 +107,11 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
   });
   router.get('/v1/dashboard/events', async (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // A HEAD has no stream to follow (its head was never sent: a request left hanging).
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write('retry: 2000\n\n');
     clients.add(res);
     req.on('close', () => {

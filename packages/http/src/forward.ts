@@ -65,10 +65,17 @@ export function forward(options: ForwardOptions): Router {
       (answer) => {
         res.status(answer.statusCode ?? 502);
         for (const [name, value] of Object.entries(endToEnd(answer.headers))) if (value !== undefined) res.setHeader(name, value);
+        // A service that refused a body without reading it closes its connection; so does this front,
+        // or it would read the rest of that body for nobody.
+        if (/\bclose\b/i.test(answer.headers.connection ?? '') && !req.complete) res.setHeader('connection', 'close');
         answer.pipe(res);
         answer.on('error', () => res.destroy());
       },
     );
+    // Node holds a request's head until its first body chunk: a client that sends its head and
+    // waits (Expect: 100-continue, or a body the service will refuse by its declared length) would
+    // leave the service without a request to answer, and this front waiting for its timeout.
+    upstream.flushHeaders();
     upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
     upstream.on('error', (err) => unavailable(err.message === 'timeout' ? `did not answer within ${timeoutMs} ms` : 'does not answer'));
     // A client that goes away takes its upstream request with it.
