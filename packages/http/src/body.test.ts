@@ -126,6 +126,32 @@ describe('jsonBody: what is acknowledged is what the client sent', () => {
     expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
   });
 
+  it('answers a chunked body that passes the limit 413 as soon as it does, and closes the connection (it read the rest, however long)', async () => {
+    const { port } = await echoServer();
+    const answer = await new Promise<{ text: string; sent: number }>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      let sent = 0;
+      let answered = false;
+      const chunk = `4000\r\n${'x'.repeat(0x4000)}\r\n`;
+      const pump = () => {
+        // A client that would send for ever; it stops only when the server answers (or after 100 MB).
+        while (!answered && sent < 100 * 1024 * 1024 && socket.write(chunk)) sent += 0x4000;
+        if (!answered && sent < 100 * 1024 * 1024) socket.once('drain', pump);
+      };
+      socket.on('data', (data) => {
+        text += data.toString();
+        answered = true;
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ text, sent }));
+      socket.write('POST /echo HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
+      pump();
+    });
+    expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.sent).toBeLessThan(100 * 1024 * 1024);
+  });
+
   it('sends 100 Continue to a client that waits for it with a body within the limit, then takes the body', async () => {
     const { port } = await echoServer();
     const body = '{"a":1}';
