@@ -15,7 +15,10 @@ import { errorLines, startChain } from './chain.ts';
  * without `Expect: 100-continue`). Here every route of every service, as its
  * routers declare it, gets hostile methods, paths, headers and bodies: every
  * request gets an answer, none is a 5xx, no service logs an error, and the
- * heap is back near where it started.
+ * heap is back near where it started. Then every JSON endpoint (each POST,
+ * PUT or PATCH route) is shown to apply the edge rules of issue 13 item 1
+ * with the same problem and pointer: a duplicated key, a NUL, a lone
+ * surrogate, a charset other than UTF-8.
  */
 
 interface Answer {
@@ -132,7 +135,7 @@ function heapAfterGc(): number {
 }
 
 describe('no 5xx and no hang for any client mistake on any route', () => {
-  it('walks every route of ingest, the store API, trends, sync and HQ with hostile methods, paths, headers and bodies', async () => {
+  it('walks every route of ingest, the store API, trends, sync and HQ with hostile methods, paths, headers and bodies; every JSON endpoint applies the edge rules', async () => {
     const chain = await startChain();
     const services: Array<{ name: keyof typeof chain.logs; url: string; app: Express; auth: (route: AppRoute) => string | undefined }> = [
       { name: 'ingest', url: chain.ingest.url, app: chain.ingest.service.app, auth: () => chain.ingest.token },
@@ -175,9 +178,39 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
     expect(answered).toBe(work.length);
     for (const [name, logs] of Object.entries(chain.logs)) expect(errorLines(logs), `${name} logged errors`).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+    // The edge rules hold on every JSON endpoint of every service: each route that takes a body
+    // (its router's POST/PUT/PATCH routes) refuses these with the same problem, pointer included.
+    const edgeCases: Array<[string, Record<string, string>, string, number, string, string | undefined]> = [
+      ['a key twice', {}, '{"a":1,"b":{"c":1,"c":2}}', 400, 'DUPLICATE_KEY', '/b/c'],
+      ['a NUL', {}, '{"a":{"b":"Bread\\u0000"}}', 400, 'INVALID_TEXT', '/a/b'],
+      ['a lone surrogate', {}, '{"a":["\\udc00"]}', 400, 'INVALID_TEXT', '/a/0'],
+      ['charset iso-8859-1', { 'content-type': 'application/json; charset=iso-8859-1' }, '{"a":1}', 415, 'UNSUPPORTED_CHARSET', undefined],
+    ];
+    const refusedWrongly: string[] = [];
+    let jsonEndpoints = 0;
+    for (const s of services) {
+      for (const route of listRoutes(s.app).filter((r) => !r.prefix && ['POST', 'PUT', 'PATCH'].includes(r.method))) {
+        jsonEndpoints++;
+        const auth = s.auth(route);
+        for (const [what, headers, body, status, code, at] of edgeCases) {
+          const res = await fetch(`${s.url}${route.path.replace(/:[A-Za-z]+/g, 'S001')}`, {
+            method: route.method,
+            headers: { 'content-type': 'application/json', 'idempotency-key': 'S001-1-1', ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...headers },
+            body,
+          });
+          const problem = (await res.json()) as { code?: string; errors?: Array<{ pointer: string }> };
+          if (res.status !== status || problem.code !== code || (at !== undefined && problem.errors?.[0]?.pointer !== at)) {
+            refusedWrongly.push(`${s.name} ${route.method} ${route.path} (${what}): ${res.status} ${JSON.stringify(problem).slice(0, 200)}`);
+          }
+        }
+      }
+    }
+    expect(refusedWrongly).toEqual([]);
+    expect(jsonEndpoints).toBeGreaterThan(5);
     const after = heapAfterGc();
     // Loose on purpose (no timing, no tight figure): thousands of requests leave no lasting heap.
     expect(after - before).toBeLessThan(64 * 1024 * 1024);
-    console.log(`edge fuzz: ${work.length} requests over ${JSON.stringify(routeCount)} routes; heap ${(before / 2 ** 20).toFixed(0)} MB -> ${(after / 2 ** 20).toFixed(0)} MB`);
+    console.log(`edge fuzz: ${work.length} requests over ${JSON.stringify(routeCount)} routes, ${jsonEndpoints} JSON endpoints; heap ${(before / 2 ** 20).toFixed(0)} MB -> ${(after / 2 ** 20).toFixed(0)} MB`);
   }, 300_000);
 });
