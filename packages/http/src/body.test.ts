@@ -13,6 +13,7 @@ const LIMIT = 64 * 1024;
 async function echoServer() {
   const router = Router();
   router.post('/echo', ...jsonBody({ limitBytes: LIMIT }), (req, res) => void res.json({ got: req.body as unknown }));
+  router.post('/stored', ...jsonBody({ limitBytes: LIMIT, text: 'storable' }), (req, res) => void res.json({ got: req.body as unknown }));
   router.get('/items/:id', (req, res) => void res.json({ id: req.params.id }));
   const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'silent' }), ready: {}, routes: [router] });
   const server = await listen(app, '127.0.0.1', 0);
@@ -68,6 +69,17 @@ describe('jsonBody: what is acknowledged is what the client sent', () => {
     const problem = (await res.json()) as { code: string; errors: Array<{ pointer: string; message: string }> };
     expect(problem).toMatchObject({ code: 'INVALID_TEXT', errors: [{ pointer: at }] });
     expect(problem.errors[0]!.message).toContain(says);
+  });
+
+  it("with text: 'storable' (HQ's store batches: records a store took under v1) refuses only what cannot be stored, NUL and lone surrogates", async () => {
+    const { url } = await echoServer();
+    const send = (body: string) => fetch(`${url}/stored`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect((await send('{"d":"Bread\\tRolls\\n"}')).status).toBe(200);
+    for (const bad of ['{"d":"Bread\\u0000"}', '{"d":"\\ud800"}']) {
+      const res = await send(bad);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'INVALID_TEXT', errors: [{ pointer: '/d' }] });
+    }
   });
 
   it('takes any well-formed Unicode (astral planes, combining marks, RTL, U+FFFD itself) unchanged', async () => {

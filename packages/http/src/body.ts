@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { RequestHandler } from 'express';
+import type { TextRule } from '@tillstream/contracts';
 import getRawBody from 'raw-body';
 import { declaredCharset, findDuplicateKey, sendContinue, textFaultMessage } from './edge.ts';
 import { inspectBody, type Finding } from './inspect.ts';
@@ -20,6 +21,15 @@ export interface JsonBodyOptions {
    * there are long digit runs, and one in ten passes Luhn).
    */
   cardNumbers?: boolean;
+  /**
+   * The rule for every key and string (see @tillstream/contracts textFault):
+   * 'printable' (default: no control characters, well-formed Unicode) for
+   * what clients send; 'storable' (no NUL, well-formed Unicode) only where
+   * the body carries records a store already acknowledged under the v1
+   * contract (HQ's store batches): refusing a tab there would stop that
+   * store's uploads for good.
+   */
+  text?: TextRule;
 }
 
 /** 422 for a card number at `path` (the number itself is never echoed). */
@@ -157,7 +167,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler[] {
       next(new HttpProblem('UNSUPPORTED_CHARSET', 'the body is not valid UTF-8; send it in UTF-8'));
       return;
     }
-    const found = inspectBody(parsed, maxDepth, options.cardNumbers ?? true);
+    const found = inspectBody(parsed, maxDepth, options.cardNumbers ?? true, options.text ?? 'printable');
     if (found) {
       next(problemOf(found, maxDepth, options.onCardNumber));
       return;
