@@ -1,4 +1,5 @@
 import { durability } from './durability.ts';
+import { edgeBench } from './edge.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
@@ -8,6 +9,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   durability: {
     about: 'cost of flush.messages=1 (fsync per append) on pos.transactions vs the page-cache baseline',
     run: () => durability({ records: Number(process.env.BENCH_RECORDS ?? 5000) }),
+  },
+  edge: {
+    about: "the JSON edge's cost per body (text rules, card numbers, duplicate keys) vs JSON.parse alone, in process",
+    run: () => edgeBench(),
   },
   ingest: {
     about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { TopicSettings } from '@tillstream/contracts';
 import { classifyPgError, isTransientPgError, type Pool } from '@tillstream/db';
 import { listen, serviceApp } from '@tillstream/http';
@@ -46,6 +46,8 @@ export interface ConsumingServiceOptions {
 
 export interface RunningService {
   url: string;
+  /** The express app it serves (its routes are listed from it: listRoutes). */
+  app: Express;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
   let stopped: Promise<void> | undefined;
   return {
     url: http.url,
+    app,
     stop: () =>
       (stopped ??= (async () => {
         logger.info(`${options.name} stopping`);

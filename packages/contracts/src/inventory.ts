@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Quantity, hasAtMostThreeDecimals } from './money.ts';
 import { Identifier, Rfc3339, Sku, UnitOfMeasure } from './pos-transaction.ts';
+import { Text } from './text.ts';
 
 /**
  * Inventory: the events the store's inventory service publishes and the
@@ -74,13 +75,13 @@ export type InventoryAlert = z.infer<typeof InventoryAlertV1>;
 // --- store API bodies -------------------------------------------------------
 
 const reference = z.string().min(1).max(64).regex(/^[\w./:-]+$/, 'must be letters, digits or ./:-_');
-const note = z.string().max(500).optional();
+const note = Text(500, 0).optional();
 
 const movedLine = z.strictObject({
   sku: Sku,
   quantity: Quantity,
   /** Only used when the SKU is new to this store. */
-  description: z.string().min(1).max(200).optional(),
+  description: Text(200).optional(),
   unitOfMeasure: UnitOfMeasure.optional(),
 });
 
@@ -95,7 +96,7 @@ const uniqueSkus = <T extends { sku: string }>(lines: T[], ctx: z.core.$Refineme
 /** A delivery booked in. */
 export const GoodsReceiptRequest = z.strictObject({
   reference,
-  supplier: z.string().min(1).max(100).optional(),
+  supplier: Text(100).optional(),
   note,
   lines: z.array(movedLine).min(1).max(500).superRefine(uniqueSkus),
 });
@@ -156,7 +157,7 @@ export const ItemSettingsRequest = z
     reorderPoint: StockQuantity.refine((q) => q >= 0, { message: 'must not be negative' }).nullable(),
     reorderQuantity: Quantity.nullable(),
     maximum: Quantity.nullable(),
-    description: z.string().min(1).max(200).optional(),
+    description: Text(200).optional(),
     unitOfMeasure: UnitOfMeasure.optional(),
   })
   .superRefine((s, ctx) => {

@@ -24,6 +24,21 @@ describe('POS transaction v1', () => {
     expect(PosTransactionV1.safeParse(tx).success).toBe(true);
   });
 
+  it('refuses in free text what PostgreSQL cannot store as sent (NUL: 22021; a lone surrogate: U+FFFD in text, 22P02 in jsonb)', () => {
+    // The contract accepted these, ingest answered 201, and every consumer dead-lettered the sale.
+    for (const bad of ['Bread\u0000', 'Bread\ud800', '\udc00Bread']) {
+      const tx = makeTransaction([{ sku: 'BREAD', unitPrice: 180 }]);
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, description: bad }] })).toEqual(['lines.0.description']);
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, category: bad }] })).toEqual(['lines.0.category']);
+    }
+    // What v1 records already on the topics may hold and PostgreSQL books: still booked on a replay
+    // (the HTTP edge refuses control characters in new input; packages/http tests that).
+    const tx = makeTransaction([{ sku: 'BREAD', unitPrice: 180 }]);
+    for (const good of ['Brötchen 🥐', 'e\u0301', '\u05e9\u05dc\u05d5\u05dd', '\ufffd', '\u2028', '\uffff', 'Bread\tRolls', 'x\u0085']) {
+      expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, description: good, category: good }] })).toEqual([]);
+    }
+  });
+
   it('rejects a quantity with more than 3 decimals', () => {
     const tx = makeTransaction([{ sku: 'CHEESE', quantity: 0.2555, unitPrice: 1000, unitOfMeasure: 'KG' }]);
     expect(issuePaths(tx)).toContain('lines.0.quantity');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TillstreamError } from './errors.ts';
 import { isValidGtin } from './gtin.ts';
 import { CurrencyCode, MinorUnits, Quantity, extendPrice } from './money.ts';
+import { Text } from './text.ts';
 
 /**
  * POS transaction, contract v1. Modelled on ARTS POSLog: one JSON document per
@@ -50,8 +51,8 @@ export const TransactionLine = z
     lineNumber: z.number().int().min(1).max(9999),
     sku: Sku,
     gtin: Gtin.optional(),
-    description: z.string().min(1).max(200),
-    category: z.string().min(1).max(64),
+    description: Text(200),
+    category: Text(64),
     quantity: Quantity,
     unitOfMeasure: UnitOfMeasure.default('EA'),
     unitPrice: MinorUnits,

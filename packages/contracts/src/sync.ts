@@ -3,6 +3,7 @@ import { InventoryAlertV1, InventoryLevelV1, StockQuantity } from './inventory.t
 import { MinorUnits, Quantity } from './money.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, type PosTransaction, type TransactionType } from './pos-transaction.ts';
 import { SalesAggregateV1 } from './sales.ts';
+import { Text } from './text.ts';
 
 /**
  * Store -> HQ synchronisation: what a store uploads (batches of its sync
@@ -219,8 +220,8 @@ export type ManifestResult = z.infer<typeof ManifestResultV1>;
 
 export const CatalogItemV1 = z.strictObject({
   sku: Sku,
-  description: z.string().min(1).max(200),
-  category: z.string().min(1).max(64),
+  description: Text(200),
+  category: Text(64),
   unitPrice: MinorUnits,
   reorderPoint: StockQuantity.refine((q) => q >= 0, { message: 'must not be negative' }).nullable(),
   reorderQuantity: Quantity.nullable(),

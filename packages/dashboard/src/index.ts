@@ -27,10 +27,11 @@ export interface Dashboard {
   close(): void;
 }
 
-const ASSETS: Record<string, { type: string; body: () => Buffer }> = {};
+// A Map, not an object literal: `/dashboard/constructor` found Object's constructor (a 500).
+const ASSETS = new Map<string, { type: string; body: () => Buffer }>();
 function asset(name: string, type: string, path = `${PUBLIC}${name}`) {
   let cached: Buffer | undefined;
-  ASSETS[name] = { type, body: () => (cached ??= readFileSync(path)) };
+  ASSETS.set(name, { type, body: () => (cached ??= readFileSync(path)) });
 }
 asset('dashboard.css', 'text/css; charset=utf-8');
 asset('live.js', 'text/javascript; charset=utf-8');
@@ -94,7 +95,7 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
     res.type('html').send(html);
   });
   router.get('/dashboard/:file', (req, res) => {
-    const file = ASSETS[req.params.file];
+    const file = ASSETS.get(req.params.file);
     if (!file) {
       res.status(404).end();
       return;
@@ -106,6 +107,11 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
   });
   router.get('/v1/dashboard/events', async (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // A HEAD has no stream to follow (its head was never sent: a request left hanging).
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.write('retry: 2000\n\n');
     clients.add(res);
     req.on('close', () => {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
+import { hardenServer } from './edge.ts';
 import { operationsRouter } from './health.ts';
 import { httpMetrics } from './metrics.ts';
 import { HttpProblem, problemMiddleware } from './problem.ts';
@@ -49,6 +50,7 @@ const CLOSE_GRACE_MS = 10_000;
 
 export async function listen(app: Express, host: string, port: number): Promise<Listening> {
   const server = app.listen(port, host);
+  hardenServer(server, app);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   return {

@@ -1,9 +1,13 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { Router } from 'express';
+import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 
-/** Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+/**
+ * Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on.
+ * `expect` too: this front answers a client's `Expect: 100-continue` itself (sendContinue) and streams the body on.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
 
 function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
@@ -61,16 +65,24 @@ export function forward(options: ForwardOptions): Router {
       (answer) => {
         res.status(answer.statusCode ?? 502);
         for (const [name, value] of Object.entries(endToEnd(answer.headers))) if (value !== undefined) res.setHeader(name, value);
+        // A service that refused a body without reading it closes its connection; so does this front,
+        // or it would read the rest of that body for nobody.
+        if (/\bclose\b/i.test(answer.headers.connection ?? '') && !req.complete) res.setHeader('connection', 'close');
         answer.pipe(res);
         answer.on('error', () => res.destroy());
       },
     );
+    // Node holds a request's head until its first body chunk: a client that sends its head and
+    // waits (Expect: 100-continue, or a body the service will refuse by its declared length) would
+    // leave the service without a request to answer, and this front waiting for its timeout.
+    upstream.flushHeaders();
     upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
     upstream.on('error', (err) => unavailable(err.message === 'timeout' ? `did not answer within ${timeoutMs} ms` : 'does not answer'));
     // A client that goes away takes its upstream request with it.
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    sendContinue(req, res);
     req.pipe(upstream);
   });
   return router;

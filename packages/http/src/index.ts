@@ -7,3 +7,5 @@ export * from './health.ts';
 export * from './app.ts';
 export * from './auth.ts';
 export * from './forward.ts';
+export { declaredCharset, findDuplicateKey, hasDuplicateKey, hardenServer, sendContinue, textFault, textFaultMessage, type TextFault } from './edge.ts';
+export * from './routes.ts';

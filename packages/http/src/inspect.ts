@@ -1,21 +1,35 @@
 import { containsCardNumber, numberIsCard, stringIsCard } from './card-numbers.ts';
+import { textFault, type TextFault, type TextRule } from '@tillstream/contracts';
 
 /** Keys that could reach an object's prototype in careless code downstream. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-export type Finding = { kind: 'depth' | 'key' | 'card'; path: Array<string | number>; key?: string };
+export type Finding = {
+  kind: 'depth' | 'key' | 'card' | 'text';
+  path: Array<string | number>;
+  key?: string;
+  /** For 'text': which rule, the offending text (never echoed, only described) and whether it is the key at `path`. */
+  fault?: TextFault;
+  text?: string;
+  inKey?: boolean;
+};
 
 /**
- * One pass over a parsed body: depth, forbidden keys and (unless
- * `cardNumbers` is false) card numbers.
+ * One pass over a parsed body: depth, forbidden keys, the rule for text
+ * (`text`, see @tillstream/contracts textFault) on every key and string, and
+ * (unless `cardNumbers` is false) card numbers.
  * Recursion is safe here: it stops at `maxDepth` (JSON.parse itself refuses
  * absurd nesting with a RangeError). One shared path stack, copied only when
  * there is something to report: the common case allocates almost nothing.
  */
-export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true): Finding | undefined {
+export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true, text: TextRule = 'printable'): Finding | undefined {
   const path: Array<string | number> = [];
   const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
-    if (typeof value === 'string') return cardNumbers && value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+    if (typeof value === 'string') {
+      const fault = textFault(value, text);
+      if (fault) return { kind: 'text', path: [...path], fault, text: value };
+      return cardNumbers && value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+    }
     if (typeof value === 'number') return cardNumbers && numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
     if (value === null || typeof value !== 'object') return undefined;
     if (depth >= maxDepth) return { kind: 'depth', path: [...path] };
@@ -30,6 +44,8 @@ export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true)
     }
     for (const k of Object.keys(value)) {
       if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
+      const fault = textFault(k, text);
+      if (fault) return { kind: 'text', path: [...path, k], fault, text: k, inKey: true };
       if (cardNumbers && k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
       path.push(k);
       const found = visit((value as Record<string, unknown>)[k], k, depth + 1);

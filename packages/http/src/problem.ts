@@ -12,6 +12,10 @@ export const PROBLEMS = {
   MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
   BODY_TOO_DEEP: { status: 400, title: 'The body nests too deeply' },
   FORBIDDEN_KEY: { status: 400, title: 'The body uses a forbidden key' },
+  DUPLICATE_KEY: { status: 400, title: 'The body gives a key twice in one object' },
+  INVALID_TEXT: { status: 400, title: 'A string holds a control character or is not well-formed Unicode' },
+  BAD_CONTENT_ENCODING: { status: 400, title: 'The body cannot be decoded as its Content-Encoding says' },
+  BAD_REQUEST: { status: 400, title: 'The request is malformed' },
   VALIDATION_FAILED: { status: 400, title: 'The body does not match the schema' },
   BAD_QUERY: { status: 400, title: 'The query parameters are not valid' },
   IDEMPOTENCY_KEY_REQUIRED: { status: 400, title: 'An Idempotency-Key header is required' },
@@ -21,6 +25,8 @@ export const PROBLEMS = {
   IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'The same request is being processed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The body must be application/json' },
+  UNSUPPORTED_CHARSET: { status: 415, title: 'The body must be UTF-8' },
+  UNSUPPORTED_ENCODING: { status: 415, title: 'The Content-Encoding is not accepted' },
   UNPROCESSABLE: { status: 422, title: 'The document is well-formed but cannot be accepted' },
   CARD_NUMBER_DETECTED: { status: 422, title: 'The body contains what looks like a payment card number' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This idempotency key was used with a different body' },
@@ -119,6 +125,14 @@ export function toProblem(err: unknown): HttpProblem {
   const type = (err as { type?: unknown })?.type;
   if (typeof type === 'string' && EXPRESS_CLIENT_ERRORS[type]) {
     return new HttpProblem(EXPRESS_CLIENT_ERRORS[type], (err as Error).message, { cause: err });
+  }
+  // What express and its router raise for a client's mistake (a path that is
+  // not valid percent-encoding, ...): http-errors with a 4xx status. Their
+  // messages may quote the request, so the detail is ours.
+  const status = (err as { status?: unknown; statusCode?: unknown } | undefined)?.status ?? (err as { statusCode?: unknown } | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code: ProblemCode = status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
+    return new HttpProblem(code, code === 'BAD_REQUEST' ? 'the request is malformed (its path, query or headers)' : PROBLEMS[code].title, { cause: err });
   }
   const code = errorCode(err);
   if (code === 'DATABASE_UNAVAILABLE') return new HttpProblem('DATABASE_UNAVAILABLE', 'the database is unavailable; retry later', { retryAfterSeconds: 2, cause: err });

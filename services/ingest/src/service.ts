@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { storeTopics } from '@tillstream/contracts';
 import { createPool, migrate, pruneJournal } from '@tillstream/db';
+import { hardenServer } from '@tillstream/http';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
@@ -15,6 +17,8 @@ import { createIngestMetrics } from './metrics.ts';
 export interface IngestService {
   /** The address it listens on (PORT=0 picks a free port). */
   url: string;
+  /** The express app it serves (its routes are listed from it: listRoutes). */
+  app: Express;
   stop(): Promise<void>;
 }
 
@@ -78,6 +82,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
   prune.unref();
 
   const server: Server = app.listen(env.PORT, env.HOST);
+  hardenServer(server, app);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${env.HOST}:${port}`;
@@ -86,6 +91,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
   let stopping: Promise<void> | undefined;
   return {
     url,
+    app,
     stop: () =>
       (stopping ??= (async () => {
         log.info('ingest stopping');

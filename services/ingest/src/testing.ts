@@ -22,12 +22,13 @@ export interface TestIngest {
 }
 
 /**
- * Ingest for one test: its own database, topic prefix and token, listening
- * on a free port; stopped and cleaned up when the test finishes.
+ * Ingest for one test: its own database, topic prefix and token (or the
+ * store's `db` and `kafka`, to run beside its consumers), listening on a
+ * free port; stopped and cleaned up when the test finishes.
  */
-export async function testIngest(overrides: Record<string, string> = {}): Promise<TestIngest> {
-  const db = await testDatabase({ target: 'store' });
-  const kafka = await testKafka({ specs: storeTopics });
+export async function testIngest(overrides: Record<string, string> = {}, options: { db?: TestDatabase; kafka?: TestKafka } = {}): Promise<TestIngest> {
+  const db = options.db ?? (await testDatabase({ target: 'store' }));
+  const kafka = options.kafka ?? (await testKafka({ specs: storeTopics }));
   const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
   const logs: string[] = [];
   const destination = new Writable({

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { BusinessDay, CatalogPublishRequest, Identifier, ReconciliationStatus, Sku } from '@tillstream/contracts';
@@ -49,7 +49,10 @@ export function chainRouter(deps: ChainRouteDeps): Router {
   router.post('/v1/catalog', ...jsonBody({ limitBytes: 32 * 1024 * 1024 }), async (req, res) => {
     const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     const admin = deps.adminToken;
-    if (!token || !admin || token.length !== admin.length || !timingSafeEqual(Buffer.from(token), Buffer.from(admin))) {
+    // Compared as SHA-256 digests: equal lengths whatever was sent (timingSafeEqual threw on a
+    // non-ASCII token of the admin token's length in UTF-16 units but not in bytes: a 500).
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    if (!token || !admin || !timingSafeEqual(digest(token), digest(admin))) {
       throw new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)');
     }
     res.status(201).json(await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items));

@@ -41,7 +41,9 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   // A batch is machine-made: its ids ("S001-13001-15000") and the derived records' ids (epoch
   // milliseconds) are long digit runs, one in ten Luhn-valid. The transactions in it, what
   // terminals typed, are scanned for card numbers exactly as ingest scanned them.
-  const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false });
+  // Their text was taken under the v1 contract, possibly before the edge refused every control
+  // character: HQ refuses only what it cannot store as sent (NUL, lone surrogates).
+  const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false, text: 'storable' });
 
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');

@@ -48,6 +48,17 @@ const hostileDocument: fc.Arbitrary<string> = fc.oneof(
     }
     return JSON.stringify({ ...doc, tenders: [{ type: 'CARD', amount: (doc.totals as Doc).grand, card: { token: card.replace(/\D/g, ''), last4: '1111' } }] });
   }),
+  // a key given twice (JSON.parse kept the last one: "quantity": -1 then 2 was read as 2)
+  fc.tuple(fc.constantFrom('quantity', 'unitPrice', 'sku', 'description'), fc.jsonValue({ maxDepth: 1 })).map(([key, first]) => {
+    const raw = JSON.stringify(base());
+    return raw.replace('"lines":[{', `"lines":[{"${key}":${JSON.stringify(first) ?? 'null'},`);
+  }),
+  // a control character or a lone surrogate in free text (PostgreSQL refused it after a 201: dead letters)
+  fc.tuple(fc.constantFrom('description', 'category'), fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f }), fc.integer({ min: 0xd800, max: 0xdfff }))).map(([field, code]) => {
+    const doc = base();
+    const lines = doc.lines as Doc[];
+    return JSON.stringify({ ...doc, lines: [{ ...lines[0], [field]: `Bread${String.fromCharCode(code)}` }, lines[1]] });
+  }),
   // nesting past the limit
   fc.integer({ min: 33, max: 3000 }).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`),
   // arbitrary JSON that is not a transaction

@@ -1,0 +1,107 @@
+import { Writable } from 'node:stream';
+import { storeTopics } from '@tillstream/contracts';
+import { issueStoreToken } from '@tillstream/db';
+import { hqEnv, startHq, type HqService } from '@tillstream/hq';
+import { testIngest, type TestIngest } from '@tillstream/ingest/testing';
+import { testInventory, type TestInventory } from '@tillstream/inventory/testing';
+import { createLogger, type Logger } from '@tillstream/observability';
+import { startSync, syncEnv } from '@tillstream/sync';
+import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { testTrends, type TestTrends } from '@tillstream/trends/testing';
+import { onTestFinished } from 'vitest';
+
+/** A logger that keeps every line it writes (to assert what a service never logs). */
+export function capturingLogger(name: string): { logger: Logger; logs: string[] } {
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger({ name, level: 'info', destination }), logs };
+}
+
+export interface Chain {
+  hq: HqService;
+  hqDb: TestDatabase;
+  hqKafka: TestKafka;
+  db: TestDatabase;
+  kafka: TestKafka;
+  ingest: TestIngest;
+  inventory: TestInventory;
+  trends: TestTrends;
+  sync: Awaited<ReturnType<typeof startSync>>;
+  storeToken: string;
+  adminToken: string;
+  /** Every service's log lines, by service. */
+  logs: Record<'ingest' | 'inventory' | 'trends' | 'sync' | 'hq', string[]>;
+}
+
+/**
+ * One store (S001: ingest, inventory with the store API in front of trends
+ * and sync, trends, sync) and HQ, on the real brokers, PostgreSQL and Redis,
+ * in this process; every service on a free port, stopped when the test ends.
+ */
+export async function startChain(options: { ingest?: Record<string, string>; sync?: Record<string, string>; hq?: Record<string, string> } = {}): Promise<Chain> {
+  const adminToken = 'hq-admin-token-for-this-test-only';
+  const hqDb = await testDatabase({ target: 'hq' });
+  const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
+  const hqLog = capturingLogger('hq');
+  const hq = await startHq(
+    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
+    { logger: hqLog.logger },
+  );
+  onTestFinished(() => hq.stop());
+  const storeToken = await issueStoreToken(hqDb.pool, 'S001');
+
+  const db = await testDatabase({ target: 'store' });
+  const kafka = await testKafka({ specs: storeTopics });
+  const trends = await testTrends({ STORE_TIME_ZONE: 'UTC' }, { db, kafka });
+  const syncLog = capturingLogger('sync');
+  const sync = await startSync(
+    syncEnv.parse({
+      STORE_ID: 'S001',
+      TOPIC_PREFIX: kafka.prefix,
+      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      DATABASE_URL: db.url,
+      REDIS_URL: testEnv.REDIS_URL,
+      PORT: '0',
+      HQ_URL: hq.url,
+      HQ_TOKEN: storeToken,
+      SWEEP_INTERVAL_MS: '500',
+      MANIFEST_INTERVAL_MS: '500',
+      HEARTBEAT_INTERVAL_MS: '500',
+      CATALOG_INTERVAL_MS: '1000',
+      RETRY_BASE_MS: '200',
+      RETRY_MAX_MS: '2000',
+      ...options.sync,
+    }),
+    { logger: syncLog.logger },
+  );
+  onTestFinished(() => sync.stop());
+  const inventory = await testInventory({ TRENDS_URL: trends.url, SYNC_URL: sync.url }, { db, kafka });
+  const ingest = await testIngest({ TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000', ...options.ingest }, { db, kafka });
+  for (const url of [hq.url, sync.url, trends.url, inventory.url, ingest.url]) {
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, message: `${url} to be ready` });
+  }
+  return {
+    hq,
+    hqDb,
+    hqKafka,
+    db,
+    kafka,
+    ingest,
+    inventory,
+    trends,
+    sync,
+    storeToken,
+    adminToken,
+    logs: { ingest: ingest.logs, inventory: inventory.logs, trends: trends.logs, sync: syncLog.logs, hq: hqLog.logs },
+  };
+}
+
+/** The log lines at level error or above (pino: 50 error, 60 fatal). */
+export function errorLines(logs: readonly string[]): string[] {
+  return logs.filter((line) => /"level":(5\d|6\d)/.test(line));
+}
