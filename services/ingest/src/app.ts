@@ -46,6 +46,9 @@ export function createApp(deps: IngestDeps): Express {
         database: async () => {
           await deps.pool.query('SELECT 1');
         },
+        journal: async () => {
+          if (!deps.capture.isOpen) throw new Error("the journal is catching up with the broker's log");
+        },
       },
     }),
   );

@@ -1,5 +1,5 @@
 import { posTransactions, type IngestReceipt, type PosTransaction } from '@tillstream/contracts';
-import { classifyPgError, findTransactions, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
+import { classifyPgError, findTransactions, journalEntry, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
 import type { Logger } from '@tillstream/observability';
 import { HEADER, type RecordReceipt } from '@tillstream/kafka';
@@ -82,13 +82,31 @@ export class Capture {
   private recording: Promise<void> | undefined;
   private readonly idle = new Set<() => void>();
   private closed = false;
+  /**
+   * False until the journal and the filter know every receipt the broker's
+   * log holds (see recovery.ts): before that a re-sent transaction could be
+   * captured a second time, so nothing is answered but 503.
+   */
+  private caughtUp = false;
 
   constructor(private readonly options: CaptureOptions) {}
+
+  /** Starts taking transactions: the journal has caught up with the broker's log. */
+  open(): void {
+    this.caughtUp = true;
+  }
+
+  get isOpen(): boolean {
+    return this.caughtUp && !this.closed;
+  }
 
   /** Outcomes in the order of `items`. */
   submit(items: CaptureItem[]): Promise<CaptureOutcome[]> {
     if (this.closed) {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'ingest is shutting down; retry shortly', { retryAfterSeconds: 2 }))));
+    }
+    if (!this.caughtUp) {
+      return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('BROKER_UNAVAILABLE', "ingest is reading the broker's log to recover its receipts; retry shortly", { retryAfterSeconds: 2 }))));
     }
     if (!this.options.gate.isReady()) {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('BROKER_UNAVAILABLE', 'the broker is unreachable; keep the transaction and retry', { retryAfterSeconds: 2 }))));
@@ -229,17 +247,9 @@ export class Capture {
   }
 
   private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {
-    return batch.map(({ item }, i) => ({
-      transactionId: item.tx.transactionId,
-      storeId: item.tx.storeId,
-      terminalId: item.tx.terminalId,
-      sequenceNumber: item.tx.sequenceNumber,
-      businessDay: item.tx.businessDay,
-      bodyHash: item.bodyHash,
-      receivedAt: item.receivedAt,
-      partition: receipts[i]!.partition,
-      offset: receipts[i]!.offset,
-    }));
+    return batch.map(({ item }, i) =>
+      journalEntry(item.tx, { bodyHash: item.bodyHash, receivedAt: item.receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset }),
+    );
   }
 
   private async produce(batch: Pending[]): Promise<void> {
@@ -278,8 +288,8 @@ export class Capture {
   private async record(batch: Pending[], receipts: RecordReceipt[]): Promise<void> {
     // The broker has it: that is what the 201 promises, so answer now and
     // write the journal behind. Until written, replays are answered from
-    // memory; a crash in between only means a replay produces a second copy
-    // under the same transactionId, which consumers de-duplicate.
+    // memory; after a crash in between, the restart reads these receipts back
+    // from the broker's log before it answers anything (recovery.ts).
     for (const entry of this.journalEntries(batch, receipts)) {
       this.options.knownIds.add(entry.transactionId);
       this.unrecorded.set(entry.transactionId, entry);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { storeTopics } from '@tillstream/contracts';
+import { posTransactions, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, migrate, pruneJournal } from '@tillstream/db';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
@@ -11,6 +11,7 @@ import { Capture } from './capture.ts';
 import { KnownIds } from './known-ids.ts';
 import type { IngestEnv } from './env.ts';
 import { createIngestMetrics } from './metrics.ts';
+import { catchUpWithBroker } from './recovery.ts';
 
 export interface IngestService {
   /** The address it listens on (PORT=0 picks a free port). */
@@ -56,6 +57,23 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
     lingerMs: env.GROUP_COMMIT_LINGER_MS,
     maxInFlight: env.MAX_IN_FLIGHT,
   });
+  // Before anything is answered, the journal catches up with the broker's
+  // log (receipts of a process killed before it wrote them). With the broker
+  // away at start this retries in the background, and capture answers 503.
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const catchUp = async (): Promise<void> => {
+    try {
+      if (!gate.isReady()) throw new Error('the broker is unreachable');
+      await catchUpWithBroker({ kafka, pool, knownIds, topic: topicName(env.TOPIC_PREFIX, posTransactions), retentionDays: env.IDEMPOTENCY_RETENTION_DAYS, logger: log });
+      capture.open();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not read the broker's log yet; answering 503 until it can");
+      if (!stopped) catchUpTimer = setTimeout(() => void catchUp(), 2000);
+    }
+  };
+  await catchUp();
+
   const config: IngestConfig = {
     storeId: env.STORE_ID,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
@@ -90,6 +108,8 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
       (stopping ??= (async () => {
         log.info('ingest stopping');
         clearInterval(prune);
+        stopped = true;
+        clearTimeout(catchUpTimer);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await capture.close();
