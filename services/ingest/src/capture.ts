@@ -32,6 +32,12 @@ export interface CaptureOptions {
   maxBatch: number;
   lingerMs: number;
   maxInFlight: number;
+  /**
+   * Transactions one terminal may have in flight: its share of `maxInFlight`.
+   * Past it the terminal gets 429 (its own backlog is the cause), and the rest
+   * of the capacity stays for the other tills. Default `maxInFlight`.
+   */
+  maxInFlightPerTerminal?: number;
   /** Batches processed at once: while one waits for the broker the next claims in PostgreSQL. Default 4. */
   maxConcurrentBatches?: number;
 }
@@ -67,6 +73,8 @@ export class Capture {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  /** In-flight transactions per terminalId. */
+  private readonly inFlightOf = new Map<string, number>();
   /** transactionId -> body hash of every transaction between submit and answer in this process. */
   private readonly capturing = new Map<string, Buffer>();
   private looking = 0;
@@ -116,8 +124,17 @@ export class Capture {
       // taking sales whose receipts could only live in memory.
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 5 }))));
     }
+    const share = this.options.maxInFlightPerTerminal ?? this.options.maxInFlight;
+    const wanted = new Map<string, number>();
+    for (const { tx } of items) wanted.set(tx.terminalId, (wanted.get(tx.terminalId) ?? 0) + 1);
+    for (const [terminal, count] of wanted) {
+      if ((this.inFlightOf.get(terminal) ?? 0) + count > share) {
+        this.options.metrics.overloaded.inc({ scope: 'terminal' }, items.length);
+        return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('RATE_LIMITED', `terminal ${terminal} has ${this.inFlightOf.get(terminal) ?? 0} transactions in flight, its share is ${share}; retry once they are answered`, { retryAfterSeconds: 1 }))));
+      }
+    }
     if (this.inFlight + items.length > this.options.maxInFlight) {
-      this.options.metrics.overloaded.inc(items.length);
+      this.options.metrics.overloaded.inc({ scope: 'store' }, items.length);
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'too many transactions in flight; retry shortly', { retryAfterSeconds: 1 }))));
     }
     const outcomes = items.map((item) => {
@@ -126,6 +143,8 @@ export class Capture {
       if (current) return Promise.resolve(problemOutcome(current.equals(item.bodyHash) ? inFlightProblem() : mismatchProblem()));
       this.capturing.set(item.tx.transactionId, item.bodyHash);
       this.inFlight++;
+      const terminal = item.tx.terminalId;
+      this.inFlightOf.set(terminal, (this.inFlightOf.get(terminal) ?? 0) + 1);
       return new Promise<CaptureOutcome>((resolve) => {
         let settled = false;
         this.queue.push({
@@ -134,6 +153,9 @@ export class Capture {
             if (settled) return;
             settled = true;
             this.capturing.delete(item.tx.transactionId);
+            const left = this.inFlightOf.get(terminal)! - 1;
+            if (left === 0) this.inFlightOf.delete(terminal);
+            else this.inFlightOf.set(terminal, left);
             this.done();
             resolve(outcome);
           },

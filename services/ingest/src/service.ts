@@ -6,6 +6,7 @@ import { createPool, migrate, pruneJournal } from '@tillstream/db';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
+import type { Clock } from './rate-limit.ts';
 import { ProducerGate } from './broker.ts';
 import { Capture } from './capture.ts';
 import { KnownIds } from './known-ids.ts';
@@ -25,7 +26,7 @@ export interface IngestService {
  * and listens. stop() refuses new work, drains what is in flight and closes
  * everything, in that order.
  */
-export async function startIngest(env: IngestEnv, options: { logger?: Logger } = {}): Promise<IngestService> {
+export async function startIngest(env: IngestEnv, options: { logger?: Logger; clock?: Clock } = {}): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
   await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
@@ -56,6 +57,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
     maxBatch: env.GROUP_COMMIT_MAX_BATCH,
     lingerMs: env.GROUP_COMMIT_LINGER_MS,
     maxInFlight: env.MAX_IN_FLIGHT,
+    maxInFlightPerTerminal: env.MAX_IN_FLIGHT_PER_TERMINAL,
   });
   // Before anything is answered, the journal catches up with the broker's
   // log (receipts of a process killed before it wrote them). With the broker
@@ -80,11 +82,14 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
     batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
     retentionDays: env.IDEMPOTENCY_RETENTION_DAYS,
     maxClockSkewMinutes: env.MAX_CLOCK_SKEW_MINUTES,
-    ratePerSecond: env.TERMINAL_RATE_PER_SECOND,
-    rateBurst: env.TERMINAL_RATE_BURST,
+    limits: {
+      requests: { perSecond: env.TERMINAL_RATE_PER_SECOND, burst: env.TERMINAL_RATE_BURST },
+      transactions: { perSecond: env.TERMINAL_TRANSACTIONS_PER_SECOND, burst: env.TERMINAL_TRANSACTIONS_BURST },
+      bytes: { perSecond: env.TERMINAL_BYTES_PER_SECOND, burst: env.TERMINAL_BYTES_BURST },
+    },
     tokenCacheMs: env.TOKEN_CACHE_MS,
   };
-  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log });
+  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log, ...(options.clock ? { clock: options.clock } : {}) });
 
   // Forget transactionIds past the retention, an hour apart, a slice at a time.
   const prune = setInterval(() => {
