@@ -110,12 +110,15 @@ describe('one terminal flooding ingest while five others sell', () => {
 
     proxy.hold();
     const resent = post(0, '/v1/transactions/batch', { transactions: batch });
-    await waitFor(async () => (await inFlight()) === BATCH, { timeoutMs: 10_000, message: "T1's re-sent batch in flight" });
-    const over = await post(0, '/v1/transactions', makeTransaction([{ sku: 'B' }], { terminalId: 'T1' }));
-    expect(over.status).toBe(429);
-    expect(over.headers.get('retry-after')).toBe('1');
-    expect((await post(1, '/v1/transactions', makeTransaction([{ sku: 'C' }], { terminalId: 'T2' }))).status).toBe(201);
-    proxy.release();
+    try {
+      await waitFor(async () => (await inFlight()) === BATCH, { timeoutMs: 10_000, message: "T1's re-sent batch in flight" });
+      const over = await post(0, '/v1/transactions', makeTransaction([{ sku: 'B' }], { terminalId: 'T1' }));
+      expect(over.status).toBe(429);
+      expect(over.headers.get('retry-after')).toBe('1');
+      expect((await post(1, '/v1/transactions', makeTransaction([{ sku: 'C' }], { terminalId: 'T2' }))).status).toBe(201);
+    } finally {
+      proxy.release(); // also when an assertion failed: ingest must be able to stop
+    }
     const replayed = (await (await resent).json()) as IngestBatchResponse;
     expect(replayed.summary).toEqual({ created: 0, replayed: BATCH, failed: 0 });
   }, 120_000);
