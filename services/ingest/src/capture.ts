@@ -261,11 +261,42 @@ export class Capture {
   private pump(): void {
     if (this.producing || this.ready.length === 0) return;
     this.producing = true;
-    const batch = this.ready.splice(0, this.options.maxBatch);
+    const batch = this.takeFairly();
     void this.guard(batch, () => this.produce(batch)).finally(() => {
       this.producing = false;
       this.pump();
     });
+  }
+
+  /**
+   * The next produce request's transactions. While more are ready than one
+   * request takes, terminals take turns (round robin, each in its own order),
+   * so a sale is never left for a later request behind another till's
+   * 500-transaction backlog.
+   */
+  private takeFairly(): Pending[] {
+    const max = this.options.maxBatch;
+    if (this.ready.length <= max) return this.ready.splice(0);
+    const queues = new Map<string, Pending[]>();
+    for (const p of this.ready) {
+      const queue = queues.get(p.item.tx.terminalId);
+      if (queue) queue.push(p);
+      else queues.set(p.item.tx.terminalId, [p]);
+    }
+    const taken = new Set<Pending>();
+    for (let turn = 0; taken.size < max; turn++) {
+      let any = false;
+      for (const queue of queues.values()) {
+        const p = queue[turn];
+        if (!p) continue;
+        any = true;
+        taken.add(p);
+        if (taken.size === max) break;
+      }
+      if (!any) break;
+    }
+    this.ready = this.ready.filter((p) => !taken.has(p));
+    return [...taken];
   }
 
   private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {
