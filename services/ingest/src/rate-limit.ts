@@ -67,7 +67,11 @@ export class TerminalLimiter {
   /** `take`, as the 429 problem to answer when refused. */
   spend(terminal: string, resource: Resource, amount: number): HttpProblem | undefined {
     const taken = this.take(terminal, resource, amount);
-    if ('remaining' in taken) return undefined;
+    return 'remaining' in taken ? undefined : this.refusal(terminal, resource, taken);
+  }
+
+  /** The 429 problem for a refused `take`. */
+  refusal(terminal: string, resource: Resource, taken: { retryAfterSeconds: number | undefined }): HttpProblem {
     const { perSecond, burst } = this.limits[resource];
     return new HttpProblem(
       'RATE_LIMITED',
@@ -94,12 +98,21 @@ export function terminalRateLimit(limiter: TerminalLimiter, maxBodyBytes: number
     const declared = Number(req.headers['content-length']);
     // Past the body limit the parser answers 413 without reading: nothing to charge.
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? (declared > maxBodyBytes ? 0 : declared) : maxBodyBytes;
-    const refused = limiter.spend(terminal.terminalId, 'requests', 1) ?? (bytes > 0 ? limiter.spend(terminal.terminalId, 'bytes', bytes) : undefined);
-    if (refused) {
+    const refuse = (problem: HttpProblem) => {
       res.setHeader('Connection', 'close');
-      next(refused);
+      next(problem);
+    };
+    const requests = limiter.take(terminal.terminalId, 'requests', 1);
+    if (!('remaining' in requests)) {
+      refuse(limiter.refusal(terminal.terminalId, 'requests', requests));
       return;
     }
+    const refused = bytes > 0 ? limiter.spend(terminal.terminalId, 'bytes', bytes) : undefined;
+    if (refused) {
+      refuse(refused);
+      return;
+    }
+    res.setHeader('RateLimit-Remaining', String(Math.floor(requests.remaining)));
     next();
   };
 }
