@@ -76,6 +76,9 @@ export async function catchUpWithBroker(options: CatchUpOptions): Promise<{ read
       const entries = records.map((r) => entryOfRecord(r, options.logger)).filter((e): e is JournalEntry => e !== undefined);
       for (let i = 0; i < entries.length; i += 5000) await recordTransactions(options.pool, entries.slice(i, i + 5000));
       for (const e of entries) options.knownIds.add(e.transactionId);
+      if (Math.floor((recorded + entries.length) / 50_000) > Math.floor(recorded / 50_000)) {
+        options.logger.info({ recorded: recorded + entries.length }, "recovering receipts from the broker's log (a journal far behind: nothing is answered until done)");
+      }
       recorded += entries.length;
     },
   });
