@@ -27,6 +27,8 @@ export async function openModelLoad(options: {
   rate: number;
   seconds: number;
   headers: Record<string, string>;
+  /** Extra headers of request `index` (e.g. one terminal's token in turn). */
+  headersOf?: (index: number) => Record<string, string>;
   /** The body of request `index` (0, 1, 2, ... in the order they are sent). */
   body: (index: number) => string;
   maxSockets?: number;
@@ -52,7 +54,7 @@ export async function openModelLoad(options: {
         const intended = start + sent * interval;
         const index = sent++;
         const payload = options.body(index);
-        const req = request(options.url, { method: 'POST', agent, headers: { ...options.headers, 'content-length': Buffer.byteLength(payload) } }, (res) => {
+        const req = request(options.url, { method: 'POST', agent, headers: { ...options.headers, ...options.headersOf?.(index), 'content-length': Buffer.byteLength(payload) } }, (res) => {
           const chunks: Buffer[] = [];
           if (options.onAnswered) res.on('data', (chunk: Buffer) => chunks.push(chunk));
           else res.resume();

@@ -1,5 +1,6 @@
 import { durability } from './durability.ts';
 import { edgeBench } from './edge.ts';
+import { fairnessBench } from './fairness.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
@@ -17,6 +18,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   ingest: {
     about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',
     run: () => ingestBench(),
+  },
+  fairness: {
+    about: "five terminals' p99 alone and while a sixth floods batches, budgets on vs off; card-number scanning cost per 1 MiB body",
+    run: () => fairnessBench(),
   },
   inventory: {
     about: 'ledger catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the level in the store API',

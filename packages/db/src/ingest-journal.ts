@@ -1,3 +1,4 @@
+import type { PosTransaction } from '@tillstream/contracts';
 import type { Queryable } from './pool.ts';
 
 /**
@@ -16,6 +17,33 @@ export interface JournalEntry {
   receivedAt: Date;
   partition: number;
   offset: string;
+}
+
+/** Where and when the broker took a transaction, and the hash of the body the terminal sent ("same body" for replays). */
+export interface JournalReceipt {
+  bodyHash: Buffer;
+  receivedAt: Date;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * The journal entry of a captured transaction: the one place entries are
+ * built, whether at capture (ingest answered) or at restart (recovered from
+ * the broker's log). A new journal column is filled here and only here.
+ */
+export function journalEntry(tx: PosTransaction, receipt: JournalReceipt): JournalEntry {
+  return {
+    transactionId: tx.transactionId,
+    storeId: tx.storeId,
+    terminalId: tx.terminalId,
+    sequenceNumber: tx.sequenceNumber,
+    businessDay: tx.businessDay,
+    bodyHash: receipt.bodyHash,
+    receivedAt: receipt.receivedAt,
+    partition: receipt.partition,
+    offset: receipt.offset,
+  };
 }
 
 export interface JournalRecord {
@@ -66,6 +94,20 @@ export async function recordTransactions(db: Queryable, entries: JournalEntry[])
       entries.map((e) => e.receivedAt),
     ],
   );
+}
+
+/**
+ * The next offset after the highest one recorded, per partition of the POS
+ * topic: where the broker's log may hold receipts the journal lacks (the
+ * journal is written after the answer, in log order). A whole-table scan,
+ * once per start (no index on the offset: it would cost every capture a
+ * second index write to save a start a few hundred milliseconds).
+ */
+export async function journalEnds(db: Queryable): Promise<Map<number, string>> {
+  const { rows } = await db.query<{ kafka_partition: number; next: string }>(
+    'SELECT kafka_partition, max(kafka_offset) + 1 AS next FROM ingest_transactions GROUP BY kafka_partition',
+  );
+  return new Map(rows.map((r) => [r.kafka_partition, String(r.next)]));
 }
 
 /**

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containsCardNumber, luhnValid } from './card-numbers.ts';
 import { findCardNumber } from './inspect.ts';
@@ -26,5 +27,18 @@ describe('card number detection', () => {
     expect(findCardNumber({ lines: [{}, { note: '4111111111111111' }] })).toEqual(['lines', 1, 'note']);
     expect(findCardNumber({ operator: 4111111111111111 })).toEqual(['operator']);
     expect(findCardNumber({ meta: { '4111111111111111': true } })).toEqual(['meta']);
+  });
+
+  it('scans in one pass exactly what the digit-run pattern finds (the regular expression it replaced, kept here as the reference)', () => {
+    // The reference: maximal matches of /\d(?:[ -]?\d)*/g, separators dropped, 13-19 digits passing Luhn.
+    const reference = (text: string) =>
+      text.length >= 13 &&
+      !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text) &&
+      [...text.matchAll(/\d(?:[ -]?\d)*/g)].some((m) => {
+        const digits = m[0].replace(/[ -]/g, '');
+        return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
+      });
+    const text = fc.array(fc.constantFrom('0', '1', '4', '7', '9', ' ', '-', '  ', '--', 'a', '٣', '4111 1111 1111 1111', '4111111111111112'), { maxLength: 40 }).map((parts) => parts.join(''));
+    fc.assert(fc.property(text, (t) => containsCardNumber(t) === reference(t)), { numRuns: 20_000, seed: 13 });
   });
 });

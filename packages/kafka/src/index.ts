@@ -4,3 +4,4 @@ export * from './producer.ts';
 export * from './consumer.ts';
 export * from './admin.ts';
 export * from './outbox.ts';
+export * from './reader.ts';

@@ -9,6 +9,14 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Lets connections through again, on the same port. */
   restore(): Promise<void>;
+  /**
+   * Holds everything the clients send (connections stay open, nothing
+   * reaches the target, so a request sent now never completes): a write
+   * frozen mid-flight, deterministically. `cut()` then drops the held bytes
+   * for good; `release()` lets them through.
+   */
+  hold(): void;
+  release(): void;
 }
 
 /**
@@ -19,22 +27,29 @@ export interface TcpProxy {
  */
 export async function tcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  let held = false;
   let server: Server | undefined;
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve) => {
       server = createServer((client) => {
         const upstream = connect(target);
+        const pair = { client, upstream };
         sockets.add(client).add(upstream);
+        pairs.add(pair);
         const drop = () => {
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
           sockets.delete(upstream);
+          pairs.delete(pair);
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
+        upstream.pipe(client);
+        if (held) client.pause();
+        else client.pipe(upstream);
       });
       server.listen(port, '127.0.0.1', () => {
         port = (server!.address() as AddressInfo).port;
@@ -42,6 +57,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
       });
     });
   const close = async () => {
+    held = false; // what was held is dropped with its connections
     for (const s of sockets) s.destroy();
     sockets.clear();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -55,5 +71,16 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     },
     cut: close,
     restore: listen,
+    hold: () => {
+      held = true;
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        client.pause();
+      }
+    },
+    release: () => {
+      held = false;
+      for (const { client, upstream } of pairs) client.pipe(upstream);
+    },
   };
 }

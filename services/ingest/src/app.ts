@@ -7,7 +7,7 @@ import type { ProducerGate } from './broker.ts';
 import type { Capture } from './capture.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import { terminalRateLimit } from './rate-limit.ts';
+import { TerminalLimiter, type Clock, type TerminalLimits } from './rate-limit.ts';
 import { transactionsRouter } from './routes/transactions.ts';
 
 export interface IngestConfig {
@@ -16,8 +16,7 @@ export interface IngestConfig {
   batchBodyLimitBytes: number;
   retentionDays: number;
   maxClockSkewMinutes: number;
-  ratePerSecond: number;
-  rateBurst: number;
+  limits: TerminalLimits;
   tokenCacheMs: number;
 }
 
@@ -29,6 +28,8 @@ export interface IngestDeps {
   metrics: IngestMetrics;
   registry: Registry;
   logger: Logger;
+  /** The rate limits' clock (ms, monotonic); tests inject one to decide when budgets refill. */
+  clock?: Clock;
 }
 
 /** The ingest HTTP API as an express app, without listening (tests and main.ts listen). */
@@ -46,6 +47,9 @@ export function createApp(deps: IngestDeps): Express {
         database: async () => {
           await deps.pool.query('SELECT 1');
         },
+        journal: async () => {
+          if (!deps.capture.isOpen) throw new Error("the journal is catching up with the broker's log");
+        },
       },
     }),
   );
@@ -54,11 +58,9 @@ export function createApp(deps: IngestDeps): Express {
     res.json(spec);
   });
   // Per route (not app.use) so that a 401 or 429 is counted under its route in the metrics.
-  const guards = [
-    terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs }),
-    terminalRateLimit({ ratePerSecond: deps.config.ratePerSecond, burst: deps.config.rateBurst }),
-  ];
-  app.use(transactionsRouter(deps, guards));
+  const auth = terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs });
+  const limiter = new TerminalLimiter(deps.config.limits, deps.clock);
+  app.use(transactionsRouter(deps, auth, limiter));
   app.use((req, _res, next) => {
     next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));
   });

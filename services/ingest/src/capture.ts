@@ -1,5 +1,5 @@
 import { posTransactions, type IngestReceipt, type PosTransaction } from '@tillstream/contracts';
-import { classifyPgError, findTransactions, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
+import { classifyPgError, findTransactions, journalEntry, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
 import type { Logger } from '@tillstream/observability';
 import { HEADER, type RecordReceipt } from '@tillstream/kafka';
@@ -32,6 +32,12 @@ export interface CaptureOptions {
   maxBatch: number;
   lingerMs: number;
   maxInFlight: number;
+  /**
+   * Transactions one terminal may have in flight: its share of `maxInFlight`.
+   * Past it the terminal gets 429 (its own backlog is the cause), and the rest
+   * of the capacity stays for the other tills. Default `maxInFlight`.
+   */
+  maxInFlightPerTerminal?: number;
   /** Batches processed at once: while one waits for the broker the next claims in PostgreSQL. Default 4. */
   maxConcurrentBatches?: number;
 }
@@ -67,6 +73,8 @@ export class Capture {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  /** In-flight transactions per terminalId. */
+  private readonly inFlightOf = new Map<string, number>();
   /** transactionId -> body hash of every transaction between submit and answer in this process. */
   private readonly capturing = new Map<string, Buffer>();
   private looking = 0;
@@ -82,13 +90,31 @@ export class Capture {
   private recording: Promise<void> | undefined;
   private readonly idle = new Set<() => void>();
   private closed = false;
+  /**
+   * False until the journal and the filter know every receipt the broker's
+   * log holds (see recovery.ts): before that a re-sent transaction could be
+   * captured a second time, so nothing is answered but 503.
+   */
+  private caughtUp = false;
 
   constructor(private readonly options: CaptureOptions) {}
+
+  /** Starts taking transactions: the journal has caught up with the broker's log. */
+  open(): void {
+    this.caughtUp = true;
+  }
+
+  get isOpen(): boolean {
+    return this.caughtUp && !this.closed;
+  }
 
   /** Outcomes in the order of `items`. */
   submit(items: CaptureItem[]): Promise<CaptureOutcome[]> {
     if (this.closed) {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'ingest is shutting down; retry shortly', { retryAfterSeconds: 2 }))));
+    }
+    if (!this.caughtUp) {
+      return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('BROKER_UNAVAILABLE', "ingest is reading the broker's log to recover its receipts; retry shortly", { retryAfterSeconds: 2 }))));
     }
     if (!this.options.gate.isReady()) {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('BROKER_UNAVAILABLE', 'the broker is unreachable; keep the transaction and retry', { retryAfterSeconds: 2 }))));
@@ -98,8 +124,17 @@ export class Capture {
       // taking sales whose receipts could only live in memory.
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 5 }))));
     }
+    const share = this.options.maxInFlightPerTerminal ?? this.options.maxInFlight;
+    const wanted = new Map<string, number>();
+    for (const { tx } of items) wanted.set(tx.terminalId, (wanted.get(tx.terminalId) ?? 0) + 1);
+    for (const [terminal, count] of wanted) {
+      if ((this.inFlightOf.get(terminal) ?? 0) + count > share) {
+        this.options.metrics.overloaded.inc({ scope: 'terminal' }, items.length);
+        return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('RATE_LIMITED', `terminal ${terminal} has ${this.inFlightOf.get(terminal) ?? 0} transactions in flight, its share is ${share}; retry once they are answered`, { retryAfterSeconds: 1 }))));
+      }
+    }
     if (this.inFlight + items.length > this.options.maxInFlight) {
-      this.options.metrics.overloaded.inc(items.length);
+      this.options.metrics.overloaded.inc({ scope: 'store' }, items.length);
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('OVERLOADED', 'too many transactions in flight; retry shortly', { retryAfterSeconds: 1 }))));
     }
     const outcomes = items.map((item) => {
@@ -108,6 +143,8 @@ export class Capture {
       if (current) return Promise.resolve(problemOutcome(current.equals(item.bodyHash) ? inFlightProblem() : mismatchProblem()));
       this.capturing.set(item.tx.transactionId, item.bodyHash);
       this.inFlight++;
+      const terminal = item.tx.terminalId;
+      this.inFlightOf.set(terminal, (this.inFlightOf.get(terminal) ?? 0) + 1);
       return new Promise<CaptureOutcome>((resolve) => {
         let settled = false;
         this.queue.push({
@@ -116,6 +153,9 @@ export class Capture {
             if (settled) return;
             settled = true;
             this.capturing.delete(item.tx.transactionId);
+            const left = this.inFlightOf.get(terminal)! - 1;
+            if (left === 0) this.inFlightOf.delete(terminal);
+            else this.inFlightOf.set(terminal, left);
             this.done();
             resolve(outcome);
           },
@@ -221,25 +261,48 @@ export class Capture {
   private pump(): void {
     if (this.producing || this.ready.length === 0) return;
     this.producing = true;
-    const batch = this.ready.splice(0, this.options.maxBatch);
+    const batch = this.takeFairly();
     void this.guard(batch, () => this.produce(batch)).finally(() => {
       this.producing = false;
       this.pump();
     });
   }
 
+  /**
+   * The next produce request's transactions. While more are ready than one
+   * request takes, terminals take turns (round robin, each in its own order),
+   * so a sale is never left for a later request behind another till's
+   * 500-transaction backlog.
+   */
+  private takeFairly(): Pending[] {
+    const max = this.options.maxBatch;
+    if (this.ready.length <= max) return this.ready.splice(0);
+    const queues = new Map<string, Pending[]>();
+    for (const p of this.ready) {
+      const queue = queues.get(p.item.tx.terminalId);
+      if (queue) queue.push(p);
+      else queues.set(p.item.tx.terminalId, [p]);
+    }
+    const taken = new Set<Pending>();
+    for (let turn = 0; taken.size < max; turn++) {
+      let any = false;
+      for (const queue of queues.values()) {
+        const p = queue[turn];
+        if (!p) continue;
+        any = true;
+        taken.add(p);
+        if (taken.size === max) break;
+      }
+      if (!any) break;
+    }
+    this.ready = this.ready.filter((p) => !taken.has(p));
+    return [...taken];
+  }
+
   private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {
-    return batch.map(({ item }, i) => ({
-      transactionId: item.tx.transactionId,
-      storeId: item.tx.storeId,
-      terminalId: item.tx.terminalId,
-      sequenceNumber: item.tx.sequenceNumber,
-      businessDay: item.tx.businessDay,
-      bodyHash: item.bodyHash,
-      receivedAt: item.receivedAt,
-      partition: receipts[i]!.partition,
-      offset: receipts[i]!.offset,
-    }));
+    return batch.map(({ item }, i) =>
+      journalEntry(item.tx, { bodyHash: item.bodyHash, receivedAt: item.receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset }),
+    );
   }
 
   private async produce(batch: Pending[]): Promise<void> {
@@ -278,8 +341,8 @@ export class Capture {
   private async record(batch: Pending[], receipts: RecordReceipt[]): Promise<void> {
     // The broker has it: that is what the 201 promises, so answer now and
     // write the journal behind. Until written, replays are answered from
-    // memory; a crash in between only means a replay produces a second copy
-    // under the same transactionId, which consumers de-duplicate.
+    // memory; after a crash in between, the restart reads these receipts back
+    // from the broker's log before it answers anything (recovery.ts).
     for (const entry of this.journalEntries(batch, receipts)) {
       this.options.knownIds.add(entry.transactionId);
       this.unrecorded.set(entry.transactionId, entry);

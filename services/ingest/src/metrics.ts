@@ -6,7 +6,7 @@ export interface IngestMetrics {
   produceSeconds: Histogram;
   journalSeconds: Histogram<'op'>;
   inFlight: Gauge;
-  overloaded: Counter;
+  overloaded: Counter<'scope'>;
   cardNumbers: Counter;
   rejected: Counter<'code'>;
 }
@@ -34,7 +34,12 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       registers: [registry],
     }),
     inFlight: new Gauge({ name: 'ingest_in_flight', help: 'Transactions accepted and not yet answered', registers: [registry] }),
-    overloaded: new Counter({ name: 'ingest_overloaded_total', help: 'Transactions refused with 503 because the in-flight queue was full', registers: [registry] }),
+    overloaded: new Counter({
+      name: 'ingest_overloaded_total',
+      help: "Transactions refused because too many were in flight: the store's capacity (scope=store, 503) or one terminal's share of it (scope=terminal, 429)",
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
     cardNumbers: new Counter({ name: 'ingest_card_numbers_rejected_total', help: 'Requests rejected for carrying a payment card number', registers: [registry] }),
     rejected: new Counter({ name: 'ingest_rejected_total', help: 'Transactions rejected, by problem code', labelNames: ['code'], registers: [registry] }),
   };

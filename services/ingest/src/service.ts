@@ -2,17 +2,19 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { storeTopics } from '@tillstream/contracts';
+import { posTransactions, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, migrate, pruneJournal } from '@tillstream/db';
 import { hardenServer } from '@tillstream/http';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
+import type { Clock } from './rate-limit.ts';
 import { ProducerGate } from './broker.ts';
 import { Capture } from './capture.ts';
 import { KnownIds } from './known-ids.ts';
 import type { IngestEnv } from './env.ts';
 import { createIngestMetrics } from './metrics.ts';
+import { catchUpWithBroker } from './recovery.ts';
 
 export interface IngestService {
   /** The address it listens on (PORT=0 picks a free port). */
@@ -28,7 +30,7 @@ export interface IngestService {
  * and listens. stop() refuses new work, drains what is in flight and closes
  * everything, in that order.
  */
-export async function startIngest(env: IngestEnv, options: { logger?: Logger } = {}): Promise<IngestService> {
+export async function startIngest(env: IngestEnv, options: { logger?: Logger; clock?: Clock } = {}): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
   await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
@@ -59,18 +61,39 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
     maxBatch: env.GROUP_COMMIT_MAX_BATCH,
     lingerMs: env.GROUP_COMMIT_LINGER_MS,
     maxInFlight: env.MAX_IN_FLIGHT,
+    maxInFlightPerTerminal: env.MAX_IN_FLIGHT_PER_TERMINAL,
   });
+  // Before anything is answered, the journal catches up with the broker's
+  // log (receipts of a process killed before it wrote them). With the broker
+  // away at start this retries in the background, and capture answers 503.
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const catchUp = async (): Promise<void> => {
+    try {
+      if (!gate.isReady()) throw new Error('the broker is unreachable');
+      await catchUpWithBroker({ kafka, pool, knownIds, topic: topicName(env.TOPIC_PREFIX, posTransactions), retentionDays: env.IDEMPOTENCY_RETENTION_DAYS, logger: log });
+      capture.open();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not read the broker's log yet; answering 503 until it can");
+      if (!stopped) catchUpTimer = setTimeout(() => void catchUp(), 2000);
+    }
+  };
+  await catchUp();
+
   const config: IngestConfig = {
     storeId: env.STORE_ID,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     batchBodyLimitBytes: env.BATCH_BODY_LIMIT_BYTES,
     retentionDays: env.IDEMPOTENCY_RETENTION_DAYS,
     maxClockSkewMinutes: env.MAX_CLOCK_SKEW_MINUTES,
-    ratePerSecond: env.TERMINAL_RATE_PER_SECOND,
-    rateBurst: env.TERMINAL_RATE_BURST,
+    limits: {
+      requests: { perSecond: env.TERMINAL_RATE_PER_SECOND, burst: env.TERMINAL_RATE_BURST },
+      transactions: { perSecond: env.TERMINAL_TRANSACTIONS_PER_SECOND, burst: env.TERMINAL_TRANSACTIONS_BURST },
+      bytes: { perSecond: env.TERMINAL_BYTES_PER_SECOND, burst: env.TERMINAL_BYTES_BURST },
+    },
     tokenCacheMs: env.TOKEN_CACHE_MS,
   };
-  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log });
+  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log, ...(options.clock ? { clock: options.clock } : {}) });
 
   // Forget transactionIds past the retention, an hour apart, a slice at a time.
   const prune = setInterval(() => {
@@ -96,6 +119,8 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger } =
       (stopping ??= (async () => {
         log.info('ingest stopping');
         clearInterval(prune);
+        stopped = true;
+        clearTimeout(catchUpTimer);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await capture.close();

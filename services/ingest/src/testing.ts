@@ -5,6 +5,7 @@ import { createLogger } from '@tillstream/observability';
 import { testDatabase, testKafka, testEnv, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import { ingestEnv } from './env.ts';
+import type { Clock } from './rate-limit.ts';
 import { startIngest, type IngestService } from './service.ts';
 
 export interface TestIngest {
@@ -26,7 +27,10 @@ export interface TestIngest {
  * store's `db` and `kafka`, to run beside its consumers), listening on a
  * free port; stopped and cleaned up when the test finishes.
  */
-export async function testIngest(overrides: Record<string, string> = {}, options: { db?: TestDatabase; kafka?: TestKafka } = {}): Promise<TestIngest> {
+export async function testIngest(
+  overrides: Record<string, string> = {},
+  options: { db?: TestDatabase; kafka?: TestKafka; clock?: Clock } = {},
+): Promise<TestIngest> {
   const db = options.db ?? (await testDatabase({ target: 'store' }));
   const kafka = options.kafka ?? (await testKafka({ specs: storeTopics }));
   const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
@@ -47,7 +51,7 @@ export async function testIngest(overrides: Record<string, string> = {}, options
     TOKEN_CACHE_MS: '0',
     ...overrides,
   });
-  let service = await startIngest(env, { logger });
+  let service = await startIngest(env, { logger, ...options });
   const fixture: TestIngest = {
     service,
     url: service.url,
@@ -64,7 +68,7 @@ export async function testIngest(overrides: Record<string, string> = {}, options
     },
     restart: async () => {
       await service.stop();
-      service = await startIngest({ ...env, PORT: Number(new URL(fixture.url).port) }, { logger });
+      service = await startIngest({ ...env, PORT: Number(new URL(fixture.url).port) }, { logger, ...options });
       fixture.service = service;
     },
   };

@@ -18,7 +18,19 @@ export interface ValidationContext {
  */
 export function serialize(tx: PosTransaction): { json: string; bodyHash: Buffer } {
   const json = JSON.stringify(tx);
-  return { json, bodyHash: createHash('sha256').update(json).digest() };
+  return { json, bodyHash: bodyHashOf(json) };
+}
+
+/**
+ * The body hash of a serialised transaction: SHA-256 of exactly the JSON
+ * that is produced as the envelope's `data`. Capture hashes what it sends;
+ * a restart recovering receipts from the log hashes `JSON.stringify` of the
+ * record's parsed `data`, which is the same text (JSON.stringify of what
+ * JSON.parse made of JSON.stringify output gives that output back), never the
+ * record value or a re-validated document (zod may rebuild it).
+ */
+export function bodyHashOf(json: string): Buffer {
+  return createHash('sha256').update(json).digest();
 }
 
 /**

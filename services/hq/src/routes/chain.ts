@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { BusinessDay, CatalogPublishRequest, Identifier, ReconciliationStatus, Sku } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
@@ -16,6 +16,25 @@ export interface ChainRouteDeps {
 const SalesQuery = z.strictObject({ storeId: Identifier.optional(), from: BusinessDay.optional(), to: BusinessDay.optional(), businessDay: BusinessDay.optional() });
 const MemberQuery = z.strictObject({ businessDay: BusinessDay, storeId: Identifier.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
 const ReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * The HQ admin bearer token, compared in constant time. Both sides are
+ * hashed first: equal lengths whatever was sent (timingSafeEqual throws on
+ * unequal lengths, e.g. a token with non-ASCII characters).
+ */
+function adminAuth(adminToken: string | undefined): RequestHandler {
+  const admin = adminToken ? digest(adminToken) : undefined;
+  return (req, _res, next) => {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!token || !admin || !timingSafeEqual(digest(token), admin)) {
+      next(new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)'));
+      return;
+    }
+    next();
+  };
+}
 
 /** HQ's chain views (read-only, for HQ's own network) and catalog publishing (admin token). */
 export function chainRouter(deps: ChainRouteDeps): Router {
@@ -46,15 +65,8 @@ export function chainRouter(deps: ChainRouteDeps): Router {
     res.json({ days: await reconciliation(deps.pool, q) });
   });
 
-  router.post('/v1/catalog', ...jsonBody({ limitBytes: 32 * 1024 * 1024 }), async (req, res) => {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-    const admin = deps.adminToken;
-    // Compared as SHA-256 digests: equal lengths whatever was sent (timingSafeEqual threw on a
-    // non-ASCII token of the admin token's length in UTF-16 units but not in bytes: a 500).
-    const digest = (text: string) => createHash('sha256').update(text).digest();
-    if (!token || !admin || !timingSafeEqual(digest(token), digest(admin))) {
-      throw new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)');
-    }
+  // The token is checked before the body (up to 32 MB) is read or parsed: an anonymous caller costs nothing.
+  router.post('/v1/catalog', adminAuth(deps.adminToken), ...jsonBody({ limitBytes: 32 * 1024 * 1024 }), async (req, res) => {
     res.status(201).json(await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items));
   });
 

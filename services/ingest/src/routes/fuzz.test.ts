@@ -76,7 +76,15 @@ const hostileDocument: fc.Arbitrary<string> = fc.oneof(
 
 describe('hostile bodies (property-based)', () => {
   it(`answers ${RUNS} malformed or hostile bodies with a 4xx problem and produces nothing`, async () => {
-    const ingest = await testIngest({ TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' });
+    // Budgets out of the way: every body must reach the parser, not a 429.
+    const ingest = await testIngest({
+      TERMINAL_RATE_PER_SECOND: '1000000',
+      TERMINAL_RATE_BURST: '1000000',
+      TERMINAL_TRANSACTIONS_PER_SECOND: '1000000',
+      TERMINAL_TRANSACTIONS_BURST: '1000000',
+      TERMINAL_BYTES_PER_SECOND: '1000000000',
+      TERMINAL_BYTES_BURST: '1000000000',
+    });
     const bodies = fc.sample(hostileDocument, { numRuns: RUNS, seed: 20261122 });
     const failures: string[] = [];
     let next = 0;

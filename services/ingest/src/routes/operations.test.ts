@@ -8,7 +8,7 @@ describe('operations endpoints', () => {
     expect(await (await fetch(`${ingest.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${ingest.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => [c.name, c.ok])).toEqual([['broker', true], ['database', true]]);
+    expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => [c.name, c.ok])).toEqual([['broker', true], ['database', true], ['journal', true]]);
 
     await ingest.post('/v1/transactions', makeTransaction());
     await ingest.post('/v1/transactions', makeTransaction(), { contentType: 'text/plain' });
