@@ -246,6 +246,7 @@ export async function recordQuarantine(client: PoolClient, target: QuarantineTar
 
 export interface QuarantineFilter {
   status?: QuarantineStatus | 'all';
+  source?: QuarantineSource;
   topic?: string;
   service?: string;
   code?: string;
@@ -263,6 +264,7 @@ function where(filter: QuarantineFilter): { sql: string; params: unknown[] } {
   };
   const status = filter.status ?? 'open';
   if (status !== 'all') add('status = ?', status);
+  if (filter.source) add('source = ?', filter.source);
   if (filter.topic) add('topic = ?', filter.topic);
   if (filter.service) add('service = ?', filter.service);
   if (filter.code) add('code = ?', filter.code);
@@ -411,4 +413,25 @@ export async function openQuarantinedTransactions(db: Queryable, storeId: string
     [storeId, businessDay],
   );
   return rows.map((r) => r.transaction_id);
+}
+
+const QUARANTINE_STATUSES = new Set(['open', 'replayed', 'discarded', 'all']);
+
+/**
+ * What the quarantine API routes and dashboards show (store: GET
+ * /v1/sync/quarantine; HQ: GET /v1/quarantine): counts and ages per store,
+ * topic, service and code, and the entries themselves without their headers.
+ */
+export async function quarantineView(
+  db: Queryable,
+  target: QuarantineTarget,
+  filter: QuarantineFilter = {},
+): Promise<{ open: number; groups: QuarantineGroup[]; entries: Array<Omit<QuarantineRow, 'headers'>> }> {
+  if (filter.status && !QUARANTINE_STATUSES.has(filter.status)) throw new Error(`unknown status ${filter.status}`);
+  const [groups, rows, open] = await Promise.all([
+    summarizeQuarantine(db, target, filter),
+    listQuarantine(db, target, { ...filter, limit: filter.limit ?? 100 }),
+    db.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLE[target]} WHERE status = 'open'${filter.storeId ? ' AND store_id = $1' : ''}`, filter.storeId ? [filter.storeId] : []),
+  ]);
+  return { open: Number(open.rows[0]?.n ?? 0), groups, entries: rows.map(({ headers: _headers, ...entry }) => entry) };
 }

@@ -6,6 +6,7 @@ import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillst
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
+import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { Uploader } from './uploader.ts';
@@ -119,7 +120,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       host: env.HOST,
       port: env.PORT,
       registry,
-      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader })],
+      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }), quarantineRouter({ pool })],
       logFields: { hq: env.HQ_URL },
     },
   });
