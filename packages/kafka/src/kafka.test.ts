@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kafka } from 'kafkajs';
-import { TillstreamError, deadLetterTopicName, posTransactions, type PosTransaction } from '@tillstream/contracts';
+import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction } from '@tillstream/contracts';
 import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
-import { topicRecordCount } from './admin.ts';
+import { deadLetterRetentionMs, ensureTopics, topicRecordCount } from './admin.ts';
 import { ConsumerRunner, type ConsumedRecord, type ConsumerRunnerOptions } from './consumer.ts';
 import { HEADER } from './headers.ts';
 import { TypedProducer } from './producer.ts';
@@ -164,5 +164,23 @@ describe('kafka package against the real store broker', () => {
     expect(handled).toEqual([tx.transactionId]);
     expect(attempts).toBe(5);
     expect(await topicRecordCount(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), { missing: 'empty' })).toBe(0);
+  });
+
+  it("keeps dead letters at least as long as the POS topic's records, also on dead-letter topics created before that rule", async () => {
+    // Dead-letter topics kept 30 days while the POS topic keeps 35: a sale dead-lettered early in a month-old backlog was gone before it could be replayed.
+    const env = await testKafka();
+    const dlq = deadLetterTopicName(`${env.prefix}${posTransactions.name}`);
+    const admin = env.kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    await admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }] }] });
+    await ensureTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [posTransactions, salesAggregates] });
+    const retention = async (topic: string) => {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
+      return Number(resources[0]!.configEntries.find((c) => c.configName === 'retention.ms')!.configValue);
+    };
+    expect(await retention(dlq)).toBeGreaterThanOrEqual(posTransactions.retentionMs);
+    expect(await retention(deadLetterTopicName(`${env.prefix}${salesAggregates.name}`))).toBeGreaterThanOrEqual(posTransactions.retentionMs);
+    expect(deadLetterRetentionMs(hqTransactions)).toBe(hqTransactions.retentionMs);
   });
 });
