@@ -169,6 +169,12 @@ export interface ManifestComparison {
   /** Sequence ranges HQ has and the store's manifest does not list. */
   unexpected: MissingRange[];
   differences: string[];
+  /**
+   * Transactions of the day an open quarantine entry names (HQ fills it in:
+   * acknowledged, then dead-lettered or refused somewhere): while any is
+   * listed the day is not complete, whatever the counts say.
+   */
+  quarantined?: string[];
 }
 
 /**

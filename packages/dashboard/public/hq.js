@@ -48,13 +48,13 @@ Live.connect((s) => {
       r.businessDay,
       { text: r.status, cls: `status ${r.status}`, testid: `rec-${r.storeId}-${r.businessDay}` },
       { text: Live.number(r.transactions), n: true },
-      r.status === 'gaps'
+      (r.status === 'gaps'
         ? `${r.details?.missing?.length ?? 0} range(s) missing, ${r.openReplays} replay(s) open`
         : r.status === 'mismatch'
           ? `${(r.details?.differences?.length ?? 0) + (r.details?.unexpected?.length ?? 0)} difference(s)`
           : r.status === 'pending'
             ? 'waiting for HQ to book the day'
-            : '',
+            : '') + (r.status !== 'pending' && r.details?.quarantined?.length ? `; quarantined: ${r.details.quarantined.join(', ')}` : ''),
     ]),
     'no manifests yet',
   );

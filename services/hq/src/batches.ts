@@ -75,8 +75,13 @@ export async function applyBatch(pool: Pool, producer: TypedProducer, storeId: s
       const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
       if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
     }
-    // The latest state of each entry, in the batch's own transaction: applied once with the batch.
-    await bookHqQuarantine(client, batch.records.flatMap((r) => (r.stream === 'quarantine' ? [r.data] : [])));
+    // The latest state of each entry, in the batch's own transaction: applied once with the batch. The days they name are verified again.
+    const quarantine = batch.records.flatMap((r) => (r.stream === 'quarantine' ? [r.data] : []));
+    await bookHqQuarantine(client, quarantine);
+    const days = [...new Set(quarantine.flatMap((e) => (e.businessDay ? [e.businessDay] : [])))];
+    if (days.length > 0) {
+      await client.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = ANY($2::date[])", [storeId, days]);
+    }
     const result: BatchResult = { batchId: batch.batchId, storeId, records: batch.records.length, appliedAt: new Date().toISOString() };
     await client.query('INSERT INTO hq_batches (store_id, batch_id, body_hash, records, result) VALUES ($1, $2, $3, $4, $5)', [
       storeId,

@@ -1,5 +1,5 @@
 import { posTransactions, type IngestReceipt, type PosTransaction } from '@tillstream/contracts';
-import { classifyPgError, findTransactions, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
+import { classifyPgError, findTransactions, journalEntry, recordTransactions, type JournalEntry, type JournalRecord, type Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
 import type { Logger } from '@tillstream/observability';
 import { HEADER, type RecordReceipt } from '@tillstream/kafka';
@@ -229,17 +229,9 @@ export class Capture {
   }
 
   private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {
-    return batch.map(({ item }, i) => ({
-      transactionId: item.tx.transactionId,
-      storeId: item.tx.storeId,
-      terminalId: item.tx.terminalId,
-      sequenceNumber: item.tx.sequenceNumber,
-      businessDay: item.tx.businessDay,
-      bodyHash: item.bodyHash,
-      receivedAt: item.receivedAt,
-      partition: receipts[i]!.partition,
-      offset: receipts[i]!.offset,
-    }));
+    return batch.map(({ item }, i) =>
+      journalEntry(item.tx, { bodyHash: item.bodyHash, receivedAt: item.receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset }),
+    );
   }
 
   private async produce(batch: Pending[]): Promise<void> {

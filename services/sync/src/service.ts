@@ -1,4 +1,4 @@
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
@@ -10,6 +10,11 @@ import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { Uploader } from './uploader.ts';
+
+/** The consumer group of each topic sync feeds its outbox from. */
+export function syncGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
+  return `${prefix}sync.${spec.name}`;
+}
 
 export interface SyncService extends RunningService {
   /** Runs the sweeper's chores now (tests: no waiting for the next interval). */
@@ -59,6 +64,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     hq,
     uploader,
     storeId: env.STORE_ID,
+    posConsumer: { groupId: syncGroup(env.TOPIC_PREFIX, posTransactions), topic: topicName(env.TOPIC_PREFIX, posTransactions) },
     logger: logger.child({ component: 'sweeper' }),
     batchRecords: env.SYNC_BATCH_RECORDS,
     intervalMs: env.SWEEP_INTERVAL_MS,
@@ -82,7 +88,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       kafka,
       logger,
       pool,
-      groupId: `${env.TOPIC_PREFIX}sync.${spec.name}`,
+      groupId: syncGroup(env.TOPIC_PREFIX, spec),
       spec,
       topicPrefix: env.TOPIC_PREFIX,
       deadLetterProducer: producer,
