@@ -1,4 +1,7 @@
-import { ConfigResourceTypes, type Admin, type Kafka, type ITopicConfig } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type ITopicConfig } from 'kafkajs';
+
+// kafkajs (CommonJS) exports this enum in a way Node's ES module loader does not see as a named export.
+const { ConfigResourceTypes } = kafkajs;
 import { deadLetterTopicName, posTransactions, topicName, type TopicSettings } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+import kafkajs, { type Kafka } from 'kafkajs';
+
+const { ConfigResourceTypes } = kafkajs;
 import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction } from '@tillstream/contracts';
 import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
 import { deadLetterRetentionMs, ensureTopics, topicRecordCount } from './admin.ts';
