@@ -132,11 +132,15 @@ export function parseIds(args: string[]): Array<{ from: string; to: string }> {
     });
 }
 
-/** The entries named by ids or ranges (open ones only), or every open entry matching the filters with --all. */
-async function selected(pool: Pool, scope: Scope, ids: string[], opts: FilterOpts & { all?: boolean }): Promise<QuarantineRow[]> {
+/** The ranges the ids name, or [undefined] (every entry matching the filters) with --all: checked before anything is touched. */
+function rangesOf(ids: string[], opts: { all?: boolean }): Array<{ from: string; to: string } | undefined> {
   if (ids.length > 0 && opts.all) throw new Error('give entry ids or --all, not both');
   if (ids.length === 0 && !opts.all) throw new Error('give the entry ids (12, 12-20), or --all with filters');
-  const ranges = opts.all ? [undefined] : parseIds(ids);
+  return opts.all ? [undefined] : parseIds(ids);
+}
+
+/** The open entries in `ranges` matching the filters. */
+async function selected(pool: Pool, scope: Scope, ranges: Array<{ from: string; to: string } | undefined>, opts: FilterOpts): Promise<QuarantineRow[]> {
   const rows = new Map<string, QuarantineRow>();
   for (const range of ranges) {
     for (const row of await listQuarantine(pool, scope.target, filterOf(opts, { status: 'open', limit: 10_000, ...(range ? { ids: range } : {}) }))) rows.set(row.id, row);
@@ -267,9 +271,10 @@ export function dlqCommand(): Command {
     .action(async (ids: string[], opts: Where & FilterOpts & { all?: boolean; actor?: string }) => {
       const scope = scopeOf(opts);
       const actor = actorOf(opts);
+      const ranges = rangesOf(ids, opts);
       const logger = createLogger({ name: 'cli', level: 'warn' });
       await withDb(scope, async (pool) => {
-        const rows = await selected(pool, scope, ids, opts);
+        const rows = await selected(pool, scope, ranges, opts);
         const unreplayable = rows.filter((r) => r.source === 'dead-letter' && !r.replayable);
         if (unreplayable.length > 0) {
           throw new Error(
@@ -321,8 +326,9 @@ export function dlqCommand(): Command {
       const actor = actorOf(opts);
       const reason = opts.reason.trim();
       if (!reason) throw new Error('--reason must say why');
+      const ranges = rangesOf(ids, opts);
       await withDb(scope, async (pool) => {
-        for (const row of await selected(pool, scope, ids, opts)) {
+        for (const row of await selected(pool, scope, ranges, opts)) {
           const done = await withTransaction(pool, (client) => resolveQuarantine(client, scope.target, row.id, { status: 'discarded', actor, reason: reason.slice(0, 2000) }));
           console.log(done ? `discarded entry ${row.id} (${row.code}${row.transactionId ? `, transaction ${row.transactionId}` : ''})` : `entry ${row.id} is no longer open; skipped`);
         }
