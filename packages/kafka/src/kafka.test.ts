@@ -126,6 +126,34 @@ describe('kafka package against the real store broker', () => {
     expect(dead[0]!.key).toBe('S001:T01');
   });
 
+  it('hands a record replayed for another consumer group to no handler but its own, and moves past it', async () => {
+    // dlq replay re-produces a dead letter to its topic: every group but the one that dead-lettered it booked the original already.
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const [forOther, forUs, plain] = [1, 2, 3].map(() => makeTransaction([{ sku: 'A' }]) as PosTransaction);
+    const group = uniqueName('group');
+    await producer.send(posTransactions, [{ storeId: 'S001', data: forOther!, headers: { [HEADER.replayFor]: 'some-other-group' } }]);
+    await producer.send(posTransactions, [{ storeId: 'S001', data: forUs!, headers: { [HEADER.replayFor]: group } }]);
+    await producer.send(posTransactions, [{ storeId: 'S001', data: plain! }]);
+    const handled: string[] = [];
+    const skipped: string[] = [];
+    const r = new ConsumerRunner<PosTransaction>({
+      kafka: env.kafka,
+      logger: env.logger,
+      groupId: group,
+      spec: posTransactions,
+      topicPrefix: env.prefix,
+      deadLetterProducer: producer,
+      handleBatch: async (records) => void handled.push(...records.map((x) => x.envelope.data.transactionId)),
+      onSkipped: async ({ nextOffset }) => void skipped.push(nextOffset),
+    });
+    stops.push(() => r.stop());
+    await r.start();
+    await waitFor(() => handled.length === 2, { message: 'the records for this group' });
+    expect(handled).toEqual([forUs!.transactionId, plain!.transactionId]);
+    expect(skipped).toEqual(['1']);
+  });
+
   it('dead-letters only the record a handler can never process, and handles the rest of its batch', async () => {
     const env = await testKafka({ specs: [posTransactions] });
     const producer = await producerFor(env.kafka, env.prefix, env.logger);
