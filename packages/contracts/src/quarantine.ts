@@ -58,6 +58,18 @@ export const QuarantineEntryV1 = z.strictObject({
 });
 export type QuarantineEntry = z.infer<typeof QuarantineEntryV1>;
 
+/**
+ * An error text as an operator may see it and as HQ accepts it: control
+ * characters (a database error may quote the offending value, NUL
+ * included) become spaces, lone UTF-16 surrogates U+FFFD, and card-like
+ * digit runs are masked.
+ */
+export function safeErrorText(text: string, maxLength = 2000): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+  const printable = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return maskCardLikeDigits(printable).slice(0, maxLength);
+}
+
 const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 // Runs of digits grouped by single spaces or dashes the way card numbers are printed.
 const DIGIT_RUN = /\d(?:[ -]?\d)*/g;

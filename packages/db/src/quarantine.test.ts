@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskCardLikeDigits, QuarantineEntryV1, type QuarantineEntry } from '@tillstream/contracts';
+import { maskCardLikeDigits, QuarantineEntryV1, safeErrorText, type QuarantineEntry } from '@tillstream/contracts';
 import { testDatabase } from '@tillstream/testing';
 import { withTransaction, type Pool } from './pool.ts';
 import {
@@ -109,6 +109,12 @@ describe('quarantine (HQ)', () => {
     const row = await withTransaction(db.pool, (c) => recordQuarantine(c, 'hq', 'unknown', { ...deadLetter('5'), service: 'hq', consumerGroup: 'hq-views.hq.transactions.v1' }));
     expect(row).toMatchObject({ storeId: 'S001', source: 'dead-letter', replayable: true, transactionId: TX });
     expect(row.entryId).toMatch(/^hq-[0-9a-f]{16}$/);
+  });
+});
+
+describe('safeErrorText', () => {
+  it('keeps what HQ accepts and an operator can read: no control characters, no lone surrogates, no card-like digits', () => {
+    expect(safeErrorText('bad "Bread\u0000\n" \uD800 4111111111111111')).toBe('bad "Bread  " \uFFFD [16 digits masked, ends 1111]');
   });
 });
 

@@ -1,4 +1,4 @@
-import { maskCardLikeDigits, QuarantineEntryV1, type QuarantineEntry, type QuarantineSource, type QuarantineStatus } from '@tillstream/contracts';
+import { safeErrorText, QuarantineEntryV1, type QuarantineEntry, type QuarantineSource, type QuarantineStatus } from '@tillstream/contracts';
 import type { PoolClient, Queryable } from './pool.ts';
 import { appendSyncOutbox } from './sync-outbox.ts';
 
@@ -206,7 +206,7 @@ export async function recordQuarantine(client: PoolClient, target: QuarantineTar
   const described = input.source === 'dead-letter' ? describeRecord(input.value) : { storeId: null, transactionId: input.transactionId ?? null, businessDay: input.businessDay ?? null };
   const dead = input.source === 'dead-letter' ? input : undefined;
   const origin = originOf(input);
-  const headers = Object.fromEntries(Object.entries(dead?.headers ?? {}).map(([k, v]) => [k, maskCardLikeDigits(v)]));
+  const headers = Object.fromEntries(Object.entries(dead?.headers ?? {}).map(([k, v]) => [safeErrorText(k, 200), safeErrorText(v)]));
   const values = [
     origin,
     target === 'hq' ? (described.storeId ?? storeId) : storeId,
@@ -220,8 +220,8 @@ export async function recordQuarantine(client: PoolClient, target: QuarantineTar
     dead?.value ?? null,
     JSON.stringify(headers),
     input.source === 'upload-refused' ? input.outboxId : null,
-    input.code.slice(0, 100),
-    maskCardLikeDigits(input.message).slice(0, 2000),
+    safeErrorText(input.code, 100),
+    safeErrorText(input.message),
     described.transactionId,
     described.businessDay,
   ];
@@ -351,7 +351,7 @@ export async function resolveQuarantine(
     `UPDATE ${TABLE[target]} SET status = $2, actor = $3, reason = $4, resolved_at = now(), revision = revision + 1
      WHERE id = $1 AND status = 'open'
      RETURNING ${columns(target)}`,
-    [id, resolution.status, resolution.actor, resolution.reason?.trim() || null],
+    [id, resolution.status, safeErrorText(resolution.actor, 200), resolution.reason?.trim() ? safeErrorText(resolution.reason.trim()) : null],
   );
   if (!rows[0]) return undefined;
   const row = toRow(rows[0]);
@@ -382,7 +382,7 @@ export async function bookHqQuarantine(db: Queryable, entries: readonly Quaranti
     kafka_offset: e.offset,
     outbox_id: e.outboxId,
     code: e.code,
-    message: maskCardLikeDigits(e.message),
+    message: safeErrorText(e.message),
     transaction_id: e.transactionId,
     business_day: e.businessDay,
     quarantined_at: e.quarantinedAt,
