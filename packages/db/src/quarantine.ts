@@ -238,6 +238,10 @@ export async function recordQuarantine(client: PoolClient, target: QuarantineTar
   if (rows[0]) {
     const row = toRow(rows[0]);
     if (target === 'store') await forward(client, row);
+    // HQ's own consumer set a sale aside: its day is verified again (and is not complete while the entry is open).
+    if (target === 'hq' && row.businessDay) {
+      await client.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = $2", [row.storeId, row.businessDay]);
+    }
     return row;
   }
   const { rows: existing } = await client.query<DbRow>(`SELECT ${columns(target)} FROM ${TABLE[target]} WHERE origin = $1`, [origin]);
