@@ -360,6 +360,9 @@ export async function resolveQuarantine(
   if (!rows[0]) return undefined;
   const row = toRow(rows[0]);
   if (target === 'store') await forward(client, row);
+  if (target === 'hq' && row.businessDay) {
+    await client.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = $2", [row.storeId, row.businessDay]);
+  }
   return row;
 }
 
