@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { logEnv, parseEnv, postgresServerEnv } from '@tillstream/config';
+import { hqKafkaEnv, logEnv, parseEnv, postgresServerEnv, storeKafkaEnv } from '@tillstream/config';
 import { infraConfigFromEnv } from '@tillstream/infra';
 import type { Logger } from '@tillstream/observability';
 
@@ -9,6 +9,9 @@ export const cliEnv = parseEnv(
     ...logEnv.shape,
     /** POSTGRES_URL: a store's database is tillstream_store_<store id, lower-case> on it. */
     ...postgresServerEnv.shape,
+    /** KAFKA_BROKERS, HQ_KAFKA_BROKERS: where `dlq replay` re-produces (the store's broker, or HQ's). */
+    ...storeKafkaEnv.shape,
+    ...hqKafkaEnv.shape,
     /** A store database URL, when it is not the default name. */
     DATABASE_URL: z.url().optional(),
     /** The stores' time zone for simulated business days (as the services' STORE_TIME_ZONE). */

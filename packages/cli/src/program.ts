@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { demoCommand } from './commands/demo.ts';
+import { dlqCommand } from './commands/dlq.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
@@ -11,6 +12,7 @@ export function program(): Command {
     .showHelpAfterError()
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
+    .addCommand(dlqCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());
 }

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { z } from 'zod';
 import { PosTransactionV1, posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
-import { loadConsumerOffset } from '@tillstream/db';
+import { journalEntry, loadConsumerOffset, recordTransactions } from '@tillstream/db';
 import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
@@ -20,7 +21,7 @@ export interface TestConsumerService<Env> {
   groupId: string;
   /** Every log line the service wrote. */
   logs: string[];
-  /** Produces transactions straight to the POS topic, as ingest would (validated). */
+  /** Produces transactions straight to the POS topic and records them in the ingest journal, as ingest would (validated). */
   publish(txs: PosTransactionInput[]): Promise<RecordReceipt[]>;
   /** Resolves once the service has booked everything on the POS topic. */
   caughtUp(timeoutMs?: number): Promise<void>;
@@ -84,7 +85,17 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
     topic,
     groupId,
     logs,
-    publish: (txs) => producer.send(posTransactions, txs.map((tx) => ({ storeId: tx.storeId, data: PosTransactionV1.parse(tx) }))),
+    publish: async (txs) => {
+      const parsed = txs.map((tx) => PosTransactionV1.parse(tx));
+      const receipts = await producer.send(posTransactions, parsed.map((data) => ({ storeId: data.storeId, data })));
+      // The journal is what terminals were told: the day manifest is built from it (a retried copy keeps its first receipt).
+      const receivedAt = new Date();
+      await recordTransactions(
+        db.pool,
+        parsed.map((tx, i) => journalEntry(tx, { bodyHash: createHash('sha256').update(JSON.stringify(tx)).digest(), receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset })),
+      );
+      return receipts;
+    },
     caughtUp: async (timeoutMs = 20_000) => {
       const end = await topicEnd(kafka, topic);
       await waitFor(async () => (await bookedOffset(db, groupId, topic)) === end, { timeoutMs, message: `${options.name} to book up to offset ${end}` });

@@ -8,4 +8,5 @@ export * from './ingest-api.ts';
 export * from './inventory.ts';
 export * from './sales.ts';
 export * from './sync.ts';
+export * from './quarantine.ts';
 export * from './text.ts';

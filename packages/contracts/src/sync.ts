@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InventoryAlertV1, InventoryLevelV1, StockQuantity } from './inventory.ts';
 import { MinorUnits, Quantity } from './money.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, type PosTransaction, type TransactionType } from './pos-transaction.ts';
+import { QuarantineEntryV1 } from './quarantine.ts';
 import { SalesAggregateV1 } from './sales.ts';
 import { Text } from './text.ts';
 
@@ -11,7 +12,7 @@ import { Text } from './text.ts';
  */
 
 /** The kinds of record a store's sync outbox carries to HQ. */
-export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert']);
+export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert', 'quarantine']);
 export type SyncStream = z.infer<typeof SyncStream>;
 
 /** One outbox record: its stream, its identity within the stream, and the event data as the store published it. */
@@ -20,6 +21,8 @@ export const SyncRecord = z.discriminatedUnion('stream', [
   z.strictObject({ stream: z.literal('aggregate'), key: z.string().min(1).max(200), data: SalesAggregateV1 }),
   z.strictObject({ stream: z.literal('level'), key: z.string().min(1).max(200), data: InventoryLevelV1 }),
   z.strictObject({ stream: z.literal('alert'), key: z.string().min(1).max(200), data: InventoryAlertV1 }),
+  /** A quarantine entry at one revision (key "<entryId>#<revision>"): HQ keeps the latest per (store, entry id). */
+  z.strictObject({ stream: z.literal('quarantine'), key: z.string().min(1).max(200), data: QuarantineEntryV1 }),
 ]);
 export type SyncRecord = z.infer<typeof SyncRecord>;
 
@@ -167,6 +170,12 @@ export interface ManifestComparison {
   /** Sequence ranges HQ has and the store's manifest does not list. */
   unexpected: MissingRange[];
   differences: string[];
+  /**
+   * Transactions of the day an open quarantine entry names (HQ fills it in:
+   * acknowledged, then dead-lettered or refused somewhere): while any is
+   * listed the day is not complete, whatever the counts say.
+   */
+  quarantined?: string[];
 }
 
 /**

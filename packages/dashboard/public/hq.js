@@ -1,6 +1,6 @@
 // HQ dashboard: chain sales by store (chart), each store's sync health and
-// lag, reconciliation per store and business day. Snapshot from HQ's
-// GET /v1/dashboard: { today, days, sales, health, reconciliation }.
+// lag, reconciliation per store and business day, every store's quarantine.
+// Snapshot from HQ's GET /v1/dashboard: { today, days, sales, health, reconciliation, quarantine }.
 'use strict';
 
 const palette = ['#2e90fa', '#f79009', '#12b76a', '#9e77ed', '#f04438', '#0ba5ec', '#ee46bc', '#667085'];
@@ -48,14 +48,28 @@ Live.connect((s) => {
       r.businessDay,
       { text: r.status, cls: `status ${r.status}`, testid: `rec-${r.storeId}-${r.businessDay}` },
       { text: Live.number(r.transactions), n: true },
-      r.status === 'gaps'
+      (r.status === 'gaps'
         ? `${r.details?.missing?.length ?? 0} range(s) missing, ${r.openReplays} replay(s) open`
         : r.status === 'mismatch'
           ? `${(r.details?.differences?.length ?? 0) + (r.details?.unexpected?.length ?? 0)} difference(s)`
           : r.status === 'pending'
             ? 'waiting for HQ to book the day'
-            : '',
+            : '') + (r.status !== 'pending' && r.details?.quarantined?.length ? `; quarantined: ${r.details.quarantined.join(', ')}` : ''),
     ]),
     'no manifests yet',
+  );
+  Live.set('quarantine-open', `${Live.number(s.quarantine.open)} open`);
+  Live.rows(
+    'quarantine',
+    s.quarantine.entries.map((q) => [
+      q.storeId,
+      { text: q.entryId, testid: `quarantine-${q.storeId}-${q.entryId}` },
+      Live.ago(q.quarantinedAt),
+      q.service,
+      { text: q.code, cls: 'status LOW' },
+      q.transactionId ?? '-',
+      q.message,
+    ]),
+    'no store has anything in quarantine',
   );
 });

@@ -1,6 +1,6 @@
 // Store dashboard: today's sales against the same weekday last week, top
 // sellers, low and out-of-stock items, the latest stock alerts, anomalies,
-// the link to HQ. Snapshot
+// the link to HQ, the quarantine. Snapshot
 // from the store API's GET /v1/dashboard (null parts: that service is away).
 'use strict';
 
@@ -62,6 +62,19 @@ Live.connect((s) => {
       { text: a.direction.toLowerCase(), cls: `status ${a.direction === 'HIGH' ? 'ok' : 'LOW'}` },
     ]),
     s.anomalies ? 'nothing unusual' : 'sales service unavailable',
+  );
+  Live.set('quarantine-open', `${Live.number(s.quarantine.open)} open`);
+  Live.rows(
+    'quarantine',
+    s.quarantine.entries.map((q) => [
+      { text: q.id, testid: `quarantine-${q.id}` },
+      Live.ago(q.quarantinedAt),
+      q.service,
+      { text: q.code, cls: 'status LOW' },
+      q.transactionId ?? '-',
+      q.message,
+    ]),
+    'nothing in quarantine',
   );
   const y = s.sync;
   Live.rows(

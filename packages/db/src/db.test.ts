@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testDatabase, testLogger } from '@tillstream/testing';
-import { classifyPgError, isTransientPgError } from './errors.ts';
+import { classifyPgError, isTransientPgError, pgErrorClass } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { loadConsumerOffset, saveConsumerOffset } from './offsets.ts';
 import { createPool, withTransaction } from './pool.ts';
@@ -86,5 +86,80 @@ describe('a transaction whose connection is lost between two statements', () => 
     // The broken client was discarded: the pool serves a working one next.
     expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
     await pool.end();
+  });
+});
+
+describe('SQLSTATE classes', () => {
+  // Read-only (a failover), a cancelled statement and a lock timeout were called poison, so consumers
+  // dead-lettered every record they met while the database was briefly unable to write.
+  const fake = (code: string) => Object.assign(new Error(`fake ${code}`), { code });
+
+  it.each([
+    ['08006', 'connection failure'],
+    ['08001', 'cannot connect'],
+    ['25006', 'read-only transaction (failover to a standby)'],
+    ['40001', 'serialization failure'],
+    ['40P01', 'deadlock'],
+    ['53100', 'disk full'],
+    ['53200', 'out of memory'],
+    ['53300', 'too many connections'],
+    ['55P03', 'lock not available'],
+    ['57014', 'query cancelled'],
+    ['57P01', 'admin shutdown'],
+    ['57P03', 'cannot connect now (starting up)'],
+    ['58030', 'I/O error'],
+    ['XX000', 'internal error'],
+  ])('%s (%s) is transient: retried, never dead-lettered', (code) => {
+    expect(pgErrorClass(fake(code))).toBe('transient');
+    expect(classifyPgError(fake(code))).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+  });
+
+  it.each([
+    ['22021', 'invalid byte sequence'],
+    ['22P05', 'untranslatable character (NUL)'],
+    ['22P02', 'invalid text representation'],
+    ['22003', 'numeric out of range'],
+    ['23505', 'unique violation'],
+    ['23514', 'check violation'],
+    ['23502', 'not null violation'],
+  ])('%s (%s) is poison', (code) => {
+    expect(pgErrorClass(fake(code))).toBe('data');
+    expect(classifyPgError(fake(code))).toMatchObject({ code: 'DATABASE_ERROR', retriable: false, message: expect.stringContaining(`SQLSTATE ${code}`) });
+  });
+
+  it('classifies the errors a real PostgreSQL raises for each case', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const failure = (p: Promise<unknown>) => p.then(() => expect.fail('should have failed'), (err: unknown) => err);
+    const readOnly = await failure(
+      withTransaction(db.pool, async (c) => {
+        await c.query('SET TRANSACTION READ ONLY');
+        await c.query("INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ('g', 't', 0, 1)");
+      }),
+    );
+    expect(readOnly).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+    const cancelled = await failure(
+      withTransaction(db.pool, async (c) => {
+        await c.query("SET LOCAL statement_timeout = '10ms'");
+        await c.query('SELECT pg_sleep(5)');
+      }),
+    );
+    expect(cancelled).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+    await db.pool.query("INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ('g', 't', 0, 1)");
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT * FROM consumer_offsets WHERE group_id = 'g' FOR UPDATE");
+      const locked = await failure(withTransaction(db.pool, (c) => c.query("SELECT * FROM consumer_offsets WHERE group_id = 'g' FOR UPDATE NOWAIT")));
+      expect(locked).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    const nul = await failure(withTransaction(db.pool, (c) => c.query("SELECT '\"a\\u0000\"'::jsonb->>0")));
+    expect(nul).toMatchObject({ code: 'DATABASE_ERROR', retriable: false });
+    const duplicate = await failure(
+      withTransaction(db.pool, (c) => c.query("INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ('g', 't', 0, 1)")),
+    );
+    expect(duplicate).toMatchObject({ code: 'DATABASE_ERROR', retriable: false });
   });
 });

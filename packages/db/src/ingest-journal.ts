@@ -1,4 +1,4 @@
-import type { PosTransaction } from '@tillstream/contracts';
+import type { PosTransaction, TenderType, TransactionType } from '@tillstream/contracts';
 import type { Queryable } from './pool.ts';
 
 /**
@@ -13,6 +13,10 @@ export interface JournalEntry {
   terminalId: string;
   sequenceNumber: number;
   businessDay: string;
+  /** With trainingMode and tenders: what the day manifest counts (sync builds it from the journal). */
+  type: TransactionType;
+  trainingMode: boolean;
+  tenders: Array<{ type: TenderType; amount: number; change: number }>;
   bodyHash: Buffer;
   receivedAt: Date;
   partition: number;
@@ -39,6 +43,9 @@ export function journalEntry(tx: PosTransaction, receipt: JournalReceipt): Journ
     terminalId: tx.terminalId,
     sequenceNumber: tx.sequenceNumber,
     businessDay: tx.businessDay,
+    type: tx.type,
+    trainingMode: tx.trainingMode,
+    tenders: tx.tenders.map((t) => ({ type: t.type, amount: t.amount, change: t.change ?? 0 })),
     bodyHash: receipt.bodyHash,
     receivedAt: receipt.receivedAt,
     partition: receipt.partition,
@@ -79,8 +86,9 @@ export async function recordTransactions(db: Queryable, entries: JournalEntry[])
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO ingest_transactions
-       (transaction_id, store_id, terminal_id, sequence_number, business_day, body_hash, kafka_partition, kafka_offset, received_at)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::date[], $6::bytea[], $7::int[], $8::bigint[], $9::timestamptz[])
+       (transaction_id, store_id, terminal_id, sequence_number, business_day, body_hash, kafka_partition, kafka_offset, received_at, type, training, tenders)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::date[], $6::bytea[], $7::int[], $8::bigint[], $9::timestamptz[],
+       $10::text[], $11::boolean[], $12::jsonb[])
      ON CONFLICT (transaction_id) DO NOTHING`,
     [
       entries.map((e) => e.transactionId),
@@ -92,6 +100,9 @@ export async function recordTransactions(db: Queryable, entries: JournalEntry[])
       entries.map((e) => e.partition),
       entries.map((e) => e.offset),
       entries.map((e) => e.receivedAt),
+      entries.map((e) => e.type),
+      entries.map((e) => e.trainingMode),
+      entries.map((e) => JSON.stringify(e.tenders)),
     ],
   );
 }

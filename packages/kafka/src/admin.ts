@@ -1,8 +1,19 @@
-import type { Admin, Kafka, ITopicConfig } from 'kafkajs';
-import { deadLetterTopicName, topicName, type TopicSettings } from '@tillstream/contracts';
+import kafkajs, { type Admin, type Kafka, type ITopicConfig } from 'kafkajs';
+
+// kafkajs (CommonJS) exports this enum in a way Node's ES module loader does not see as a named export.
+const { ConfigResourceTypes } = kafkajs;
+import { deadLetterTopicName, posTransactions, topicName, type TopicSettings } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 
-const DLQ_RETENTION_MS = 30 * 24 * 3600_000;
+/**
+ * A dead letter is kept at least as long as the POS journal (a sale
+ * dead-lettered on its first day must still be replayable when a month-old
+ * backlog is), and as long as its own topic's records when that is longer
+ * (HQ's transactions).
+ */
+export function deadLetterRetentionMs(spec: Pick<TopicSettings, 'retentionMs'>): number {
+  return Math.max(posTransactions.retentionMs, spec.retentionMs);
+}
 
 /** The broker settings of a spec's topic, as kafkajs' createTopics takes them. */
 export function topicConfig(prefix: string, spec: TopicSettings): ITopicConfig {
@@ -19,7 +30,7 @@ export function topicConfig(prefix: string, spec: TopicSettings): ITopicConfig {
   };
 }
 
-/** A dead-letter topic keeps poison records a month for inspection and replay. */
+/** A dead-letter topic keeps poison records for inspection and replay: see {@link deadLetterRetentionMs}. */
 export function deadLetterTopicConfig(prefix: string, spec: TopicSettings): ITopicConfig {
   return {
     topic: deadLetterTopicName(topicName(prefix, spec)),
@@ -27,7 +38,7 @@ export function deadLetterTopicConfig(prefix: string, spec: TopicSettings): ITop
     replicationFactor: 1,
     configEntries: [
       { name: 'cleanup.policy', value: 'delete' },
-      { name: 'retention.ms', value: String(DLQ_RETENTION_MS) },
+      { name: 'retention.ms', value: String(deadLetterRetentionMs(spec)) },
     ],
   };
 }
@@ -44,9 +55,11 @@ export interface EnsureTopicsOptions {
 /**
  * Creates every topic of `specs` that does not exist yet (auto-creation is off
  * on Tillstream brokers) with its partitions, retention and compaction, and
- * its dead-letter topic. Existing topics are left alone, but a topic with
- * fewer partitions than its spec is reported, because per-key order depends
- * on the partition count and must not be changed silently.
+ * its dead-letter topic. An existing topic whose settings (retention,
+ * compaction, flush) differ from its spec gets the spec's (a release that
+ * lengthens a retention reaches topics created before it); its partition
+ * count is left alone but reported when it differs, because per-key order
+ * depends on it and must not be changed silently.
  * Returns the names it created.
  */
 export async function ensureTopics(options: EnsureTopicsOptions): Promise<string[]> {
@@ -66,6 +79,7 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
     }
     const present = wanted.filter((t) => existing.has(t.topic));
     if (present.length > 0) {
+      await alignTopicConfigs(admin, present, options.logger);
       const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
       for (const topic of metadata.topics) {
         const spec = present.find((t) => t.topic === topic.name);
@@ -81,6 +95,28 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Gives existing topics the settings their spec declares where they differ.
+ * kafkajs' alterConfigs replaces a topic's whole dynamic configuration, so
+ * the full declared set is sent (Tillstream declares every setting it sets).
+ */
+async function alignTopicConfigs(admin: Admin, topics: ITopicConfig[], logger: Logger): Promise<void> {
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic })),
+  });
+  const stale = topics.filter((t) => {
+    const current = described.resources.find((r) => r.resourceName === t.topic)?.configEntries ?? [];
+    return (t.configEntries ?? []).some((want) => current.find((c) => c.configName === want.name)?.configValue !== want.value);
+  });
+  if (stale.length === 0) return;
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: stale.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic, configEntries: t.configEntries ?? [] })),
+  });
+  logger.info({ topics: stale.map((t) => t.topic) }, 'topic settings brought in line with their specs');
 }
 
 /**

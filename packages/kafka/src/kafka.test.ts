@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kafka } from 'kafkajs';
-import { TillstreamError, deadLetterTopicName, posTransactions, type PosTransaction } from '@tillstream/contracts';
+import kafkajs, { type Kafka } from 'kafkajs';
+
+const { ConfigResourceTypes } = kafkajs;
+import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction } from '@tillstream/contracts';
 import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
-import { topicRecordCount } from './admin.ts';
+import { deadLetterRetentionMs, ensureTopics, topicRecordCount } from './admin.ts';
 import { ConsumerRunner, type ConsumedRecord, type ConsumerRunnerOptions } from './consumer.ts';
 import { HEADER } from './headers.ts';
 import { TypedProducer } from './producer.ts';
@@ -124,6 +126,34 @@ describe('kafka package against the real store broker', () => {
     expect(dead[0]!.key).toBe('S001:T01');
   });
 
+  it('hands a record replayed for another consumer group to no handler but its own, and moves past it', async () => {
+    // dlq replay re-produces a dead letter to its topic: every group but the one that dead-lettered it booked the original already.
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const [forOther, forUs, plain] = [1, 2, 3].map(() => makeTransaction([{ sku: 'A' }]) as PosTransaction);
+    const group = uniqueName('group');
+    await producer.send(posTransactions, [{ storeId: 'S001', data: forOther!, headers: { [HEADER.replayFor]: 'some-other-group' } }]);
+    await producer.send(posTransactions, [{ storeId: 'S001', data: forUs!, headers: { [HEADER.replayFor]: group } }]);
+    await producer.send(posTransactions, [{ storeId: 'S001', data: plain! }]);
+    const handled: string[] = [];
+    const skipped: string[] = [];
+    const r = new ConsumerRunner<PosTransaction>({
+      kafka: env.kafka,
+      logger: env.logger,
+      groupId: group,
+      spec: posTransactions,
+      topicPrefix: env.prefix,
+      deadLetterProducer: producer,
+      handleBatch: async (records) => void handled.push(...records.map((x) => x.envelope.data.transactionId)),
+      onSkipped: async ({ nextOffset }) => void skipped.push(nextOffset),
+    });
+    stops.push(() => r.stop());
+    await r.start();
+    await waitFor(() => handled.length === 2, { message: 'the records for this group' });
+    expect(handled).toEqual([forUs!.transactionId, plain!.transactionId]);
+    expect(skipped).toEqual(['1']);
+  });
+
   it('dead-letters only the record a handler can never process, and handles the rest of its batch', async () => {
     const env = await testKafka({ specs: [posTransactions] });
     const producer = await producerFor(env.kafka, env.prefix, env.logger);
@@ -164,5 +194,23 @@ describe('kafka package against the real store broker', () => {
     expect(handled).toEqual([tx.transactionId]);
     expect(attempts).toBe(5);
     expect(await topicRecordCount(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), { missing: 'empty' })).toBe(0);
+  });
+
+  it("keeps dead letters at least as long as the POS topic's records, also on dead-letter topics created before that rule", async () => {
+    // Dead-letter topics kept 30 days while the POS topic keeps 35: a sale dead-lettered early in a month-old backlog was gone before it could be replayed.
+    const env = await testKafka();
+    const dlq = deadLetterTopicName(`${env.prefix}${posTransactions.name}`);
+    const admin = env.kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    await admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }] }] });
+    await ensureTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [posTransactions, salesAggregates] });
+    const retention = async (topic: string) => {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
+      return Number(resources[0]!.configEntries.find((c) => c.configName === 'retention.ms')!.configValue);
+    };
+    expect(await retention(dlq)).toBeGreaterThanOrEqual(posTransactions.retentionMs);
+    expect(await retention(deadLetterTopicName(`${env.prefix}${salesAggregates.name}`))).toBeGreaterThanOrEqual(posTransactions.retentionMs);
+    expect(deadLetterRetentionMs(hqTransactions)).toBe(hqTransactions.retentionMs);
   });
 });

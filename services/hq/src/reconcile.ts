@@ -4,6 +4,7 @@ import {
   hqTransactions,
   topicName,
   type DayManifest,
+  type ManifestComparison,
   type ManifestResult,
   type ReconciliationStatus,
   type ReplayRequest,
@@ -11,7 +12,7 @@ import {
   type TransactionType,
 } from '@tillstream/contracts';
 import { repeatEvery } from '@tillstream/consumer-service';
-import { loadConsumerOffset, withTransaction, type Pool, type Queryable } from '@tillstream/db';
+import { loadConsumerOffset, openQuarantinedTransactions, withTransaction, type Pool, type Queryable } from '@tillstream/db';
 import { topicOffsets, type Kafka } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
 import { touchStore } from './batches.ts';
@@ -24,7 +25,10 @@ import { touchStore } from './batches.ts';
  * hq.transactions.v1 when verification was scheduled, so a batch still in
  * flight inside HQ is never mistaken for a gap. Gaps become replay requests
  * the store answers automatically; verified days are verified again after a
- * while, which catches data HQ lost since.
+ * while, which catches data HQ lost since. A day with an open quarantine
+ * entry naming one of its transactions is never complete (`mismatch` when
+ * the counts agree, `gaps` when HQ misses it), with the ids in its details;
+ * a quarantine entry booked or resolved sends its day back to verification.
  */
 
 /** Stores (or refreshes) a day's manifest; an identical manifest keeps its verdict. */
@@ -136,7 +140,12 @@ export class Reconciler {
 
   private async verify(storeId: string, businessDay: string, manifest: DayManifest): Promise<void> {
     await withTransaction(this.options.pool, async (client) => {
-      const comparison = compareManifests(manifest, await hqManifest(client, storeId, businessDay));
+      const compared = compareManifests(manifest, await hqManifest(client, storeId, businessDay));
+      // A sale acknowledged but set aside anywhere (a store consumer's dead letter, an upload HQ refused, HQ's own dead letter)
+      // is not booked everywhere, even when every count agrees: the day is not complete, and the ids are named.
+      const quarantined = await openQuarantinedTransactions(client, storeId, businessDay);
+      const comparison: ManifestComparison =
+        quarantined.length === 0 ? compared : { ...compared, quarantined, status: compared.status === 'complete' ? 'mismatch' : compared.status };
       for (const range of comparison.missing) {
         await client.query(
           `INSERT INTO hq_replay_requests (store_id, business_day, terminal_id, from_seq, to_seq) VALUES ($1, $2, $3, $4, $5)
@@ -150,7 +159,10 @@ export class Reconciler {
         [storeId, businessDay, comparison.status, JSON.stringify(comparison), JSON.stringify(manifest)],
       );
       if (comparison.status !== 'complete') {
-        this.options.logger.warn({ storeId, businessDay, status: comparison.status, missing: comparison.missing.length, differences: comparison.differences }, 'store day does not reconcile');
+        this.options.logger.warn(
+          { storeId, businessDay, status: comparison.status, missing: comparison.missing.length, differences: comparison.differences, quarantined: comparison.quarantined },
+          'store day does not reconcile',
+        );
       }
     });
   }

@@ -1,4 +1,4 @@
-import type { Pool } from '@tillstream/db';
+import { quarantineView, type Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
 import { latestAlerts, listItems } from './queries.ts';
@@ -23,7 +23,8 @@ interface Series {
 /**
  * The store manager's live dashboard (GET / on the store API's port): today's
  * sales hour by hour against the same weekday last week, top sellers, low and
- * out-of-stock items, the latest stock alerts, anomalies and the link to HQ. Stock comes from this
+ * out-of-stock items, the latest stock alerts, anomalies, the link to HQ and
+ * the quarantine (records set aside, from the store database). Stock comes from this
  * service's ledger; sales from the trends service and the link from the sync
  * service, over their APIs (services talk over HTTP, never through each
  * other's code). A service that does not answer shows as unavailable.
@@ -40,7 +41,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
       const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
       const lastWeek = shiftDay(day, -7);
       const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`);
-      const [today, weekAgo, top, anomalies, sync, stock, alerts] = await Promise.all([
+      const [today, weekAgo, top, anomalies, sync, stock, alerts, quarantine] = await Promise.all([
         hourly(day),
         hourly(lastWeek),
         read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`),
@@ -48,6 +49,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         read<unknown>(`${syncUrl}/v1/sync/status`),
         listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
         latestAlerts(pool, { limit: 15 }),
+        quarantineView(pool, 'store', { limit: 20 }),
       ]);
       return {
         businessDay: day,
@@ -59,6 +61,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         sync,
         stock: stock.items,
         alerts: alerts.alerts,
+        quarantine,
       };
     },
   });

@@ -1,4 +1,4 @@
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
@@ -6,9 +6,15 @@ import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillst
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
+import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { Uploader } from './uploader.ts';
+
+/** The consumer group of each topic sync feeds its outbox from. */
+export function syncGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
+  return `${prefix}sync.${spec.name}`;
+}
 
 export interface SyncService extends RunningService {
   /** Runs the sweeper's chores now (tests: no waiting for the next interval). */
@@ -58,6 +64,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     hq,
     uploader,
     storeId: env.STORE_ID,
+    posConsumer: { groupId: syncGroup(env.TOPIC_PREFIX, posTransactions), topic: topicName(env.TOPIC_PREFIX, posTransactions) },
     logger: logger.child({ component: 'sweeper' }),
     batchRecords: env.SYNC_BATCH_RECORDS,
     intervalMs: env.SWEEP_INTERVAL_MS,
@@ -81,12 +88,16 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       kafka,
       logger,
       pool,
-      groupId: `${env.TOPIC_PREFIX}sync.${spec.name}`,
+      groupId: syncGroup(env.TOPIC_PREFIX, spec),
       spec,
       topicPrefix: env.TOPIC_PREFIX,
       deadLetterProducer: producer,
       maxBatchSize: 5000,
       sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+      service: 'sync',
+      quarantine: 'store',
+      storeId: env.STORE_ID,
+      registry,
       book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
     });
   const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [
@@ -115,7 +126,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       host: env.HOST,
       port: env.PORT,
       registry,
-      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader })],
+      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }), quarantineRouter({ pool })],
       logFields: { hq: env.HQ_URL },
     },
   });

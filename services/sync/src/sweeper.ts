@@ -3,7 +3,7 @@ import { withTransaction, type Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { appliedCatalogVersion, applyCatalog, markCatalogAcked } from './catalog.ts';
 import { HqUnavailable, type HqClient } from './hq-client.ts';
-import { dueManifestDays, recordManifest, storeManifest } from './manifests.ts';
+import { dueManifestDays, recordManifest, storeManifest, type PosConsumer } from './manifests.ts';
 import { ackedThrough, backlog, cutBatches, pruneOutbox, unackedBatches } from './outbox.ts';
 import type { Uploader } from './uploader.ts';
 
@@ -12,6 +12,8 @@ export interface SweeperOptions {
   hq: HqClient;
   uploader: Uploader;
   storeId: string;
+  /** Sync's consumer of the POS topic: a day's manifest waits until it has read past the day's journal. */
+  posConsumer: PosConsumer;
   logger: Logger;
   batchRecords: number;
   intervalMs: number;
@@ -84,7 +86,7 @@ export class Sweeper {
 
   private async manifests(): Promise<void> {
     const o = this.options;
-    const days = await dueManifestDays(o.pool, { ackedThrough: await ackedThrough(o.pool), days: o.manifestDays, refreshMs: o.manifestIntervalMs * 10 });
+    const days = await dueManifestDays(o.pool, { storeId: o.storeId, posConsumer: o.posConsumer, ackedThrough: await ackedThrough(o.pool), days: o.manifestDays, refreshMs: o.manifestIntervalMs * 10 });
     for (const day of days) {
       const manifest = await storeManifest(o.pool, o.storeId, day);
       const result = await o.hq.sendManifest(manifest);

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { BusinessDay, CatalogPublishRequest, Identifier, ReconciliationStatus, Sku } from '@tillstream/contracts';
-import type { Pool } from '@tillstream/db';
+import { BusinessDay, CatalogPublishRequest, Identifier, QuarantineSource, QuarantineStatus, ReconciliationStatus, Sku } from '@tillstream/contracts';
+import { quarantineView, type Pool } from '@tillstream/db';
 import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
 import { reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
@@ -15,6 +15,14 @@ export interface ChainRouteDeps {
 
 const SalesQuery = z.strictObject({ storeId: Identifier.optional(), from: BusinessDay.optional(), to: BusinessDay.optional(), businessDay: BusinessDay.optional() });
 const MemberQuery = z.strictObject({ businessDay: BusinessDay, storeId: Identifier.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
+const QuarantineQuery = z.strictObject({
+  storeId: Identifier.optional(),
+  status: z.union([QuarantineStatus, z.literal('all')]).default('open'),
+  source: QuarantineSource.optional(),
+  service: z.string().min(1).max(64).optional(),
+  code: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 const ReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -63,6 +71,21 @@ export function chainRouter(deps: ChainRouteDeps): Router {
   router.get('/v1/reconciliation', async (req, res) => {
     const q = parseQuery(ReconciliationQuery, req);
     res.json({ days: await reconciliation(deps.pool, q) });
+  });
+
+  // Every store's poison in one place (the stores' quarantine entries at their latest revision, and HQ's own dead letters).
+  router.get('/v1/quarantine', async (req, res) => {
+    const q = parseQuery(QuarantineQuery, req);
+    res.json(
+      await quarantineView(deps.pool, 'hq', {
+        status: q.status,
+        limit: q.limit,
+        ...(q.storeId ? { storeId: q.storeId } : {}),
+        ...(q.source ? { source: q.source } : {}),
+        ...(q.service ? { service: q.service } : {}),
+        ...(q.code ? { code: q.code } : {}),
+      }),
+    );
   });
 
   // The token is checked before the body (up to 32 MB) is read or parsed: an anonymous caller costs nothing.
