@@ -20,6 +20,9 @@ export const syncEnv = z.object({
   HEARTBEAT_INTERVAL_MS: positiveInt.default(15_000).describe('How often the store tells HQ it is alive and how far behind it is.'),
   RETRY_BASE_MS: positiveInt.default(1000).describe('First retry delay of a failed upload; doubles per attempt (with jitter) up to RETRY_MAX_MS.'),
   RETRY_MAX_MS: positiveInt.default(60_000).describe('Longest retry delay; an upload is retried at this pace for as long as HQ is away.'),
+  SYNC_CHORE_DEADLINE_MS: positiveInt
+    .default(30_000)
+    .describe('Longest a sync chore (enqueue, manifests, replays, heartbeat, catalog) is waited for; past it the others go on without it, and stop() waits this long at most for Redis.'),
   SYNC_RETENTION_DAYS: positiveInt.default(35).describe('Acknowledged outbox records are kept this long (replays read them), then pruned.'),
   SYNC_QUEUE: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('BullMQ queue name; default "tillstream-sync-<TOPIC_PREFIX><STORE_ID>".'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe('How long after a crash the broker hands the partitions to the restarted process.'),

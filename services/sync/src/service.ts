@@ -52,6 +52,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     storeId: env.STORE_ID,
     logger: logger.child({ component: 'uploader' }),
     retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+    closeDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
   });
   const sweeper = new Sweeper({
     pool,
@@ -66,6 +67,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     catalogIntervalMs: env.CATALOG_INTERVAL_MS,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     retentionDays: env.SYNC_RETENTION_DAYS,
+    choreDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
   });
   new Gauge({
     name: 'sync_backlog_records',

@@ -4,7 +4,8 @@ import type { ReplayRequest } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { HqRejected, HqUnavailable, PreparedJson, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
-import { backlog, batchRecordsJson, journalRange, type Batch } from './outbox.ts';
+import { backlog, batchRecordsJson, type Batch } from './outbox.ts';
+import { sendReplay } from './replays.ts';
 
 type UploadJob = { batchId: string };
 type BatchRow = { batch_id: string; first_id: string; last_id: string };
@@ -18,6 +19,8 @@ export interface UploaderOptions {
   storeId: string;
   logger: Logger;
   retry: RetrySettings;
+  /** Longest close() waits for Redis to take the worker's and the queue's goodbyes before it drops the connections. */
+  closeDeadlineMs: number;
 }
 
 /**
@@ -49,14 +52,17 @@ export class Uploader {
   private readonly connections: Redis[];
 
   constructor(private readonly options: UploaderOptions) {
-    const connect = () => {
-      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+    const connect = (enableOfflineQueue: boolean) => {
+      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue });
       redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
       return redis;
     };
-    // The worker blocks on its connection: the queue gets its own.
-    this.connections = [connect(), connect()];
+    // The worker blocks on its connection: the queue gets its own. The queue's fails fast while
+    // Redis is away (no offline queue): an enqueue then fails at once instead of waiting for ever,
+    // and the sweeper enqueues again from PostgreSQL once Redis is back (issue 13 item 8).
+    this.connections = [connect(false), connect(true)];
     this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
+    this.queue.on('error', (err) => options.logger.debug({ err }, 'upload queue error'));
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
       connection: this.connections[1]!,
       concurrency: 1,
@@ -87,22 +93,42 @@ export class Uploader {
     await this.queue.addBulk(batches.map((b) => ({ name: 'upload', data: { batchId: b.batchId }, opts: { ...Uploader.JOB, jobId: b.batchId } })));
   }
 
-  async enqueueReplay(request: ReplayRequest): Promise<void> {
-    await this.queue.add('replay', request, { ...Uploader.JOB, jobId: `replay-${request.requestId}` });
+  /** Jobs by state, or null while Redis is away (the status page answers without it). */
+  async counts(): Promise<Record<string, number> | null> {
+    if (this.connections[0]!.status !== 'ready') return null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
+    try {
+      return await Promise.race([this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), late]);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  async counts(): Promise<Record<string, number>> {
-    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-  }
-
+  /**
+   * Stops taking jobs and closes the queue; if Redis does not answer within
+   * `closeDeadlineMs` (it is away) the connections are dropped: a job left
+   * active is picked up again as stalled, and the sweeper re-enqueues from
+   * PostgreSQL whatever HQ has not acknowledged, so nothing is lost.
+   */
   async close(): Promise<void> {
-    await this.worker.close();
-    await this.queue.close();
+    const graceful = (async () => {
+      await this.worker.close();
+      await this.queue.close();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([graceful.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.closeDeadlineMs)))]).catch(() => false);
+    clearTimeout(timer);
+    if (!closed) this.options.logger.warn({ deadlineMs: this.options.closeDeadlineMs }, 'Redis did not answer the upload queue\'s close; dropping its connections');
+    graceful.catch(() => undefined); // settles (or not) after the connections are dropped
     for (const c of this.connections) c.disconnect();
   }
 
   private async process(job: Job): Promise<void> {
-    if (job.name === 'replay') await this.replay(job.data as ReplayJob);
+    // "replay" jobs were enqueued by earlier versions; replays are now sent by the sweeper from PostgreSQL.
+    if (job.name === 'replay') await sendReplay(this.options, job.data as ReplayJob);
     else await this.upload((job.data as UploadJob).batchId);
   }
 
@@ -142,21 +168,5 @@ export class Uploader {
         throw err;
       }
     }
-  }
-
-  private async replay(request: ReplayRequest): Promise<void> {
-    const { pool, hq, storeId } = this.options;
-    const { rows } = await pool.query<{ sent_at: Date | null }>('SELECT sent_at FROM sync_replays WHERE request_id = $1', [request.requestId]);
-    if (rows[0]?.sent_at) return;
-    const records = await journalRange(pool, request);
-    const { records: behind, oldestAt } = await backlog(pool);
-    try {
-      await hq.uploadBatch({ batchId: `${storeId}-replay-${request.requestId}`, replayOf: request.requestId, records, backlog: { records: behind, oldestAt } });
-    } catch (err) {
-      // 422: HQ applied this replay before, with the range as it was then; it is answered.
-      if (!(err instanceof HqRejected && err.status === 422)) throw err;
-    }
-    await pool.query('UPDATE sync_replays SET sent_at = now(), records = $2 WHERE request_id = $1', [request.requestId, records.length]);
-    this.options.logger.info({ request: request.requestId, terminal: request.terminalId, from: request.from, to: request.to, records: records.length }, 'replayed a range HQ was missing');
   }
 }
