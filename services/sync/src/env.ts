@@ -13,6 +13,9 @@ export const syncEnv = z.object({
   HQ_TOKEN: z.string().min(1).describe('This store\'s HQ credential (printed once by `npx tillstream store add --store <id>`).'),
   HQ_TIMEOUT_MS: positiveInt.default(15_000).describe('Longest wait for one HQ request before it counts as failed and is retried.'),
   SYNC_BATCH_RECORDS: z.coerce.number().int().min(1).max(5000).default(2000).describe('Most outbox records in one upload batch.'),
+  SYNC_BATCH_BYTES: positiveInt
+    .default(8 * 1024 * 1024)
+    .describe("Most bytes of records in one upload batch; lowered to fit HQ's published limit (GET /v1/stores/<id>/limits) once HQ told it."),
   SWEEP_INTERVAL_MS: positiveInt.default(1000).describe('How often new outbox records are cut into batches and every unacknowledged batch is (re-)enqueued.'),
   MANIFEST_INTERVAL_MS: positiveInt.default(30_000).describe('How often day manifests are sent (when changed, or not yet verified complete).'),
   MANIFEST_DAYS: positiveInt.default(7).describe('Business days back that manifests cover.'),

@@ -61,6 +61,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     storeId: env.STORE_ID,
     logger: logger.child({ component: 'sweeper' }),
     batchRecords: env.SYNC_BATCH_RECORDS,
+    batchBytes: env.SYNC_BATCH_BYTES,
     intervalMs: env.SWEEP_INTERVAL_MS,
     manifestIntervalMs: env.MANIFEST_INTERVAL_MS,
     manifestDays: env.MANIFEST_DAYS,

@@ -1,10 +1,11 @@
 import { repeatEvery } from '@tillstream/consumer-service';
+import type { SyncLimits } from '@tillstream/contracts';
 import { withTransaction, type Pool } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { appliedCatalogVersion, applyCatalog, markCatalogAcked } from './catalog.ts';
 import { HqUnavailable, type HqClient } from './hq-client.ts';
 import { dueManifestDays, recordManifest, storeManifest } from './manifests.ts';
-import { ackedThrough, backlog, cutBatches, pruneOutbox, unackedBatches } from './outbox.ts';
+import { ackedThrough, backlog, cutBatches, pruneOutbox, unackedBatches, type BatchLimits } from './outbox.ts';
 import { pendingReplays, recordReplayRequest, sendReplay } from './replays.ts';
 import type { Uploader } from './uploader.ts';
 
@@ -15,6 +16,8 @@ export interface SweeperOptions {
   storeId: string;
   logger: Logger;
   batchRecords: number;
+  /** Most bytes of records in one batch (below HQ's published limit once it is known). */
+  batchBytes: number;
   intervalMs: number;
   manifestIntervalMs: number;
   manifestDays: number;
@@ -24,6 +27,18 @@ export interface SweeperOptions {
   /** Longest a round waits for one chore; a chore past it goes on alone and is not started again until it ends. */
   choreDeadlineMs: number;
 }
+
+/**
+ * What one batch may carry: the configured caps, lowered to HQ's published
+ * limits (less room for the batch's envelope: id and backlog) once known.
+ */
+export function batchLimits(o: Pick<SweeperOptions, 'batchRecords' | 'batchBytes'>, hq: SyncLimits | undefined): BatchLimits {
+  if (!hq) return { records: o.batchRecords, bytes: o.batchBytes };
+  return { records: Math.min(o.batchRecords, hq.batchRecords), bytes: Math.max(1, Math.min(o.batchBytes, hq.batchBodyBytes - ENVELOPE_BYTES)) };
+}
+
+/** Room a batch body needs besides its records: `{"batchId":..., "records":[], "backlog":{...}}`. */
+const ENVELOPE_BYTES = 1024;
 
 interface Chore {
   name: string;
@@ -71,6 +86,8 @@ export class Sweeper {
         },
       },
       { name: 'catalog', everyMs: o.catalogIntervalMs, run: () => this.catalog() },
+      // What HQ takes in one upload: batches are cut below it (HQ may change it: asked as often as the catalog).
+      { name: 'limits', everyMs: o.catalogIntervalMs, run: async () => void (await o.hq.limits()) },
       {
         name: 'prune',
         everyMs: 3_600_000,
@@ -129,7 +146,7 @@ export class Sweeper {
 
   private async batches(): Promise<void> {
     const o = this.options;
-    const cut = await withTransaction(o.pool, (client) => cutBatches(client, o.storeId, o.batchRecords));
+    const cut = await withTransaction(o.pool, (client) => cutBatches(client, o.storeId, batchLimits(o, o.hq.knownLimits)));
     if (cut > 0) o.logger.debug({ cut }, 'cut outbox into upload batches');
     await o.uploader.enqueue(await unackedBatches(o.pool));
   }

@@ -1,15 +1,22 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
-import type { Pool } from '@tillstream/db';
+import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
-import { HqRejected, HqUnavailable, PreparedJson, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
-import { backlog, batchRecordsJson, type Batch } from './outbox.ts';
+import { HqRejected, HqUnavailable, PreparedJson, backoffMs, refusesContent, type HqClient, type RetrySettings } from './hq-client.ts';
+import { backlog, batchRecordsJson, splitRefusedBatch, type Batch } from './outbox.ts';
 import { sendReplay } from './replays.ts';
 
 type UploadJob = { batchId: string };
 type BatchRow = { batch_id: string; first_id: string; last_id: string };
 type ReplayJob = ReplayRequest;
+
+/** An outbox record HQ refused on its own: its id, HQ's status and what HQ said. */
+export interface RefusedRecord {
+  outboxId: string;
+  status: number;
+  refusal: string;
+}
 
 export interface UploaderOptions {
   redisUrl: string;
@@ -19,6 +26,8 @@ export interface UploaderOptions {
   storeId: string;
   logger: Logger;
   retry: RetrySettings;
+  /** In the transaction that sets an outbox record aside (HQ refused it alone): quarantines it. */
+  onSetAside?(client: PoolClient, refused: RefusedRecord): Promise<void>;
   /** Longest close() waits for Redis to take the worker's and the queue's goodbyes before it drops the connections. */
   closeDeadlineMs: number;
 }
@@ -136,18 +145,26 @@ export class Uploader {
    * Makes sure HQ has this batch: uploads every unacknowledged batch in
    * outbox order, this one and all before it at least, and the ones after
    * it too while it is at it (their own jobs then find them acknowledged).
-   * The next batch is read while HQ applies the current one.
+   * The next batch is read while HQ applies the current one. A batch HQ
+   * refuses for its content is split (or, alone, set aside) and the upload
+   * goes on with its halves and everything after it.
    */
   private async upload(batchId: string): Promise<void> {
     for (;;) {
-      const { rows } = await this.options.pool.query<BatchRow>('SELECT batch_id, first_id, last_id FROM sync_batches WHERE acked_at IS NULL ORDER BY first_id LIMIT 500');
-      if (rows.length > 0) await this.uploadInOrder(rows);
+      const { rows } = await this.options.pool.query<BatchRow>(
+        'SELECT batch_id, first_id, last_id FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL ORDER BY first_id LIMIT 500',
+      );
+      if (rows.length > 0 && (await this.uploadInOrder(rows)) === 'refused') continue;
       if (rows.length < 500 || rows.some((r) => r.batch_id === batchId)) return;
     }
   }
 
-  /** Uploads these batches in order, each acknowledged before the next is sent; the next is read while HQ applies the current one. */
-  private async uploadInOrder(rows: readonly BatchRow[]): Promise<void> {
+  /**
+   * Uploads these batches in order, each acknowledged before the next is
+   * sent; the next is read while HQ applies the current one. Stops at a
+   * batch HQ refused for its content ('refused'), once it is split or set aside.
+   */
+  private async uploadInOrder(rows: readonly BatchRow[]): Promise<'done' | 'refused'> {
     const { pool, hq } = this.options;
     let { records: behind, oldestAt } = await backlog(pool);
     const prepare = (row: BatchRow) => batchRecordsJson(pool, { firstId: row.first_id, lastId: row.last_id });
@@ -158,6 +175,10 @@ export class Uploader {
       next?.catch(() => undefined); // awaited on the next turn; a failure there is that turn's
       const prepared = new PreparedJson(`{"batchId":${JSON.stringify(row.batch_id)},"records":${records.json},"backlog":${JSON.stringify({ records: behind, oldestAt })}}`);
       try {
+        // Over the limit HQ published (a batch cut before HQ lowered it, a record larger than it): HQ's 413, without the upload.
+        const limit = hq.knownLimits?.batchBodyBytes;
+        const bytes = Buffer.byteLength(prepared.json);
+        if (limit !== undefined && bytes > limit) throw new HqRejected(`not sent: the batch body is ${bytes} bytes and HQ takes at most ${limit}`, 413, undefined);
         const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, prepared });
         await pool.query('UPDATE sync_batches SET acked_at = now(), attempts = attempts + 1, last_error = NULL WHERE batch_id = $1', [row.batch_id]);
         behind = Math.max(0, behind - records.count);
@@ -165,8 +186,24 @@ export class Uploader {
         this.options.logger.debug({ batch: row.batch_id, records: records.count, replayed }, 'batch acknowledged by HQ');
       } catch (err) {
         await pool.query('UPDATE sync_batches SET attempts = attempts + 1, last_error = $2 WHERE batch_id = $1', [row.batch_id, (err as Error).message]);
-        throw err;
+        if (!(err instanceof HqRejected && refusesContent(err.status))) throw err;
+        await this.refused(row, err);
+        return 'refused';
       }
     }
+    return 'done';
+  }
+
+  /** HQ refused this batch for what it carries: split it in two, or set its one record aside. */
+  private async refused(row: BatchRow, err: HqRejected): Promise<void> {
+    const { pool, storeId, logger } = this.options;
+    const refusal = err.message;
+    const outcome = await withTransaction(pool, async (client) => {
+      const done = await splitRefusedBatch(client, storeId, row.batch_id, refusal);
+      if (done === 'set-aside') await this.options.onSetAside?.(client, { outboxId: row.first_id, status: err.status, refusal });
+      return done;
+    });
+    if (outcome === 'split') logger.warn({ batch: row.batch_id, status: err.status, refusal }, 'HQ refused a batch; split in two to isolate the records it refuses');
+    if (outcome === 'set-aside') logger.error({ batch: row.batch_id, status: err.status, refusal }, 'HQ refused an outbox record; set aside in quarantine, the upload goes on without it');
   }
 }

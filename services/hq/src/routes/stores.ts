@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
 import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
 import { HttpProblem, bearerAuth, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
@@ -42,6 +42,12 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   // milliseconds) are long digit runs, one in ten Luhn-valid. The transactions in it, what
   // terminals typed, are scanned for card numbers exactly as ingest scanned them.
   const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false });
+
+  // What one upload may carry: the store's sync reads it and cuts its batches below it.
+  router.get('/v1/stores/:storeId/limits', storeParam, auth, (_req, res) => {
+    const limits: SyncLimits = { batchBodyBytes: deps.batchLimitBytes, batchRecords: MAX_BATCH_RECORDS };
+    res.json(limits);
+  });
 
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
