@@ -1,7 +1,7 @@
 import type { TopicSpec } from '@tillstream/contracts';
-import { consumerOffsetHooks, withConsumerTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { consumerOffsetHooks, recordQuarantine, withConsumerTransaction, type Pool, type PoolClient, type QuarantineTarget } from '@tillstream/db';
 import { ConsumerRunner, type ConsumedRecord, type Kafka, type TypedProducer } from '@tillstream/kafka';
-import type { Logger } from '@tillstream/observability';
+import { deadLetteredCounter, type Logger, type Registry } from '@tillstream/observability';
 
 export interface BookingConsumerOptions<Data> {
   kafka: Kafka;
@@ -13,6 +13,17 @@ export interface BookingConsumerOptions<Data> {
   deadLetterProducer: TypedProducer;
   maxBatchSize?: number;
   sessionTimeoutMs?: number;
+  /** The service ("inventory", "sync", "hq"): quarantine entries name it. */
+  service: string;
+  /**
+   * Where dead letters are quarantined: a store's `quarantine` (forwarded to
+   * HQ through the sync outbox) or HQ's `hq_quarantine`.
+   */
+  quarantine: QuarantineTarget;
+  /** The store whose database this is (at HQ: the store named when a record names none). */
+  storeId: string;
+  /** Counts dead letters (`dead_lettered_total`). */
+  registry: Registry;
   /** Writes one batch's effects; the next offset is stored in the same transaction after it. */
   book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
   /** After the batch committed. */
@@ -22,11 +33,13 @@ export interface BookingConsumerOptions<Data> {
 /**
  * A consumer whose effects and offsets live in one PostgreSQL transaction per
  * batch (ARCHITECTURE.md invariant 2): it resumes from the offset stored with
- * the effects, and moves past a dead-lettered record in the database too.
+ * the effects, and moves past a dead-lettered record in the database too, in
+ * the transaction that quarantines it (invariant 7: poison is never silent).
  * Every Tillstream consumer, store or HQ, is one of these.
  */
 export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): ConsumerRunner<Data> {
   const { pool, groupId } = options;
+  const deadLettered = deadLetteredCounter(options.registry);
   return new ConsumerRunner<Data>({
     kafka: options.kafka,
     logger: options.logger,
@@ -37,6 +50,26 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
     ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...consumerOffsetHooks(pool, groupId),
+    onDeadLettered: async (dead) => {
+      const position = { groupId, topic: dead.topic, partition: dead.partition, nextOffset: dead.nextOffset };
+      const entry = await withConsumerTransaction(pool, position, (client) =>
+        recordQuarantine(client, options.quarantine, options.storeId, {
+          source: 'dead-letter',
+          service: options.service,
+          consumerGroup: groupId,
+          topic: dead.topic,
+          partition: dead.partition,
+          offset: dead.offset,
+          key: dead.key,
+          value: dead.value,
+          headers: dead.headers,
+          code: dead.code,
+          message: dead.message,
+        }),
+      );
+      deadLettered.inc({ topic: dead.topic, code: dead.code });
+      options.logger.warn({ quarantineId: entry.id, topic: dead.topic, offset: dead.offset, code: dead.code, transactionId: entry.transactionId }, 'record quarantined');
+    },
     handleBatch: async (records, batch) => {
       const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
       await withConsumerTransaction(pool, position, (client) => options.book(client, records));

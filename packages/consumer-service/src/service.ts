@@ -101,6 +101,10 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     deadLetterProducer: producer,
     maxBatchSize: env.CONSUME_MAX_BATCH,
     sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+    service: name,
+    quarantine: 'store',
+    storeId: env.STORE_ID,
+    registry,
     book: async (client, records) => {
       for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
       const stop = batchSeconds.startTimer();

@@ -8,3 +8,4 @@ export * from './ingest-api.ts';
 export * from './inventory.ts';
 export * from './sales.ts';
 export * from './sync.ts';
+export * from './quarantine.ts';

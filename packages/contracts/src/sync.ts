@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InventoryAlertV1, InventoryLevelV1, StockQuantity } from './inventory.ts';
 import { MinorUnits, Quantity } from './money.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, type PosTransaction, type TransactionType } from './pos-transaction.ts';
+import { QuarantineEntryV1 } from './quarantine.ts';
 import { SalesAggregateV1 } from './sales.ts';
 
 /**
@@ -10,7 +11,7 @@ import { SalesAggregateV1 } from './sales.ts';
  */
 
 /** The kinds of record a store's sync outbox carries to HQ. */
-export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert']);
+export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert', 'quarantine']);
 export type SyncStream = z.infer<typeof SyncStream>;
 
 /** One outbox record: its stream, its identity within the stream, and the event data as the store published it. */
@@ -19,6 +20,8 @@ export const SyncRecord = z.discriminatedUnion('stream', [
   z.strictObject({ stream: z.literal('aggregate'), key: z.string().min(1).max(200), data: SalesAggregateV1 }),
   z.strictObject({ stream: z.literal('level'), key: z.string().min(1).max(200), data: InventoryLevelV1 }),
   z.strictObject({ stream: z.literal('alert'), key: z.string().min(1).max(200), data: InventoryAlertV1 }),
+  /** A quarantine entry at one revision (key "<entryId>#<revision>"): HQ keeps the latest per (store, entry id). */
+  z.strictObject({ stream: z.literal('quarantine'), key: z.string().min(1).max(200), data: QuarantineEntryV1 }),
 ]);
 export type SyncRecord = z.infer<typeof SyncRecord>;
 

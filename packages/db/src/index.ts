@@ -8,3 +8,5 @@ export * from './ingest-journal.ts';
 export * from './outbox.ts';
 export * from './store-credentials.ts';
 export * from './arrays.ts';
+export * from './sync-outbox.ts';
+export * from './quarantine.ts';

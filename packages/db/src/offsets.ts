@@ -39,12 +39,14 @@ export interface ConsumerPosition {
 
 /**
  * The consumer runner's hooks for offsets kept here: where to resume, and
- * moving past a dead-lettered record.
+ * moving past a dead-lettered record or one replayed for another group.
  */
 export function consumerOffsetHooks(pool: Pool, groupId: string) {
   return {
     storedOffset: (topic: string, partition: number) => loadConsumerOffset(pool, { groupId, topic, partition }),
     onDeadLettered: ({ topic, partition, nextOffset }: { topic: string; partition: number; nextOffset: string }) =>
+      saveConsumerOffset(pool, { groupId, topic, partition, nextOffset }),
+    onSkipped: ({ topic, partition, nextOffset }: { topic: string; partition: number; nextOffset: string }) =>
       saveConsumerOffset(pool, { groupId, topic, partition, nextOffset }),
   };
 }

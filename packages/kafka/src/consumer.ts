@@ -1,5 +1,5 @@
 import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { deadLetterTopicName, errorCode, isRetriable, topicName, type Envelope, type TopicSpec } from '@tillstream/contracts';
+import { deadLetterTopicName, errorCode, isRetriable, maskCardLikeDigits, topicName, type Envelope, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { topicOffsets } from './admin.ts';
 import { HEADER, decodeHeaders } from './headers.ts';
@@ -64,11 +64,19 @@ export interface ConsumerRunnerOptions<Data> {
   /** Backoff between retries: doubles from initialMs up to maxMs; default 200 ms to 30 s. */
   retryBackoff?: { initialMs: number; maxMs: number };
   /**
-   * Called after a record was dead-lettered, with the offset to resume from.
-   * Handlers that keep offsets in PostgreSQL store it here, so a restart does
-   * not read (and dead-letter) the same poison again.
+   * Called after a record was dead-lettered, with the offset to resume from
+   * and what was dead-lettered. Handlers that keep offsets in PostgreSQL
+   * store it here (with the record's quarantine entry, in one transaction),
+   * so a restart does not read (and dead-letter) the same poison again.
+   * Retried until it succeeds: the partition waits meanwhile.
    */
-  onDeadLettered?: (position: { topic: string; partition: number; nextOffset: string }) => Promise<void>;
+  onDeadLettered?: (deadLetter: DeadLetter) => Promise<void>;
+  /**
+   * Called after a record replayed for another consumer group (header
+   * `tillstream-replay-for`) was skipped, with the offset to resume from:
+   * handlers that keep offsets store it, as for a dead letter.
+   */
+  onSkipped?: (position: { topic: string; partition: number; nextOffset: string }) => Promise<void>;
   /** Records handed to one handler call at most; default 500. */
   maxBatchSize?: number;
   /**
@@ -80,6 +88,23 @@ export interface ConsumerRunnerOptions<Data> {
   sessionTimeoutMs?: number;
   /** Where a group without committed offsets starts; default the beginning, so nothing is ever skipped. */
   fromBeginning?: boolean;
+}
+
+/** A record set aside on its topic's dead-letter topic. */
+export interface DeadLetter {
+  /** The topic (as deployed) and position of the record. */
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Where the partition resumes (offset + 1). */
+  nextOffset: string;
+  key: string | null;
+  /** The record's bytes, unchanged (null for a record without a value). */
+  value: Buffer | null;
+  /** The headers written to the dead-letter topic: the record's own and the error's. */
+  headers: Record<string, string>;
+  code: string;
+  message: string;
 }
 
 interface Failure {
@@ -233,6 +258,13 @@ export class ConsumerRunner<Data> {
         kafka.resolveOffset(message.offset);
         continue;
       }
+      if (!this.isForThisGroup(message)) {
+        // `tillstream dlq replay` re-produced it for the one group that dead-lettered it; this group booked the original.
+        await drain();
+        await this.skip(partition, message.offset);
+        kafka.resolveOffset(message.offset);
+        continue;
+      }
       const decoded = this.decode(batch.topic, partition, message);
       if ('failure' in decoded) {
         await drain();
@@ -245,6 +277,21 @@ export class ConsumerRunner<Data> {
     }
     await drain();
     this.lagOf.set(partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)));
+  }
+
+  private isForThisGroup(message: KafkaMessage): boolean {
+    const target = message.headers?.[HEADER.replayFor];
+    if (target === undefined) return true;
+    return (Array.isArray(target) ? target[0] : target)?.toString() === this.options.groupId;
+  }
+
+  private async skip(partition: number, offset: string): Promise<void> {
+    const nextOffset = (BigInt(offset) + 1n).toString();
+    if (this.options.onSkipped) {
+      const hook = this.options.onSkipped;
+      await this.retryForever(() => hook({ topic: this.topic, partition, nextOffset }), 'recording the skipped offset');
+    }
+    this.resumeAt.set(partition, BigInt(nextOffset));
   }
 
   /** Records this member is behind the end of its partitions (as of the last batch): large while catching up. */
@@ -438,14 +485,15 @@ export class ConsumerRunner<Data> {
     const headers = {
       ...decodeHeaders(message.headers),
       [HEADER.errorCode]: failure.code,
-      // Error texts come from schemas and handlers, never from record values.
-      [HEADER.errorMessage]: failure.message.slice(0, 1000),
+      // Error texts come from schemas and handlers, but a database error may quote a value: card-like digit runs are masked.
+      [HEADER.errorMessage]: maskCardLikeDigits(failure.message).slice(0, 1000),
       [HEADER.errorRetriable]: String(failure.retriable),
       [HEADER.originalTopic]: topic,
       [HEADER.originalPartition]: String(partition),
       [HEADER.originalOffset]: message.offset,
       [HEADER.deadLetteredAt]: new Date().toISOString(),
       [HEADER.attempts]: String(attempts),
+      [HEADER.consumerGroup]: this.options.groupId,
     };
     await this.retryForever(
       () => this.options.deadLetterProducer.sendRaw(dlq, [{ key: message.key, value: message.value, headers }]),
@@ -455,7 +503,18 @@ export class ConsumerRunner<Data> {
     const nextOffset = (BigInt(message.offset) + 1n).toString();
     if (this.options.onDeadLettered) {
       const hook = this.options.onDeadLettered;
-      await this.retryForever(() => hook({ topic: this.topic, partition, nextOffset }), 'recording the dead-lettered offset');
+      const deadLetter: DeadLetter = {
+        topic: this.topic,
+        partition,
+        offset: message.offset,
+        nextOffset,
+        key: message.key?.toString('utf8') ?? null,
+        value: message.value ?? null,
+        headers,
+        code: failure.code,
+        message: failure.message,
+      };
+      await this.retryForever(() => hook(deadLetter), 'recording the dead-lettered offset');
     }
     this.resumeAt.set(partition, BigInt(nextOffset));
   }

@@ -14,6 +14,13 @@ export const HEADER = {
   originalOffset: 'tillstream-original-offset',
   deadLetteredAt: 'tillstream-dead-lettered-at',
   attempts: 'tillstream-attempts',
+  /** The consumer group that dead-lettered a record (several groups read one topic and share its dead-letter topic). */
+  consumerGroup: 'tillstream-consumer-group',
+  /**
+   * On a record re-produced by `tillstream dlq replay`: the one consumer group
+   * it is for. Every other group skips it (it booked the original already).
+   */
+  replayFor: 'tillstream-replay-for',
 } as const;
 
 /** kafkajs headers (Buffer | string | arrays) as plain strings. */

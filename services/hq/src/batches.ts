@@ -9,12 +9,12 @@ import {
   type SyncBatch,
   type SyncStream,
 } from '@tillstream/contracts';
-import { withTransaction, type Pool, type Queryable } from '@tillstream/db';
+import { bookHqQuarantine, withTransaction, type Pool, type Queryable } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 
-/** Where each uploaded stream goes in HQ's cluster. */
-const TOPIC_OF: Record<SyncStream, AnyTopicSpec> = {
+/** Where each uploaded stream goes in HQ's cluster (quarantine entries are booked straight into hq_quarantine). */
+const TOPIC_OF: Record<Exclude<SyncStream, 'quarantine'>, AnyTopicSpec> = {
   transaction: hqTransactions,
   aggregate: hqSalesAggregates,
   level: hqInventoryLevels,
@@ -71,10 +71,12 @@ export async function applyBatch(pool: Pool, producer: TypedProducer, storeId: s
         errors: [{ pointer: pointer(['records', foreign, 'data', 'storeId']), message: `must be ${storeId}` }],
       });
     }
-    for (const stream of Object.keys(TOPIC_OF) as SyncStream[]) {
+    for (const stream of Object.keys(TOPIC_OF) as Array<keyof typeof TOPIC_OF>) {
       const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
       if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
     }
+    // The latest state of each entry, in the batch's own transaction: applied once with the batch.
+    await bookHqQuarantine(client, batch.records.flatMap((r) => (r.stream === 'quarantine' ? [r.data] : [])));
     const result: BatchResult = { batchId: batch.batchId, storeId, records: batch.records.length, appliedAt: new Date().toISOString() };
     await client.query('INSERT INTO hq_batches (store_id, batch_id, body_hash, records, result) VALUES ($1, $2, $3, $4, $5)', [
       storeId,

@@ -41,6 +41,11 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       deadLetterProducer: producer,
       maxBatchSize: 5000,
       sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+      service: 'hq',
+      quarantine: 'hq',
+      // A record that names no store (not even invalid JSON's envelope) is filed under "unknown".
+      storeId: 'unknown',
+      registry,
       book: (client, records) => write(client, records.map((r) => r.envelope.data)),
     });
   const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [

@@ -1,49 +1,15 @@
-import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord, SyncStream } from '@tillstream/contracts';
-import type { PoolClient, Queryable } from '@tillstream/db';
+import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord } from '@tillstream/contracts';
+import { appendSyncOutbox, SYNC_OUTBOX_LOCK, type PoolClient, type Queryable } from '@tillstream/db';
 
 /**
  * The store's HQ backlog (migrations/store/*_sync.sql). Each sync consumer
  * appends what it consumed here, in the transaction that stores its offset;
  * the record's identity within its stream is unique, so a re-published event
  * is not uploaded twice. Writers and the batch cutter share one advisory
- * lock: ids below the cutter's view are all committed, so a batch's range
- * never gains a row after it was cut.
+ * lock (appendSyncOutbox in @tillstream/db, which quarantine entries use too).
  */
-const OUTBOX_LOCK = 0x5f4e_c001;
-
-interface OutboxRow {
-  stream: SyncStream;
-  key: string;
-  data: unknown;
-  businessDay?: string;
-  terminalId?: string;
-  sequenceNumber?: number;
-}
-
-async function append(client: PoolClient, rows: readonly OutboxRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
-  await client.query(
-    `INSERT INTO sync_outbox (stream, record_key, data, business_day, terminal_id, sequence_number)
-     SELECT stream, record_key, data, business_day, terminal_id, sequence_number
-     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (stream text, record_key text, data jsonb, business_day date, terminal_id text, sequence_number bigint))
-       WITH ORDINALITY AS r(stream, record_key, data, business_day, terminal_id, sequence_number, n)
-     ORDER BY n
-     ON CONFLICT (stream, record_key) DO NOTHING`,
-    [
-      JSON.stringify(
-        rows.map((r) => ({
-          stream: r.stream,
-          record_key: r.key,
-          data: r.data,
-          business_day: r.businessDay ?? null,
-          terminal_id: r.terminalId ?? null,
-          sequence_number: r.sequenceNumber ?? null,
-        })),
-      ),
-    ],
-  );
-}
+const OUTBOX_LOCK = SYNC_OUTBOX_LOCK;
+const append = appendSyncOutbox;
 
 /** The identity of each stream's records, and what a manifest or replay selects a transaction by. */
 export const appendOutbox = {

@@ -90,6 +90,10 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       deadLetterProducer: producer,
       maxBatchSize: 5000,
       sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+      service: 'sync',
+      quarantine: 'store',
+      storeId: env.STORE_ID,
+      registry,
       book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
     });
   const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [

@@ -1,0 +1,46 @@
+import type { PoolClient } from './pool.ts';
+
+/**
+ * The store's HQ backlog (migrations/store/*_sync.sql), written by the sync
+ * consumers and by anything else whose record must reach HQ (quarantine
+ * entries). Writers and sync's batch cutter share one advisory lock: ids
+ * below the cutter's view are all committed, so a batch's range never gains a
+ * row after it was cut.
+ */
+export const SYNC_OUTBOX_LOCK = 0x5f4e_c001;
+
+export interface SyncOutboxRow {
+  stream: string;
+  /** The record's identity within its stream: appending it again changes nothing. */
+  key: string;
+  data: unknown;
+  businessDay?: string;
+  terminalId?: string;
+  sequenceNumber?: number;
+}
+
+/** Appends records to the sync outbox in the caller's transaction, in order; a known (stream, key) is skipped. */
+export async function appendSyncOutbox(client: PoolClient, rows: readonly SyncOutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query('SELECT pg_advisory_xact_lock($1)', [SYNC_OUTBOX_LOCK]);
+  await client.query(
+    `INSERT INTO sync_outbox (stream, record_key, data, business_day, terminal_id, sequence_number)
+     SELECT stream, record_key, data, business_day, terminal_id, sequence_number
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (stream text, record_key text, data jsonb, business_day date, terminal_id text, sequence_number bigint))
+       WITH ORDINALITY AS r(stream, record_key, data, business_day, terminal_id, sequence_number, n)
+     ORDER BY n
+     ON CONFLICT (stream, record_key) DO NOTHING`,
+    [
+      JSON.stringify(
+        rows.map((r) => ({
+          stream: r.stream,
+          record_key: r.key,
+          data: r.data,
+          business_day: r.businessDay ?? null,
+          terminal_id: r.terminalId ?? null,
+          sequence_number: r.sequenceNumber ?? null,
+        })),
+      ),
+    ],
+  );
+}
