@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PosTransactionV1, posTransactions, storeTopics, type PosTransactionInput } from '@tillstream/contracts';
-import { issueStoreToken } from '@tillstream/db';
+import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, type QuarantineRow } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
@@ -22,14 +22,14 @@ const STORE = 'S001';
 const LIMIT = 64 * 1024;
 
 /** A pass-through proxy in front of HQ that can refuse connections (HQ away). */
-async function switchableProxy(target: string): Promise<{ url: string; up: boolean }> {
+async function switchableProxy(target: () => string): Promise<{ url: string; up: boolean }> {
   const state = { up: false };
   const server: Server = createServer((req, res) => {
     if (!state.up) {
       req.socket.destroy();
       return;
     }
-    const u = new URL(target);
+    const u = new URL(target());
     const forward = httpRequest({ host: u.hostname, port: u.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
@@ -60,15 +60,19 @@ async function json<T>(res: Response | Promise<Response>): Promise<T> {
 }
 
 describe('sync with records HQ refuses', () => {
-  it('one poison record in the middle of a backlog: it is split out and set aside, every other record and every manifest reaches HQ, later batches are cut below the limit HQ publishes', async () => {
+  it('one poison record in the middle of a backlog: split out and quarantined on both sides, every other record and every manifest reaches HQ, later batches are cut below the limit HQ publishes, the poison replays once fixed', async () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
-    const hq = await startHq(
-      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(LIMIT) }),
-      { logger: testLogger('hq') },
-    );
-    onTestFinished(() => hq.stop());
-    await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+    const startTestHq = async (limit: number) => {
+      const started = await startHq(
+        hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
+        { logger: testLogger('hq') },
+      );
+      onTestFinished(() => started.stop());
+      await waitFor(async () => (await fetch(`${started.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+      return started;
+    };
+    let hq = await startTestHq(LIMIT);
     const token = await issueStoreToken(hqDb.pool, STORE);
 
     // HQ publishes what it takes, to the store's credential only.
@@ -85,7 +89,7 @@ describe('sync with records HQ refuses', () => {
     const publish = (txs: PosTransactionInput[]) => producer.send(posTransactions, txs.map((tx) => ({ storeId: tx.storeId, data: PosTransactionV1.parse(tx) })));
 
     // HQ is away while the backlog builds, so it is cut before the store knows HQ's limit (100 records, ~130 KB a batch).
-    const proxy = await switchableProxy(hq.url);
+    const proxy = await switchableProxy(() => hq.url);
     const sync = await startSync(
       syncEnv.parse({
         STORE_ID: STORE,
@@ -152,6 +156,14 @@ describe('sync with records HQ refuses', () => {
     expect(refused.map((r) => r.key)).toEqual(poisons.map((p) => p.transactionId));
     expect(refused[0]!.refusal).toMatch(/413|at most 65536/);
     expect(refused[1]!.refusal).toMatch(/422/);
+    // ... and listed in the quarantine on both sides, naming the sale and HQ's reason.
+    const entries = (rows: QuarantineRow[]) => rows.map((r) => ({ source: r.source, service: r.service, code: r.code, transactionId: r.transactionId, businessDay: r.businessDay, status: r.status }));
+    const poisonEntries = (status: string[]) =>
+      poisons.map((p, i) => ({ source: 'upload-refused', service: 'sync', code: ['PAYLOAD_TOO_LARGE', 'CARD_NUMBER_DETECTED'][i], transactionId: p.transactionId, businessDay: '2026-11-20', status: status[i] }));
+    expect(entries(await listQuarantine(db.pool, 'store', { status: 'all' }))).toEqual(poisonEntries(['open', 'open']));
+    await waitFor(async () => (await listQuarantine(hqDb.pool, 'hq', { storeId: STORE })).length === 2, { timeoutMs: 30_000, message: "the store's quarantine at HQ" });
+    expect(entries(await listQuarantine(hqDb.pool, 'hq', { storeId: STORE }))).toEqual(poisonEntries(['open', 'open']));
+    expect((await listQuarantine(db.pool, 'store'))[1]!.message).not.toContain('4111111111111111');
 
     // Now that the store knows HQ's limit, new sales are cut below it: no batch refused, split or sent twice.
     const { rows: mark } = await db.pool.query<{ last: string }>('SELECT max(id) AS last FROM sync_outbox');
@@ -165,5 +177,20 @@ describe('sync with records HQ refuses', () => {
     expect(cut.reduce((n, b) => n + b.records, 0)).toBe(dayC.length);
     expect(cut.length).toBeGreaterThan(2); // 150 sales of ~1.3 KB do not fit 64 KB in two batches
     expect(cut.filter((b) => b.refused || b.split || b.attempts !== 1)).toEqual([]);
+
+    // Fixed at HQ (it takes 1 MB now), the big sale is replayed from quarantine and reaches HQ; the card-like one is discarded with a reason.
+    await hq.stop();
+    hq = await startTestHq(1024 * 1024);
+    const [bigEntry, cardEntry] = await listQuarantine(db.pool, 'store');
+    await withTransaction(db.pool, async (client) => {
+      await resolveQuarantine(client, 'store', bigEntry!.id, { status: 'replayed', actor: 'test' });
+      await resolveQuarantine(client, 'store', cardEntry!.id, { status: 'discarded', actor: 'test', reason: 'a card number typed as a description' });
+    });
+    await waitFor(async () => (await held()).includes(big.transactionId), { timeoutMs: 60_000, message: 'the replayed sale at HQ' });
+    await waitFor(async () => JSON.stringify(entries(await listQuarantine(hqDb.pool, 'hq', { storeId: STORE, status: 'all' }))) === JSON.stringify(poisonEntries(['replayed', 'discarded'])), {
+      timeoutMs: 30_000,
+      message: 'the resolutions at HQ',
+    });
+    expect((await held()).filter((id) => id === big.transactionId)).toHaveLength(1);
   }, 180_000);
 });

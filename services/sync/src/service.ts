@@ -2,10 +2,11 @@ import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, sto
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
-import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
+import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
+import { quarantineRefused } from './quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { Uploader } from './uploader.ts';
@@ -44,6 +45,12 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       link.lastAttemptAt = new Date().toISOString();
     },
   });
+  const refused = new Counter({
+    name: 'sync_upload_refused_total',
+    help: 'Outbox records HQ refused on their own (set aside and quarantined), by HQ problem code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   const uploader = new Uploader({
     redisUrl: env.REDIS_URL,
     queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
@@ -53,6 +60,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     logger: logger.child({ component: 'uploader' }),
     retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
     closeDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
+    onSetAside: (client, record) => quarantineRefused(client, { storeId: env.STORE_ID, logger, refused }, record),
   });
   const sweeper = new Sweeper({
     pool,

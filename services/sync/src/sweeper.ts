@@ -6,6 +6,7 @@ import { appliedCatalogVersion, applyCatalog, markCatalogAcked } from './catalog
 import { HqUnavailable, type HqClient } from './hq-client.ts';
 import { dueManifestDays, recordManifest, storeManifest } from './manifests.ts';
 import { ackedThrough, backlog, cutBatches, pruneOutbox, unackedBatches, type BatchLimits } from './outbox.ts';
+import { releaseReplayedRefusals } from './quarantine.ts';
 import { pendingReplays, recordReplayRequest, sendReplay } from './replays.ts';
 import type { Uploader } from './uploader.ts';
 
@@ -75,6 +76,14 @@ export class Sweeper {
     const o = options;
     this.chores = [
       { name: 'batches', everyMs: 0, run: () => this.batches() },
+      {
+        name: 'released',
+        everyMs: 0,
+        run: async () => {
+          const released = await releaseReplayedRefusals(o.pool);
+          if (released > 0) o.logger.info({ released }, 'records HQ refused are uploaded again: their quarantine entries were replayed');
+        },
+      },
       { name: 'manifests', everyMs: o.manifestIntervalMs, run: () => this.manifests() },
       { name: 'replays', everyMs: o.manifestIntervalMs, run: () => this.replays() },
       {

@@ -11,10 +11,12 @@ type UploadJob = { batchId: string };
 type BatchRow = { batch_id: string; first_id: string; last_id: string };
 type ReplayJob = ReplayRequest;
 
-/** An outbox record HQ refused on its own: its id, HQ's status and what HQ said. */
+/** An outbox record HQ refused on its own: its id, HQ's status and code, and what HQ said. */
 export interface RefusedRecord {
   outboxId: string;
   status: number;
+  /** HQ's problem code ("PAYLOAD_TOO_LARGE", "CARD_NUMBER_DETECTED"), else "HTTP_<status>". */
+  code: string;
   refusal: string;
 }
 
@@ -176,9 +178,11 @@ export class Uploader {
       const prepared = new PreparedJson(`{"batchId":${JSON.stringify(row.batch_id)},"records":${records.json},"backlog":${JSON.stringify({ records: behind, oldestAt })}}`);
       try {
         // Over the limit HQ published (a batch cut before HQ lowered it, a record larger than it): HQ's 413, without the upload.
-        const limit = hq.knownLimits?.batchBodyBytes;
         const bytes = Buffer.byteLength(prepared.json);
-        if (limit !== undefined && bytes > limit) throw new HqRejected(`not sent: the batch body is ${bytes} bytes and HQ takes at most ${limit}`, 413, undefined);
+        if (bytes > (hq.knownLimits?.batchBodyBytes ?? Infinity)) {
+          const limit = (await hq.limits())?.batchBodyBytes ?? Infinity; // HQ may have raised it since: refuse only against what it says now
+          if (bytes > limit) throw new HqRejected(`not sent: the batch body is ${bytes} bytes and HQ takes at most ${limit}`, 413, { code: 'PAYLOAD_TOO_LARGE' });
+        }
         const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, prepared });
         await pool.query('UPDATE sync_batches SET acked_at = now(), attempts = attempts + 1, last_error = NULL WHERE batch_id = $1', [row.batch_id]);
         behind = Math.max(0, behind - records.count);
@@ -198,9 +202,11 @@ export class Uploader {
   private async refused(row: BatchRow, err: HqRejected): Promise<void> {
     const { pool, storeId, logger } = this.options;
     const refusal = err.message;
+    const problemCode = (err.problem as { code?: unknown } | undefined)?.code;
+    const code = typeof problemCode === 'string' ? problemCode : `HTTP_${err.status}`;
     const outcome = await withTransaction(pool, async (client) => {
       const done = await splitRefusedBatch(client, storeId, row.batch_id, refusal);
-      if (done === 'set-aside') await this.options.onSetAside?.(client, { outboxId: row.first_id, status: err.status, refusal });
+      if (done === 'set-aside') await this.options.onSetAside?.(client, { outboxId: row.first_id, status: err.status, code, refusal });
       return done;
     });
     if (outcome === 'split') logger.warn({ batch: row.batch_id, status: err.status, refusal }, 'HQ refused a batch; split in two to isolate the records it refuses');
