@@ -178,15 +178,19 @@ describe('sync with records HQ refuses', () => {
     expect(cut.length).toBeGreaterThan(2); // 150 sales of ~1.3 KB do not fit 64 KB in two batches
     expect(cut.filter((b) => b.refused || b.split || b.attempts !== 1)).toEqual([]);
 
-    // Fixed at HQ (it takes 1 MB now), the big sale is replayed from quarantine and reaches HQ; the card-like one is discarded with a reason.
+    // Fixed at HQ (it takes 1 MB now), the big sale is replayed from quarantine and reaches HQ. The card-like one,
+    // replayed unfixed, is refused again and its entry is open again; then it is discarded with a reason.
     await hq.stop();
     hq = await startTestHq(1024 * 1024);
     const [bigEntry, cardEntry] = await listQuarantine(db.pool, 'store');
     await withTransaction(db.pool, async (client) => {
       await resolveQuarantine(client, 'store', bigEntry!.id, { status: 'replayed', actor: 'test' });
-      await resolveQuarantine(client, 'store', cardEntry!.id, { status: 'discarded', actor: 'test', reason: 'a card number typed as a description' });
+      await resolveQuarantine(client, 'store', cardEntry!.id, { status: 'replayed', actor: 'test' });
     });
     await waitFor(async () => (await held()).includes(big.transactionId), { timeoutMs: 60_000, message: 'the replayed sale at HQ' });
+    const reopened = await waitFor(async () => (await listQuarantine(db.pool, 'store')).find((e) => e.id === cardEntry!.id), { timeoutMs: 30_000, message: 'the card-like sale refused again' });
+    expect(reopened.revision).toBe(3);
+    await withTransaction(db.pool, (client) => resolveQuarantine(client, 'store', cardEntry!.id, { status: 'discarded', actor: 'test', reason: 'a card number typed as a description' }));
     await waitFor(async () => JSON.stringify(entries(await listQuarantine(hqDb.pool, 'hq', { storeId: STORE, status: 'all' }))) === JSON.stringify(poisonEntries(['replayed', 'discarded'])), {
       timeoutMs: 30_000,
       message: 'the resolutions at HQ',
