@@ -128,6 +128,7 @@ describe('sync with Redis away', () => {
         RETRY_MAX_MS: '1000',
         HQ_TIMEOUT_MS: '5000',
         SYNC_CHORE_DEADLINE_MS: '2000',
+        SYNC_STOP_DEADLINE_MS: '2000',
       }),
       { logger: testLogger('sync') },
     );

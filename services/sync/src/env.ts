@@ -25,7 +25,10 @@ export const syncEnv = z.object({
   RETRY_MAX_MS: positiveInt.default(60_000).describe('Longest retry delay; an upload is retried at this pace for as long as HQ is away.'),
   SYNC_CHORE_DEADLINE_MS: positiveInt
     .default(30_000)
-    .describe('Longest a sync chore (enqueue, manifests, replays, heartbeat, catalog) is waited for; past it the others go on without it, and stop() waits this long at most for Redis.'),
+    .describe('Longest a sync chore (enqueue, manifests, replays, heartbeat, catalog) is waited for; past it the others go on without it.'),
+  SYNC_STOP_DEADLINE_MS: positiveInt
+    .default(10_000)
+    .describe('On SIGTERM, longest wait for sync chores in progress and for Redis to take the upload queue\'s close; then they are left behind (nothing is lost: PostgreSQL holds the backlog).'),
   SYNC_RETENTION_DAYS: positiveInt.default(35).describe('Acknowledged outbox records are kept this long (replays read them), then pruned.'),
   SYNC_QUEUE: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('BullMQ queue name; default "tillstream-sync-<TOPIC_PREFIX><STORE_ID>".'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe('How long after a crash the broker hands the partitions to the restarted process.'),

@@ -59,7 +59,6 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     storeId: env.STORE_ID,
     logger: logger.child({ component: 'uploader' }),
     retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
-    closeDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
     onSetAside: (client, record) => quarantineRefused(client, { storeId: env.STORE_ID, logger, refused }, record),
   });
   const sweeper = new Sweeper({
@@ -122,9 +121,11 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     topicPrefix: env.TOPIC_PREFIX,
     topics: storeTopics,
     consumers,
+    // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
     beforeConsumersStop: async () => {
-      await sweeper.stop();
-      await uploader.close();
+      const until = Date.now() + env.SYNC_STOP_DEADLINE_MS;
+      await sweeper.stop(until);
+      await uploader.close(Math.max(0, until - Date.now()));
     },
     http: {
       host: env.HOST,

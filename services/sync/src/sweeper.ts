@@ -113,9 +113,19 @@ export class Sweeper {
     this.loops = this.chores.map((c) => repeatEvery(this.options.intervalMs, () => this.chore(c), (err) => this.options.logger.error({ err, chore: c.name }, 'sync chore failed')));
   }
 
-  /** Stops the timers; waits for each chore's run in progress at most until its deadline. */
-  async stop(): Promise<void> {
+  /** Resolved when stop() no longer waits for chores in progress. */
+  private giveUp: () => void = () => undefined;
+  private readonly givenUp = new Promise<void>((resolve) => (this.giveUp = resolve));
+
+  /**
+   * Stops the timers; waits for each chore's run in progress until its
+   * deadline or `until` (epoch ms), whichever comes first. A run left behind
+   * ends on its own (it fails once the pool and Redis are closed under it).
+   */
+  async stop(until = Infinity): Promise<void> {
+    const timer = Number.isFinite(until) ? setTimeout(this.giveUp, Math.max(0, until - Date.now())) : undefined;
     await Promise.all(this.loops.map((l) => l.stop()));
+    clearTimeout(timer);
   }
 
   /** Runs now whatever is due, each chore bounded by its deadline (tests and `sweep()` callers use it to skip waiting). */
@@ -148,9 +158,14 @@ export class Sweeper {
       this.inFlight.set(chore.name, run);
     }
     let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([run.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), choreDeadlineMs)))]);
+    const ended = await Promise.race([
+      run.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), choreDeadlineMs))),
+      this.givenUp.then(() => 'stopping' as const),
+    ]);
     clearTimeout(timer);
-    if (!ended) logger.warn({ chore: chore.name, deadlineMs: choreDeadlineMs }, 'sync chore passed its deadline; the other chores go on without it');
+    if (ended === false) logger.warn({ chore: chore.name, deadlineMs: choreDeadlineMs }, 'sync chore passed its deadline; the other chores go on without it');
+    if (ended === 'stopping') logger.warn({ chore: chore.name }, 'stopping without waiting any longer for a sync chore in progress');
   }
 
   private async batches(): Promise<void> {

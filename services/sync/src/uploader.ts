@@ -30,8 +30,6 @@ export interface UploaderOptions {
   retry: RetrySettings;
   /** In the transaction that sets an outbox record aside (HQ refused it alone): quarantines it. */
   onSetAside?(client: PoolClient, refused: RefusedRecord): Promise<void>;
-  /** Longest close() waits for Redis to take the worker's and the queue's goodbyes before it drops the connections. */
-  closeDeadlineMs: number;
 }
 
 /**
@@ -120,19 +118,19 @@ export class Uploader {
 
   /**
    * Stops taking jobs and closes the queue; if Redis does not answer within
-   * `closeDeadlineMs` (it is away) the connections are dropped: a job left
+   * `deadlineMs` (it is away) the connections are dropped: a job left
    * active is picked up again as stalled, and the sweeper re-enqueues from
    * PostgreSQL whatever HQ has not acknowledged, so nothing is lost.
    */
-  async close(): Promise<void> {
+  async close(deadlineMs: number): Promise<void> {
     const graceful = (async () => {
       await this.worker.close();
       await this.queue.close();
     })();
     let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([graceful.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.closeDeadlineMs)))]).catch(() => false);
+    const closed = await Promise.race([graceful.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)))]).catch(() => false);
     clearTimeout(timer);
-    if (!closed) this.options.logger.warn({ deadlineMs: this.options.closeDeadlineMs }, 'Redis did not answer the upload queue\'s close; dropping its connections');
+    if (!closed) this.options.logger.warn({ deadlineMs }, 'Redis did not answer the upload queue\'s close; dropping its connections');
     graceful.catch(() => undefined); // settles (or not) after the connections are dropped
     for (const c of this.connections) c.disconnect();
   }
