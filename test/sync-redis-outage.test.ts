@@ -6,7 +6,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, seededRandom, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { freePort, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -90,7 +90,7 @@ async function json<T>(res: Response | Promise<Response>): Promise<T> {
 }
 
 describe('sync with Redis away', () => {
-  it('Redis stopped while the store sells: HQ keeps hearing heartbeats, manifests and replay polls, the catalog still arrives, status answers; uploads resume when Redis returns; stop() completes during an outage', async () => {
+  it('Redis stopped while the store sells: HQ keeps hearing heartbeats, manifests and replay polls, the catalog still arrives, status answers; uploads resume when Redis returns; stop() and SIGTERM complete during an outage', async () => {
     const redis = await ownRedis(await freePort());
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
@@ -109,29 +109,27 @@ describe('sync with Redis away', () => {
     onTestFinished(() => producer.disconnect());
     const publish = (txs: PosTransactionInput[]) => producer.send(posTransactions, txs.map((tx) => ({ storeId: tx.storeId, data: PosTransactionV1.parse(tx) })));
 
-    const sync = await startSync(
-      syncEnv.parse({
-        STORE_ID: STORE,
-        TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-        DATABASE_URL: db.url,
-        REDIS_URL: redis.url,
-        PORT: '0',
-        HQ_URL: proxy.url,
-        HQ_TOKEN: await issueStoreToken(hqDb.pool, STORE),
-        SYNC_BATCH_RECORDS: '50',
-        SWEEP_INTERVAL_MS: '200',
-        MANIFEST_INTERVAL_MS: '300',
-        HEARTBEAT_INTERVAL_MS: '300',
-        CATALOG_INTERVAL_MS: '300',
-        RETRY_BASE_MS: '200',
-        RETRY_MAX_MS: '1000',
-        HQ_TIMEOUT_MS: '5000',
-        SYNC_CHORE_DEADLINE_MS: '2000',
-        SYNC_STOP_DEADLINE_MS: '2000',
-      }),
-      { logger: testLogger('sync') },
-    );
+    const vars = {
+      STORE_ID: STORE,
+      TOPIC_PREFIX: kafka.prefix,
+      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      PORT: '0',
+      HQ_URL: proxy.url,
+      HQ_TOKEN: await issueStoreToken(hqDb.pool, STORE),
+      SYNC_BATCH_RECORDS: '50',
+      SWEEP_INTERVAL_MS: '200',
+      MANIFEST_INTERVAL_MS: '300',
+      HEARTBEAT_INTERVAL_MS: '300',
+      CATALOG_INTERVAL_MS: '300',
+      RETRY_BASE_MS: '200',
+      RETRY_MAX_MS: '1000',
+      HQ_TIMEOUT_MS: '5000',
+      SYNC_CHORE_DEADLINE_MS: '2000',
+      SYNC_STOP_DEADLINE_MS: '2000',
+    };
+    const sync = await startSync(syncEnv.parse(vars), { logger: testLogger('sync') });
     let stopped = false;
     onTestFinished(async () => {
       if (!stopped) await sync.stop();
@@ -197,5 +195,13 @@ describe('sync with Redis away', () => {
     stopped = true;
     await sync.stop();
     expect(await fetch(`${sync.url}/v1/sync/status`).then(() => 'answered', () => 'closed')).toBe('closed');
+
+    // The same as a process started while Redis is away: SIGTERM ends it by itself with status 0 (a hang would end in stopProcess's SIGKILL).
+    const port = await freePort();
+    const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${port}/healthz`);
+    onTestFinished(() => killProcess(child));
+    await waitFor(async () => (await json<Status>(fetch(`http://127.0.0.1:${port}/v1/sync/status`))).backlog.records === third.length, { message: 'the process to see the backlog' });
+    await stopProcess(child);
+    expect({ code: child.exitCode, signal: child.signalCode }).toEqual({ code: 0, signal: null });
   }, 180_000);
 });
