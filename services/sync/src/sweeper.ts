@@ -71,6 +71,9 @@ export class Sweeper {
   /** Last failure of each chore: a failure repeated every tick (Redis away) is logged once, not every second. */
   private readonly lastFailure = new Map<string, string>();
   private readonly chores: readonly Chore[];
+  /** Resolved when stop() no longer waits for chores in progress. */
+  private giveUp: () => void = () => undefined;
+  private readonly givenUp = new Promise<void>((resolve) => (this.giveUp = resolve));
 
   constructor(private readonly options: SweeperOptions) {
     const o = options;
@@ -112,10 +115,6 @@ export class Sweeper {
     // Each chore catches its own failures (see chore()); nothing reaches these handlers but a bug.
     this.loops = this.chores.map((c) => repeatEvery(this.options.intervalMs, () => this.chore(c), (err) => this.options.logger.error({ err, chore: c.name }, 'sync chore failed')));
   }
-
-  /** Resolved when stop() no longer waits for chores in progress. */
-  private giveUp: () => void = () => undefined;
-  private readonly givenUp = new Promise<void>((resolve) => (this.giveUp = resolve));
 
   /**
    * Stops the timers; waits for each chore's run in progress until its
