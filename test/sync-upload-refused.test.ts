@@ -170,6 +170,8 @@ describe('sync with records HQ refuses', () => {
     const dayC = sales('2026-11-22', 150, 1);
     await publish(dayC);
     await waitFor(async () => (await held()).length === expected.length + dayC.length, { timeoutMs: 60_000, message: 'the third day at HQ' });
+    // HQ's view can book a batch before the store records HQ's answer: wait for the store's side too.
+    await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${sync.url}/v1/sync/status`))).backlog.records === 0, { message: 'the store to record every acknowledgement' });
     const { rows: cut } = await db.pool.query<{ records: number; attempts: number; refused: boolean; split: boolean }>(
       `SELECT records, attempts, refused_at IS NOT NULL AS refused, split_of IS NOT NULL AS split FROM sync_batches WHERE first_id > $1 ORDER BY first_id`,
       [mark[0]!.last],

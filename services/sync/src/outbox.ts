@@ -45,47 +45,40 @@ export interface BatchLimits {
 }
 
 /**
- * Bytes a record adds to a batch body as PostgreSQL serialises it
- * (batchRecordsJson): the document, its key and stream, and the object
- * around them (64 bytes covers `{"stream" : "", "key" : "", "data" : }, `).
- */
-const RECORD_BYTES = `octet_length(data::text) + octet_length(record_key) + octet_length(stream) + 64`;
-
-/**
  * Cuts the outbox records not in a batch yet into batches of consecutive id
  * ranges, each of at most `limits.records` records and `limits.bytes` bytes
- * of records (a record larger than that alone gets a batch of its own, which
- * HQ will refuse and the uploader sets aside). Deterministic ids
- * ("<store>-<first>-<last>"): a batch is the same batch however often it is
- * enqueued or sent.
+ * of records (`sync_outbox.bytes`), in one statement. A batch is where a
+ * count chunk (`records` at a time), a byte chunk (records starting within
+ * the same 3/4 of `bytes`) and a stretch between large records (over 1/4 of
+ * `bytes`, which get a batch each) all agree: the first two bound its count
+ * and, since its other records are under 1/4 each, its bytes. A record
+ * larger than `bytes` alone is refused by HQ and set aside by the uploader.
+ * Deterministic ids ("<store>-<first>-<last>"): a batch is the same batch
+ * however often it is enqueued or sent.
  */
 export async function cutBatches(client: PoolClient, storeId: string, limits: BatchLimits): Promise<number> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
-  const { rows } = await client.query<{ id: string; bytes: number; created_at: Date }>(
-    `SELECT id, ${RECORD_BYTES} AS bytes, created_at FROM sync_outbox
-     WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0) ORDER BY id LIMIT 100000`,
+  const large = Math.max(1, Math.floor(limits.bytes / 4));
+  const span = Math.max(1, limits.bytes - large);
+  const { rows } = await client.query<{ n: string }>(
+    `WITH next AS (
+       SELECT id, created_at, bytes,
+         row_number() OVER w - 1 AS n,
+         sum(bytes) OVER w - bytes AS before,
+         count(*) FILTER (WHERE bytes > $3) OVER w AS larges
+       FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)
+       WINDOW w AS (ORDER BY id ROWS UNBOUNDED PRECEDING)
+     ), keyed AS (
+       SELECT id, created_at, CASE WHEN bytes > $3 THEN 'L' || id ELSE (n / $2) || ':' || (before / $4) || ':' || larges END AS chunk FROM next
+     ), cut AS (
+       INSERT INTO sync_batches (batch_id, first_id, last_id, records, oldest_at)
+       SELECT $1 || '-' || min(id) || '-' || max(id), min(id), max(id), count(*), min(created_at) FROM keyed GROUP BY chunk
+       RETURNING 1
+     )
+     SELECT count(*) AS n FROM cut`,
+    [storeId, limits.records, large, span],
   );
-  const cuts: Array<{ first: string; last: string; records: number; oldest: Date }> = [];
-  let bytes = 0;
-  for (const row of rows) {
-    const open = cuts[cuts.length - 1];
-    if (open && open.records < limits.records && bytes + row.bytes <= limits.bytes) {
-      open.last = row.id;
-      open.records += 1;
-      if (row.created_at < open.oldest) open.oldest = row.created_at;
-      bytes += row.bytes;
-    } else {
-      cuts.push({ first: row.id, last: row.id, records: 1, oldest: row.created_at });
-      bytes = row.bytes;
-    }
-  }
-  if (cuts.length === 0) return 0;
-  await client.query(
-    `INSERT INTO sync_batches (batch_id, first_id, last_id, records, oldest_at)
-     SELECT $1 || '-' || f || '-' || l, f, l, n, o FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::timestamptz[]) AS c(f, l, n, o)`,
-    [storeId, cuts.map((c) => c.first), cuts.map((c) => c.last), cuts.map((c) => c.records), cuts.map((c) => c.oldest)],
-  );
-  return cuts.length;
+  return Number(rows[0]?.n ?? 0);
 }
 
 /**

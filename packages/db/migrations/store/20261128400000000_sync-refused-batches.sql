@@ -11,8 +11,14 @@ ALTER TABLE sync_batches ADD COLUMN refused_at timestamptz, ADD COLUMN refusal t
 DROP INDEX sync_batches_unacked;
 CREATE INDEX sync_batches_unacked ON sync_batches (first_id) WHERE acked_at IS NULL AND refused_at IS NULL;
 
+-- Batches are capped in bytes below HQ's body limit: what a record adds to a
+-- batch body as PostgreSQL serialises it (the document, its key and stream,
+-- and 64 bytes for the object around them), computed once when it is written.
+ALTER TABLE sync_outbox ADD COLUMN bytes integer GENERATED ALWAYS AS (octet_length(data::text) + octet_length(record_key) + octet_length(stream) + 64) STORED;
+
 -- Down Migration
 
+ALTER TABLE sync_outbox DROP COLUMN bytes;
 DROP INDEX sync_batches_unacked;
 CREATE INDEX sync_batches_unacked ON sync_batches (first_id) WHERE acked_at IS NULL;
 ALTER TABLE sync_batches DROP COLUMN split_of, DROP COLUMN refusal, DROP COLUMN refused_at;
