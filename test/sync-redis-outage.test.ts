@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PosTransactionV1, posTransactions, storeTopics, type PosTransactionInput } from '@tillstream/contracts';
@@ -198,10 +201,11 @@ describe('sync with Redis away', () => {
 
     // The same as a process started while Redis is away: SIGTERM ends it by itself with status 0 (a hang would end in stopProcess's SIGKILL).
     const port = await freePort();
-    const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${port}/healthz`);
+    const logFile = join(mkdtempSync(join(tmpdir(), 'tillstream-sync-sigterm-')), 'sync.log');
+    const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${port}/healthz`, { logFile });
     onTestFinished(() => killProcess(child));
     await waitFor(async () => (await json<Status>(fetch(`http://127.0.0.1:${port}/v1/sync/status`))).backlog.records === third.length, { message: 'the process to see the backlog' });
     await stopProcess(child);
-    expect({ code: child.exitCode, signal: child.signalCode }).toEqual({ code: 0, signal: null });
+    expect({ code: child.exitCode, signal: child.signalCode }, readFileSync(logFile, 'utf8')).toEqual({ code: 0, signal: null });
   }, 180_000);
 });

@@ -84,11 +84,29 @@ export class HqClient {
 
   constructor(private readonly options: HqClientOptions) {}
 
+  /**
+   * While HQ is failing, one request at a time finds out whether it is back:
+   * the store's chores run side by side (issue 13 item 8), and without this
+   * each would ask at the end of every quiet, not one.
+   */
+  private probing = false;
+
   /** `body` is sent as JSON; a `PreparedJson` is sent as it is (a batch body built by PostgreSQL). */
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined }> {
-    const { url, storeId, token, timeoutMs } = this.options;
     const quiet = this.notBefore - Date.now();
     if (quiet > 0) throw new HqUnavailable(`not asking HQ again before ${new Date(this.notBefore).toISOString()} (backing off)`, quiet, undefined);
+    if (this.failures === 0) return this.send<T>(method, path, body, headers);
+    if (this.probing) throw new HqUnavailable('HQ failed last time; a request in flight is finding out whether it is back', this.options.retry.baseMs, undefined);
+    this.probing = true;
+    try {
+      return await this.send<T>(method, path, body, headers);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async send<T>(method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; body: T | undefined }> {
+    const { url, storeId, token, timeoutMs } = this.options;
     let res: Response;
     try {
       res = await fetch(`${url}/v1/stores/${encodeURIComponent(storeId)}${path}`, {

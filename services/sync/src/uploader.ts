@@ -86,7 +86,8 @@ export class Uploader {
   }
 
   start(): void {
-    void this.worker.run();
+    // run() rejects when its connection is dropped (close() while Redis is away): that is the end of the worker, not a crash.
+    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err }, 'upload worker stopped'));
   }
 
   private static readonly JOB = {
