@@ -4,6 +4,7 @@ import { fairnessBench } from './fairness.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
+import { syncCutBench } from './sync-cut.ts';
 import { machine, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -34,6 +35,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   sync: {
     about: "a week's backlog (50,000 transactions and their aggregates) drained from a store to HQ vs HQ's plain batch-apply rate",
     run: () => syncBench(),
+  },
+  'sync-cut': {
+    about: 'cutting the sync outbox into batches capped in bytes vs by count alone; what the stored byte size adds to outbox writes',
+    run: () => syncCutBench(),
   },
 };
 

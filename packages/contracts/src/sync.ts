@@ -50,6 +50,19 @@ export const BatchResultV1 = z.strictObject({
 });
 export type BatchResult = z.infer<typeof BatchResultV1>;
 
+/**
+ * What HQ takes in one upload (GET /v1/stores/{store}/limits): stores cut
+ * their batches below these, so a backlog of large legal transactions never
+ * makes a batch HQ must refuse.
+ */
+export const SyncLimitsV1 = z.strictObject({
+  /** Largest batch body HQ reads, in bytes (larger gets 413). */
+  batchBodyBytes: z.number().int().positive(),
+  /** Most records in one batch. */
+  batchRecords: z.number().int().positive(),
+});
+export type SyncLimits = z.infer<typeof SyncLimitsV1>;
+
 /** A store's heartbeat: it is alive, and how far behind its upload is. */
 export const HeartbeatV1 = z.strictObject({ backlog: SyncBatchV1.shape.backlog });
 

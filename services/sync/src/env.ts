@@ -13,6 +13,9 @@ export const syncEnv = z.object({
   HQ_TOKEN: z.string().min(1).describe('This store\'s HQ credential (printed once by `npx tillstream store add --store <id>`).'),
   HQ_TIMEOUT_MS: positiveInt.default(15_000).describe('Longest wait for one HQ request before it counts as failed and is retried.'),
   SYNC_BATCH_RECORDS: z.coerce.number().int().min(1).max(5000).default(2000).describe('Most outbox records in one upload batch.'),
+  SYNC_BATCH_BYTES: positiveInt
+    .default(8 * 1024 * 1024)
+    .describe("Most bytes of records in one upload batch; lowered to fit HQ's published limit (GET /v1/stores/<id>/limits) once HQ told it."),
   SWEEP_INTERVAL_MS: positiveInt.default(1000).describe('How often new outbox records are cut into batches and every unacknowledged batch is (re-)enqueued.'),
   MANIFEST_INTERVAL_MS: positiveInt.default(30_000).describe('How often day manifests are sent (when changed, or not yet verified complete).'),
   MANIFEST_DAYS: positiveInt.default(7).describe('Business days back that manifests cover.'),
@@ -20,6 +23,12 @@ export const syncEnv = z.object({
   HEARTBEAT_INTERVAL_MS: positiveInt.default(15_000).describe('How often the store tells HQ it is alive and how far behind it is.'),
   RETRY_BASE_MS: positiveInt.default(1000).describe('First retry delay of a failed upload; doubles per attempt (with jitter) up to RETRY_MAX_MS.'),
   RETRY_MAX_MS: positiveInt.default(60_000).describe('Longest retry delay; an upload is retried at this pace for as long as HQ is away.'),
+  SYNC_CHORE_DEADLINE_MS: positiveInt
+    .default(30_000)
+    .describe('Longest a sync chore (enqueue, manifests, replays, heartbeat, catalog) is waited for; past it the others go on without it.'),
+  SYNC_STOP_DEADLINE_MS: positiveInt
+    .default(10_000)
+    .describe('On SIGTERM, longest wait for sync chores in progress and for Redis to take the upload queue\'s close; then they are left behind (nothing is lost: PostgreSQL holds the backlog).'),
   SYNC_RETENTION_DAYS: positiveInt.default(35).describe('Acknowledged outbox records are kept this long (replays read them), then pruned.'),
   SYNC_QUEUE: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('BullMQ queue name; default "tillstream-sync-<TOPIC_PREFIX><STORE_ID>".'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe('How long after a crash the broker hands the partitions to the restarted process.'),

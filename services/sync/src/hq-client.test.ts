@@ -58,6 +58,16 @@ describe('HQ client backoff', () => {
     expect(hq.requests).toBe(4);
   });
 
+  it('while HQ is failing, one request at a time asks whether it is back: chores running side by side do not each ask after every quiet', async () => {
+    const hq = await fakeHq();
+    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY });
+    const quiet = await attempt(client);
+    await sleep(quiet + 10);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => attempt(client)));
+    expect(hq.requests).toBe(2);
+    expect(answers.every((ms) => ms > 0)).toBe(true);
+  });
+
   it("honours HQ's Retry-After for the whole store, but a 409 (one batch in flight) quiets nobody", async () => {
     const hq = await fakeHq();
     const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY });

@@ -1,4 +1,4 @@
-import type { BatchResult, Catalog, DayManifest, ManifestResult, ReplayRequest, SyncBatch } from '@tillstream/contracts';
+import { SyncLimitsV1, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
 
 /** HQ could not take the request now (unreachable, 5xx, 429, 409 in flight): try again, no sooner than `retryAfterMs` if HQ said so. */
 export class HqUnavailable extends Error {
@@ -10,6 +10,16 @@ export class HqUnavailable extends Error {
     super(message);
     this.name = 'HqUnavailable';
   }
+}
+
+/**
+ * Statuses by which HQ refuses what a batch carries (a record too large, a
+ * value its validation rejects), not who sent it or how: 401/403 are
+ * credentials, 404/405 a wrong endpoint, 415 a wrong content type, 408/409/429
+ * mean later. A batch refused so is split to isolate the records refused.
+ */
+export function refusesContent(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 405, 408, 409, 415, 429].includes(status);
 }
 
 /** HQ refused the request (4xx other than 409/429): a bug or a misconfiguration (credentials) that retrying alone will not fix. */
@@ -69,14 +79,34 @@ export class HqClient {
   private notBefore = 0;
   /** HQ failures in a row (reset by any answer that is not a failure). */
   private failures = 0;
+  /** What HQ last said it takes in one upload (GET /limits); undefined until it said. */
+  knownLimits: SyncLimits | undefined;
 
   constructor(private readonly options: HqClientOptions) {}
 
+  /**
+   * While HQ is failing, one request at a time finds out whether it is back:
+   * the store's chores run side by side (issue 13 item 8), and without this
+   * each would ask at the end of every quiet, not one.
+   */
+  private probing = false;
+
   /** `body` is sent as JSON; a `PreparedJson` is sent as it is (a batch body built by PostgreSQL). */
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined }> {
-    const { url, storeId, token, timeoutMs } = this.options;
     const quiet = this.notBefore - Date.now();
     if (quiet > 0) throw new HqUnavailable(`not asking HQ again before ${new Date(this.notBefore).toISOString()} (backing off)`, quiet, undefined);
+    if (this.failures === 0) return this.send<T>(method, path, body, headers);
+    if (this.probing) throw new HqUnavailable('HQ failed last time; a request in flight is finding out whether it is back', this.options.retry.baseMs, undefined);
+    this.probing = true;
+    try {
+      return await this.send<T>(method, path, body, headers);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async send<T>(method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; body: T | undefined }> {
+    const { url, storeId, token, timeoutMs } = this.options;
     let res: Response;
     try {
       res = await fetch(`${url}/v1/stores/${encodeURIComponent(storeId)}${path}`, {
@@ -91,7 +121,12 @@ export class HqClient {
       throw new HqUnavailable(message, this.backOff(), undefined);
     }
     const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as T) : undefined;
+    let parsed: T | undefined;
+    try {
+      parsed = text ? (JSON.parse(text) as T) : undefined;
+    } catch {
+      parsed = undefined; // not JSON (a proxy's error page): the status decides
+    }
     if (res.status === 409 || res.status === 429 || res.status >= 500) {
       const message = `HQ answered ${res.status} to ${method} ${path}`;
       const told = retryAfterMs(res.headers.get('retry-after'));
@@ -136,6 +171,13 @@ export class HqClient {
 
   async replayRequests(): Promise<ReplayRequest[]> {
     return (await this.request<{ replayRequests: ReplayRequest[] }>('GET', '/replay-requests')).body?.replayRequests ?? [];
+  }
+
+  /** What HQ takes in one upload, or undefined from an HQ that does not publish it (404). */
+  async limits(): Promise<SyncLimits | undefined> {
+    const { status, body } = await this.request<unknown>('GET', '/limits');
+    if (status !== 404) this.knownLimits = SyncLimitsV1.parse(body);
+    return this.knownLimits;
   }
 
   /** HQ's latest catalog, or undefined when HQ has not published one. */

@@ -38,32 +38,90 @@ export interface Batch {
   records: number;
 }
 
+/** What one batch may carry: records, and bytes of the body HQ reads. */
+export interface BatchLimits {
+  records: number;
+  bytes: number;
+}
+
 /**
- * Cuts the outbox records not in a batch yet into batches of at most
- * `size` records (consecutive id ranges). Deterministic ids
- * ("<store>-<first>-<last>"): a batch is the same batch however often it is
- * enqueued or sent.
+ * Cuts the outbox records not in a batch yet into batches of consecutive id
+ * ranges, each of at most `limits.records` records and `limits.bytes` bytes
+ * of records (`sync_outbox.bytes`), in one statement. A batch is where a
+ * count chunk (`records` at a time), a byte chunk (records starting within
+ * the same 3/4 of `bytes`) and a stretch between large records (over 1/4 of
+ * `bytes`, which get a batch each) all agree: the first two bound its count
+ * and, since its other records are under 1/4 each, its bytes. A record
+ * larger than `bytes` alone is refused by HQ and set aside by the uploader.
+ * Deterministic ids ("<store>-<first>-<last>"): a batch is the same batch
+ * however often it is enqueued or sent.
  */
-export async function cutBatches(client: PoolClient, storeId: string, size: number): Promise<number> {
+export async function cutBatches(client: PoolClient, storeId: string, limits: BatchLimits): Promise<number> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  const large = Math.max(1, Math.floor(limits.bytes / 4));
+  const span = Math.max(1, limits.bytes - large);
   const { rows } = await client.query<{ n: string }>(
     `WITH next AS (
-       SELECT id, created_at, (row_number() OVER (ORDER BY id) - 1) / $2 AS chunk
+       SELECT id, created_at, bytes,
+         row_number() OVER w - 1 AS n,
+         sum(bytes) OVER w - bytes AS before,
+         count(*) FILTER (WHERE bytes > $3) OVER w AS larges
        FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)
+       WINDOW w AS (ORDER BY id ROWS UNBOUNDED PRECEDING)
+     ), keyed AS (
+       SELECT id, created_at, CASE WHEN bytes > $3 THEN 'L' || id ELSE (n / $2) || ':' || (before / $4) || ':' || larges END AS chunk FROM next
      ), cut AS (
        INSERT INTO sync_batches (batch_id, first_id, last_id, records, oldest_at)
-       SELECT $1 || '-' || min(id) || '-' || max(id), min(id), max(id), count(*), min(created_at) FROM next GROUP BY chunk
+       SELECT $1 || '-' || min(id) || '-' || max(id), min(id), max(id), count(*), min(created_at) FROM keyed GROUP BY chunk
        RETURNING 1
      )
      SELECT count(*) AS n FROM cut`,
-    [storeId, size],
+    [storeId, limits.records, large, span],
   );
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * HQ refused this batch for what it carries (a non-retriable 4xx): a batch
+ * of several records is replaced by its two halves, each uploaded (and, if
+ * refused, halved) in turn, so the records HQ refuses end up alone and
+ * everything around them is delivered; a batch of one record is set aside
+ * (refused_at, with HQ's refusal). Returns what was done, or undefined if
+ * the batch was acknowledged, refused or split meanwhile.
+ */
+export async function splitRefusedBatch(client: PoolClient, storeId: string, batchId: string, refusal: string): Promise<'split' | 'set-aside' | undefined> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  const { rows } = await client.query<{ first_id: string; last_id: string; oldest_at: Date }>(
+    'SELECT first_id, last_id, oldest_at FROM sync_batches WHERE batch_id = $1 AND acked_at IS NULL AND refused_at IS NULL FOR UPDATE',
+    [batchId],
+  );
+  const batch = rows[0];
+  if (!batch) return undefined;
+  const { rows: ids } = await client.query<{ id: string }>('SELECT id FROM sync_outbox WHERE id BETWEEN $1 AND $2 ORDER BY id', [batch.first_id, batch.last_id]);
+  if (ids.length <= 1) {
+    await client.query('UPDATE sync_batches SET refused_at = now(), refusal = $2, last_error = $2 WHERE batch_id = $1', [batchId, refusal]);
+    return 'set-aside';
+  }
+  const half = Math.ceil(ids.length / 2);
+  const halves = [ids.slice(0, half), ids.slice(half)].map((part) => ({ first: part[0]!.id, last: part[part.length - 1]!.id, records: part.length }));
+  await client.query('DELETE FROM sync_batches WHERE batch_id = $1', [batchId]);
+  for (const h of halves) {
+    await client.query('INSERT INTO sync_batches (batch_id, first_id, last_id, records, oldest_at, split_of, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      `${storeId}-${h.first}-${h.last}`,
+      h.first,
+      h.last,
+      h.records,
+      batch.oldest_at,
+      batchId,
+      `half of ${batchId}, which HQ refused: ${refusal}`,
+    ]);
+  }
+  return 'split';
+}
+
 export async function unackedBatches(db: Queryable, limit = 10_000): Promise<Batch[]> {
   const { rows } = await db.query<{ batch_id: string; first_id: string; last_id: string; records: number }>(
-    'SELECT batch_id, first_id, last_id, records FROM sync_batches WHERE acked_at IS NULL ORDER BY first_id LIMIT $1',
+    'SELECT batch_id, first_id, last_id, records FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL ORDER BY first_id LIMIT $1',
     [limit],
   );
   return rows.map((r) => ({ batchId: r.batch_id, firstId: r.first_id, lastId: r.last_id, records: r.records }));
@@ -83,11 +141,13 @@ export async function batchRecordsJson(db: Queryable, batch: Pick<Batch, 'firstI
   return { json: rows[0]!.json, count: Number(rows[0]!.n) };
 }
 
-/** The transactions a replay request asks for, as the store holds them. */
+/** The transactions a replay request asks for, as the store holds them (but those HQ refused: they wait in quarantine). */
 export async function journalRange(db: Queryable, range: { businessDay: string; terminalId: string; from: number; to: number }): Promise<SyncRecord[]> {
   const { rows } = await db.query<{ record_key: string; data: PosTransaction }>(
     `SELECT record_key, data FROM sync_outbox
-     WHERE stream = 'transaction' AND business_day = $1 AND terminal_id = $2 AND sequence_number BETWEEN $3 AND $4 ORDER BY sequence_number, id`,
+     WHERE stream = 'transaction' AND business_day = $1 AND terminal_id = $2 AND sequence_number BETWEEN $3 AND $4
+       AND NOT EXISTS (SELECT 1 FROM sync_batches b WHERE b.refused_at IS NOT NULL AND sync_outbox.id BETWEEN b.first_id AND b.last_id)
+     ORDER BY sequence_number, id`,
     [range.businessDay, range.terminalId, range.from, range.to],
   );
   return rows.map((r) => ({ stream: 'transaction', key: r.record_key, data: r.data }));
@@ -99,23 +159,27 @@ export interface Backlog {
   batches: number;
 }
 
-/** Records HQ has not acknowledged yet (in unacknowledged batches or not cut yet). */
+/** Records HQ has not acknowledged yet (in unacknowledged batches or not cut yet); records HQ refused are in quarantine, not here. */
 export async function backlog(db: Queryable): Promise<Backlog> {
   const { rows } = await db.query<{ batched: string; batches: string; oldest: Date | null; uncut: string; uncut_oldest: Date | null }>(
     `SELECT coalesce(sum(records), 0) AS batched, count(*) AS batches, min(oldest_at) AS oldest,
        (SELECT count(*) FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)) AS uncut,
        (SELECT min(created_at) FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)) AS uncut_oldest
-     FROM sync_batches WHERE acked_at IS NULL`,
+     FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL`,
   );
   const r = rows[0]!;
   const oldest = [r.oldest, r.uncut_oldest].filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
   return { records: Number(r.batched) + Number(r.uncut), oldestAt: oldest?.toISOString() ?? null, batches: Number(r.batches) };
 }
 
-/** Every outbox record up to this id is acknowledged by HQ (the manifest of a day is sent only past its records). */
+/**
+ * Every outbox record up to this id is acknowledged by HQ or was refused by
+ * it and set aside (the manifest of a day is sent only past its records: a
+ * refused record holds up no manifest, HQ's reconciliation names it missing).
+ */
 export async function ackedThrough(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ through: string }>(
-    `SELECT coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0) AS through`,
+    `SELECT coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0) AS through`,
   );
   return rows[0]!.through;
 }
@@ -123,13 +187,14 @@ export async function ackedThrough(db: Queryable): Promise<string> {
 /** Drops acknowledged records older than the retention (transactions stay that long for replays). */
 export async function pruneOutbox(db: Queryable, retentionDays: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM sync_outbox WHERE created_at < now() - make_interval(days => $1)
-       AND id <= coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0)`,
+    `DELETE FROM sync_outbox o WHERE created_at < now() - make_interval(days => $1)
+       AND id <= coalesce((SELECT min(first_id) - 1 FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL), (SELECT max(last_id) FROM sync_batches), 0)
+       AND NOT EXISTS (SELECT 1 FROM sync_batches b WHERE b.refused_at IS NOT NULL AND o.id BETWEEN b.first_id AND b.last_id)`,
     [retentionDays],
   );
   // The newest batch stays: its last id is where the next cut starts.
   await db.query(
-    `DELETE FROM sync_batches WHERE acked_at < now() - make_interval(days => $1) AND last_id < (SELECT max(last_id) FROM sync_batches)`,
+    `DELETE FROM sync_batches WHERE acked_at < now() - make_interval(days => $1) AND refused_at IS NULL AND last_id < (SELECT max(last_id) FROM sync_batches)`,
     [retentionDays],
   );
   return rowCount ?? 0;

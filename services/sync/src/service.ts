@@ -2,10 +2,11 @@ import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, sto
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
-import { createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
+import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
+import { quarantineRefused } from './quarantine.ts';
 import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
@@ -50,6 +51,12 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       link.lastAttemptAt = new Date().toISOString();
     },
   });
+  const refused = new Counter({
+    name: 'sync_upload_refused_total',
+    help: 'Outbox records HQ refused on their own (set aside and quarantined), by HQ problem code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   const uploader = new Uploader({
     redisUrl: env.REDIS_URL,
     queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
@@ -58,6 +65,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     storeId: env.STORE_ID,
     logger: logger.child({ component: 'uploader' }),
     retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+    onSetAside: (client, record) => quarantineRefused(client, { storeId: env.STORE_ID, logger, refused }, record),
   });
   const sweeper = new Sweeper({
     pool,
@@ -67,12 +75,14 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     posConsumer: { groupId: syncGroup(env.TOPIC_PREFIX, posTransactions), topic: topicName(env.TOPIC_PREFIX, posTransactions) },
     logger: logger.child({ component: 'sweeper' }),
     batchRecords: env.SYNC_BATCH_RECORDS,
+    batchBytes: env.SYNC_BATCH_BYTES,
     intervalMs: env.SWEEP_INTERVAL_MS,
     manifestIntervalMs: env.MANIFEST_INTERVAL_MS,
     manifestDays: env.MANIFEST_DAYS,
     catalogIntervalMs: env.CATALOG_INTERVAL_MS,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     retentionDays: env.SYNC_RETENTION_DAYS,
+    choreDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
   });
   new Gauge({
     name: 'sync_backlog_records',
@@ -118,9 +128,11 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     topicPrefix: env.TOPIC_PREFIX,
     topics: storeTopics,
     consumers,
+    // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
     beforeConsumersStop: async () => {
-      await sweeper.stop();
-      await uploader.close();
+      const until = Date.now() + env.SYNC_STOP_DEADLINE_MS;
+      await sweeper.stop(until);
+      await uploader.close(Math.max(0, until - Date.now()));
     },
     http: {
       host: env.HOST,

@@ -1,14 +1,24 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
-import type { Pool } from '@tillstream/db';
+import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
-import { HqRejected, HqUnavailable, PreparedJson, backoffMs, type HqClient, type RetrySettings } from './hq-client.ts';
-import { backlog, batchRecordsJson, journalRange, type Batch } from './outbox.ts';
+import { HqRejected, HqUnavailable, PreparedJson, backoffMs, refusesContent, type HqClient, type RetrySettings } from './hq-client.ts';
+import { backlog, batchRecordsJson, splitRefusedBatch, type Batch } from './outbox.ts';
+import { sendReplay } from './replays.ts';
 
 type UploadJob = { batchId: string };
 type BatchRow = { batch_id: string; first_id: string; last_id: string };
 type ReplayJob = ReplayRequest;
+
+/** An outbox record HQ refused on its own: its id, HQ's status and code, and what HQ said. */
+export interface RefusedRecord {
+  outboxId: string;
+  status: number;
+  /** HQ's problem code ("PAYLOAD_TOO_LARGE", "CARD_NUMBER_DETECTED"), else "HTTP_<status>". */
+  code: string;
+  refusal: string;
+}
 
 export interface UploaderOptions {
   redisUrl: string;
@@ -18,6 +28,8 @@ export interface UploaderOptions {
   storeId: string;
   logger: Logger;
   retry: RetrySettings;
+  /** In the transaction that sets an outbox record aside (HQ refused it alone): quarantines it. */
+  onSetAside?(client: PoolClient, refused: RefusedRecord): Promise<void>;
 }
 
 /**
@@ -49,14 +61,17 @@ export class Uploader {
   private readonly connections: Redis[];
 
   constructor(private readonly options: UploaderOptions) {
-    const connect = () => {
-      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+    const connect = (enableOfflineQueue: boolean) => {
+      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue });
       redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
       return redis;
     };
-    // The worker blocks on its connection: the queue gets its own.
-    this.connections = [connect(), connect()];
+    // The worker blocks on its connection: the queue gets its own. The queue's fails fast while
+    // Redis is away (no offline queue): an enqueue then fails at once instead of waiting for ever,
+    // and the sweeper enqueues again from PostgreSQL once Redis is back (issue 13 item 8).
+    this.connections = [connect(false), connect(true)];
     this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
+    this.queue.on('error', (err) => options.logger.debug({ err }, 'upload queue error'));
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
       connection: this.connections[1]!,
       concurrency: 1,
@@ -71,7 +86,8 @@ export class Uploader {
   }
 
   start(): void {
-    void this.worker.run();
+    // run() rejects when its connection is dropped (close() while Redis is away): that is the end of the worker, not a crash.
+    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err }, 'upload worker stopped'));
   }
 
   private static readonly JOB = {
@@ -87,22 +103,42 @@ export class Uploader {
     await this.queue.addBulk(batches.map((b) => ({ name: 'upload', data: { batchId: b.batchId }, opts: { ...Uploader.JOB, jobId: b.batchId } })));
   }
 
-  async enqueueReplay(request: ReplayRequest): Promise<void> {
-    await this.queue.add('replay', request, { ...Uploader.JOB, jobId: `replay-${request.requestId}` });
+  /** Jobs by state, or null while Redis is away (the status page answers without it). */
+  async counts(): Promise<Record<string, number> | null> {
+    if (this.connections[0]!.status !== 'ready') return null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
+    try {
+      return await Promise.race([this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), late]);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  async counts(): Promise<Record<string, number>> {
-    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-  }
-
-  async close(): Promise<void> {
-    await this.worker.close();
-    await this.queue.close();
+  /**
+   * Stops taking jobs and closes the queue; if Redis does not answer within
+   * `deadlineMs` (it is away) the connections are dropped: a job left
+   * active is picked up again as stalled, and the sweeper re-enqueues from
+   * PostgreSQL whatever HQ has not acknowledged, so nothing is lost.
+   */
+  async close(deadlineMs: number): Promise<void> {
+    const graceful = (async () => {
+      await this.worker.close();
+      await this.queue.close();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([graceful.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)))]).catch(() => false);
+    clearTimeout(timer);
+    if (!closed) this.options.logger.warn({ deadlineMs }, 'Redis did not answer the upload queue\'s close; dropping its connections');
+    graceful.catch(() => undefined); // settles (or not) after the connections are dropped
     for (const c of this.connections) c.disconnect();
   }
 
   private async process(job: Job): Promise<void> {
-    if (job.name === 'replay') await this.replay(job.data as ReplayJob);
+    // "replay" jobs were enqueued by earlier versions; replays are now sent by the sweeper from PostgreSQL.
+    if (job.name === 'replay') await sendReplay(this.options, job.data as ReplayJob);
     else await this.upload((job.data as UploadJob).batchId);
   }
 
@@ -110,18 +146,26 @@ export class Uploader {
    * Makes sure HQ has this batch: uploads every unacknowledged batch in
    * outbox order, this one and all before it at least, and the ones after
    * it too while it is at it (their own jobs then find them acknowledged).
-   * The next batch is read while HQ applies the current one.
+   * The next batch is read while HQ applies the current one. A batch HQ
+   * refuses for its content is split (or, alone, set aside) and the upload
+   * goes on with its halves and everything after it.
    */
   private async upload(batchId: string): Promise<void> {
     for (;;) {
-      const { rows } = await this.options.pool.query<BatchRow>('SELECT batch_id, first_id, last_id FROM sync_batches WHERE acked_at IS NULL ORDER BY first_id LIMIT 500');
-      if (rows.length > 0) await this.uploadInOrder(rows);
+      const { rows } = await this.options.pool.query<BatchRow>(
+        'SELECT batch_id, first_id, last_id FROM sync_batches WHERE acked_at IS NULL AND refused_at IS NULL ORDER BY first_id LIMIT 500',
+      );
+      if (rows.length > 0 && (await this.uploadInOrder(rows)) === 'refused') continue;
       if (rows.length < 500 || rows.some((r) => r.batch_id === batchId)) return;
     }
   }
 
-  /** Uploads these batches in order, each acknowledged before the next is sent; the next is read while HQ applies the current one. */
-  private async uploadInOrder(rows: readonly BatchRow[]): Promise<void> {
+  /**
+   * Uploads these batches in order, each acknowledged before the next is
+   * sent; the next is read while HQ applies the current one. Stops at a
+   * batch HQ refused for its content ('refused'), once it is split or set aside.
+   */
+  private async uploadInOrder(rows: readonly BatchRow[]): Promise<'done' | 'refused'> {
     const { pool, hq } = this.options;
     let { records: behind, oldestAt } = await backlog(pool);
     const prepare = (row: BatchRow) => batchRecordsJson(pool, { firstId: row.first_id, lastId: row.last_id });
@@ -132,6 +176,12 @@ export class Uploader {
       next?.catch(() => undefined); // awaited on the next turn; a failure there is that turn's
       const prepared = new PreparedJson(`{"batchId":${JSON.stringify(row.batch_id)},"records":${records.json},"backlog":${JSON.stringify({ records: behind, oldestAt })}}`);
       try {
+        // Over the limit HQ published (a batch cut before HQ lowered it, a record larger than it): HQ's 413, without the upload.
+        const bytes = Buffer.byteLength(prepared.json);
+        if (bytes > (hq.knownLimits?.batchBodyBytes ?? Infinity)) {
+          const limit = (await hq.limits())?.batchBodyBytes ?? Infinity; // HQ may have raised it since: refuse only against what it says now
+          if (bytes > limit) throw new HqRejected(`not sent: the batch body is ${bytes} bytes and HQ takes at most ${limit}`, 413, { code: 'PAYLOAD_TOO_LARGE' });
+        }
         const { replayed } = await hq.uploadBatch({ batchId: row.batch_id, prepared });
         await pool.query('UPDATE sync_batches SET acked_at = now(), attempts = attempts + 1, last_error = NULL WHERE batch_id = $1', [row.batch_id]);
         behind = Math.max(0, behind - records.count);
@@ -139,24 +189,26 @@ export class Uploader {
         this.options.logger.debug({ batch: row.batch_id, records: records.count, replayed }, 'batch acknowledged by HQ');
       } catch (err) {
         await pool.query('UPDATE sync_batches SET attempts = attempts + 1, last_error = $2 WHERE batch_id = $1', [row.batch_id, (err as Error).message]);
-        throw err;
+        if (!(err instanceof HqRejected && refusesContent(err.status))) throw err;
+        await this.refused(row, err);
+        return 'refused';
       }
     }
+    return 'done';
   }
 
-  private async replay(request: ReplayRequest): Promise<void> {
-    const { pool, hq, storeId } = this.options;
-    const { rows } = await pool.query<{ sent_at: Date | null }>('SELECT sent_at FROM sync_replays WHERE request_id = $1', [request.requestId]);
-    if (rows[0]?.sent_at) return;
-    const records = await journalRange(pool, request);
-    const { records: behind, oldestAt } = await backlog(pool);
-    try {
-      await hq.uploadBatch({ batchId: `${storeId}-replay-${request.requestId}`, replayOf: request.requestId, records, backlog: { records: behind, oldestAt } });
-    } catch (err) {
-      // 422: HQ applied this replay before, with the range as it was then; it is answered.
-      if (!(err instanceof HqRejected && err.status === 422)) throw err;
-    }
-    await pool.query('UPDATE sync_replays SET sent_at = now(), records = $2 WHERE request_id = $1', [request.requestId, records.length]);
-    this.options.logger.info({ request: request.requestId, terminal: request.terminalId, from: request.from, to: request.to, records: records.length }, 'replayed a range HQ was missing');
+  /** HQ refused this batch for what it carries: split it in two, or set its one record aside. */
+  private async refused(row: BatchRow, err: HqRejected): Promise<void> {
+    const { pool, storeId, logger } = this.options;
+    const refusal = err.message;
+    const problemCode = (err.problem as { code?: unknown } | undefined)?.code;
+    const code = typeof problemCode === 'string' ? problemCode : `HTTP_${err.status}`;
+    const outcome = await withTransaction(pool, async (client) => {
+      const done = await splitRefusedBatch(client, storeId, row.batch_id, refusal);
+      if (done === 'set-aside') await this.options.onSetAside?.(client, { outboxId: row.first_id, status: err.status, code, refusal });
+      return done;
+    });
+    if (outcome === 'split') logger.warn({ batch: row.batch_id, status: err.status, refusal }, 'HQ refused a batch; split in two to isolate the records it refuses');
+    if (outcome === 'set-aside') logger.error({ batch: row.batch_id, status: err.status, refusal }, 'HQ refused an outbox record; set aside in quarantine, the upload goes on without it');
   }
 }

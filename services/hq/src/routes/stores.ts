@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, SyncBatchV1 } from '@tillstream/contracts';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
 import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
 import { HttpProblem, bearerAuth, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
@@ -44,6 +44,12 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   // Their text was taken under the v1 contract, possibly before the edge refused every control
   // character: HQ refuses only what it cannot store as sent (NUL, lone surrogates).
   const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false, text: 'storable' });
+
+  // What one upload may carry: the store's sync reads it and cuts its batches below it.
+  router.get('/v1/stores/:storeId/limits', storeParam, auth, (_req, res) => {
+    const limits: SyncLimits = { batchBodyBytes: deps.batchLimitBytes, batchRecords: MAX_BATCH_RECORDS };
+    res.json(limits);
+  });
 
   router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
