@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { PosTransactionV1, posTransactions, storeTopics, type PosTransactionInput } from '@tillstream/contracts';
+import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { freePort, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -110,7 +110,7 @@ describe('sync with Redis away', () => {
     const producer = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'test', topicPrefix: kafka.prefix });
     await producer.connect();
     onTestFinished(() => producer.disconnect());
-    const publish = (txs: PosTransactionInput[]) => producer.send(posTransactions, txs.map((tx) => ({ storeId: tx.storeId, data: PosTransactionV1.parse(tx) })));
+    const publish = (txs: PosTransactionInput[]) => publishAcknowledged(producer, db.pool, txs);
 
     const vars = {
       STORE_ID: STORE,

@@ -1,11 +1,11 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { PosTransactionV1, posTransactions, storeTopics, type PosTransactionInput } from '@tillstream/contracts';
+import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, type QuarantineRow } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { makeTransaction, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -86,7 +86,7 @@ describe('sync with records HQ refuses', () => {
     const producer = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'test', topicPrefix: kafka.prefix });
     await producer.connect();
     onTestFinished(() => producer.disconnect());
-    const publish = (txs: PosTransactionInput[]) => producer.send(posTransactions, txs.map((tx) => ({ storeId: tx.storeId, data: PosTransactionV1.parse(tx) })));
+    const publish = (txs: PosTransactionInput[]) => publishAcknowledged(producer, db.pool, txs);
 
     // HQ is away while the backlog builds, so it is cut before the store knows HQ's limit (100 records, ~130 KB a batch).
     const proxy = await switchableProxy(() => hq.url);

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { z } from 'zod';
-import { PosTransactionV1, posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
-import { journalEntry, loadConsumerOffset, recordTransactions } from '@tillstream/db';
+import { posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
+import { loadConsumerOffset } from '@tillstream/db';
 import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
+import { publishAcknowledged, testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import type { ConsumerServiceEnv } from './env.ts';
 import type { RunningService } from './runtime.ts';
@@ -85,17 +84,8 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
     topic,
     groupId,
     logs,
-    publish: async (txs) => {
-      const parsed = txs.map((tx) => PosTransactionV1.parse(tx));
-      const receipts = await producer.send(posTransactions, parsed.map((data) => ({ storeId: data.storeId, data })));
-      // The journal is what terminals were told: the day manifest is built from it (a retried copy keeps its first receipt).
-      const receivedAt = new Date();
-      await recordTransactions(
-        db.pool,
-        parsed.map((tx, i) => journalEntry(tx, { bodyHash: createHash('sha256').update(JSON.stringify(tx)).digest(), receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset })),
-      );
-      return receipts;
-    },
+    // The journal is what terminals were told: the day manifest is built from it (a retried copy keeps its first receipt).
+    publish: (txs) => publishAcknowledged(producer, db.pool, txs),
     caughtUp: async (timeoutMs = 20_000) => {
       const end = await topicEnd(kafka, topic);
       await waitFor(async () => (await bookedOffset(db, groupId, topic)) === end, { timeoutMs, message: `${options.name} to book up to offset ${end}` });

@@ -367,6 +367,24 @@ export async function resolveQuarantine(
 }
 
 /**
+ * Opens again a store entry that was replayed (or discarded) when the same
+ * record fails again: the cause was not fixed after all. A new revision
+ * with the new error goes to HQ too, so a record is never set aside unseen.
+ */
+export async function reopenQuarantine(client: PoolClient, id: string, failure: { code: string; message: string }): Promise<QuarantineRow | undefined> {
+  const { rows } = await client.query<DbRow>(
+    `UPDATE quarantine SET status = 'open', actor = NULL, reason = NULL, resolved_at = NULL, code = $2, message = $3, revision = revision + 1
+     WHERE id = $1 AND status <> 'open'
+     RETURNING ${columns('store')}`,
+    [id, safeErrorText(failure.code, 100), safeErrorText(failure.message)],
+  );
+  if (!rows[0]) return undefined;
+  const row = toRow(rows[0]);
+  await forward(client, row);
+  return row;
+}
+
+/**
  * Books entries a store uploaded (HQ, inside the batch's transaction): the
  * latest revision of each (store, entry id) wins, whatever order revisions
  * arrive in.

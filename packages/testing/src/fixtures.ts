@@ -1,9 +1,10 @@
 import { onTestFinished } from 'vitest';
 import { Queue, Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { TopicSettings } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, migrate, type MigrationTarget, type Pool } from '@tillstream/db';
-import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
+import { createHash } from 'node:crypto';
+import { PosTransactionV1, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, journalEntry, migrate, recordTransactions, type MigrationTarget, type Pool } from '@tillstream/db';
+import { createKafkaClient, deleteTopics, ensureTopics, type Kafka, type RecordReceipt, type TypedProducer } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { TEMPLATE_DB, testEnv } from './env.ts';
 import { uniqueName } from './names.ts';
@@ -95,4 +96,25 @@ export function testQueue<Data, Result>(options: { processor?: Processor<Data, R
     await queue.close();
   });
   return { name, queue, worker };
+}
+
+/**
+ * Puts POS transactions on the topic as ingest acknowledges them: produced
+ * (acks=all), then recorded in the store's journal, which is what terminals
+ * were told and what the day manifest is built from. A test that feeds the
+ * consumers without ingest uses this, or its days never get a manifest.
+ */
+export async function publishAcknowledged(
+  producer: TypedProducer,
+  journal: Pool,
+  txs: readonly PosTransactionInput[],
+): Promise<RecordReceipt[]> {
+  const parsed = txs.map((tx) => PosTransactionV1.parse(tx));
+  const receipts = await producer.send(posTransactions, parsed.map((data) => ({ storeId: data.storeId, data })));
+  const receivedAt = new Date();
+  await recordTransactions(
+    journal,
+    parsed.map((tx, i) => journalEntry(tx, { bodyHash: createHash('sha256').update(JSON.stringify(tx)).digest(), receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset })),
+  );
+  return receipts;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createLogger } from '@tillstream/observability';
@@ -10,6 +11,10 @@ import { prepareTemplateDatabases } from './fixtures.ts';
  * stops exactly what it started.
  */
 export default async function setup(): Promise<() => Promise<void>> {
+  // Marks this run: workers and every process they start inherit it, so the
+  // leak check below finds this run's brokers and never another run's (two
+  // checkouts testing side by side on one machine).
+  process.env.TILLSTREAM_TEST_RUN = randomUUID();
   const logger = createLogger({ name: 'test-infra', level: process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'warn' });
   const config = infraConfigFromEnv(process.env, logger);
   const started = await up(config);
@@ -27,13 +32,16 @@ export default async function setup(): Promise<() => Promise<void>> {
   };
 }
 
-/** Brokers started by tests themselves (state under the temp dir) that are still running. */
+/** Brokers started by this run's tests themselves (state under the temp dir, this run's mark in their environment) that are still running. */
 async function leakedBrokers(): Promise<number[]> {
   const pids: number[] = [];
+  const mark = `TILLSTREAM_TEST_RUN=${process.env.TILLSTREAM_TEST_RUN}\0`;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('kafka.Kafka') && cmd.includes(`${tmpdir()}/tillstream-`)) pids.push(Number(entry));
+    if (!cmd.includes('kafka.Kafka') || !cmd.includes(`${tmpdir()}/tillstream-`)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
+    if (environ.includes(mark)) pids.push(Number(entry));
   }
   return pids;
 }

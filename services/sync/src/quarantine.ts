@@ -1,5 +1,4 @@
-import { maskCardLikeDigits } from '@tillstream/contracts';
-import { appendSyncOutbox, getQuarantine, quarantineEntry, recordQuarantine, type PoolClient, type Queryable } from '@tillstream/db';
+import { recordQuarantine, reopenQuarantine, type PoolClient, type Queryable } from '@tillstream/db';
 import type { Counter, Logger } from '@tillstream/observability';
 import type { RefusedRecord } from './uploader.ts';
 
@@ -33,23 +32,8 @@ export async function quarantineRefused(client: PoolClient, options: { storeId: 
     transactionId: record.stream === 'transaction' ? record.record_key : null,
     businessDay: record.business_day,
   });
-  if (entry.status !== 'open') await reopen(client, entry.id, refused);
-}
-
-/**
- * HQ refused again a record whose entry was replayed (the cause was not
- * fixed after all): the entry is open again, with HQ's new answer, at a new
- * revision that goes to HQ too, so the record is never set aside unseen.
- */
-async function reopen(client: PoolClient, id: string, refused: RefusedRecord): Promise<void> {
-  await client.query(
-    `UPDATE quarantine SET status = 'open', actor = NULL, reason = NULL, resolved_at = NULL, code = $2, message = $3, revision = revision + 1 WHERE id = $1`,
-    [id, refused.code.slice(0, 100), maskCardLikeDigits(refused.refusal).slice(0, 2000)],
-  );
-  const row = await getQuarantine(client, 'store', id);
-  if (!row) return;
-  const entry = quarantineEntry(row);
-  await appendSyncOutbox(client, [{ stream: 'quarantine', key: `${entry.entryId}#${entry.revision}`, data: entry }]);
+  // HQ refused again a record whose entry was replayed: the cause was not fixed after all.
+  if (entry.status !== 'open') await reopenQuarantine(client, entry.id, { code: refused.code, message: refused.refusal });
 }
 
 /**
