@@ -2,14 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { freePort, httpProxy, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -52,26 +51,6 @@ async function ownRedis(port: number): Promise<{ url: string; start(): Promise<v
   return redis;
 }
 
-/** A pass-through proxy in front of HQ that counts the requests by what they ask for (heartbeat, manifests, ...). */
-async function countingProxy(target: string): Promise<{ url: string; count(what: string): number }> {
-  const counts = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const what = `${req.method} ${(req.url ?? '').replace(/^\/v1\/stores\/[^/]+/, '')}`;
-    const u = new URL(target);
-    const forward = httpRequest({ host: u.hostname, port: u.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      // Counted once HQ answered: a heartbeat counts when HQ took it.
-      if ((up.statusCode ?? 500) < 300) counts.set(what, (counts.get(what) ?? 0) + 1);
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    forward.on('error', () => req.socket.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, count: (what) => counts.get(what) ?? 0 };
-}
-
 /** `count` transactions of one business day on one terminal, numbered from `firstSeq`. */
 function day(businessDay: string, count: number, firstSeq: number, seed: number): PosTransactionInput[] {
   const seen = new Set<string>();
@@ -103,7 +82,8 @@ describe('sync with Redis away', () => {
     );
     onTestFinished(() => hq.stop());
     await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
-    const proxy = await countingProxy(hq.url);
+    // Counts what HQ took, by what it was asked for (heartbeat, manifests, ...), whichever store path.
+    const proxy = await httpProxy({ target: () => hq.url, label: (req) => `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/^\/v1\/stores\/[^/]+/, '')}` });
 
     const db = await testDatabase({ target: 'store' });
     const kafka = await testKafka({ specs: storeTopics });
@@ -154,7 +134,7 @@ describe('sync with Redis away', () => {
 
     // Redis goes away (every job with it: no persistence). The store keeps selling and HQ publishes a catalog.
     await redis.stop();
-    const before = (what: string) => proxy.count(what);
+    const before = (what: string) => proxy.answered(what);
     const at = { heartbeat: before('POST /heartbeat'), manifests: before('POST /manifests'), replays: before('GET /replay-requests'), catalog: before('GET /catalog') };
     const second = day('2026-11-21', 120, 1, 12);
     await publish(second);
@@ -168,9 +148,9 @@ describe('sync with Redis away', () => {
 
     // While Redis is away: HQ hears the store (heartbeats, manifests, replay polls), the catalog is applied
     // and acknowledged, and the status page answers with the queue unknown and the new day waiting.
-    await waitFor(() => proxy.count('POST /heartbeat') >= at.heartbeat + 3, { timeoutMs: 30_000, message: 'three heartbeats at HQ while Redis is away' });
-    await waitFor(() => proxy.count('POST /manifests') >= at.manifests + 1, { timeoutMs: 30_000, message: 'a manifest at HQ while Redis is away' });
-    await waitFor(() => proxy.count('GET /replay-requests') >= at.replays + 1, { timeoutMs: 30_000, message: 'a replay poll at HQ while Redis is away' });
+    await waitFor(() => proxy.answered('POST /heartbeat') >= at.heartbeat + 3, { timeoutMs: 30_000, message: 'three heartbeats at HQ while Redis is away' });
+    await waitFor(() => proxy.answered('POST /manifests') >= at.manifests + 1, { timeoutMs: 30_000, message: 'a manifest at HQ while Redis is away' });
+    await waitFor(() => proxy.answered('GET /replay-requests') >= at.replays + 1, { timeoutMs: 30_000, message: 'a replay poll at HQ while Redis is away' });
     await waitFor(async () => (await db.pool.query('SELECT 1 FROM store_catalog_versions WHERE version = $1 AND acked_at IS NOT NULL', [published.version])).rowCount === 1, {
       timeoutMs: 30_000,
       message: 'the catalog applied and acknowledged while Redis is away',

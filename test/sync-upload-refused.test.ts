@@ -1,11 +1,10 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, type QuarantineRow } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { httpProxy, makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -20,27 +19,6 @@ import { makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka,
 
 const STORE = 'S001';
 const LIMIT = 64 * 1024;
-
-/** A pass-through proxy in front of HQ that can refuse connections (HQ away). */
-async function switchableProxy(target: () => string): Promise<{ url: string; up: boolean }> {
-  const state = { up: false };
-  const server: Server = createServer((req, res) => {
-    if (!state.up) {
-      req.socket.destroy();
-      return;
-    }
-    const u = new URL(target());
-    const forward = httpRequest({ host: u.hostname, port: u.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    forward.on('error', () => req.socket.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
-}
 
 /** `count` sales of one day on T01 from `firstSeq`, each about 1.3 KB as stored (four lines). */
 function sales(businessDay: string, count: number, firstSeq: number): PosTransactionInput[] {
@@ -89,7 +67,7 @@ describe('sync with records HQ refuses', () => {
     const publish = (txs: PosTransactionInput[]) => publishAcknowledged(producer, db.pool, txs);
 
     // HQ is away while the backlog builds, so it is cut before the store knows HQ's limit (100 records, ~130 KB a batch).
-    const proxy = await switchableProxy(() => hq.url);
+    const proxy = await httpProxy({ target: () => hq.url, mode: 'down' });
     const sync = await startSync(
       syncEnv.parse({
         STORE_ID: STORE,
@@ -132,7 +110,7 @@ describe('sync with records HQ refuses', () => {
     });
 
     // HQ answers: the refused records are isolated, everything else arrives, and both days' manifests.
-    proxy.up = true;
+    proxy.mode = 'pass';
     const held = async () => (await hqDb.pool.query<{ transaction_id: string }>('SELECT transaction_id FROM hq_transactions WHERE store_id = $1', [STORE])).rows.map((r) => r.transaction_id);
     const expected = [...dayA, ...dayB].filter((t) => !poisons.includes(t)).map((t) => t.transactionId);
     await waitFor(async () => (await held()).length === expected.length, { timeoutMs: 60_000, message: 'every record but the poisons at HQ' });

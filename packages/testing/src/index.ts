@@ -4,6 +4,7 @@ export * from './env.ts';
 export * from './fixtures.ts';
 export * from './topic-reader.ts';
 export * from './tcp-proxy.ts';
+export * from './http-proxy.ts';
 export { startProcess, stopProcess, killProcess, freePort, type ProcessOptions } from '@tillstream/infra';
 export * from '@tillstream/simulator';
 export * from './traffic.ts';
