@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { SyncBatch } from '@tillstream/contracts';
 import { HqClient, HqUnavailable, backoffMs } from './hq-client.ts';
@@ -20,6 +19,12 @@ async function fakeHq() {
   return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
 }
 
+/** A clock the test moves: a quiet period ends when the test says, not after a sleep. */
+function testClock() {
+  let at = 1_000_000;
+  return { now: () => at, advance: (ms: number) => void (at += ms) };
+}
+
 const BATCH: SyncBatch = { batchId: 'S001-1-1', records: [], backlog: { records: 0, oldestAt: null } };
 const RETRY = { baseMs: 200, maxMs: 1000 };
 
@@ -38,20 +43,24 @@ async function attempt(client: HqClient): Promise<number> {
 describe('HQ client backoff', () => {
   it('backs off store-wide: a hundred waiting uploads make one request per backoff period, doubling, reset by success', async () => {
     const hq = await fakeHq();
-    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY });
+    const clock = testClock();
+    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY, now: clock.now });
 
     const first = [await attempt(client), ...(await Promise.all(Array.from({ length: 99 }, () => attempt(client))))];
     expect(hq.requests).toBe(1);
     expect(Math.max(...first)).toBeLessThanOrEqual(200);
     expect(Math.min(...first)).toBeGreaterThan(0);
 
-    await sleep(Math.max(...first) + 10);
+    clock.advance(Math.max(...first) - 1);
+    expect(await attempt(client)).toBe(1); // still quiet: nobody asks HQ
+    expect(hq.requests).toBe(1);
+    clock.advance(1);
     const second = await attempt(client);
     expect(hq.requests).toBe(2);
     expect(second).toBeGreaterThanOrEqual(200); // failures in a row: 2, ceiling 400
 
     hq.status = 201;
-    await sleep(second + 10);
+    clock.advance(second);
     expect(await attempt(client)).toBe(0);
     hq.status = 500;
     expect(await attempt(client)).toBeLessThanOrEqual(200); // the streak was reset
@@ -60,9 +69,10 @@ describe('HQ client backoff', () => {
 
   it('while HQ is failing, one request at a time asks whether it is back: chores running side by side do not each ask after every quiet', async () => {
     const hq = await fakeHq();
-    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY });
+    const clock = testClock();
+    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY, now: clock.now });
     const quiet = await attempt(client);
-    await sleep(quiet + 10);
+    clock.advance(quiet);
     const answers = await Promise.all(Array.from({ length: 10 }, () => attempt(client)));
     expect(hq.requests).toBe(2);
     expect(answers.every((ms) => ms > 0)).toBe(true);
@@ -70,7 +80,8 @@ describe('HQ client backoff', () => {
 
   it("honours HQ's Retry-After for the whole store, but a 409 (one batch in flight) quiets nobody", async () => {
     const hq = await fakeHq();
-    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY });
+    const clock = testClock();
+    const client = new HqClient({ url: hq.url, storeId: 'S001', token: 't', timeoutMs: 2000, retry: RETRY, now: clock.now });
     hq.status = 409;
     await attempt(client);
     await attempt(client);
@@ -79,9 +90,9 @@ describe('HQ client backoff', () => {
     hq.status = 429;
     hq.retryAfter = '3';
     expect(await attempt(client)).toBe(3000);
-    const waiting = await attempt(client);
+    clock.advance(1000);
+    expect(await attempt(client)).toBe(2000); // the rest of HQ's 3 s, asked of nobody
     expect(hq.requests).toBe(3);
-    expect(waiting).toBeGreaterThan(2500);
   });
 
   it('unreachable HQ counts as a failure with the same backoff', async () => {

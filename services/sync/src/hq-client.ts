@@ -34,12 +34,12 @@ export class HqRejected extends Error {
   }
 }
 
-function retryAfterMs(header: string | null): number | undefined {
+function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** A request body already serialised as JSON. */
@@ -67,6 +67,8 @@ export interface HqClientOptions {
   retry: RetrySettings;
   /** Told about every request's outcome: the store's sync status shows whether HQ is reachable. */
   onOutcome?(reachable: boolean, error?: string): void;
+  /** Epoch milliseconds; default Date.now. Tests move it to end a quiet period without waiting it out. */
+  now?: () => number;
 }
 
 /** The store's side of HQ's API. */
@@ -82,7 +84,11 @@ export class HqClient {
   /** What HQ last said it takes in one upload (GET /limits); undefined until it said. */
   knownLimits: SyncLimits | undefined;
 
-  constructor(private readonly options: HqClientOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly options: HqClientOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   /**
    * While HQ is failing, one request at a time finds out whether it is back:
@@ -93,7 +99,7 @@ export class HqClient {
 
   /** `body` is sent as JSON; a `PreparedJson` is sent as it is (a batch body built by PostgreSQL). */
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T | undefined }> {
-    const quiet = this.notBefore - Date.now();
+    const quiet = this.notBefore - this.now();
     if (quiet > 0) throw new HqUnavailable(`not asking HQ again before ${new Date(this.notBefore).toISOString()} (backing off)`, quiet, undefined);
     if (this.failures === 0) return this.send<T>(method, path, body, headers);
     if (this.probing) throw new HqUnavailable('HQ failed last time; a request in flight is finding out whether it is back', this.options.retry.baseMs, undefined);
@@ -129,7 +135,7 @@ export class HqClient {
     }
     if (res.status === 409 || res.status === 429 || res.status >= 500) {
       const message = `HQ answered ${res.status} to ${method} ${path}`;
-      const told = retryAfterMs(res.headers.get('retry-after'));
+      const told = retryAfterMs(res.headers.get('retry-after'), this.now());
       this.options.onOutcome?.(false, message);
       // 409 is about one batch (a copy in flight); 429 and 5xx are about the whole store.
       if (res.status === 409) throw new HqUnavailable(message, told, res.status);
@@ -149,7 +155,7 @@ export class HqClient {
   private backOff(told?: number): number {
     this.failures += 1;
     const quiet = told ?? backoffMs(this.failures, this.options.retry);
-    this.notBefore = Math.max(this.notBefore, Date.now() + quiet);
+    this.notBefore = Math.max(this.notBefore, this.now() + quiet);
     return quiet;
   }
 
