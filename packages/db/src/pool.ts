@@ -24,13 +24,6 @@ export interface PoolOptions {
   connectionTimeoutMs?: number;
   /** Server-side statement timeout; default 30 s, a guard against runaway queries. */
   statementTimeoutMs?: number;
-  /**
-   * Turn off synchronous_commit for this pool's sessions: a commit returns
-   * before its WAL reaches disk. Only for data that is not the truth, where
-   * losing the last few hundred milliseconds on a power cut is harmless
-   * (ingest's idempotency journal: the truth is in Kafka). Default false.
-   */
-  asynchronousCommit?: boolean;
 }
 
 /** The one factory of PostgreSQL pools in Tillstream. */
@@ -44,7 +37,7 @@ export function createPool(options: PoolOptions): Pool {
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     // No JIT: Tillstream's statements are short and run thousands of times; JIT
     // compiled each batch's aggregation anew, at ~0.7 s a time (BENCHMARKS.md, trends).
-    options: `-c jit=off${options.asynchronousCommit ? ' -c synchronous_commit=off' : ''}`,
+    options: '-c jit=off',
   });
   // An idle client losing its connection (database restart) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces it.

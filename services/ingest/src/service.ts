@@ -34,10 +34,13 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
   await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
-  // The journal is not the truth (Kafka is): a power cut losing its last
-  // commits only means a replay may produce a second copy under the same
-  // transactionId, which consumers de-duplicate. So no WAL flush per commit.
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, asynchronousCommit: true });
+  // Journal commits are durable (synchronous_commit on): the journal is what
+  // terminals were told, the day manifest is built from it, and a receipt
+  // lost to a database crash while ingest runs on would never be read back
+  // from the broker (that happens only at ingest's start). The WAL flush
+  // costs no terminal anything: receipts are written after the answer, by
+  // one writer that merges every batch waiting meanwhile.
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log });
   await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
     log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');
