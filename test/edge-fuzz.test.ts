@@ -161,6 +161,8 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
     expect(routeCount).toMatchObject({ ingest: expect.any(Number), inventory: expect.any(Number), trends: expect.any(Number), sync: expect.any(Number), hq: expect.any(Number) });
 
     const before = heapAfterGc();
+    // What the services logged from here on is what the hostile requests caused.
+    const logsFrom = Object.fromEntries(Object.entries(chain.logs).map(([name, logs]) => [name, logs.length]));
     const failures: string[] = [];
     let answered = 0;
     let next = 0;
@@ -176,7 +178,7 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
     await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
     expect(answered).toBe(work.length);
-    for (const [name, logs] of Object.entries(chain.logs)) expect(errorLines(logs), `${name} logged errors`).toEqual([]);
+    for (const [name, logs] of Object.entries(chain.logs)) expect(errorLines(logs.slice(logsFrom[name])), `${name} logged errors`).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 
     // The edge rules hold on every JSON endpoint of every service: each route that takes a body

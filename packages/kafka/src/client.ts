@@ -36,7 +36,12 @@ function pinoLogCreator(logger: Logger): KafkaConfig['logCreator'] {
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
-      child[LEVELS[level] ?? 'info'](extra, message);
+      // kafkajs logs every error *response* at error level before its own retry
+      // decides anything ("not the leader" just after a topic is created, a
+      // group rebalancing). What turns out final reaches our code as a thrown
+      // error and is logged there; the response itself is a warning.
+      const pinoLevel = level === logLevel.ERROR && message.startsWith('Response ') ? 'warn' : (LEVELS[level] ?? 'info');
+      child[pinoLevel](extra, message);
     };
 }
 
