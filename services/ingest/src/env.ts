@@ -27,7 +27,7 @@ export const ingestEnv = z
     .positive()
     .default(100)
     .describe("Per-terminal transactions/s (token bucket), batches included. Validating and hashing a batched transaction took 0.4-1.1 ms on the shared 2-core test machine: 100/s keeps a till replaying its backlog to about a tenth of ingest's core."),
-  TERMINAL_TRANSACTIONS_BURST: positiveInt.default(2000).describe('Transactions a terminal may send at once before its rate applies; at least a full batch (500).'),
+  TERMINAL_TRANSACTIONS_BURST: positiveInt.default(500).describe('Transactions a terminal may send at once before its rate applies (one full batch; a backlog then drains at the rate); at least a full batch (500).'),
   TERMINAL_BYTES_PER_SECOND: positiveInt.default(512 * 1024).describe('Per-terminal body bytes/s (token bucket), charged from Content-Length before the body is read.'),
   TERMINAL_BYTES_BURST: positiveInt.default(4 * 1024 * 1024).describe('Body bytes a terminal may send at once before its rate applies; at least BATCH_BODY_LIMIT_BYTES.'),
   IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(35).describe('How long transactionIds are remembered; terminals replay backlogs up to a month old.'),
