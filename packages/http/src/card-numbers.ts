@@ -2,10 +2,15 @@ import { isValidGtin } from '@tillstream/contracts';
 
 /** Luhn (mod 10) over a string of digits. */
 export function luhnValid(digits: string): boolean {
+  return luhn(digits.length, (k) => digits.charCodeAt(k) - 48);
+}
+
+/** Luhn (mod 10) over `length` digits, the k-th given by `digitAt` (one loop for strings and the scanner's buffer). */
+function luhn(length: number, digitAt: (k: number) => number): boolean {
   let sum = 0;
   let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
+  for (let k = length - 1; k >= 0; k--) {
+    let d = digitAt(k);
     if (double) {
       d *= 2;
       if (d > 9) d -= 9;
@@ -56,27 +61,12 @@ export function containsCardNumber(text: string): boolean {
         break;
       }
     }
-    if (length >= 13 && length <= 19 && luhnDigits(run, length)) return true;
+    if (length >= 13 && length <= 19 && luhn(length, (k) => run[k]!)) return true;
     i = j;
   }
   return false;
 }
 
-/** Luhn (mod 10) over the first `length` digits of `digits`. */
-function luhnDigits(digits: Uint8Array, length: number): boolean {
-  let sum = 0;
-  let double = false;
-  for (let k = length - 1; k >= 0; k--) {
-    let d = digits[k]!;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return sum % 10 === 0;
-}
 
 /** True for an integer of 13-19 digits that passes Luhn, or that is too large to check. */
 export function numberIsCard(n: number): boolean {
