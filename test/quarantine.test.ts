@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken, issueTerminalToken, listQuarantine, type Pool } from '@tillstream/db';
@@ -8,7 +5,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testInventory } from '@tillstream/inventory/testing';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { makeTransaction, readTopic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, readTopic, runTillstream, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13, items 3-5 end to end: a sale acknowledged by ingest and then
@@ -20,19 +17,6 @@ import { makeTransaction, readTopic, testDatabase, testEnv, testKafka, testLogge
  * day becomes complete.
  */
 
-const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.meta.url));
-
-async function tillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(',') },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 async function json<T>(res: Response | Promise<Response>): Promise<T> {
   return (await (await res).json()) as T;
@@ -140,11 +124,11 @@ describe('quarantine, replay and reconciliation', () => {
 
     // The cause is fixed; the operator replays what is open.
     await storeDb.pool.query('DROP TRIGGER refuse_in_sync ON sync_outbox; DROP TRIGGER refuse_in_inventory ON inventory_pos_transactions');
-    const listed = await tillstream('dlq', 'list', '--store', 'S001', '--database-url', storeDb.url);
+    const listed = await runTillstream('dlq', 'list', '--store', 'S001', '--database-url', storeDb.url);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/inventory\tDATABASE_ERROR\t1\t/);
     expect(listed.stdout).toMatch(/sync\tDATABASE_ERROR\t1\t/);
-    const replay = await tillstream('dlq', 'replay', '--store', 'S001', '--database-url', storeDb.url, '--all', '--actor', 'test-operator');
+    const replay = await runTillstream('dlq', 'replay', '--store', 'S001', '--database-url', storeDb.url, '--all', '--actor', 'test-operator');
     expect(replay.stderr).toBe('');
     expect(replay.code).toBe(0);
     expect(replay.stdout.match(/^replayed entry/gm)).toHaveLength(2);

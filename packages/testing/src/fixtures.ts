@@ -1,7 +1,10 @@
 import { onTestFinished } from 'vitest';
 import { Queue, Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { PosTransactionV1, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, journalEntry, migrate, recordTransactions, type MigrationTarget, type Pool } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, type Kafka, type RecordReceipt, type TypedProducer } from '@tillstream/kafka';
@@ -117,4 +120,21 @@ export async function publishAcknowledged(
     parsed.map((tx, i) => journalEntry(tx, { bodyHash: createHash('sha256').update(JSON.stringify(tx)).digest(), receivedAt, partition: receipts[i]!.partition, offset: receipts[i]!.offset })),
   );
   return receipts;
+}
+
+const TILLSTREAM_BIN = fileURLToPath(new URL('../../cli/bin/tillstream.js', import.meta.url));
+
+/**
+ * Runs the operators' CLI (`npx tillstream ...`) as its own process; never
+ * throws on a non-zero exit. It inherits the environment the test
+ * infrastructure was read from, so it finds the same brokers.
+ */
+export async function runTillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }

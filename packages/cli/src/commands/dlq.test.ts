@@ -1,27 +1,10 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { hqTransactions, QuarantineEntryV1 } from '@tillstream/contracts';
 import { bookHqQuarantine, getQuarantine, recordQuarantine, withTransaction, type DeadLetterInput } from '@tillstream/db';
 import { HEADER, topicOffsets } from '@tillstream/kafka';
-import { readRecords, testDatabase, testEnv, testKafka } from '@tillstream/testing';
+import { readRecords, runTillstream, testDatabase, testEnv, testKafka } from '@tillstream/testing';
 import { parseIds } from './dlq.ts';
 
-// Each CLI run starts a TypeScript process: seconds each on a loaded machine, hence the tests' longer timeouts.
-const BIN = fileURLToPath(new URL('../../bin/tillstream.js', import.meta.url));
-
-async function tillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
-      env: { ...process.env, KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(',') },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const TX = '6f1d2c3b-4a59-4e6f-8a7b-9c0d1e2f3a4b';
 const CARD_LIKE = '4000 1234 5678 9010';
@@ -50,15 +33,15 @@ describe('npx tillstream dlq (store)', () => {
     await withTransaction(db.pool, (c) => recordQuarantine(c, 'store', 'S001', deadLetter('4')));
     await withTransaction(db.pool, (c) => recordQuarantine(c, 'store', 'S001', deadLetter('5', { service: 'inventory', consumerGroup: 'S001.inventory', code: 'EVENT_INVALID' })));
 
-    const list = await tillstream('dlq', 'list', '--store', 'S001', '--database-url', db.url);
+    const list = await runTillstream('dlq', 'list', '--store', 'S001', '--database-url', db.url);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^topic\tservice\tcode\tcount\toldest\tnewest$/m);
     expect(list.stdout).toMatch(/^pos\.transactions\.v1\ttrends\tDATABASE_ERROR\t2\t\d+ s\t\d+ s$/m);
     expect(list.stdout).toMatch(/^pos\.transactions\.v1\tinventory\tEVENT_INVALID\t1\t/m);
-    const onlyTrends = JSON.parse((await tillstream('dlq', 'list', '--store', 'S001', '--database-url', db.url, '--service', 'trends', '--json')).stdout) as { entries: unknown[] };
+    const onlyTrends = JSON.parse((await runTillstream('dlq', 'list', '--store', 'S001', '--database-url', db.url, '--service', 'trends', '--json')).stdout) as { entries: unknown[] };
     expect(onlyTrends.entries).toHaveLength(2);
 
-    const show = await tillstream('dlq', 'show', first.id, '--store', 'S001', '--database-url', db.url);
+    const show = await runTillstream('dlq', 'show', first.id, '--store', 'S001', '--database-url', db.url);
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/tillstream-error-code: DATABASE_ERROR/);
     expect(show.stdout).toMatch(/SQLSTATE 22023/);
@@ -67,12 +50,12 @@ describe('npx tillstream dlq (store)', () => {
     expect(show.stdout.replace(/[ -]/g, '')).not.toMatch(/\d{13}/);
     expect(show.stdout).toMatch(/\[16 digits masked, ends 9010\]/);
 
-    const noReason = await tillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url);
+    const noReason = await runTillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url);
     expect(noReason.code).toBe(1);
     expect(noReason.stderr).toMatch(/--reason/);
     expect((await getQuarantine(db.pool, 'store', first.id))!.status).toBe('open');
 
-    const discard = await tillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url, '--reason', 'training sale keyed twice', '--actor', 'manager-7');
+    const discard = await runTillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url, '--reason', 'training sale keyed twice', '--actor', 'manager-7');
     expect(discard.code).toBe(0);
     expect(await getQuarantine(db.pool, 'store', first.id)).toMatchObject({ status: 'discarded', actor: 'manager-7', reason: 'training sale keyed twice', resolvedAt: expect.any(String) });
     // The discard goes to HQ like every change of an entry.
@@ -81,14 +64,14 @@ describe('npx tillstream dlq (store)', () => {
       [1, 'open', null],
       [2, 'discarded', 'training sale keyed twice'],
     ]);
-    const again = await tillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url, '--reason', 'again');
+    const again = await runTillstream('dlq', 'discard', first.id, '--store', 'S001', '--database-url', db.url, '--reason', 'again');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/no open quarantine entry of store S001 matches/);
   }, 240_000);
 
   it('every dlq command has --help, and bad ids are refused in one line', async () => {
     for (const command of [['dlq'], ['dlq', 'replay'], ['dlq', 'discard']]) {
-      const help = await tillstream(...command, '--help');
+      const help = await runTillstream(...command, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/^Usage: tillstream dlq/);
     }
@@ -97,7 +80,7 @@ describe('npx tillstream dlq (store)', () => {
       { from: '14', to: '16' },
       { from: '20', to: '20' },
     ]);
-    const bad = await tillstream('dlq', 'replay', 'x1', '--store', 'S001', '--database-url', 'postgres://127.0.0.1:1/none');
+    const bad = await runTillstream('dlq', 'replay', 'x1', '--store', 'S001', '--database-url', 'postgres://127.0.0.1:1/none');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toBe('tillstream: "x1" is not an entry id or a range of ids (12, 12-20)\n');
   }, 240_000);
@@ -131,18 +114,18 @@ describe('npx tillstream dlq --hq', () => {
       },
     ]);
 
-    const list = await tillstream('dlq', 'list', '--hq', '--database-url', db.url);
+    const list = await runTillstream('dlq', 'list', '--hq', '--database-url', db.url);
     expect(list.stdout).toMatch(/^store\ttopic\tservice\tcode\tcount/m);
     expect(list.stdout).toMatch(/^S001\t/m);
     expect(list.stdout).toMatch(/^S002\t/m);
 
-    const storeEntry = (await tillstream('dlq', 'list', '--hq', '--database-url', db.url, '--json')).stdout;
+    const storeEntry = (await runTillstream('dlq', 'list', '--hq', '--database-url', db.url, '--json')).stdout;
     const foreign = (JSON.parse(storeEntry) as { entries: Array<{ id: string; storeId: string }> }).entries.find((e) => e.storeId === 'S002')!;
-    const refused = await tillstream('dlq', 'replay', foreign.id, '--hq', '--database-url', db.url);
+    const refused = await runTillstream('dlq', 'replay', foreign.id, '--hq', '--database-url', db.url);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/replay them at the store \(tillstream dlq replay --store S002 41\)/);
 
-    const replay = await tillstream('dlq', 'replay', own.id, '--hq', '--database-url', db.url, '--actor', 'hq-ops');
+    const replay = await runTillstream('dlq', 'replay', own.id, '--hq', '--database-url', db.url, '--actor', 'hq-ops');
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(new RegExp(`replayed entry ${own.id}: ${topic.replace(/\./g, '\\.')} offset \\d+, for ${group.replace(/\./g, '\\.')} only`));
     const end = (await topicOffsets(kafka.kafka, topic)).reduce((n, p) => n + Number(p.high), 0);
