@@ -14,7 +14,9 @@ const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.me
 /** A base port whose demo ports (2 stores and HQ) are all free right now. */
 async function freeBasePort(): Promise<number> {
   for (;;) {
-    const base = 20_000 + 100 * Math.floor(Math.random() * 300);
+    // Below Linux's ephemeral range (32768 and up): a port the kernel hands to some client's outgoing
+    // connection meanwhile made a demo service fail with EADDRINUSE between this check and its listen.
+    const base = 20_000 + 100 * Math.floor(Math.random() * 120);
     const ports = [base, base + 1, base + 2, base + 3, base + 10, base + 100, base + 101, base + 102, base + 103];
     if ((await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)) return base;
   }
