@@ -1,0 +1,2 @@
+export * from './certs.ts';
+export * from './files.ts';
