@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCa, describeCertificate, issueCertificate, signedBy, writeKeyPair, type KeyPairPem } from './index.ts';
+import { createCa, describeCertificate, ensureCa, issueCertificate, signedBy, writeKeyPair, type KeyPairPem } from './index.ts';
 
 /** One TLS handshake between a server holding `server` and a client trusting `trust`, optionally presenting `client`. */
 async function handshake(options: { server: KeyPairPem; serverCa: string; trust: string; client?: KeyPairPem; servername?: string }) {
@@ -69,5 +69,19 @@ describe('certificates', () => {
   it('a server certificate without a host is refused rather than issued unusable', async () => {
     const ca = await createCa({ commonName: 'Test chain CA' });
     await expect(issueCertificate(ca, { commonName: 'x', usage: 'server' })).rejects.toThrow(/host/);
+  });
+});
+
+describe('ensureCa', () => {
+  it('creates the CA once and returns the same one afterwards', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tillstream-certs-'));
+    try {
+      const first = await ensureCa(join(dir, 'pki'), 'Local CA');
+      const second = await ensureCa(join(dir, 'pki'), 'Local CA');
+      expect(second.cert).toBe(first.cert);
+      expect(describeCertificate(first.cert).commonName).toBe('Local CA');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

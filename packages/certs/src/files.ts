@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KeyPairPem } from './certs.ts';
+import { createCa, type KeyPairPem } from './certs.ts';
 
 /** Where a certificate and its key live on disk. */
 export interface PemFiles {
@@ -27,4 +27,22 @@ export async function writeKeyPair(dir: string, name: string, pair: KeyPairPem):
 export async function readKeyPair(files: PemFiles): Promise<KeyPairPem> {
   const [cert, key] = await Promise.all([readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
   return { cert, key };
+}
+
+/**
+ * The CA kept in `dir` (`ca.crt`, `ca.key`), created on first use: the local
+ * infrastructure, the demo and a test run each keep one, and every
+ * certificate they need (Kafka's listener, HTTPS listeners, store client
+ * certificates) is issued from it.
+ */
+export async function ensureCa(dir: string, commonName: string): Promise<KeyPairPem & PemFiles> {
+  const files = { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key') };
+  const existing = await readKeyPair(files).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing) return { ...existing, ...files };
+  const ca = await createCa({ commonName });
+  await writeKeyPair(dir, 'ca', ca);
+  return { cert: ca.cert, key: ca.key, ...files };
 }
