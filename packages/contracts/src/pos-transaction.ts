@@ -19,18 +19,41 @@ import { Text } from './text.ts';
  *   tenders: sum(amount - change) = grand
  */
 
-/** Identifiers of stores, terminals, operators: short, printable, safe in keys and topic names. */
-export const Identifier = z
-  .string()
-  .min(1)
-  .max(32)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-" or "_"');
+// 13 digits with nothing but separators between them: the shape of a card number.
+const LONG_DIGIT_RUN = /\d(?:[^A-Za-z0-9]*\d){12}/;
 
-export const Sku = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "-" or "_"');
+/**
+ * True when `text` holds 13 or more digits in a row, separators ("-", "_",
+ * ".", ":" or any other non-alphanumeric) between them or not. The rule for
+ * every identifier (store, terminal, operator, SKU, idempotency key): no id
+ * needs that many digits in a row, and an id is copied into keys, topics,
+ * URLs and logs where a card number must never be, so such a run is refused
+ * outright rather than checked with Luhn (see @tillstream/http
+ * containsCardNumber for free text).
+ */
+export function hasLongDigitRun(text: string): boolean {
+  return LONG_DIGIT_RUN.test(text);
+}
+
+const LONG_DIGIT_RUN_MESSAGE = 'must not hold 13 or more digits in a row (the shape of a card number), with or without separators';
+
+/** An identifier of `max` characters matching `pattern`, without a long digit run (see hasLongDigitRun). */
+export function identifier(max: number, pattern: RegExp, message: string) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(pattern, message)
+    .refine((id) => !hasLongDigitRun(id), LONG_DIGIT_RUN_MESSAGE);
+}
+
+/** Identifiers of stores, terminals, operators: short, printable, safe in keys and topic names. */
+export const Identifier = identifier(32, /^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must be letters, digits, "-" or "_"');
+
+export const Sku = identifier(64, /^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "-" or "_"');
+
+/** An Idempotency-Key a client chooses: 1-128 letters, digits, ".", ":", "-", "_". */
+export const IdempotencyKey = identifier(128, /^[\w.:-]+$/, 'must be 1-128 letters, digits, ".", ":", "-" or "_"');
 
 export const BusinessDay = z.iso.date({ message: 'must be a calendar date YYYY-MM-DD' });
 

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
+import { cardNumberGuard } from './card-guard.ts';
 import { hardenServer } from './edge.ts';
 import { operationsRouter } from './health.ts';
 import { httpMetrics } from './metrics.ts';
@@ -17,17 +18,21 @@ export interface ServiceAppOptions {
   routes: Array<Router | RequestHandler>;
   /** Names driver errors before they become problems (see problemMiddleware). */
   classify?: (err: unknown) => unknown;
+  /** Called when a request's path, query or headers held a card number (count it); the number is never passed on. */
+  onCardNumber?: () => void;
 }
 
 /**
  * The express app every Tillstream API starts from: request metrics, the
- * operations routes (/healthz, /readyz, /metrics), the service's routes, a
- * problem+json 404 for everything else and the one error middleware.
+ * card-number guard on path, query and headers (before anything else reads
+ * them), the operations routes (/healthz, /readyz, /metrics), the service's
+ * routes, a problem+json 404 for everything else and the one error middleware.
  */
 export function serviceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(httpMetrics(options.registry));
+  app.use(cardNumberGuard(options.onCardNumber ? { onCardNumber: options.onCardNumber } : {}));
   app.use(operationsRouter({ registry: options.registry, ready: options.ready }));
   for (const route of options.routes) app.use(route);
   app.use((req, _res, next) => {

@@ -1,5 +1,6 @@
 export * from './problem.ts';
 export * from './card-numbers.ts';
+export { cardNumberGuard } from './card-guard.ts';
 export { findCardNumber } from './inspect.ts';
 export * from './body.ts';
 export * from './metrics.ts';

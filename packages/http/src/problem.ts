@@ -28,7 +28,7 @@ export const PROBLEMS = {
   UNSUPPORTED_CHARSET: { status: 415, title: 'The body must be UTF-8' },
   UNSUPPORTED_ENCODING: { status: 415, title: 'The Content-Encoding is not accepted' },
   UNPROCESSABLE: { status: 422, title: 'The document is well-formed but cannot be accepted' },
-  CARD_NUMBER_DETECTED: { status: 422, title: 'The body contains what looks like a payment card number' },
+  CARD_NUMBER_DETECTED: { status: 422, title: 'The request contains what looks like a payment card number' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This idempotency key was used with a different body' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },
@@ -107,7 +107,8 @@ export function validationProblem(error: z.ZodError, prefix: ReadonlyArray<Prope
 export function sendProblem(res: Response, problem: HttpProblem, req?: Request): void {
   if (problem.extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(problem.extra.retryAfterSeconds));
   if (problem.code === 'UNAUTHORIZED') res.setHeader('WWW-Authenticate', 'Bearer');
-  res.status(problem.status).type('application/problem+json').json(problem.body(req?.originalUrl));
+  // A card-number refusal never repeats the request: its URL may be where the number is.
+  res.status(problem.status).type('application/problem+json').json(problem.body(problem.code === 'CARD_NUMBER_DETECTED' ? undefined : req?.originalUrl));
 }
 
 /** Errors body-parser and express raise for client mistakes, by their `type`. */

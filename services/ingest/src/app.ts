@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { Pool } from '@tillstream/db';
-import { HttpProblem, httpMetrics, operationsRouter, problemMiddleware } from '@tillstream/http';
+import { HttpProblem, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware } from '@tillstream/http';
 import type { Logger, Registry } from '@tillstream/observability';
 import { terminalAuth } from './auth.ts';
 import type { ProducerGate } from './broker.ts';
@@ -37,6 +37,8 @@ export function createApp(deps: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(httpMetrics(deps.registry));
+  // Path, query and headers (the terminal's token aside) are scanned before auth or any route reads them.
+  app.use(cardNumberGuard({ onCardNumber: () => deps.metrics.cardNumbers.inc() }));
   app.use(
     operationsRouter({
       registry: deps.registry,

@@ -10,6 +10,9 @@ async function problem(res: Response) {
   return (await res.json()) as { status: number; code: string; detail: string; errors?: Array<{ pointer: string; message: string }> };
 }
 
+/** A header value as the UTF-8 bytes a client sends (fetch takes header values as Latin-1 characters, one per byte). */
+const utf8Bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
 async function topicRecords(ingest: TestIngest) {
   return readTopic(ingest.kafka.kafka, ingest.topic);
 }
@@ -164,6 +167,29 @@ describe('POST /v1/transactions', () => {
     expect((await ingest.post('/v1/transactions', makeTransaction([{ sku: 'A', gtin: '4006381334013' }]))).status).toBe(201);
   });
 
+  it('answers 422 to a card number in the path, the query or a header, before authentication, without echoing it', async () => {
+    const ingest = await testIngest();
+    const tx = makeTransaction();
+    const send = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${ingest.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(tx) });
+    const cases: Array<[Response, string]> = [
+      [await send('/v1/transactions/4111%C2%A01111%C2%A01111%C2%A01111'), '/path'],
+      [await send('/v1/transactions?note=4111.1111.1111.1111', { authorization: `Bearer ${ingest.token}` }), '/query'],
+      [await send('/v1/transactions', { authorization: `Bearer ${ingest.token}`, 'x-note': utf8Bytes('\u0664\u0661\u0661\u0661 1111\u00a01111 1111') }), '/headers/x-note'],
+    ];
+    for (const [res, where] of cases) {
+      expect(res.status).toBe(422);
+      const text = await res.text();
+      expect(text).not.toMatch(/4111|1111/);
+      const body = JSON.parse(text) as { code: string; instance?: string; errors?: Array<{ pointer: string }> };
+      expect(body.code).toBe('CARD_NUMBER_DETECTED');
+      expect(body.instance).toBeUndefined();
+      expect(body.errors?.[0]?.pointer).toBe(where);
+    }
+    expect(await topicRecords(ingest)).toHaveLength(0);
+    expect(ingest.logs.join('')).not.toMatch(/4111/);
+  });
+
   it('answers 400 with field pointers for a schema violation and 422 for a document that does not balance', async () => {
     const ingest = await testIngest();
     const shape = await ingest.post('/v1/transactions', { ...makeTransaction(), sequenceNumber: 'seven' });
@@ -220,6 +246,52 @@ describe('POST /v1/transactions/batch', () => {
     expect(again.results.map((r) => r.status)).toEqual([200, 201]);
     expect(again.results[0]!.receipt).toEqual(body.results[0]!.receipt);
     expect(await topicRecords(ingest)).toHaveLength(4);
+  });
+
+  it('refuses an item carrying a card number alone: the others are produced with their receipts, its digits are never produced, stored, logged or echoed', async () => {
+    const ingest = await testIngest();
+    const [first, second, third] = [1, 2, 3].map(() => makeTransaction([{ sku: 'A' }]));
+    const withCard = { ...second!, lines: [{ ...second!.lines![0]!, description: 'paid 4111\u00a01111\u00a01111\u00a01111' }] };
+    const cardAsId = { ...makeTransaction(), transactionId: '5555.5555.5555.4444' };
+    const res = await ingest.post('/v1/transactions/batch', { transactions: [first, withCard, third, cardAsId] });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toMatch(/4111|5555/);
+    const body = JSON.parse(text) as { results: Array<{ index: number; status: number; transactionId?: string; receipt?: { partition: number; offset: string }; problem?: { code: string; errors?: Array<{ pointer: string }> } }>; summary: unknown };
+    expect(body.results.map((r) => r.status)).toEqual([201, 422, 201, 422]);
+    expect(body.results[1]!.problem?.code).toBe('CARD_NUMBER_DETECTED');
+    expect(body.results[1]!.problem?.errors?.[0]?.pointer).toBe('/transactions/1/lines/0/description');
+    expect(body.results[1]!.transactionId).toBe(second!.transactionId);
+    expect(body.results[3]!.problem?.code).toBe('CARD_NUMBER_DETECTED');
+    expect(body.results[3]!.transactionId).toBeUndefined(); // the id was where the card number was
+    expect(body.summary).toEqual({ created: 2, replayed: 0, failed: 2 });
+
+    const records = await topicRecords(ingest);
+    expect(records.map((r) => r.envelope.data.transactionId).sort()).toEqual([first!.transactionId, third!.transactionId].sort());
+    for (const i of [0, 2]) {
+      const record = records.find((r) => r.envelope.data.transactionId === body.results[i]!.transactionId)!;
+      expect({ partition: record.partition, offset: record.offset }).toEqual({ partition: body.results[i]!.receipt!.partition, offset: body.results[i]!.receipt!.offset });
+    }
+    expect(JSON.stringify(records)).not.toMatch(/4111|5555\.5555/);
+    const { rows } = await ingest.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_transactions');
+    expect(rows[0]!.n).toBe(2);
+    expect(ingest.logs.join('')).not.toMatch(/4111|5555\.5555/);
+    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    expect(metrics).toMatch(/ingest_card_numbers_rejected_total\{service="ingest"\} 2/);
+
+    // The till resends its backlog: the refused item is refused again, the others replay.
+    const again = (await (await ingest.post('/v1/transactions/batch', { transactions: [first, withCard, third] })).json()) as typeof body;
+    expect(again.results.map((r) => r.status)).toEqual([200, 422, 200]);
+  });
+
+  it('refuses a card number in the batch envelope whole, without echoing it', async () => {
+    const ingest = await testIngest();
+    const res = await ingest.post('/v1/transactions/batch', { transactions: [makeTransaction()], '4111_1111_1111_1111': true });
+    expect(res.status).toBe(422);
+    const text = await res.text();
+    expect(text).not.toMatch(/4111/);
+    expect(JSON.parse(text).code).toBe('CARD_NUMBER_DETECTED');
+    expect(await topicRecords(ingest)).toHaveLength(0);
   });
 
   it(`answers 413 for more than ${MAX_BATCH_TRANSACTIONS} transactions and 400 for an empty batch`, async () => {

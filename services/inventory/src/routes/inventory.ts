@@ -4,6 +4,7 @@ import {
   AdjustmentRequest,
   AlertType,
   GoodsReceiptRequest,
+  IdempotencyKey,
   ItemSettingsRequest,
   Sku,
   StockCountRequest,
@@ -23,8 +24,6 @@ export interface InventoryRouteDeps {
   /** Called after a write committed (wakes the outbox publisher). */
   published: () => void;
 }
-
-const IdempotencyKey = z.string().min(1).max(128).regex(/^[\w.:-]+$/);
 
 /** A query parameter listing values separated by commas ("low,out"), each one checked. */
 const commaList = <T extends z.ZodType<unknown, string>>(value: T) =>
@@ -116,7 +115,7 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
     router.post(path, ...body, async (req, res) => {
       const key = IdempotencyKey.safeParse(req.get('idempotency-key'));
       if (!key.success) {
-        throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_"), unique per operation and the same when retrying it');
+        throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_", never 13 or more digits in a row), unique per operation and the same when retrying it');
       }
       const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parseBody(schema, req) } as Operation);
       if (booked.replayed) {
