@@ -246,4 +246,49 @@ describe('store -> HQ sync', () => {
     const { rows } = await hqDb.pool.query<{ store_id: string; transaction_id: string }>('SELECT store_id, transaction_id FROM hq_transactions ORDER BY occurred_at');
     expect(rows).toEqual([tx, third].map((t) => ({ store_id: 'S001', transaction_id: t.transactionId })));
   }, 60_000);
+
+  it('refuses a card number in every stream of a batch, and in the path, query or headers of any HQ route, never echoing it', async () => {
+    const hqDb = await testDatabase({ target: 'hq' });
+    const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
+    const token = await issueStoreToken(hqDb.pool, 'S001');
+    const post = (body: { batchId: string }, headers: Record<string, string> = {}) =>
+      fetch(`${hq.url}/v1/stores/S001/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': body.batchId, ...headers },
+        body: JSON.stringify(body),
+      });
+    const now = new Date().toISOString();
+    const aggregate = (member: string) => ({
+      storeId: 'S001', granularity: 'day', windowStart: '2026-11-29T00:00:00+01:00', businessDay: '2026-11-29', dimension: 'category', member, revision: 1, updatedAt: now,
+      figures: { units: 1, gross: 100, discounts: 0, net: 100, tax: 0, transactions: 1, items: 1, returns: 0, returnsUnits: 0, returnsAmount: 0 },
+    });
+    const quarantined = (reason: string) => ({
+      entryId: '17', storeId: 'S001', source: 'dead-letter', service: 'inventory', topic: 'tillstream.pos.transactions.v1', partition: 0, offset: '1795408619272', outboxId: null,
+      code: 'VALIDATION_FAILED', message: 'bad record', transactionId: null, businessDay: '2026-11-29', quarantinedAt: now, status: 'discarded', resolution: { actor: 'manager', at: now, reason }, revision: 2,
+    });
+    const batch = (batchId: string, records: unknown[]) => ({ batchId, records, backlog: { records: 0, oldestAt: null } });
+    const refused = async (res: Response, pointer: string) => {
+      expect(res.status).toBe(422);
+      const text = await res.text();
+      expect(text).not.toMatch(/4111|5555|3782/);
+      expect(JSON.parse(text)).toMatchObject({ code: 'CARD_NUMBER_DETECTED', errors: [{ pointer }] });
+    };
+
+    // The same records without the number are taken: what is refused is the number.
+    expect((await post(batch('S001-1-2', [{ stream: 'aggregate', key: 'day:category:Bakery', data: aggregate('Bakery') }, { stream: 'quarantine', key: '17#2', data: quarantined('test sale') }]))).status).toBe(201);
+    await refused(await post(batch('S001-3-3', [{ stream: 'aggregate', key: 'day:category:x', data: aggregate('paid 5555\u00a05555\u00a05555\u00a04444') }])), '/records/0/data/member');
+    await refused(await post(batch('S001-4-4', [{ stream: 'quarantine', key: '17#3', data: quarantined('card was \uff14\uff11\uff11\uff11-1111-1111-1111 12/29') }])), '/records/0/data/resolution/reason');
+    const level = { storeId: 'S001', sku: '3782_822463_10005', onHand: 1, unitOfMeasure: 'EA', state: 'OK', lastMovement: null, updatedAt: now };
+    await refused(await post(batch('S001-5-5', [{ stream: 'level', key: level.sku, data: level }])), '/records/0/data/sku');
+    await refused(await post(batch('S001-6-6', []), { 'x-note': '4111 1111 1111 1111' }), '/headers/x-note');
+    await refused(await fetch(`${hq.url}/v1/stock/4111.1111.1111.1111`), '/path');
+    await refused(await fetch(`${hq.url}/v1/sales/stores?from=2026-11-01&note=4111_1111_1111_1111`), '/query');
+    // An SKU of 13 or more digits in a row is no identifier, Luhn or not (the identifier rule).
+    const longSku = await post(batch('S001-7-7', [{ stream: 'level', key: 'x', data: { ...level, sku: '1234567890123' } }]));
+    expect(longSku.status).toBe(422);
+    expect(await json<{ code: string; errors: Array<{ pointer: string }> }>(longSku)).toMatchObject({ code: 'UNPROCESSABLE', errors: [{ pointer: '/records/0/data/sku' }] });
+
+    const { rows } = await hqDb.pool.query<{ batch_id: string }>('SELECT batch_id FROM hq_batches ORDER BY batch_id');
+    expect(rows.map((r) => r.batch_id)).toEqual(['S001-1-2']);
+  }, 60_000);
 });

@@ -22,12 +22,13 @@ export type Finding = {
  * absurd nesting with a RangeError). One shared path stack, copied only when
  * there is something to report: the common case allocates almost nothing.
  */
-export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true, text: TextRule = 'printable'): Finding | undefined {
+export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true, text: TextRule = 'printable', machineIds?: ReadonlySet<string>): Finding | undefined {
   const path: Array<string | number> = [];
   const visit = (value: unknown, key: string | number | undefined, depth: number): Finding | undefined => {
     if (typeof value === 'string') {
       const fault = textFault(value, text);
       if (fault) return { kind: 'text', path: [...path], fault, text: value };
+      if (machineIds?.has(key as string)) return undefined;
       return cardNumbers && value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
     }
     if (typeof value === 'number') return cardNumbers && numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
@@ -61,8 +62,11 @@ export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true,
  * The path of the first field (string or number, at any depth, keys
  * included) that holds a payment card number, or undefined. A valid GTIN in a
  * `gtin` field is a barcode, not a card, and UUIDs are identifiers.
+ * `machineIds` names fields whose strings are ids a service made (digits
+ * joined by separators, which the scanner would read as one run) and that
+ * their schema checks instead.
  */
-export function findCardNumber(value: unknown): Array<string | number> | undefined {
-  const found = inspectBody(value, Number.POSITIVE_INFINITY);
+export function findCardNumber(value: unknown, options: { machineIds?: ReadonlySet<string> } = {}): Array<string | number> | undefined {
+  const found = inspectBody(value, Number.POSITIVE_INFINITY, true, 'storable', options.machineIds);
   return found?.kind === 'card' ? found.path : undefined;
 }
