@@ -154,6 +154,38 @@ describe('store inventory API', () => {
     expect(rows[0]!.n).toBe('1');
   });
 
+  it('never lets a card number in: not through a path, a query, a header, a SKU or an Idempotency-Key; nothing is booked', async () => {
+    const inv = await testInventory();
+    await book(inv, 'receipts', { reference: 'DN-1', lines: [{ sku: 'TEA', quantity: 5 }] });
+    const refused = async (res: Response, status: number, code: string, pointer?: string) => {
+      const text = await res.text();
+      expect(text).not.toMatch(/4111|5105|3782/);
+      const body = JSON.parse(text) as { code: string; instance?: string; errors?: Array<{ pointer: string }> };
+      expect({ status: res.status, code: body.code }).toEqual({ status, code });
+      if (pointer) expect(body.errors?.[0]?.pointer).toBe(pointer);
+    };
+    const settings = { reorderPoint: 1, reorderQuantity: 5 };
+    await refused(await inv.send('PUT', '/v1/inventory/items/4111111111111111/settings', settings), 422, 'CARD_NUMBER_DETECTED', '/path');
+    await refused(await inv.send('PUT', '/v1/inventory/items/4111_1111_1111_1111/settings', settings), 422, 'CARD_NUMBER_DETECTED', '/path');
+    await refused(await inv.send('PUT', '/v1/inventory/items/%EF%BC%94111.1111.1111.1111/settings', settings), 422, 'CARD_NUMBER_DETECTED', '/path'); // a fullwidth 4
+    await refused(await inv.get('/v1/inventory/items?cursor=5105-1051-0510-5100'), 422, 'CARD_NUMBER_DETECTED', '/query');
+    await refused(await inv.send('PUT', '/v1/inventory/items/TEA/settings', settings, { 'x-reference': '3782 822463 10005' }), 422, 'CARD_NUMBER_DETECTED', '/headers/x-reference');
+    await refused(await book(inv, 'receipts', { reference: 'DN-2', lines: [{ sku: '4111.1111.1111.1111', quantity: 1 }] }).then((r) => new Response(JSON.stringify(r.body), { status: r.status })), 422, 'CARD_NUMBER_DETECTED', '/lines/0/sku');
+    // Identifiers refuse 13 or more digits in a row outright, card or not: a SKU in the path or the body, an Idempotency-Key.
+    expect((await inv.send('PUT', '/v1/inventory/items/1234567890123/settings', settings)).status).toBe(404);
+    const longSku = await book(inv, 'receipts', { reference: 'DN-3', lines: [{ sku: '12-3456-7890-123', quantity: 1 }] });
+    expect({ status: longSku.status, pointer: (longSku.body.errors as Array<{ pointer: string }>)[0]!.pointer }).toEqual({ status: 422, pointer: '/lines/0/sku' });
+    for (const key of ['4111111111111111', '4111_1111_1111_1111', '1234567890123']) {
+      await refused(await inv.send('POST', '/v1/inventory/receipts', { reference: 'DN-4', lines: [{ sku: 'TEA', quantity: 1 }] }, { 'idempotency-key': key }), 400, 'IDEMPOTENCY_KEY_REQUIRED');
+    }
+
+    expect(await onHand(inv, 'TEA')).toBe(5);
+    const { rows } = await inv.db.pool.query<{ sku: string }>('SELECT sku FROM inventory_items');
+    expect(rows.map((r) => r.sku)).toEqual(['TEA']);
+    const { rows: operations } = await inv.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM inventory_operations');
+    expect(operations[0]!.n).toBe('1');
+  });
+
   it('lists items by status with cursor pagination, and raises LOW_STOCK when a reorder point is set above the stock', async () => {
     const inv = await testInventory();
     const skus = Array.from({ length: 7 }, (_, i) => `SKU-${i}`);
