@@ -125,31 +125,31 @@ export function containsCardNumber(input: string): boolean {
   const n = text.length;
   let length = 0; // digits in the current run
   let prefix = 0; // the last six digits of the run, as a number
+  let issued = -1; // the last position of the run where an IIN range starts
   let even = 0;
   let odd = 0;
   let separated = false; // whether the current run has a separator between two of its digits
   let pendingSeparator = false;
   let candidate = false; // a window of the current run passed, pending the GTIN exception
-  for (let i = 0; i <= n; i++) {
-    let kind = BREAK;
-    if (i < n) {
-      const unit = text.charCodeAt(i);
-      if (unit < 0x80) kind = unit >= 48 && unit <= 57 ? 10 + unit - 48 : (unit >= 65 && unit <= 90) || (unit >= 97 && unit <= 122) ? BREAK : SEPARATOR;
-      else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < n) {
-        const cp = text.codePointAt(i)!;
-        if (cp > 0xffff) {
-          kind = astralClass(cp);
-          i++;
-        } else kind = SEPARATOR; // a lone surrogate
-      } else kind = CLASS[unit]!;
-    }
-    if (kind === SEPARATOR) {
-      if (length > 0) pendingSeparator = true;
-      continue;
-    }
-    if (kind === BREAK) {
+  for (let i = 0; i < n; i++) {
+    const unit = text.charCodeAt(i);
+    let kind: number;
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < n) {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) {
+        kind = astralClass(cp);
+        i++;
+      } else kind = SEPARATOR; // a lone surrogate
+    } else kind = CLASS[unit]!;
+    if (kind < 10) {
+      if (length === 0) continue;
+      if (kind === SEPARATOR) {
+        pendingSeparator = true;
+        continue;
+      }
       if (candidate && !(length <= 14 && !separated && isGtinRun(length))) return true;
       length = prefix = even = odd = 0;
+      issued = -1;
       separated = pendingSeparator = candidate = false;
       continue;
     }
@@ -167,10 +167,10 @@ export function containsCardNumber(input: string): boolean {
     if (odd >= 10) odd -= 10;
     prefix = (length >= 6 ? prefix - DIGIT[(length - 6) & 31]! * 100_000 : prefix) * 10 + d;
     length++;
-    if (length >= 6) STARTS[(length - 6) & 31] = IIN[prefix]!;
-    if (length < 13) continue;
-    // The windows ending at this digit, 13 to 19 long. Luhn doubles every second digit from the
-    // end: those at the parity other than the last digit's, i.e. the ODD sums when it is at an even position.
+    if (length >= 6 && (STARTS[(length - 6) & 31] = IIN[prefix]!) !== 0) issued = length - 6;
+    // The windows ending at this digit, 13 to 19 long, when one may start at an IIN range. Luhn doubles every
+    // second digit from the end: those at the parity other than the last digit's (ODD when it is at an even position).
+    if (length < 13 || issued < length - 19) continue;
     const end = length - 1;
     const total = (end & 1) === 0 ? odd : even;
     const sums = (end & 1) === 0 ? ODD : EVEN;
@@ -183,7 +183,7 @@ export function containsCardNumber(input: string): boolean {
     }
     if (candidate && (length > 14 || separated)) return true;
   }
-  return false;
+  return candidate && !(length <= 14 && !separated && isGtinRun(length));
 }
 
 /** Whether the current run (13 or 14 digits, all still held) is a valid GTIN. */
