@@ -1,7 +1,8 @@
 import { Agent, request } from 'node:http';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { listen } from './app.ts';
+import { createLogger, createMetricsRegistry } from '@tillstream/observability';
+import { listen, serviceApp } from './app.ts';
 
 describe('listen().close', () => {
   it('stops even while a keep-alive client keeps sending requests back to back, answering what is in progress', async () => {
@@ -36,5 +37,47 @@ describe('listen().close', () => {
     expect(outcome).toBe('closed');
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(3);
     expect(statuses.every((s) => s === 200 || s === 0)).toBe(true);
+  });
+});
+
+describe('serviceApp card-number guard', () => {
+  it('refuses a card number in the path, the query or a header before any route, counts it, never echoes it, and leaves credentials and trace headers alone', async () => {
+    const seen: string[] = [];
+    let counted = 0;
+    const routes = express.Router();
+    routes.get('/v1/items/:id', (req, res) => {
+      seen.push(req.params.id);
+      res.json({ id: req.params.id });
+    });
+    const logs: string[] = [];
+    const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'debug', destination: { write: (line: string) => void logs.push(line) } }), ready: {}, routes: [routes], onCardNumber: () => counted++ });
+    const server = await listen(app, '127.0.0.1', 0);
+    try {
+      const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers });
+      const cases: Array<[Response, string]> = [
+        [await get('/v1/items/4111%201111%201111%201111'), '/path'],
+        [await get('/v1/nowhere/4111-1111-1111-1111'), '/path'], // before the 404, whose detail names the path
+        [await get('/v1/items/A?x=%D9%A4%D9%A1%D9%A1%D9%A1.1111.1111.1111'), '/query'], // Arabic-Indic digits, percent-encoded
+        [await get('/v1/items/A', { 'x-customer-note': '5555\t5555\t5555\t4444' }), '/headers/x-customer-note'],
+      ];
+      for (const [res, pointer] of cases) {
+        const text = await res.text();
+        expect({ status: res.status, pointer: JSON.parse(text).errors?.[0]?.pointer, instance: JSON.parse(text).instance }).toEqual({ status: 422, pointer, instance: undefined });
+        expect(text).not.toMatch(/4111|5555|%/);
+      }
+      expect(seen).toEqual([]);
+      expect(counted).toBe(cases.length);
+      // Tokens, trace ids and proxies' IP lists are not what a person types: long digit runs there are no refusal.
+      const fine = await get('/v1/items/B', {
+        authorization: 'Bearer 4111111111111111',
+        traceparent: '00-41111111111111114111111111111111-4111111111111111-01',
+        'x-forwarded-for': '10.0.0.1, 192.168.100.200, 172.16.31.254',
+      });
+      expect(fine.status).toBe(200);
+      expect(seen).toEqual(['B']);
+      expect(logs.join('')).not.toMatch(/4111|5555/);
+    } finally {
+      await server.close();
+    }
   });
 });
