@@ -68,7 +68,7 @@ function timeMs(fn: () => void, runs = 7): number {
 }
 
 /** An older card-number check (a regular expression, a match object and a copy per digit run; single spaces and dashes only, no IIN): the peer of the scan cost. */
-function regexScan(text: string): boolean {
+export function regexScan(text: string): boolean {
   if (text.length < 13 || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) return false;
   for (const match of text.matchAll(/\d(?:[ -]?\d)*/g)) {
     const digits = match[0].replace(/[ -]/g, '');

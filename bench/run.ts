@@ -1,3 +1,4 @@
+import { cardScanBench } from './card-scan.ts';
 import { durability } from './durability.ts';
 import { edgeBench } from './edge.ts';
 import { fairnessBench } from './fairness.ts';
@@ -15,6 +16,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   edge: {
     about: "the JSON edge's cost per body (text rules, card numbers, duplicate keys) vs JSON.parse alone, in process",
     run: () => edgeBench(),
+  },
+  'card-scan': {
+    about: 'the card-number scan per MiB (normalised, every window, IIN) vs the older check; how often it refuses legitimate look-alikes',
+    run: () => cardScanBench(),
   },
   ingest: {
     about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',
