@@ -116,8 +116,9 @@ const ODD = new Uint8Array(32);
  *
  * One pass with no allocation beyond NFKC of non-ASCII text, and constant
  * work per digit: the six-digit prefix rolls, and each window's Luhn sum is
- * the difference of two prefix sums. A megabyte of digits scans in a few
- * milliseconds (see the micro-benchmark in the report of this change).
+ * the difference of two prefix sums, taken only when an IIN range can start
+ * in the window (at most about 0.15 s per MiB of adversarial digits on the
+ * shared 2-core machine: `npm run bench -- card-scan`, BENCHMARKS.md).
  */
 export function containsCardNumber(input: string): boolean {
   if (input.length < 13 || (input.length === 36 && UUID.test(input))) return false;
