@@ -69,6 +69,13 @@ const DISGUISES: Array<[string, (pan: string) => string]> = [
   ['Adlam digits (beyond the BMP)', (p) => script(0x1e950)(p)],
   ['one group per script', (p) => `${p.slice(0, 4)} ${script(0x0660)(p.slice(4, 8))} ${script(0xff10)(p.slice(8, 12))} ${script(0x0966)(p.slice(12))}`],
   ['circled digits', (p) => p.replace(/\d/g, (d) => (d === '0' ? '\u24ea' : String.fromCodePoint(0x245f + Number(d))))],
+  ['circled two-digit numbers (NFKC makes two digits of one character)', (p) => (p.match(/.{1,2}/g) ?? []).map((pair) => {
+    const n = Number(pair);
+    if (pair.length === 2 && n >= 10 && n <= 20) return String.fromCodePoint(0x2469 + n - 10);
+    if (pair.length === 2 && n >= 21 && n <= 35) return String.fromCodePoint(0x3251 + n - 21);
+    if (pair.length === 2 && n >= 36 && n <= 50) return String.fromCodePoint(0x32b1 + n - 36);
+    return [...pair].map((d) => (d === '0' ? '\u24ea' : String.fromCodePoint(0x245f + Number(d)))).join('');
+  }).join('')],
   ['superscript digits', (p) => p.replace(/\d/g, (d) => '\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079'[Number(d)]!)],
   ['combining marks on each group', (p) => grouped(p, '\u0301 ')],
   ['quoted with a plus sign', (p) => `"+${p}"`],
@@ -177,6 +184,7 @@ describe('card number detection', () => {
     expect(containsCardNumber('411111111111')).toBe(false); // 12 digits
     expect(containsCardNumber('9111111111111111')).toBe(false); // Luhn-valid, but no brand issues 91
     expect(containsCardNumber('1111111111111117')).toBe(false); // Luhn-valid, no brand starts with 11
+    expect(containsCardNumber('\u32b6\u246a\u246a\u246a\u246a\u246a\u246a\u246a')).toBe(true); // eight characters, sixteen digits after NFKC
     expect(containsCardNumber('12345678-1234-4234-8234-123456789012')).toBe(false);
     expect(containsCardNumber('receipt 2026-11-22 10:15')).toBe(false);
   });
@@ -221,9 +229,10 @@ describe('card number detection', () => {
 
   it('agrees with a plain reference implementation (normalise, then test every window) on random text', () => {
     const reference = (input: string): boolean => {
-      if (input.length < 13 || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(input)) return false;
+      const normal = input.normalize('NFKC');
+      if (normal.length < 13 || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(normal)) return false;
       // Each character as a digit, "x" (a letter or other number: ends a run) or " " (a separator).
-      const mapped = [...input.normalize('NFKC')].map((c) => (/\p{Nd}/u.test(c) ? String(digitValue(c)) : /[\p{L}\p{N}]/u.test(c) ? 'x' : ' ')).join('');
+      const mapped = [...normal].map((c) => (/\p{Nd}/u.test(c) ? String(digitValue(c)) : /[\p{L}\p{N}]/u.test(c) ? 'x' : ' ')).join('');
       return mapped.split('x').some((segment) => {
         const run = segment.replace(/ /g, '');
         if ((run.length === 13 || run.length === 14) && /^ *\d+ *$/.test(segment) && isGtin(run)) return false;
@@ -236,7 +245,7 @@ describe('card number detection', () => {
         return false;
       });
     };
-    const text = fc.array(fc.constantFrom('0', '1', '4', '5', '6', '9', ' ', '-', '.', '\u00a0', 'a', 'Z', '\u0663', '\uff14', '4111 1111 1111 1111', '4111111111111112', '6901234567892'), { maxLength: 40 }).map((parts) => parts.join(''));
+    const text = fc.array(fc.constantFrom('0', '1', '4', '5', '6', '9', ' ', '-', '.', '\u00a0', 'a', 'Z', '\u0663', '\uff14', '\u246b', '\u32b6', '4111 1111 1111 1111', '4111111111111112', '6901234567892'), { maxLength: 40 }).map((parts) => parts.join(''));
     fc.assert(fc.property(text, (t) => containsCardNumber(t) === reference(t)), { numRuns: 5_000, seed: 13 });
   });
 });

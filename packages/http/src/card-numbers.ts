@@ -121,9 +121,10 @@ const ODD = new Uint8Array(32);
  * shared 2-core machine: `npm run bench -- card-scan`, BENCHMARKS.md).
  */
 export function containsCardNumber(input: string): boolean {
-  if (input.length < 13 || (input.length === 36 && UUID.test(input))) return false;
+  // NFKC can make several digits of one character ("⑫", "⒛", "⅒"): only ASCII text is too short to check.
   const text = NON_ASCII.test(input) ? input.normalize('NFKC') : input;
   const n = text.length;
+  if (n < 13 || (n === 36 && UUID.test(text))) return false;
   let length = 0; // digits in the current run
   let prefix = 0; // the last six digits of the run, as a number
   let issued = -1; // the last position of the run where an IIN range starts

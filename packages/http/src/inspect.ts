@@ -29,7 +29,7 @@ export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true,
       const fault = textFault(value, text);
       if (fault) return { kind: 'text', path: [...path], fault, text: value };
       if (machineIds?.has(key as string)) return undefined;
-      return cardNumbers && value.length >= 13 && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
+      return cardNumbers && stringIsCard(value, key) ? { kind: 'card', path: [...path] } : undefined;
     }
     if (typeof value === 'number') return cardNumbers && numberIsCard(value) ? { kind: 'card', path: [...path] } : undefined;
     if (value === null || typeof value !== 'object') return undefined;
@@ -47,7 +47,7 @@ export function inspectBody(body: unknown, maxDepth: number, cardNumbers = true,
       if (FORBIDDEN_KEYS.has(k)) return { kind: 'key', path: [...path], key: k };
       const fault = textFault(k, text);
       if (fault) return { kind: 'text', path: [...path, k], fault, text: k, inKey: true };
-      if (cardNumbers && k.length >= 13 && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
+      if (cardNumbers && containsCardNumber(k)) return { kind: 'card', path: [...path] }; // the parent: never echo the key
       path.push(k);
       const found = visit((value as Record<string, unknown>)[k], k, depth + 1);
       path.pop();
