@@ -3,6 +3,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { listen, serviceApp } from './app.ts';
+import { luhnValid } from './card-numbers.ts';
 
 describe('listen().close', () => {
   it('stops even while a keep-alive client keeps sending requests back to back, answering what is in progress', async () => {
@@ -40,6 +41,14 @@ describe('listen().close', () => {
   });
 });
 
+/** A Mastercard-range number of the digits 1-3 only, written in the Latin-1 superscripts ¹²³. */
+function superscriptCard(): string {
+  for (let n = 0; ; n++) {
+    const candidate = `2221${n.toString(3).padStart(12, '0').replace(/[012]/g, (d) => String(Number(d) + 1))}`;
+    if (luhnValid(candidate)) return candidate.replace(/[123]/g, (d) => ['\u00b9', '\u00b2', '\u00b3'][Number(d) - 1]!);
+  }
+}
+
 describe('serviceApp card-number guard', () => {
   it('refuses a card number in the path, the query or a header before any route, counts it, never echoes it, and leaves credentials and trace headers alone', async () => {
     const seen: string[] = [];
@@ -59,11 +68,13 @@ describe('serviceApp card-number guard', () => {
         [await get('/v1/nowhere/4111-1111-1111-1111'), '/path'], // before the 404, whose detail names the path
         [await get('/v1/items/A?x=%D9%A4%D9%A1%D9%A1%D9%A1.1111.1111.1111'), '/query'], // Arabic-Indic digits, percent-encoded
         [await get('/v1/items/A', { 'x-customer-note': '5555\t5555\t5555\t4444' }), '/headers/x-customer-note'],
+        [await get('/v1/items/A', { 'x-note': Buffer.from('\u0664\u0661\u0661\u0661 1111 1111 1111', 'utf8').toString('latin1') }), '/headers/x-note'], // UTF-8 bytes
+        [await get('/v1/items/A', { 'x-note': superscriptCard() }), '/headers/x-note'], // Latin-1 superscripts, one byte each
       ];
       for (const [res, pointer] of cases) {
         const text = await res.text();
         expect({ status: res.status, pointer: JSON.parse(text).errors?.[0]?.pointer, instance: JSON.parse(text).instance }).toEqual({ status: 422, pointer, instance: undefined });
-        expect(text).not.toMatch(/4111|5555|%/);
+        expect(text).not.toMatch(/4111|5555|2221|%/);
       }
       expect(seen).toEqual([]);
       expect(counted).toBe(cases.length);

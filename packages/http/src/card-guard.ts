@@ -25,9 +25,13 @@ function decode(text: string): string {
 // eslint-disable-next-line no-control-regex -- anything outside ASCII
 const NON_ASCII = /[^\u0000-\u007f]/;
 
-/** A header value as the UTF-8 text a client meant (node hands header bytes over as Latin-1 characters). */
-function utf8(value: string): string {
-  return NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+/**
+ * A header value as node hands it over (each byte a Latin-1 character) and,
+ * when it has bytes past ASCII, as the UTF-8 text a client most likely meant:
+ * a card number in either reading is refused.
+ */
+function headerHoldsCard(value: string): boolean {
+  return containsCardNumber(value) || (NON_ASCII.test(value) && containsCardNumber(Buffer.from(value, 'latin1').toString('utf8')));
 }
 
 /** 422 for a card number in the request line or a header: says where, never what. */
@@ -43,7 +47,7 @@ function refusal(where: string, pointer: string): HttpProblem {
  * sees it: a card in a path parameter ("PUT /v1/inventory/items/4111.../settings")
  * would otherwise be stored, produced and copied to HQ like any SKU. The
  * path and the query are scanned percent-decoded, each header value (and
- * name) as the UTF-8 text it carries. The problem names the part (/path, /query, /headers/<name>)
+ * name) read as Latin-1 and as UTF-8. The problem names the part (/path, /query, /headers/<name>)
  * and never repeats what was sent; sendProblem leaves out `instance` for it.
  */
 export function cardNumberGuard(options: { onCardNumber?: () => void } = {}): RequestHandler {
@@ -59,7 +63,7 @@ export function cardNumberGuard(options: { onCardNumber?: () => void } = {}): Re
       for (let i = 0; i + 1 < raw.length && !found; i += 2) {
         const name = raw[i]!.toLowerCase();
         if (containsCardNumber(name)) found = refusal('a header name', '/headers');
-        else if (!UNSCANNED_HEADERS.has(name) && containsCardNumber(utf8(raw[i + 1]!))) found = refusal(`the ${name} header`, `/headers/${name}`);
+        else if (!UNSCANNED_HEADERS.has(name) && headerHoldsCard(raw[i + 1]!)) found = refusal(`the ${name} header`, `/headers/${name}`);
       }
     }
     if (found) {
