@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
-import { createPool, migrate, type PoolClient } from '@tillstream/db';
+import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
@@ -17,6 +18,14 @@ export function syncGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string
   return `${prefix}sync.${spec.name}`;
 }
 
+/** The Redis password (a secret file; never defaulted) and the CA of a TLS server. */
+function redisSecrets(env: SyncEnv): { password?: string; tls?: { ca: string } } {
+  return {
+    ...(env.REDIS_PASSWORD_FILE ? { password: readFileSync(env.REDIS_PASSWORD_FILE, 'utf8').trim() } : {}),
+    ...(env.REDIS_CA_FILE ? { tls: { ca: readFileSync(env.REDIS_CA_FILE, 'utf8') } } : {}),
+  };
+}
+
 export interface SyncService extends RunningService {
   /** Runs the sweeper's chores now (tests: no waiting for the next interval). */
   sweep(): Promise<void>;
@@ -31,8 +40,7 @@ export interface SyncService extends RunningService {
  */
 export async function startSync(env: SyncEnv, options: { logger?: Logger } = {}): Promise<SyncService> {
   const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
-  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
   const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'sync' });
@@ -59,6 +67,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   });
   const uploader = new Uploader({
     redisUrl: env.REDIS_URL,
+    redisOptions: redisSecrets(env),
     queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
     pool,
     hq,

@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
 import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
@@ -21,7 +21,10 @@ export interface RefusedRecord {
 }
 
 export interface UploaderOptions {
+  /** redis://<ACL user>@host:port (or rediss://); see redisConnection() for the password and CA. */
   redisUrl: string;
+  /** Password and TLS of the connection (secrets read by the service); merged over what the URL says. */
+  redisOptions?: Pick<RedisOptions, 'password' | 'tls'>;
   queueName: string;
   pool: Pool;
   hq: HqClient;
@@ -42,6 +45,11 @@ export function retryDelayMs(attemptsMade: number, err: unknown, retry: RetrySet
   return backoffMs(attemptsMade, retry, random);
 }
 
+/** Redis refused the user (wrong password, disabled user) or a command or key outside its ACL. */
+export function isRedisAuthError(err: Error): boolean {
+  return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
+}
+
 /**
  * Upload jobs on BullMQ. A job's id is its batch id (or "replay-<request>"),
  * so enqueueing the same work twice is a no-op. Attempts are effectively
@@ -59,11 +67,22 @@ export class Uploader {
   private readonly queue: Queue;
   private readonly worker: Worker;
   private readonly connections: Redis[];
+  /** Redis's refusal of the sync user (WRONGPASS, NOPERM), while it lasts; null once a connection is ready. */
+  authError: string | null = null;
 
   constructor(private readonly options: UploaderOptions) {
     const connect = (enableOfflineQueue: boolean) => {
-      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue });
-      redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
+      const redis = new Redis(options.redisUrl, { ...options.redisOptions, maxRetriesPerRequest: null, enableOfflineQueue });
+      redis.on('error', (err) => {
+        // A refused login is configuration, not an outage: say so plainly, once per connection attempt streak.
+        if (isRedisAuthError(err)) {
+          if (this.authError === null) options.logger.error({ err: err.message }, 'Redis refused the sync user: check REDIS_URL\'s user and REDIS_PASSWORD_FILE');
+          this.authError = err.message;
+        } else options.logger.debug({ err }, 'redis connection error');
+      });
+      redis.on('ready', () => {
+        this.authError = null;
+      });
       return redis;
     };
     // The worker blocks on its connection: the queue gets its own. The queue's fails fast while
