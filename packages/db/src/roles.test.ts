@@ -73,8 +73,13 @@ describe('database roles', () => {
     const inventory = as(db, 'inventory');
     const trends = as(db, 'trends');
     try {
-      await inventory.query("INSERT INTO sync_outbox (stream, record_key, data) VALUES ('quarantine', 'k1', '{}')");
+      await inventory.query(`SELECT append_sync_outbox('[{"stream": "quarantine", "record_key": "k1", "data": {}}]')`);
+      expect((await db.pool.query('SELECT record_key FROM sync_outbox')).rows).toEqual([{ record_key: 'k1' }]);
       expect(await refused(inventory.query('SELECT * FROM sync_outbox'))).toBe('42501: permission denied for table sync_outbox');
+      expect(await refused(inventory.query('SELECT record_key FROM sync_outbox'))).toBe('42501: permission denied for table sync_outbox');
+      expect(await refused(inventory.query("INSERT INTO sync_outbox (stream, record_key, data) VALUES ('quarantine', 'k2', '{}')"))).toBe(
+        '42501: permission denied for table sync_outbox',
+      );
       expect(await refused(inventory.query('DELETE FROM sync_outbox'))).toBe('42501: permission denied for table sync_outbox');
       expect(await refused(trends.query('SELECT * FROM inventory_items'))).toBe('42501: permission denied for table inventory_items');
       expect(await refused(trends.query('SELECT * FROM ingest_transactions'))).toBe('42501: permission denied for table ingest_transactions');

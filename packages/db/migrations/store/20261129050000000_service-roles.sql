@@ -10,9 +10,26 @@
 GRANT SELECT ON terminal_credentials TO tillstream_ingest;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ingest_transactions TO tillstream_ingest;
 
+-- Appending to sync's outbox (quarantine entries from inventory and trends,
+-- sync's own consumers) without reading it: INSERT ... ON CONFLICT needs
+-- SELECT on the table, so the append is a function that runs as the owner,
+-- and only it is granted to the writers. The caller takes SYNC_OUTBOX_LOCK
+-- first (packages/db/src/sync-outbox.ts).
+CREATE FUNCTION append_sync_outbox(records jsonb) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+  INSERT INTO public.sync_outbox (stream, record_key, data, business_day, terminal_id, sequence_number)
+  SELECT stream, record_key, data, business_day, terminal_id, sequence_number
+  FROM ROWS FROM (jsonb_to_recordset(records) AS (stream text, record_key text, data jsonb, business_day date, terminal_id text, sequence_number bigint))
+    WITH ORDINALITY AS r(stream, record_key, data, business_day, terminal_id, sequence_number, n)
+  ORDER BY n
+  ON CONFLICT (stream, record_key) DO NOTHING
+$$;
+REVOKE ALL ON FUNCTION append_sync_outbox(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION append_sync_outbox(jsonb) TO tillstream_inventory, tillstream_trends, tillstream_sync;
+
 -- inventory: its ledger; its consumer offsets and event outbox; dead letters
--- into the quarantine, forwarded to HQ through the sync outbox, which it may
--- append to but never read.
+-- into the quarantine, forwarded to HQ through sync's outbox (appended to
+-- with append_sync_outbox, never read).
 GRANT SELECT, INSERT, UPDATE, DELETE ON inventory_items, inventory_operations, inventory_movements,
   inventory_pos_transactions, inventory_voids, inventory_alert_log TO tillstream_inventory;
 
@@ -23,7 +40,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON sales_transactions, sales_voids, sales_a
 GRANT SELECT, INSERT, UPDATE ON consumer_offsets TO tillstream_inventory, tillstream_trends;
 GRANT SELECT, INSERT, DELETE ON event_outbox TO tillstream_inventory, tillstream_trends;
 GRANT SELECT, INSERT ON quarantine TO tillstream_inventory, tillstream_trends;
-GRANT INSERT ON sync_outbox TO tillstream_inventory, tillstream_trends;
 
 -- sync: its outbox, batches, manifests, replays and HQ's catalog; it applies
 -- the catalog to inventory's items, reads ingest's journal for day manifests
@@ -37,4 +53,5 @@ GRANT SELECT, INSERT, UPDATE ON consumer_offsets TO tillstream_sync;
 GRANT SELECT, INSERT, UPDATE ON quarantine TO tillstream_sync;
 
 -- Down Migration
+DROP FUNCTION append_sync_outbox(jsonb);
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tillstream_ingest, tillstream_inventory, tillstream_trends, tillstream_sync;
