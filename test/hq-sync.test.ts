@@ -111,7 +111,8 @@ describe('store -> HQ sync', () => {
     proxy.mode = 'pass';
     // Redis loses every job in the middle of the drain: the sweepers re-enqueue what HQ has not acknowledged.
     await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { message: 'the first batch at HQ' });
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // As the administrator: the stores' ACL user may not FLUSHDB.
+    const redis = new Redis(`${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`, { maxRetriesPerRequest: null });
     await redis.flushdb();
     redis.disconnect();
 

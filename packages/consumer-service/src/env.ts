@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { logEnv, positiveInt, postgresEnv, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
+import type { postgresEnv} from '@tillstream/config';
+import { logEnv, positiveInt, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** The database variables of a consuming service; each service names its own role (postgresEnv('inventory')). */
 type DatabaseEnv = z.output<ReturnType<typeof postgresEnv>>;

@@ -11,7 +11,7 @@ import { quarantineRefused } from './quarantine.ts';
 import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
-import { Uploader } from './uploader.ts';
+import { checkRedisLogin, Uploader } from './uploader.ts';
 
 /** The consumer group of each topic sync feeds its outbox from. */
 export function syncGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
@@ -40,6 +40,8 @@ export interface SyncService extends RunningService {
  */
 export async function startSync(env: SyncEnv, options: { logger?: Logger } = {}): Promise<SyncService> {
   const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
+  const redisOptions = redisSecrets(env);
+  await checkRedisLogin(env.REDIS_URL, redisOptions);
   const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
   const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
@@ -67,7 +69,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   });
   const uploader = new Uploader({
     redisUrl: env.REDIS_URL,
-    redisOptions: redisSecrets(env),
+    redisOptions,
     queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
     pool,
     hq,

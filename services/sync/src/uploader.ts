@@ -45,9 +45,57 @@ export function retryDelayMs(attemptsMade: number, err: unknown, retry: RetrySet
   return backoffMs(attemptsMade, retry, random);
 }
 
+/**
+ * A Redis error as it may be logged: ioredis attaches the failed command with
+ * its arguments, and for AUTH those are the user and the password.
+ */
+export function loggableRedisError(err: Error): { type: string; message: string } {
+  return { type: err.name, message: err.message };
+}
+
 /** Redis refused the user (wrong password, disabled user) or a command or key outside its ACL. */
 export function isRedisAuthError(err: Error): boolean {
   return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
+}
+
+/** Redis refused sync's login: configuration, not an outage; sync does not start on it. */
+export class RedisLoginRefused extends Error {
+  readonly code = 'REDIS_LOGIN_REFUSED';
+}
+
+/**
+ * Logs in once as the URL's user, on a connection of its own, and throws
+ * {@link RedisLoginRefused} if Redis refuses (wrong password, disabled user):
+ * sync then fails at start with a clear error instead of retrying a login
+ * that cannot succeed. Redis away is not a refusal: sync starts without it
+ * and uploads once it is back (issue 13 item 8). The password is never in the message.
+ */
+export async function checkRedisLogin(url: string, options: Pick<RedisOptions, 'password' | 'tls'> = {}, timeoutMs = 3000): Promise<void> {
+  const u = new URL(url);
+  const user = decodeURIComponent(u.username) || 'default';
+  const password = options.password ?? decodeURIComponent(u.password);
+  if (!password) return;
+  u.username = '';
+  u.password = '';
+  const redis = new Redis(u.toString(), {
+    ...(options.tls ? { tls: options.tls } : {}),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
+  redis.on('error', () => undefined); // Redis away: the uploader copes with that, as before
+  try {
+    await redis.connect();
+    await redis.call('AUTH', user, password);
+  } catch (err) {
+    if (isRedisAuthError(err as Error)) {
+      throw new RedisLoginRefused(`Redis refused the sync user "${user}" (${(err as Error).message.split(' ')[0]}): check REDIS_URL's user and REDIS_PASSWORD_FILE`);
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /**
@@ -78,7 +126,7 @@ export class Uploader {
         if (isRedisAuthError(err)) {
           if (this.authError === null) options.logger.error({ err: err.message }, 'Redis refused the sync user: check REDIS_URL\'s user and REDIS_PASSWORD_FILE');
           this.authError = err.message;
-        } else options.logger.debug({ err }, 'redis connection error');
+        } else options.logger.debug({ err: loggableRedisError(err) }, 'redis connection error');
       });
       redis.on('ready', () => {
         this.authError = null;
@@ -90,7 +138,7 @@ export class Uploader {
     // and the sweeper enqueues again from PostgreSQL once Redis is back (issue 13 item 8).
     this.connections = [connect(false), connect(true)];
     this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
-    this.queue.on('error', (err) => options.logger.debug({ err }, 'upload queue error'));
+    this.queue.on('error', (err) => options.logger.debug({ err: loggableRedisError(err) }, 'upload queue error'));
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
       connection: this.connections[1]!,
       concurrency: 1,
@@ -101,12 +149,15 @@ export class Uploader {
       const level = err instanceof HqRejected ? 'error' : 'debug';
       options.logger[level]({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'upload failed; will retry');
     });
-    this.worker.on('error', (err) => options.logger.warn({ err }, 'upload worker error'));
+    // A refused login is reported once by the connection's handler above; this would repeat it at every retry.
+    this.worker.on('error', (err) => {
+      if (!isRedisAuthError(err)) options.logger.warn({ err: loggableRedisError(err) }, 'upload worker error');
+    });
   }
 
   start(): void {
     // run() rejects when its connection is dropped (close() while Redis is away): that is the end of the worker, not a crash.
-    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err }, 'upload worker stopped'));
+    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err: loggableRedisError(err as Error) }, 'upload worker stopped'));
   }
 
   private static readonly JOB = {
