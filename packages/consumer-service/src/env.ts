@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { postgresEnv} from '@tillstream/config';
+import type { postgresEnv } from '@tillstream/config';
 import { logEnv, positiveInt, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** The database variables of a consuming service; each service names its own role (postgresEnv('inventory')). */
