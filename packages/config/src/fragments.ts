@@ -48,7 +48,7 @@ export const redisEnv = z.object({
   REDIS_URL: z
     .url()
     .default('redis://127.0.0.1:6379')
-    .describe('Redis for BullMQ jobs: redis://<ACL user>@host:port, or rediss:// for TLS. The sync service connects as its ACL user (`npx tillstream-infra` creates it locally).'),
+    .describe('Redis for BullMQ jobs: redis://<ACL user>@host:port, or rediss:// for TLS. The sync service connects as its ACL user (`npm start` creates it locally; the tests, one per run).'),
   REDIS_PASSWORD_FILE: z.string().min(1).optional().describe("File holding the Redis ACL user's password (a secret); overrides a password in REDIS_URL."),
   REDIS_CA_FILE: z.string().min(1).optional().describe('CA certificate of a rediss:// server, checked with its host name.'),
 });

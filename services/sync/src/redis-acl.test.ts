@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -55,12 +58,14 @@ describe("sync's Redis user", () => {
     expect(started).toBe(`Redis refused the sync user "${decodeURIComponent(wrong.username)}" (WRONGPASS): check REDIS_URL's user and REDIS_PASSWORD_FILE`);
   });
 
-  it('refused while sync runs (password changed), it says so in its log and on its status page, never logging the password', async () => {
+  it('logs in with REDIS_PASSWORD_FILE (over a password in the URL); refused later (password rotated), it says so in its log and on its status page, never logging the password', async () => {
     const user = uniqueName('tillstream_sync');
     const password = randomBytes(24).toString('hex');
     await ensureRedisUser({ adminUrl: testEnv.REDIS_URL, user, password });
     onTestFinished(() => dropRedisUser({ adminUrl: testEnv.REDIS_URL, user }));
-    const { env } = await syncFixture(redisUserUrl(testEnv.REDIS_URL, user, password));
+    const passwordFile = join(mkdtempSync(join(tmpdir(), 'tillstream-redis-')), 'sync-password');
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    const { env } = await syncFixture(redisUserUrl(testEnv.REDIS_URL, user, 'a-stale-password-in-the-url'), { REDIS_PASSWORD_FILE: passwordFile });
     const logs: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -87,11 +92,12 @@ describe("sync's Redis user", () => {
     const lines = logs.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.msg.startsWith('Redis refused the sync user'));
     expect(lines.map((l) => l.level)).toEqual([50]); // one error, not one per retry
     expect(logs.join('')).not.toContain(password);
+    expect(logs.join('')).not.toContain('a-stale-password-in-the-url');
   });
 });
 
 /** A store database and topics for a sync of this test, with `redisUrl`; HQ is not there (the link is not what these tests are about). */
-async function syncFixture(redisUrl: string) {
+async function syncFixture(redisUrl: string, overrides: Record<string, string> = {}) {
   const db = await testDatabase({ target: 'store' });
   const kafka = await testKafka({ specs: storeTopics });
   const env = syncEnv.parse({
@@ -104,6 +110,7 @@ async function syncFixture(redisUrl: string) {
     PORT: '0',
     HQ_URL: 'http://127.0.0.1:9',
     HQ_TOKEN: 'no-hq-in-this-test',
+    ...overrides,
   });
   return { env };
 }

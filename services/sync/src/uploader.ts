@@ -23,8 +23,8 @@ export interface RefusedRecord {
 export interface UploaderOptions {
   /** redis://<ACL user>@host:port (or rediss://); see redisConnection() for the password and CA. */
   redisUrl: string;
-  /** Password and TLS of the connection (secrets read by the service); merged over what the URL says. */
-  redisOptions?: Pick<RedisOptions, 'password' | 'tls'>;
+  /** User, password and TLS of the connection (secrets read by the service); the URL then carries none. */
+  redisOptions?: RedisLogin;
   queueName: string;
   pool: Pool;
   hq: HqClient;
@@ -58,6 +58,9 @@ export function isRedisAuthError(err: Error): boolean {
   return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
 }
 
+/** How sync logs in to Redis: its ACL user and password, and the server's CA for rediss://. */
+export type RedisLogin = Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+
 /** Redis refused sync's login: configuration, not an outage; sync does not start on it. */
 export class RedisLoginRefused extends Error {
   readonly code = 'REDIS_LOGIN_REFUSED';
@@ -70,9 +73,9 @@ export class RedisLoginRefused extends Error {
  * that cannot succeed. Redis away is not a refusal: sync starts without it
  * and uploads once it is back (issue 13 item 8). The password is never in the message.
  */
-export async function checkRedisLogin(url: string, options: Pick<RedisOptions, 'password' | 'tls'> = {}, timeoutMs = 3000): Promise<void> {
+export async function checkRedisLogin(url: string, options: RedisLogin = {}, timeoutMs = 3000): Promise<void> {
   const u = new URL(url);
-  const user = decodeURIComponent(u.username) || 'default';
+  const user = options.username ?? (decodeURIComponent(u.username) || 'default');
   const password = options.password ?? decodeURIComponent(u.password);
   if (!password) return;
   u.username = '';
