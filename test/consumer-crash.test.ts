@@ -27,7 +27,7 @@ import {
 
 /** What the crash test needs to know of a POS-consuming service. */
 interface Subject {
-  name: string;
+  name: 'inventory' | 'trends';
   main: string;
   env?: Record<string, string>;
   /** The service's state, as comparable values. */
@@ -126,7 +126,7 @@ describe.each([inventory, trends])('$name under SIGKILL', (subject) => {
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.urlFor(subject.name),
       PORT: String(port),
       LOG_LEVEL: 'info',
       // Small batches: more commits, so the kills land between them as often as inside them.

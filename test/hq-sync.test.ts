@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { httpProxy, makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
+import { httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -37,7 +37,7 @@ function tradingDays(storeId: string, count: number, seed: number): PosTransacti
 
 async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
+    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
@@ -57,7 +57,7 @@ describe('store -> HQ sync', () => {
     let hq: HqService | undefined;
     const proxy = await httpProxy({ target: () => hq?.url, mode: 'down' });
     const redisDb = 7; // this test's own Redis database: FLUSHDB here is the FLUSHALL of a dedicated Redis
-    const redisUrl = `${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`;
+    const redisUrl = `${syncRedisUrl().replace(/\/\d*$/, '')}/${redisDb}`;
 
     const stores: Array<{ id: string; trends: TestTrends; sync: Awaited<ReturnType<typeof startSync>>; traffic: PosTransactionInput[] }> = [];
     for (const [n, id] of ['S001', 'S002'].entries()) {
@@ -70,7 +70,7 @@ describe('store -> HQ sync', () => {
           STORE_ID: id,
           TOPIC_PREFIX: kafka.prefix,
           KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-          DATABASE_URL: db.url,
+          DATABASE_URL: db.urlFor('sync'),
           REDIS_URL: redisUrl,
           PORT: '0',
           HQ_URL: proxy.url,
@@ -111,7 +111,8 @@ describe('store -> HQ sync', () => {
     proxy.mode = 'pass';
     // Redis loses every job in the middle of the drain: the sweepers re-enqueue what HQ has not acknowledged.
     await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { message: 'the first batch at HQ' });
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // As the administrator: the stores' ACL user may not FLUSHDB.
+    const redis = new Redis(`${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`, { maxRetriesPerRequest: null });
     await redis.flushdb();
     redis.disconnect();
 

@@ -45,7 +45,7 @@ describe('ingest while the store broker is killed and restarted', () => {
     const broker = await ownBroker(29_492);
     const db = await testDatabase({ target: 'store' });
     const ingest = await startIngest(
-      ingestEnv.parse({ STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.url, PORT: '0', BROKER_PROBE_MS: '300' }),
+      ingestEnv.parse({ STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.urlFor('ingest'), PORT: '0', BROKER_PROBE_MS: '300' }),
       { logger: broker.logger },
     );
     onTestFinished(() => ingest.stop());
@@ -69,7 +69,7 @@ describe('ingest while the store broker is killed and restarted', () => {
       ingestEnv.parse({
         STORE_ID: 'S001',
         KAFKA_BROKERS: `127.0.0.1:${spec.port}`,
-        DATABASE_URL: db.url,
+        DATABASE_URL: db.urlFor('ingest'),
         PORT: '0',
         PRODUCE_TIMEOUT_MS: '1000',
         TERMINAL_RATE_PER_SECOND: '100000',

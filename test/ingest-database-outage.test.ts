@@ -17,7 +17,7 @@ describe('ingest while the store database is down', () => {
     const kafka = await testKafka({ specs: [posTransactions] });
     const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
     const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(testEnv.POSTGRES_URL).port) });
-    const viaProxy = new URL(db.url);
+    const viaProxy = new URL(db.urlFor('ingest'));
     viaProxy.port = String(proxy.port);
     const env = ingestEnv.parse({
       STORE_ID: 'S001',

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
+import { ensureRedisUser, redisUserUrl } from '@tillstream/infra';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { freePort, httpProxy, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
@@ -23,11 +25,17 @@ import { freePort, httpProxy, publishAcknowledged, killProcess, seededRandom, st
 const ADMIN_TOKEN = 'hq-admin-token-for-this-test-only';
 const STORE = 'S001';
 
-/** A redis-server of this test's own on its own port, without persistence (a restart loses every job). */
+/**
+ * A redis-server of this test's own on its own port, without persistence (a
+ * restart loses every job), set up as a deployment's: sync connects as its
+ * ACL user with a password (re-created at each start, as ACLs are not persisted either).
+ */
 async function ownRedis(port: number): Promise<{ url: string; start(): Promise<void>; stop(): Promise<void> }> {
   let child: ChildProcess | undefined;
+  const admin = `redis://127.0.0.1:${port}`;
+  const user = { user: 'tillstream_sync', password: randomBytes(24).toString('hex') };
   const redis = {
-    url: `redis://127.0.0.1:${port}`,
+    url: redisUserUrl(admin, user.user, user.password),
     async start() {
       const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
       child = started;
@@ -40,6 +48,7 @@ async function ownRedis(port: number): Promise<{ url: string; start(): Promise<v
         started.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
       });
       started.stdout.resume();
+      await ensureRedisUser({ adminUrl: admin, ...user });
     },
     async stop() {
       if (child) await stopProcess(child);
@@ -77,7 +86,7 @@ describe('sync with Redis away', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const hq = await startHq(
-      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -96,7 +105,7 @@ describe('sync with Redis away', () => {
       STORE_ID: STORE,
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.urlFor('sync'),
       REDIS_URL: redis.url,
       PORT: '0',
       HQ_URL: proxy.url,

@@ -32,7 +32,7 @@ describe('trends over the bakery log', () => {
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
         KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-        DATABASE_URL: ingestDb.url,
+        DATABASE_URL: ingestDb.urlFor('ingest'),
         PORT: '0',
         // The log is from 2016-17: ingest must remember ids that long to accept it.
         IDEMPOTENCY_RETENTION_DAYS: '4000',

@@ -9,6 +9,8 @@ export const cliEnv = parseEnv(
     ...logEnv.shape,
     /** POSTGRES_URL: a store's database is tillstream_store_<store id, lower-case> on it. */
     ...postgresServerEnv.shape,
+    /** The administrator's password (a secret file), added to POSTGRES_URL by `tillstream migrate`. */
+    POSTGRES_PASSWORD_FILE: z.string().min(1).optional(),
     /** KAFKA_BROKERS, HQ_KAFKA_BROKERS: where `dlq replay` re-produces (the store's broker, or HQ's). */
     ...storeKafkaEnv.shape,
     ...hqKafkaEnv.shape,

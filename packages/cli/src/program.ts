@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
+import { migrateCommand } from './commands/migrate.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
@@ -10,6 +11,7 @@ export function program(): Command {
   return new Command('tillstream')
     .description('Tillstream operator CLI: run from the repository root as `npx tillstream <command>`')
     .showHelpAfterError()
+    .addCommand(migrateCommand())
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
     .addCommand(dlqCommand())

@@ -20,10 +20,24 @@ export const hqKafkaEnv = z.object({
   HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']).describe("Comma-separated bootstrap brokers of HQ's cluster."),
 });
 
-export const postgresEnv = z.object({
-  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_store').describe("The service's PostgreSQL database."),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size; small, because a store server has 2 cores and PostgreSQL shares them.'),
-});
+/**
+ * A service's PostgreSQL connection. Each service logs in with a role of its
+ * own (tillstream_<service>, DML on its own tables only; created by
+ * `npx tillstream migrate`), never as the owner or a superuser, so the
+ * default URL names that role. A password is never defaulted: it comes from
+ * DATABASE_PASSWORD_FILE (a secret) or the URL.
+ */
+export function postgresEnv(service: 'ingest' | 'inventory' | 'trends' | 'sync' | 'hq', database = 'tillstream_store') {
+  return z.object({
+    DATABASE_URL: z
+      .url()
+      .default(`postgres://tillstream_${service}@127.0.0.1:5432/${database}`)
+      .describe(`The service's PostgreSQL database, as its own role tillstream_${service}; add ?sslmode=verify-full&sslrootcert=<file> or set DATABASE_CA_FILE for TLS.`),
+    DATABASE_PASSWORD_FILE: z.string().min(1).optional().describe("File holding the role's password (a secret); overrides a password in DATABASE_URL."),
+    DATABASE_CA_FILE: z.string().min(1).optional().describe("CA certificate of the PostgreSQL server: connect over TLS, checking the server's certificate and host name (sslmode=verify-full)."),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size; small, because a store server has 2 cores and PostgreSQL shares them.'),
+  });
+}
 
 /** The PostgreSQL server (any database on it; tools create and address databases by name). */
 export const postgresServerEnv = z.object({
@@ -31,7 +45,12 @@ export const postgresServerEnv = z.object({
 });
 
 export const redisEnv = z.object({
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379').describe('Redis for BullMQ jobs.'),
+  REDIS_URL: z
+    .url()
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis for BullMQ jobs: redis://<ACL user>@host:port, or rediss:// for TLS. The sync service connects as its ACL user (`npm start` creates it locally; the tests, one per run).'),
+  REDIS_PASSWORD_FILE: z.string().min(1).optional().describe("File holding the Redis ACL user's password (a secret); overrides a password in REDIS_URL."),
+  REDIS_CA_FILE: z.string().min(1).optional().describe('CA certificate of a rediss:// server, checked with its host name.'),
 });
 
 export const storeIdentityEnv = z.object({

@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import { logEnv, positiveInt, postgresEnv, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
+import type { postgresEnv } from '@tillstream/config';
+import { logEnv, positiveInt, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
+
+/** The database variables of a consuming service; each service names its own role (postgresEnv('inventory')). */
+type DatabaseEnv = z.output<ReturnType<typeof postgresEnv>>;
 
 /** What every POS-consuming store service reads; services extend it with httpEnv(port) and their own settings. */
 export const consumerServiceEnv = z.object({
   ...logEnv.shape,
   ...storeIdentityEnv.shape,
   ...storeKafkaEnv.shape,
-  ...postgresEnv.shape,
   CONSUMER_GROUP: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/)
@@ -23,4 +26,4 @@ export const consumerServiceEnv = z.object({
   PUBLISH_HOLD_LAG: positiveInt.default(20_000).describe('While the consumer is more records than this behind the POS topic (catching up), derived events wait and are published once caught up.'),
 });
 
-export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & { HOST: string; PORT: number };
+export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & DatabaseEnv & { HOST: string; PORT: number };

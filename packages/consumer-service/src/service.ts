@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
-import { createPool, migrate, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
+import { createPool, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, TypedProducer, createKafkaClient, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
 import { bookingConsumer } from './booking.ts';
@@ -44,7 +44,7 @@ export interface ConsumerServiceDefinition<Booked> {
 
 /**
  * Runs a store service that books pos.transactions.v1 into PostgreSQL:
- * migrates, serves its API at once, consumes the topic (retrying until the
+ * (its database migrated beforehand: its role may not run DDL), serves its API at once, consumes the topic (retrying until the
  * broker answers) with effects and offset in one database transaction per
  * batch, resuming from the stored offset, and publishes its outbox.
  * stop() stops consuming, drains the publisher and closes everything.
@@ -52,8 +52,7 @@ export interface ConsumerServiceDefinition<Booked> {
 export async function startConsumerService<Booked>(def: ConsumerServiceDefinition<Booked>): Promise<RunningService> {
   const { env, name } = def;
   const logger = (def.logger ?? createLogger({ name, level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
-  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `${name}-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `${name}-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `${name}-${env.STORE_ID}`, logger });
   const producer = new TypedProducer({ kafka, logger, source: name, topicPrefix: env.TOPIC_PREFIX });
   const registry = def.registry ?? createMetricsRegistry({ service: name });

@@ -44,7 +44,8 @@ export async function bookedOffset(db: TestDatabase, groupId: string, topic: str
  * prefix (or `kafka`'s), listening on a free port; stopped when the test finishes.
  */
 export async function testConsumerService<Env extends ConsumerServiceEnv>(options: {
-  name: string;
+  /** The service: it connects with its own database role. */
+  name: 'inventory' | 'trends';
   schema: z.ZodType<Env>;
   start: (env: Env, options: { logger: Logger }) => Promise<RunningService>;
   overrides?: Record<string, string>;
@@ -65,7 +66,7 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
     STORE_ID: 'S001',
     TOPIC_PREFIX: kafka.prefix,
     KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-    DATABASE_URL: db.url,
+    DATABASE_URL: db.urlFor(options.name),
     PORT: '0',
     ...options.overrides,
   });

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import type { MigrationTarget } from './migrate.ts';
+import { secureDatabase } from './roles.ts';
 
 /** Database names Tillstream creates: lower-case identifiers only, so they never need quoting tricks. */
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -25,21 +27,31 @@ async function withAdminClient<T>(serverUrl: string, fn: (client: pg.Client) => 
   }
 }
 
-/** Creates database `name` unless it exists; returns true if it created it. */
-export async function ensureDatabase(serverUrl: string, name: string, options: { template?: string } = {}): Promise<boolean> {
+/**
+ * Creates database `name` unless it exists; returns true if it created it.
+ * With `target`, the database (new or not) is secured for that target's
+ * services (roles.ts secureDatabase): a clone of a migrated template needs
+ * it, since CREATE DATABASE ... TEMPLATE does not copy who may connect.
+ */
+export async function ensureDatabase(serverUrl: string, name: string, options: { template?: string; target?: MigrationTarget } = {}): Promise<boolean> {
   checkName(name);
   return withAdminClient(serverUrl, async (client) => {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount) return false;
-    const template = options.template ? ` TEMPLATE ${checkName(options.template)}` : '';
-    try {
-      await client.query(`CREATE DATABASE ${name}${template}`);
-    } catch (err) {
-      if ((err as { code?: string }).code === '42P04') return false; // created concurrently
-      throw err;
-    }
-    return true;
+    const created = await createDatabase(client, name, options.template);
+    if (options.target) await secureDatabase(client, name, options.target);
+    return created;
   });
+}
+
+async function createDatabase(client: pg.Client, name: string, template: string | undefined): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (rowCount) return false;
+  try {
+    await client.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${checkName(template)}` : ''}`);
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P04') return false; // created concurrently
+    throw err;
+  }
+  return true;
 }
 
 /** Drops database `name` if it exists, disconnecting whoever is still on it. */

@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '@tillstream/observability';
+import { verifyFull } from './pool.ts';
+import { adoptTables, ensureRoles, OWNER_ROLE, secureDatabase, type RolePasswords } from './roles.ts';
 
 /** Which database a migration set is for: a store's, or HQ's. */
 export type MigrationTarget = 'store' | 'hq';
@@ -17,27 +19,44 @@ export interface MigrateOptions {
   databaseUrl: string;
   target: MigrationTarget;
   logger: Logger;
+  /** Passwords to give the roles (from secrets); a role without one keeps what it has. */
+  passwords?: RolePasswords;
+  /** CA of the server's certificate: verify-full TLS (see PoolOptions.caFile). */
+  caFile?: string;
 }
 
 /** Key of the advisory lock that serialises migration runs on one database. */
 const MIGRATION_LOCK = 7_421_001;
 
 /**
- * Applies every pending migration of `target`, each in its own transaction.
- * Idempotent: a second run applies nothing. Returns the names applied.
+ * Prepares a Tillstream database and applies every pending migration of
+ * `target`, each in its own transaction, as the owner role: the roles exist
+ * (roles.ts), the database is the owner's and only `target`'s services may
+ * connect, and the migrations' grants give each service its DML. Run by an
+ * administrator (`npx tillstream migrate`, the compose init step, the infra
+ * tool and the tests' setup), never by a service at start. Connected as a
+ * superuser it does all of it; connected as the owner role itself, it only
+ * migrates what that role may. Idempotent: a second run applies nothing.
+ * Returns the names applied.
  *
- * Services migrate at start, so two may start together: node-pg-migrate's own
- * lock fails the second run ("Another migration is already running"), so this
- * takes a blocking advisory lock instead and the second run waits, then
+ * Two runs may start together (a test setup, `npm start`): node-pg-migrate's
+ * own lock fails the second run ("Another migration is already running"), so
+ * this takes a blocking advisory lock instead and the second run waits, then
  * finds nothing to do.
  */
 export async function migrate(options: MigrateOptions): Promise<string[]> {
   const log = options.logger.child({ component: 'migrations', target: options.target });
-  const client = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({ connectionString: options.databaseUrl, connectionTimeoutMillis: 5000, ...verifyFull(options.caFile) });
   client.on('error', (err) => log.warn({ err }, 'migration connection lost'));
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await ensureRoles(client, options.passwords);
+    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    await secureDatabase(client, rows[0]!.name, options.target);
+    await adoptTables(client);
+    // What the migrations create is the owner's, whoever connected.
+    await client.query(`SET ROLE ${OWNER_ROLE}`);
     return await applyPending(client, options.target, log);
   } finally {
     await client.end().catch(() => undefined);

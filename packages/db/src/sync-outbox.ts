@@ -23,13 +23,9 @@ export interface SyncOutboxRow {
 export async function appendSyncOutbox(client: PoolClient, rows: readonly SyncOutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
   await client.query('SELECT pg_advisory_xact_lock($1)', [SYNC_OUTBOX_LOCK]);
+  // append_sync_outbox (migrations/store/*_service-roles.sql): writers other than sync may append, never read.
   await client.query(
-    `INSERT INTO sync_outbox (stream, record_key, data, business_day, terminal_id, sequence_number)
-     SELECT stream, record_key, data, business_day, terminal_id, sequence_number
-     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (stream text, record_key text, data jsonb, business_day date, terminal_id text, sequence_number bigint))
-       WITH ORDINALITY AS r(stream, record_key, data, business_day, terminal_id, sequence_number, n)
-     ORDER BY n
-     ON CONFLICT (stream, record_key) DO NOTHING`,
+    'SELECT append_sync_outbox($1::jsonb)',
     [
       JSON.stringify(
         rows.map((r) => ({

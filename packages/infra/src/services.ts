@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { databaseUrl, ensureDatabase } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
@@ -119,4 +120,65 @@ export async function stopRedis(url: string, logger: Logger): Promise<void> {
   const u = new URL(url);
   await execFileAsync('redis-cli', ['-h', u.hostname, '-p', String(u.port || 6379), 'shutdown', 'nosave']).catch(() => undefined);
   logger.info('Redis stopped');
+}
+
+/** BullMQ's key prefix: the sync user's keys and channels are limited to it. */
+export const BULLMQ_PREFIX = 'bull';
+
+/**
+ * The Redis ACL rules of the sync service's user (issue 15 item 3): its keys
+ * and channels only (BullMQ's prefix), every command but the dangerous ones
+ * (FLUSHALL, KEYS, CONFIG, ACL, SHUTDOWN, DEBUG, ...), and of those only what
+ * BullMQ needs: INFO (its server version check) and naming its connections.
+ */
+export function syncRedisRules(password: string): string[] {
+  return [
+    'reset',
+    'on',
+    `>${password}`,
+    `~${BULLMQ_PREFIX}:*`,
+    'resetchannels',
+    `&${BULLMQ_PREFIX}:*`,
+    '+@all',
+    '-@dangerous',
+    '+info',
+    '+client|setname',
+    '+client|getname',
+  ];
+}
+
+/**
+ * Creates (or resets) the ACL user `user` with `password` on the Redis at
+ * `adminUrl`, with {@link syncRedisRules}. Never touches the `default` user
+ * or the server's configuration: several tenants share a developer's Redis.
+ */
+export async function ensureRedisUser(options: { adminUrl: string; user: string; password: string }): Promise<void> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.user)) throw new Error(`invalid Redis user name "${options.user}"`);
+  if (!/^[\x21-\x7e]{16,}$/.test(options.password)) throw new Error('a Redis password must be at least 16 printable characters without spaces');
+  const redis = new Redis(options.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  try {
+    await redis.connect();
+    await redis.call('ACL', 'SETUSER', options.user, ...syncRedisRules(options.password));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Removes ACL user `user` (a test run's own); its open connections are closed by Redis. */
+export async function dropRedisUser(options: { adminUrl: string; user: string }): Promise<void> {
+  const redis = new Redis(options.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  try {
+    await redis.connect();
+    await redis.call('ACL', 'DELUSER', options.user);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** `url` with the ACL user and password (userinfo escaped). */
+export function redisUserUrl(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
 }

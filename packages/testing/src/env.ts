@@ -8,6 +8,8 @@ export const testEnv = parseEnv(
     ...hqKafkaEnv.shape,
     ...postgresServerEnv.shape,
     ...redisEnv.shape,
+    /** The sync service's Redis URL with this run's ACL user (set by the global setup; see syncRedisUrl()). */
+    TEST_SYNC_REDIS_URL: z.url().optional(),
     TEST_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('silent'),
     /**
      * Suffix of the template databases' names. Two checkouts testing at once
@@ -25,3 +27,13 @@ export const TEMPLATE_DB = {
   store: `tillstream_template_store${testEnv.TEST_TEMPLATE_SUFFIX}`,
   hq: `tillstream_template_hq${testEnv.TEST_TEMPLATE_SUFFIX}`,
 } as const;
+
+/**
+ * The Redis URL a sync service started by a test connects with: this run's
+ * ACL user (keys under BullMQ's prefix, no dangerous commands), created by
+ * the global setup, never the default user.
+ */
+export function syncRedisUrl(): string {
+  if (!testEnv.TEST_SYNC_REDIS_URL) throw new Error('TEST_SYNC_REDIS_URL is not set: run tests through vitest (its global setup creates the sync Redis user)');
+  return testEnv.TEST_SYNC_REDIS_URL;
+}

@@ -6,7 +6,19 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PosTransactionV1, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, journalEntry, migrate, recordTransactions, type MigrationTarget, type Pool } from '@tillstream/db';
+import {
+  createPool,
+  databaseUrl,
+  dropDatabase,
+  ensureDatabase,
+  journalEntry,
+  migrate,
+  recordTransactions,
+  serviceDatabaseUrl,
+  type DatabaseService,
+  type MigrationTarget,
+  type Pool,
+} from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, type Kafka, type RecordReceipt, type TypedProducer } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { TEMPLATE_DB, testEnv } from './env.ts';
@@ -22,8 +34,12 @@ export function testLogger(name = 'test'): Logger {
 
 export interface TestDatabase {
   name: string;
+  /** The administrator's URL: the test's own view (setup and assertions), never a service's. */
   url: string;
+  /** The test's pool, on `url`. */
   pool: Pool;
+  /** The URL a service connects with: its own role, with only its grants (a service started by a test uses this). */
+  urlFor(service: DatabaseService): string;
 }
 
 /**
@@ -32,17 +48,21 @@ export interface TestDatabase {
  */
 export async function testDatabase(options: { target: MigrationTarget | 'empty'; cleanup?: Cleanup }): Promise<TestDatabase> {
   const name = uniqueName('t');
-  await ensureDatabase(testEnv.POSTGRES_URL, name, options.target === 'empty' ? {} : { template: TEMPLATE_DB[options.target] });
+  await ensureDatabase(testEnv.POSTGRES_URL, name, options.target === 'empty' ? {} : { template: TEMPLATE_DB[options.target], target: options.target });
   const url = databaseUrl(testEnv.POSTGRES_URL, name);
   const pool = createPool({ connectionString: url, logger: testLogger(), applicationName: 'tillstream-test', max: 5 });
   (options.cleanup ?? defaultCleanup)(async () => {
     await pool.end();
     await dropDatabase(testEnv.POSTGRES_URL, name);
   });
-  return { name, url, pool };
+  return { name, url, pool, urlFor: (service) => serviceDatabaseUrl(url, service) };
 }
 
-/** (Re)creates the template databases with every migration applied; the global setup calls it once per run. */
+/**
+ * (Re)creates the template databases with every migration applied (as the
+ * owner role, with the service roles' grants: migrate() provisions them);
+ * the global setup calls it once per run.
+ */
 export async function prepareTemplateDatabases(logger: Logger): Promise<void> {
   for (const target of ['store', 'hq'] as const) {
     const name = TEMPLATE_DB[target];

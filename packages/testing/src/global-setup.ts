@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createLogger } from '@tillstream/observability';
-import { down, infraConfigFromEnv, up } from '@tillstream/infra';
+import { down, dropRedisUser, ensureRedisUser, infraConfigFromEnv, redisUserUrl, up } from '@tillstream/infra';
 import { prepareTemplateDatabases } from './fixtures.ts';
 
 /**
@@ -21,7 +21,15 @@ export default async function setup(): Promise<() => Promise<void>> {
   const reused = config.brokers.filter((b) => !started.brokers.includes(b.name)).map((b) => b.name);
   console.log(`test infra: started [${started.brokers.join(', ')}]${reused.length ? `, reusing running [${reused.join(', ')}]` : ''}`);
   await prepareTemplateDatabases(logger);
+  // The sync service's Redis ACL user, this run's own (other runs share the
+  // server): tests start sync with TEST_SYNC_REDIS_URL, so the ACL is what
+  // every sync test runs under. Removed at teardown.
+  const syncUser = `tillstream_sync_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(24).toString('hex');
+  await ensureRedisUser({ adminUrl: config.redisUrl, user: syncUser, password });
+  process.env.TEST_SYNC_REDIS_URL = redisUserUrl(config.redisUrl, syncUser, password);
   return async () => {
+    await dropRedisUser({ adminUrl: config.redisUrl, user: syncUser });
     const stopped = await down(config, started);
     if (stopped.length) console.log(`test infra: stopped [${stopped.join(', ')}]`);
     const leaked = await leakedBrokers();

@@ -5,7 +5,7 @@ export * from './fixtures.ts';
 export * from './topic-reader.ts';
 export * from './tcp-proxy.ts';
 export * from './http-proxy.ts';
-export { startProcess, stopProcess, killProcess, freePort, type ProcessOptions } from '@tillstream/infra';
+export { startProcess, stopProcess, killProcess, freePort, ensureRedisUser, dropRedisUser, redisUserUrl, type ProcessOptions } from '@tillstream/infra';
 export * from '@tillstream/simulator';
 export * from './traffic.ts';
 export * from './browser.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hqKafkaEnv, httpEnv, logEnv, parseEnv, positiveInt } from '@tillstream/config';
+import { hqKafkaEnv, httpEnv, logEnv, parseEnv, positiveInt, postgresEnv } from '@tillstream/config';
 
 /** Everything the HQ service reads from the environment; fails at boot with every bad variable named. */
 export const hqEnv = z.object({
@@ -7,8 +7,7 @@ export const hqEnv = z.object({
   ...hqKafkaEnv.shape,
   ...httpEnv(8090).shape,
   HQ_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default('').describe("Prefix for HQ's topic names (tests share one broker)."),
-  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/tillstream_hq').describe("HQ's PostgreSQL database."),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10).describe('Pool size.'),
+  ...postgresEnv('hq', 'tillstream_hq').shape,
   HQ_ADMIN_TOKEN: z.string().min(24).optional().describe('Bearer token that may publish the catalog (POST /v1/catalog); unset = publishing through the CLI only.'),
   STORE_TOKEN_CACHE_MS: positiveInt.default(5000).describe('How long a store token lookup is trusted; bounds how long a revoked token works.'),
   RECONCILE_INTERVAL_MS: positiveInt.default(1000).describe('How often manifests waiting for verification are checked.'),

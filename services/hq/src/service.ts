@@ -1,6 +1,6 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
-import { createPool, migrate, type PoolClient } from '@tillstream/db';
+import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
@@ -24,8 +24,7 @@ export function hqGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
  */
 export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<HqService> {
   const logger = options.logger ?? createLogger({ name: 'hq', level: env.LOG_LEVEL });
-  await migrate({ databaseUrl: env.DATABASE_URL, target: 'hq', logger });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: 'hq', max: env.DATABASE_POOL_MAX });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: 'hq', max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.HQ_KAFKA_BROKERS, clientId: 'hq', logger });
   const producer = new TypedProducer({ kafka, logger, source: 'hq', topicPrefix: env.HQ_TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'hq' });

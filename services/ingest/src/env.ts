@@ -8,7 +8,7 @@ export const ingestEnv = z
   ...logEnv.shape,
   ...storeIdentityEnv.shape,
   ...storeKafkaEnv.shape,
-  ...postgresEnv.shape,
+  ...postgresEnv('ingest').shape,
   ...httpEnv(8080).shape,
   PRODUCE_TIMEOUT_MS: positiveInt.default(2000).describe("How long a terminal waits for the broker's acknowledgement before it gets 503 + Retry-After."),
   BROKER_PROBE_MS: positiveInt.default(5000).describe('How often an idle ingest checks that the broker still answers (for /readyz).'),

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { posTransactions, storeTopics, topicName } from '@tillstream/contracts';
-import { createPool, migrate, pruneJournal } from '@tillstream/db';
+import { createPool, pruneJournal } from '@tillstream/db';
 import { hardenServer } from '@tillstream/http';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
@@ -25,7 +25,8 @@ export interface IngestService {
 }
 
 /**
- * Builds and starts ingest: migrates the store database, creates the store's
+ * Builds and starts ingest (the store database is migrated beforehand by
+ * `npx tillstream migrate`: ingest's role may not run DDL), creates the store's
  * topics, connects the producer (or keeps trying, answering 503 meanwhile)
  * and listens. stop() refuses new work, drains what is in flight and closes
  * everything, in that order.
@@ -33,14 +34,13 @@ export interface IngestService {
 export async function startIngest(env: IngestEnv, options: { logger?: Logger; clock?: Clock } = {}): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
-  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger: log });
   // Journal commits are durable (synchronous_commit on): the journal is what
   // terminals were told, the day manifest is built from it, and a receipt
   // lost to a database crash while ingest runs on would never be read back
   // from the broker (that happens only at ingest's start). The WAL flush
   // costs no terminal anything: receipts are written after the answer, by
   // one writer that merges every batch waiting meanwhile.
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log });
   await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
     log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');

@@ -46,7 +46,7 @@ export async function testIngest(
     STORE_ID: 'S001',
     TOPIC_PREFIX: kafka.prefix,
     KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
-    DATABASE_URL: db.url,
+    DATABASE_URL: db.urlFor('ingest'),
     PORT: '0',
     TOKEN_CACHE_MS: '0',
     ...overrides,

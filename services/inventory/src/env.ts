@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { httpEnv, parseEnv, positiveInt } from '@tillstream/config';
+import { httpEnv, parseEnv, postgresEnv, positiveInt } from '@tillstream/config';
 import { consumerServiceEnv } from '@tillstream/consumer-service';
 
 /** Everything the inventory service reads from the environment; fails at boot with every bad variable named. */
 export const inventoryEnv = z.object({
   ...consumerServiceEnv.shape,
+  ...postgresEnv('inventory').shape,
   ...httpEnv(8081).shape,
   ALERT_BAND_PERCENT: z.coerce.number().min(0).max(100).default(20).describe('Hysteresis: a LOW SKU is OK again only above reorder point + this percent of it (at least one unit).'),
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024).describe('Largest store-API body; larger gets 413.'),

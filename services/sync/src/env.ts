@@ -6,7 +6,7 @@ export const syncEnv = z.object({
   ...logEnv.shape,
   ...storeIdentityEnv.shape,
   ...storeKafkaEnv.shape,
-  ...postgresEnv.shape,
+  ...postgresEnv('sync').shape,
   ...redisEnv.shape,
   ...httpEnv(8083).shape,
   HQ_URL: z.url().default('http://127.0.0.1:8090').describe("HQ's API."),

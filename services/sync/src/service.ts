@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
-import { createPool, migrate, type PoolClient } from '@tillstream/db';
+import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
@@ -10,11 +11,33 @@ import { quarantineRefused } from './quarantine.ts';
 import { quarantineRouter } from './routes/quarantine.ts';
 import { statusRouter, type LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
-import { Uploader } from './uploader.ts';
+import { checkRedisLogin, Uploader, type RedisLogin } from './uploader.ts';
 
 /** The consumer group of each topic sync feeds its outbox from. */
 export function syncGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
   return `${prefix}sync.${spec.name}`;
+}
+
+/**
+ * The Redis URL and connection options: the ACL user, its password from the
+ * secret file (never defaulted; else the URL's) and the CA of a TLS server.
+ * ioredis lets any user or password in the URL, even an empty one, win over
+ * the options, so they move from the URL to the options.
+ */
+function redisConnection(env: SyncEnv): { url: string; options: RedisLogin } {
+  const url = new URL(env.REDIS_URL);
+  const username = decodeURIComponent(url.username);
+  const password = env.REDIS_PASSWORD_FILE ? readFileSync(env.REDIS_PASSWORD_FILE, 'utf8').trim() : decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return {
+    url: url.toString(),
+    options: {
+      ...(username ? { username } : {}),
+      ...(password ? { password } : {}),
+      ...(env.REDIS_CA_FILE ? { tls: { ca: readFileSync(env.REDIS_CA_FILE, 'utf8') } } : {}),
+    },
+  };
 }
 
 export interface SyncService extends RunningService {
@@ -31,8 +54,9 @@ export interface SyncService extends RunningService {
  */
 export async function startSync(env: SyncEnv, options: { logger?: Logger } = {}): Promise<SyncService> {
   const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
-  await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
+  const redis = redisConnection(env);
+  await checkRedisLogin(redis.url, redis.options);
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
   const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
   const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'sync' });
@@ -58,7 +82,8 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     registers: [registry],
   });
   const uploader = new Uploader({
-    redisUrl: env.REDIS_URL,
+    redisUrl: redis.url,
+    redisOptions: redis.options,
     queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
     pool,
     hq,

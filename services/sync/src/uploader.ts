@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { ReplayRequest } from '@tillstream/contracts';
 import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
@@ -21,7 +21,10 @@ export interface RefusedRecord {
 }
 
 export interface UploaderOptions {
+  /** redis://<ACL user>@host:port (or rediss://); see redisConnection() for the password and CA. */
   redisUrl: string;
+  /** User, password and TLS of the connection (secrets read by the service); the URL then carries none. */
+  redisOptions?: RedisLogin;
   queueName: string;
   pool: Pool;
   hq: HqClient;
@@ -43,6 +46,62 @@ export function retryDelayMs(attemptsMade: number, err: unknown, retry: RetrySet
 }
 
 /**
+ * A Redis error as it may be logged: ioredis attaches the failed command with
+ * its arguments, and for AUTH those are the user and the password.
+ */
+export function loggableRedisError(err: Error): { type: string; message: string } {
+  return { type: err.name, message: err.message };
+}
+
+/** Redis refused the user (wrong password, disabled user) or a command or key outside its ACL. */
+export function isRedisAuthError(err: Error): boolean {
+  return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message);
+}
+
+/** How sync logs in to Redis: its ACL user and password, and the server's CA for rediss://. */
+export type RedisLogin = Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+
+/** Redis refused sync's login: configuration, not an outage; sync does not start on it. */
+export class RedisLoginRefused extends Error {
+  readonly code = 'REDIS_LOGIN_REFUSED';
+}
+
+/**
+ * Logs in once as the URL's user, on a connection of its own, and throws
+ * {@link RedisLoginRefused} if Redis refuses (wrong password, disabled user):
+ * sync then fails at start with a clear error instead of retrying a login
+ * that cannot succeed. Redis away is not a refusal: sync starts without it
+ * and uploads once it is back (issue 13 item 8). The password is never in the message.
+ */
+export async function checkRedisLogin(url: string, options: RedisLogin = {}, timeoutMs = 3000): Promise<void> {
+  const u = new URL(url);
+  const user = options.username ?? (decodeURIComponent(u.username) || 'default');
+  const password = options.password ?? decodeURIComponent(u.password);
+  if (!password) return;
+  u.username = '';
+  u.password = '';
+  const redis = new Redis(u.toString(), {
+    ...(options.tls ? { tls: options.tls } : {}),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
+  redis.on('error', () => undefined); // Redis away: the uploader copes with that, as before
+  try {
+    await redis.connect();
+    await redis.call('AUTH', user, password);
+  } catch (err) {
+    if (isRedisAuthError(err as Error)) {
+      throw new RedisLoginRefused(`Redis refused the sync user "${user}" (${(err as Error).message.split(' ')[0]}): check REDIS_URL's user and REDIS_PASSWORD_FILE`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
  * Upload jobs on BullMQ. A job's id is its batch id (or "replay-<request>"),
  * so enqueueing the same work twice is a no-op. Attempts are effectively
  * unlimited: an HQ outage of days only stretches the delays, up to maxMs.
@@ -59,11 +118,22 @@ export class Uploader {
   private readonly queue: Queue;
   private readonly worker: Worker;
   private readonly connections: Redis[];
+  /** Redis's refusal of the sync user (WRONGPASS, NOPERM), while it lasts; null once a connection is ready. */
+  authError: string | null = null;
 
   constructor(private readonly options: UploaderOptions) {
     const connect = (enableOfflineQueue: boolean) => {
-      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue });
-      redis.on('error', (err) => options.logger.debug({ err }, 'redis connection error'));
+      const redis = new Redis(options.redisUrl, { ...options.redisOptions, maxRetriesPerRequest: null, enableOfflineQueue });
+      redis.on('error', (err) => {
+        // A refused login is configuration, not an outage: say so plainly, once per connection attempt streak.
+        if (isRedisAuthError(err)) {
+          if (this.authError === null) options.logger.error({ err: err.message }, 'Redis refused the sync user: check REDIS_URL\'s user and REDIS_PASSWORD_FILE');
+          this.authError = err.message;
+        } else options.logger.debug({ err: loggableRedisError(err) }, 'redis connection error');
+      });
+      redis.on('ready', () => {
+        this.authError = null;
+      });
       return redis;
     };
     // The worker blocks on its connection: the queue gets its own. The queue's fails fast while
@@ -71,7 +141,7 @@ export class Uploader {
     // and the sweeper enqueues again from PostgreSQL once Redis is back (issue 13 item 8).
     this.connections = [connect(false), connect(true)];
     this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
-    this.queue.on('error', (err) => options.logger.debug({ err }, 'upload queue error'));
+    this.queue.on('error', (err) => options.logger.debug({ err: loggableRedisError(err) }, 'upload queue error'));
     this.worker = new Worker(options.queueName, (job) => this.process(job), {
       connection: this.connections[1]!,
       concurrency: 1,
@@ -82,12 +152,15 @@ export class Uploader {
       const level = err instanceof HqRejected ? 'error' : 'debug';
       options.logger[level]({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'upload failed; will retry');
     });
-    this.worker.on('error', (err) => options.logger.warn({ err }, 'upload worker error'));
+    // A refused login is reported once by the connection's handler above; this would repeat it at every retry.
+    this.worker.on('error', (err) => {
+      if (!isRedisAuthError(err)) options.logger.warn({ err: loggableRedisError(err) }, 'upload worker error');
+    });
   }
 
   start(): void {
     // run() rejects when its connection is dropped (close() while Redis is away): that is the end of the worker, not a crash.
-    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err }, 'upload worker stopped'));
+    this.worker.run().catch((err: unknown) => this.options.logger.warn({ err: loggableRedisError(err as Error) }, 'upload worker stopped'));
   }
 
   private static readonly JOB = {

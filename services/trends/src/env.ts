@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpEnv, parseEnv } from '@tillstream/config';
+import { httpEnv, parseEnv, postgresEnv } from '@tillstream/config';
 import { consumerServiceEnv } from '@tillstream/consumer-service';
 
 const timeZone = z.string().refine(
@@ -17,6 +17,7 @@ const timeZone = z.string().refine(
 /** Everything the trends service reads from the environment; fails at boot with every bad variable named. */
 export const trendsEnv = z.object({
   ...consumerServiceEnv.shape,
+  ...postgresEnv('trends').shape,
   ...httpEnv(8082).shape,
   STORE_TIME_ZONE: timeZone.default('UTC').describe("The store's IANA time zone: 5-minute and hourly windows follow occurredAt in it."),
   ANOMALY_THRESHOLD: z.coerce.number().positive().default(3.5).describe('Robust deviations (median absolute deviation x 1.4826) from the baseline median that make an anomaly.'),

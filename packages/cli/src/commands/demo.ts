@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate } from '@tillstream/db';
-import { down, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate, serviceDatabaseUrl } from '@tillstream/db';
+import { down, ensureRedisUser, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
@@ -118,34 +118,49 @@ export function demoCommand(): Command {
         const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
         const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
         const simulated: SimulatedStore[] = [];
-        const common = { LOG_LEVEL: 'info', REDIS_URL: infra.redisUrl };
+        // Sync logs in to Redis as its ACL user (BullMQ's keys only); this demo's password, in a secret file of its own.
+        const redisUser = `tillstream_sync${opts.namespace ? `_${opts.namespace}` : ''}`;
+        const redisPasswordFile = join(opts.logDir, '..', 'redis-sync-password');
+        const redisPassword = randomBytes(24).toString('hex');
+        writeFileSync(redisPasswordFile, `${redisPassword}\n`, { mode: 0o600 });
+        await ensureRedisUser({ adminUrl: infra.redisUrl, user: redisUser, password: redisPassword });
+        const syncRedis = new URL(infra.redisUrl);
+        syncRedis.username = redisUser;
+        const common = { LOG_LEVEL: 'info' };
         const run = async (name: string, script: string, env: Record<string, string>, port: number) => {
           if (stopping.signal.aborted) throw new Error('stopped while starting');
           logger.info({ process: name, port }, 'starting');
           children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
         };
 
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
+        // Every service connects with its own DML-only role; the databases were migrated above, as the owner.
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
             await ensureDatabase(server, name);
             const db = databaseUrl(server, name);
-            const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
+            await migrate({ databaseUrl: db, target: 'store', logger });
+            const env = { STORE_ID: store.id, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
             const hqToken = await issueStoreToken(hqPool, store.id);
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
-              { ...env, TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
+              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
-            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends);
+            await run(
+              `${lower}-sync`,
+              'services/sync/src/main.ts',
+              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'sync'), REDIS_URL: syncRedis.toString(), REDIS_PASSWORD_FILE: redisPasswordFile, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken },
+              store.ports.sync,
+            );
             simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {

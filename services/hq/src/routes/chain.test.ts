@@ -10,7 +10,7 @@ async function testHq() {
   const db = await testDatabase({ target: 'hq' });
   const { prefix } = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());

@@ -46,6 +46,8 @@ export function statusRouter(deps: StatusRouteDeps): Router {
       manifests: manifests.rows.map((m) => ({ businessDay: m.business_day, status: m.status, transactions: m.transactions, sentAt: m.sent_at.toISOString() })),
       catalog: catalog ?? null,
       queue,
+      // Why the queue is null when Redis answers but refuses this store's user (wrong password, ACL).
+      queueError: deps.uploader.authError,
     });
   });
   return router;
