@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeTransaction } from '@tillstream/testing';
-import { PosTransactionV1 } from './pos-transaction.ts';
+import { IdempotencyKey, PosTransactionV1, Sku } from './pos-transaction.ts';
 import { isValidGtin } from './gtin.ts';
 
 function issuePaths(input: unknown): string[] {
@@ -37,6 +37,18 @@ describe('POS transaction v1', () => {
     for (const good of ['Brötchen 🥐', 'e\u0301', '\u05e9\u05dc\u05d5\u05dd', '\ufffd', '\u2028', '\uffff', 'Bread\tRolls', 'x\u0085']) {
       expect(issuePaths({ ...tx, lines: [{ ...tx.lines![0]!, description: good, category: good }] })).toEqual([]);
     }
+  });
+
+  it('identifiers refuse 13 digits in a row, and only in a row: UUIDs and dashed SKUs pass', () => {
+    for (const id of ['1234567890123', 'SKU4111111111111111', 'x-00000000000000']) {
+      expect(Sku.safeParse(id).success).toBe(false);
+      expect(IdempotencyKey.safeParse(id).success).toBe(false);
+    }
+    // Regression: counting digits across dashes refused one random UUID in fifty as an Idempotency-Key.
+    for (const id of ['3f250430-4372-9071-6031-80c04fd430c8', '12345678-9012-4345-8789-012345678901', 'PLU-4011-2026-1128-0001']) {
+      expect(IdempotencyKey.safeParse(id).success).toBe(true);
+    }
+    expect(Sku.safeParse('PLU-4011-2026-1128').success).toBe(true);
   });
 
   it('rejects a quantity with more than 3 decimals', () => {

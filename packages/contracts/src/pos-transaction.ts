@@ -19,23 +19,26 @@ import { Text } from './text.ts';
  *   tenders: sum(amount - change) = grand
  */
 
-// 13 digits with nothing but separators between them: the shape of a card number.
-const LONG_DIGIT_RUN = /\d(?:[^A-Za-z0-9]*\d){12}/;
+// 13 digits in a row: the shape of a card number.
+const LONG_DIGIT_RUN = /\d{13}/;
 
 /**
- * True when `text` holds 13 or more digits in a row, separators ("-", "_",
- * ".", ":" or any other non-alphanumeric) between them or not. The rule for
- * every identifier (store, terminal, operator, SKU, idempotency key): no id
- * needs that many digits in a row, and an id is copied into keys, topics,
- * URLs and logs where a card number must never be, so such a run is refused
- * outright rather than checked with Luhn (see @tillstream/http
- * containsCardNumber for free text).
+ * True when `text` holds 13 or more digits in a row. The rule for every
+ * identifier (store, terminal, operator, SKU, idempotency key): no id needs
+ * that many digits in a row, and an id is copied into keys, topics, URLs and
+ * logs where a card number must never be, so such a run is refused outright
+ * rather than checked with Luhn. A card number written with separators
+ * ("4111_1111_1111_1111") is the scanner's to catch (@tillstream/http
+ * containsCardNumber: Luhn and the issuers' ranges), as in free text: counting
+ * digits across separators here would refuse one random UUID in fifty
+ * ("…-4372-9071-60318…" holds 13 digits between dashes) and ordinary SKUs
+ * such as "PLU-4011-2026-1128".
  */
 export function hasLongDigitRun(text: string): boolean {
   return LONG_DIGIT_RUN.test(text);
 }
 
-const LONG_DIGIT_RUN_MESSAGE = 'must not hold 13 or more digits in a row (the shape of a card number), with or without separators';
+const LONG_DIGIT_RUN_MESSAGE = 'must not hold 13 or more digits in a row (the shape of a card number)';
 
 /** An identifier of `max` characters matching `pattern`, without a long digit run (see hasLongDigitRun). */
 export function identifier(max: number, pattern: RegExp, message: string) {

@@ -5,12 +5,12 @@ import { HttpProblem } from './problem.ts';
 /**
  * Headers the guard leaves to others: credentials (random tokens, checked by
  * the auth middleware and never logged; a refusal must not depend on a
- * token's digits), what proxies and tracers write (IP lists, hex trace ids),
- * and the Idempotency-Key, which every route that reads it checks with a
- * stricter rule (IdempotencyKey: no 13 digits in a row at all; HQ's BatchId:
+ * token's digits) and what proxies and tracers write (IP lists, hex trace
+ * ids). The Idempotency-Key is scanned like any header, and the routes that
+ * read it also refuse 13 digits in a row (IdempotencyKey; HQ's BatchId:
  * machine-made, no number over 12 digits).
  */
-const UNSCANNED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'traceparent', 'tracestate', 'x-forwarded-for', 'forwarded', 'idempotency-key']);
+const UNSCANNED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'traceparent', 'tracestate', 'x-forwarded-for', 'forwarded']);
 
 /** Percent-decoding that never throws: bytes that are not UTF-8 are decoded one by one (the digits in them still count). */
 function decode(text: string): string {

@@ -227,6 +227,16 @@ describe('card number detection', () => {
     expect(findCardNumber({ meta: { '4111_1111_1111_1111': true } })).toEqual(['meta']);
   });
 
+  it('takes a value that is exactly an RFC 3339 timestamp as a time, microseconds and offset included; anything more is scanned', () => {
+    // Regression: one microsecond timestamp in 25 was refused as a card (its time part "22:41:07.504512+01:00" is 16 digits).
+    const late = Array.from({ length: 1000 }, (_, us) => `2026-11-28T22:41:07.504${String(us).padStart(3, '0')}+01:00`);
+    const lookLikeCards = late.filter((t) => containsCardNumber(t.slice(11)));
+    expect(lookLikeCards.length).toBeGreaterThan(0); // the time part alone passes Luhn and a Mastercard range
+    for (const t of late) expect(findCardNumber({ occurredAt: t })).toBeUndefined();
+    expect(findCardNumber({ note: `${late[0]} 4111 1111 1111 1111` })).toEqual(['note']);
+    expect(findCardNumber({ note: '2026-11-28T4111111111111111Z' })).toEqual(['note']);
+  });
+
   it('agrees with a plain reference implementation (normalise, then test every window) on random text', () => {
     const reference = (input: string): boolean => {
       const normal = input.normalize('NFKC');
