@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TlsFileSettings } from '@tillstream/http';
 import { logEnv, positiveInt, postgresEnv, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** What every POS-consuming store service reads; services extend it with httpEnv(port) and their own settings. */
@@ -23,4 +24,4 @@ export const consumerServiceEnv = z.object({
   PUBLISH_HOLD_LAG: positiveInt.default(20_000).describe('While the consumer is more records than this behind the POS topic (catching up), derived events wait and are published once caught up.'),
 });
 
-export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & { HOST: string; PORT: number };
+export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & { HOST: string; PORT: number } & TlsFileSettings;
