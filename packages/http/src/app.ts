@@ -75,7 +75,7 @@ export async function serve(app: Express, host: string, port: number, options: L
         app,
       )
     : createHttpServer(app);
-  hardenServer(server as HttpServer, app);
+  hardenServer(server, app);
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /** What an HTTPS listener serves with (PEM text). */
 export interface TlsServerOptions {
@@ -82,7 +83,7 @@ export interface ClientCertificate {
 
 /** The peer certificate of a request over TLS, or undefined (plain HTTP, or no certificate presented). */
 export function clientCertificate(socket: object): ClientCertificate | undefined {
-  const tls = socket as Partial<import('node:tls').TLSSocket>;
+  const tls = socket as Partial<TLSSocket>;
   if (typeof tls.getPeerCertificate !== 'function') return undefined;
   const peer = tls.getPeerCertificate();
   if (!peer || Object.keys(peer).length === 0) return undefined;

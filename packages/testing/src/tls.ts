@@ -1,0 +1,73 @@
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issueCertificate, readKeyPair, writeKeyPair, type IssueOptions, type KeyPairPem } from '@tillstream/certs';
+import { testEnv } from './env.ts';
+
+/**
+ * The test run's TLS material, made once by the global setup (global-setup.ts)
+ * in a temp dir: a CA (ca.crt, ca.key) and a server certificate for
+ * localhost/127.0.0.1/::1 (server.crt, server.key). The setup also points
+ * NODE_EXTRA_CA_CERTS at ca.crt before vitest forks its workers, so fetch,
+ * node:https and every process a test starts trust this run's services.
+ */
+function tlsDir(): string {
+  const dir = testEnv.TILLSTREAM_TEST_TLS_DIR;
+  if (!dir) throw new Error('TILLSTREAM_TEST_TLS_DIR is not set: run tests through vitest (its global setup makes the test CA)');
+  return dir;
+}
+
+export const testTlsFiles = () => {
+  const dir = tlsDir();
+  return {
+    caFile: join(dir, 'ca.crt'),
+    caKeyFile: join(dir, 'ca.key'),
+    certFile: join(dir, 'server.crt'),
+    keyFile: join(dir, 'server.key'),
+  };
+};
+
+/** What a service's env needs to listen HTTPS with the run's server certificate. */
+export function testTlsEnv(): { TLS_CERT_FILE: string; TLS_KEY_FILE: string } {
+  const files = testTlsFiles();
+  return { TLS_CERT_FILE: files.certFile, TLS_KEY_FILE: files.keyFile };
+}
+
+/** HQ's: HTTPS, and store client certificates verified against the run's CA. */
+export function testHqTlsEnv(): { TLS_CERT_FILE: string; TLS_KEY_FILE: string; TLS_CLIENT_CA_FILE: string } {
+  return { ...testTlsEnv(), TLS_CLIENT_CA_FILE: testTlsFiles().caFile };
+}
+
+/** The run's CA (cert and key), to issue certificates a test needs. */
+export async function testCa(): Promise<KeyPairPem> {
+  const files = testTlsFiles();
+  return readKeyPair({ certFile: files.caFile, keyFile: files.caKeyFile });
+}
+
+/**
+ * A store client certificate from the run's CA (subject CN = storeId,
+ * OU = store, as `tillstream store add` issues), written to its own files;
+ * `options` changes what is issued (validity, another CA for a forgery).
+ */
+export async function testStoreCertificate(storeId: string, options: Partial<IssueOptions> & { ca?: KeyPairPem } = {}) {
+  const { ca, ...issue } = options;
+  const certificate = await issueCertificate(ca ?? (await testCa()), { commonName: storeId, usage: 'client', organizationalUnit: 'store', ...issue });
+  const files = await writeKeyPair(join(tlsDir(), 'clients'), `${storeId}-${randomUUID()}`, certificate);
+  return { ...certificate, ...files };
+}
+
+/** What a store's sync env needs to reach HQ over mutual TLS as `storeId`. */
+export async function testStoreClientEnv(storeId: string): Promise<{ HQ_CLIENT_CERT_FILE: string; HQ_CLIENT_KEY_FILE: string }> {
+  const cert = await testStoreCertificate(storeId);
+  return { HQ_CLIENT_CERT_FILE: cert.certFile, HQ_CLIENT_KEY_FILE: cert.keyFile };
+}
+
+/**
+ * SHA-256 of the run's server certificate's public key (base64), for
+ * Chromium's --ignore-certificate-errors-spki-list: the browser test trusts
+ * exactly this key, not any certificate.
+ */
+export function testServerSpki(): string {
+  const der = new X509Certificate(readFileSync(testTlsFiles().certFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64');
+}
