@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { httpProxy, makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor, type TestDatabase } from '@tillstream/testing';
+import { httpProxy, makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -192,8 +192,10 @@ describe('store -> HQ sync', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
     const tokens = { S001: await issueStoreToken(hqDb.pool, 'S001'), S002: await issueStoreToken(hqDb.pool, 'S002') };
+    // S001's client certificate on every request: what follows is about what its token and batches may do.
+    const asS001 = await testStoreFetch('S001');
     const post = (store: string, token: string, body: unknown, key = (body as { batchId: string }).batchId) =>
-      fetch(`${hq.url}/v1/stores/${store}/batches`, {
+      asS001(`${hq.url}/v1/stores/${store}/batches`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key },
         body: JSON.stringify(body),

@@ -4,7 +4,7 @@ import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, ty
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { httpProxy, makeTransaction, publishAcknowledged, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
+import { httpProxy, makeTransaction, publishAcknowledged, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -54,7 +54,7 @@ describe('sync with records HQ refuses', () => {
     const token = await issueStoreToken(hqDb.pool, STORE);
 
     // HQ publishes what it takes, to the store's credential only.
-    const limits = await fetch(`${hq.url}/v1/stores/${STORE}/limits`, { headers: { authorization: `Bearer ${token}` } });
+    const limits = await (await testStoreFetch(STORE))(`${hq.url}/v1/stores/${STORE}/limits`, { headers: { authorization: `Bearer ${token}` } });
     expect(limits.status).toBe(200);
     expect(await limits.json()).toEqual({ batchBodyBytes: LIMIT, batchRecords: 5000 });
     expect((await fetch(`${hq.url}/v1/stores/${STORE}/limits`)).status).toBe(401);

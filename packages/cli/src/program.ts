@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { certsCommand } from './commands/certs.ts';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { simulateCommand } from './commands/simulate.ts';
@@ -12,6 +13,7 @@ export function program(): Command {
     .showHelpAfterError()
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
+    .addCommand(certsCommand())
     .addCommand(dlqCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());

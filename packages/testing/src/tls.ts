@@ -1,6 +1,8 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { onTestFinished } from 'vitest';
 import { issueCertificate, readKeyPair, writeKeyPair, type IssueOptions, type KeyPairPem } from '@tillstream/certs';
 import { testEnv } from './env.ts';
 
@@ -70,4 +72,17 @@ export async function testStoreClientEnv(storeId: string): Promise<{ HQ_CLIENT_C
 export function testServerSpki(): string {
   const der = new X509Certificate(readFileSync(testTlsFiles().certFile)).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('base64');
+}
+
+/**
+ * fetch as a store talks to HQ: over mutual TLS with a client certificate the
+ * run's CA issued to `storeId` (undici's Agent: Node's global fetch takes no
+ * client certificate). For tests that call HQ's store routes themselves.
+ */
+export async function testStoreFetch(storeId: string): Promise<typeof fetch> {
+  const { cert, key } = await testStoreCertificate(storeId);
+  const dispatcher = new Agent({ connect: { cert, key } });
+  onTestFinished(() => dispatcher.close());
+  // undici's fetch is the implementation behind Node's own: the same Request/Response contract.
+  return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
 }
