@@ -45,10 +45,11 @@ export default async function setup(): Promise<() => Promise<void>> {
  * every worker's fetch and node:https trust the run's CA.
  */
 async function prepareTls(): Promise<string> {
+  // The layout of `tillstream certs` (ca/, servers/, stores/): the demo's test hands this directory to the demo as its --certs-dir.
   const dir = await mkdtemp(join(tmpdir(), 'tillstream-tls-'));
-  const ca = await ensureCa(dir, 'Tillstream test run CA');
+  const ca = await ensureCa(join(dir, 'ca'), 'Tillstream test run CA');
   const server = await issueCertificate(ca, { commonName: 'localhost', usage: 'server', hosts: ['localhost', '127.0.0.1', '::1'] });
-  await writeKeyPair(dir, 'server', server);
+  await writeKeyPair(join(dir, 'servers'), 'server', server);
   process.env.TILLSTREAM_TEST_TLS_DIR = dir;
   process.env.NODE_EXTRA_CA_CERTS = ca.certFile;
   return dir;

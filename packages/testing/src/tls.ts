@@ -8,8 +8,9 @@ import { testEnv } from './env.ts';
 
 /**
  * The test run's TLS material, made once by the global setup (global-setup.ts)
- * in a temp dir: a CA (ca.crt, ca.key) and a server certificate for
- * localhost/127.0.0.1/::1 (server.crt, server.key). The setup also points
+ * in a temp dir laid out as `tillstream certs` does: a CA (ca/ca.crt,
+ * ca/ca.key) and a server certificate for localhost/127.0.0.1/::1
+ * (servers/server.crt, servers/server.key). The setup also points
  * NODE_EXTRA_CA_CERTS at ca.crt before vitest forks its workers, so fetch,
  * node:https and every process a test starts trust this run's services.
  */
@@ -22,10 +23,12 @@ function tlsDir(): string {
 export const testTlsFiles = () => {
   const dir = tlsDir();
   return {
-    caFile: join(dir, 'ca.crt'),
-    caKeyFile: join(dir, 'ca.key'),
-    certFile: join(dir, 'server.crt'),
-    keyFile: join(dir, 'server.key'),
+    /** The directory itself, laid out as `tillstream certs` lays out its --dir. */
+    dir,
+    caFile: join(dir, 'ca', 'ca.crt'),
+    caKeyFile: join(dir, 'ca', 'ca.key'),
+    certFile: join(dir, 'servers', 'server.crt'),
+    keyFile: join(dir, 'servers', 'server.key'),
   };
 };
 
@@ -54,7 +57,7 @@ export async function testCa(): Promise<KeyPairPem> {
 export async function testStoreCertificate(storeId: string, options: Partial<IssueOptions> & { ca?: KeyPairPem } = {}) {
   const { ca, ...issue } = options;
   const certificate = await issueCertificate(ca ?? (await testCa()), { commonName: storeId, usage: 'client', organizationalUnit: 'store', ...issue });
-  const files = await writeKeyPair(join(tlsDir(), 'clients'), `${storeId}-${randomUUID()}`, certificate);
+  const files = await writeKeyPair(join(tlsDir(), 'stores'), `${storeId}-${randomUUID()}`, certificate);
   return { ...certificate, ...files };
 }
 
