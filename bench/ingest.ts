@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import autocannon from 'autocannon';
-import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
-import { createCa, issueCertificate, writeKeyPair } from '@tillstream/certs';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { posTransactions } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
@@ -15,6 +9,7 @@ import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing'
 import { table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
 import { cpuMillis } from './processes.ts';
+import { benchTls } from './tls.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
@@ -97,11 +92,7 @@ export async function ingestBench(): Promise<string> {
   const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
 
   // A second ingest beside the first, serving HTTPS (a throwaway CA): the same run measures what TLS costs.
-  const tlsDir = await mkdtemp(join(tmpdir(), 'tillstream-bench-tls-'));
-  const ca = await createCa({ commonName: 'bench CA' });
-  const tlsFiles = await writeKeyPair(tlsDir, 'server', await issueCertificate(ca, { commonName: 'localhost', usage: 'server', hosts: ['127.0.0.1'] }));
-  const dispatcher = getGlobalDispatcher();
-  setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, ca.cert] } })); // the readiness check trusts it
+  const tls = await benchTls();
 
   const noop = await startProcess('bench/noop-server.ts', { PORT: String(NOOP_PORT) }, `http://127.0.0.1:${NOOP_PORT}/healthz`);
   const ingestEnv = {
@@ -124,7 +115,7 @@ export async function ingestBench(): Promise<string> {
   });
   const ingestTls = await startProcess(
     'services/ingest/src/main.ts',
-    { ...ingestEnv, PORT: String(INGEST_TLS_PORT), TLS_CERT_FILE: tlsFiles.certFile, TLS_KEY_FILE: tlsFiles.keyFile },
+    { ...ingestEnv, PORT: String(INGEST_TLS_PORT), TLS_CERT_FILE: tls.server.certFile, TLS_KEY_FILE: tls.server.keyFile },
     `https://127.0.0.1:${INGEST_TLS_PORT}/readyz`,
     { nodeArgs },
   ).catch(async (err: unknown) => {
@@ -187,11 +178,10 @@ export async function ingestBench(): Promise<string> {
       `\nHTTPS cost (same run): single POSTs ${((cTls.rps / c.rps) * 100).toFixed(0)}% of plain throughput, +${Math.round(perTx(cTls) - perTx(c))} µs server CPU per transaction; batches ${((dTls.rps / d.rps) * 100).toFixed(0)}% of plain, +${Math.round(perTx(dTls, 500) - perTx(d, 500))} µs per transaction`
     );
   } finally {
-    setGlobalDispatcher(dispatcher);
     await stopProcess(ingestTls);
     await stopProcess(ingest);
     await stopProcess(noop);
-    await rm(tlsDir, { recursive: true, force: true });
+    await tls.close();
     const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', logger });
     await deleteTopics(kafka, [`${prefix}pos.transactions.v1`, `${prefix}pos.transactions.v1.dlq`]);
     await dropDatabase(SERVER, dbName);
