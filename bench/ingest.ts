@@ -103,8 +103,15 @@ export async function ingestBench(): Promise<string> {
     LOG_LEVEL: 'warn',
     // Ingest's own settings can be varied per run, e.g. GROUP_COMMIT_LINGER_MS=5 npm run bench -- ingest
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GROUP_COMMIT_') || k === 'PRODUCE_TIMEOUT_MS').map(([k, v]) => [k, v ?? ''])),
+    // One token carries the whole load: its per-terminal budgets (requests, transactions, bytes) must not be
+    // what is measured (a 429 answers in microseconds and would count as throughput).
     TERMINAL_RATE_PER_SECOND: '1000000',
     TERMINAL_RATE_BURST: '1000000',
+    TERMINAL_TRANSACTIONS_PER_SECOND: '1000000',
+    TERMINAL_TRANSACTIONS_BURST: '1000000',
+    TERMINAL_BYTES_PER_SECOND: '1000000000',
+    TERMINAL_BYTES_BURST: '1000000000',
+    MAX_IN_FLIGHT_PER_TERMINAL: '10000',
   };
   // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
   const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
