@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect } from 'node:tls';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
@@ -27,10 +27,10 @@ interface Answer {
   fault?: 'hang' | 'closed without an answer';
 }
 
-/** One request on its own connection, bytes as given; resolves at the first final (non-1xx) status line and head. */
+/** One request on its own connection (TLS, as every service serves), bytes as given; resolves at the first final (non-1xx) status line and head. */
 function send(port: number, head: Buffer, body?: Buffer): Promise<Answer> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1' });
     let received = Buffer.alloc(0);
     let done = false;
     const finish = (answer: Answer) => {
