@@ -9,10 +9,12 @@ import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing'
 import { table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
 import { cpuMillis } from './processes.ts';
+import { benchTls } from './tls.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
 const INGEST_PORT = 18080;
+const INGEST_TLS_PORT = 18082;
 const NOOP_PORT = 18079;
 
 /** A body template with a placeholder id, so each request is a new transaction at no cost. */
@@ -89,25 +91,42 @@ export async function ingestBench(): Promise<string> {
   const body = template();
   const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
 
+  // A second ingest beside the first, serving HTTPS (a throwaway CA): the same run measures what TLS costs.
+  const tls = await benchTls();
+
   const noop = await startProcess('bench/noop-server.ts', { PORT: String(NOOP_PORT) }, `http://127.0.0.1:${NOOP_PORT}/healthz`);
+  const ingestEnv = {
+    STORE_ID: 'S001',
+    DATABASE_URL: dbUrl,
+    TOPIC_PREFIX: prefix,
+    PORT: String(INGEST_PORT),
+    LOG_LEVEL: 'warn',
+    // Ingest's own settings can be varied per run, e.g. GROUP_COMMIT_LINGER_MS=5 npm run bench -- ingest
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GROUP_COMMIT_') || k === 'PRODUCE_TIMEOUT_MS').map(([k, v]) => [k, v ?? ''])),
+    // One token carries the whole load: its per-terminal budgets (requests, transactions, bytes) must not be
+    // what is measured (a 429 answers in microseconds and would count as throughput).
+    TERMINAL_RATE_PER_SECOND: '1000000',
+    TERMINAL_RATE_BURST: '1000000',
+    TERMINAL_TRANSACTIONS_PER_SECOND: '1000000',
+    TERMINAL_TRANSACTIONS_BURST: '1000000',
+    TERMINAL_BYTES_PER_SECOND: '1000000000',
+    TERMINAL_BYTES_BURST: '1000000000',
+    MAX_IN_FLIGHT_PER_TERMINAL: '10000',
+  };
+  // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
+  const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   // A service that fails to start must not leave the no-op server holding its port for the next run.
-  const ingest = await startProcess(
+  const ingest = await startProcess('services/ingest/src/main.ts', ingestEnv, `http://127.0.0.1:${INGEST_PORT}/readyz`, { nodeArgs }).catch(async (err: unknown) => {
+    await stopProcess(noop);
+    throw err;
+  });
+  const ingestTls = await startProcess(
     'services/ingest/src/main.ts',
-    {
-      STORE_ID: 'S001',
-      DATABASE_URL: dbUrl,
-      TOPIC_PREFIX: prefix,
-      PORT: String(INGEST_PORT),
-      LOG_LEVEL: 'warn',
-      // Ingest's own settings can be varied per run, e.g. GROUP_COMMIT_LINGER_MS=5 npm run bench -- ingest
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('GROUP_COMMIT_') || k === 'PRODUCE_TIMEOUT_MS').map(([k, v]) => [k, v ?? ''])),
-      TERMINAL_RATE_PER_SECOND: '1000000',
-      TERMINAL_RATE_BURST: '1000000',
-    },
-    `http://127.0.0.1:${INGEST_PORT}/readyz`,
-    // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
-    { nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [] },
+    { ...ingestEnv, PORT: String(INGEST_TLS_PORT), TLS_CERT_FILE: tls.server.certFile, TLS_KEY_FILE: tls.server.keyFile },
+    `https://127.0.0.1:${INGEST_TLS_PORT}/readyz`,
+    { nodeArgs },
   ).catch(async (err: unknown) => {
+    await stopProcess(ingest);
     await stopProcess(noop);
     throw err;
   });
@@ -141,6 +160,13 @@ export async function ingestBench(): Promise<string> {
     rows.push({ run: '(b) raw kafkajs producer, 500/request', 'transactions/s': Math.round(raw.rps), 'p50 ms': '-', 'p99 ms': '-', 'max ms': '-', 'server CPU µs/tx': '-', requests: '-', 'non-2xx': '-', errors: '-' });
     const c = await measured(ingest.pid, () => load({ url: ingestUrl, token, body: () => withId(body), connections: 50 }));
     row('(c) ingest single POSTs, 50 connections', c);
+    // The same over HTTPS, keep-alive (autocannon reuses its 50 connections: one handshake each, then
+    // the per-request cost is the record layer). Warmed up as the plain one was.
+    const tlsUrl = `https://127.0.0.1:${INGEST_TLS_PORT}/v1/transactions`;
+    await load({ url: tlsUrl, token, body: () => withId(body), connections: 10, seconds: 3 });
+    const cTls = await measured(ingestTls.pid, () => load({ url: tlsUrl, token, body: () => withId(body), connections: 50 }));
+    row('(c) ingest single POSTs over HTTPS (keep-alive), 50 connections', cTls);
+    const dTls = await measured(ingestTls.pid, () => load({ url: `${tlsUrl}/batch`, token, body: batchBody, connections: 4 }));
     const c500 = await measured(ingest.pid, () =>
       openModelLoad({ url: ingestUrl, rate: 500, seconds: DURATION_S, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: () => withId(body) }),
     );
@@ -151,11 +177,18 @@ export async function ingestBench(): Promise<string> {
     row('(a) express no-op, open model, fixed 500/s', a500);
     const d = await measured(ingest.pid, () => load({ url: `${ingestUrl}/batch`, token, body: batchBody, connections: 4 }));
     row('(d) ingest batch endpoint, 500/request, 4 connections', d, 500);
+    row('(d) ingest batch endpoint over HTTPS (keep-alive), 500/request, 4 connections', dTls, 500);
     const ratio = (c.rps / a.rps) * 100;
-    return `${table(rows)}\n\n(c)/(a) throughput: ${ratio.toFixed(0)}% (target >= 80%); (c) p99 at a fixed 500/s (open model): ${c500.p99} ms, p90 ${c500.p90} ms (target p99 <= 25 ms); (d): ${Math.round(d.rps * 500)} transactions/s (target >= 20000)`;
+    const perTx = (r: LoadResult & { cpu: number }, unit = 1) => (r.cpu * 1000) / (r.requests * unit);
+    return (
+      `${table(rows)}\n\n(c)/(a) throughput: ${ratio.toFixed(0)}% (target >= 80%); (c) p99 at a fixed 500/s (open model): ${c500.p99} ms, p90 ${c500.p90} ms (target p99 <= 25 ms); (d): ${Math.round(d.rps * 500)} transactions/s (target >= 20000)` +
+      `\nHTTPS cost (same run): single POSTs ${((cTls.rps / c.rps) * 100).toFixed(0)}% of plain throughput, +${Math.round(perTx(cTls) - perTx(c))} µs server CPU per transaction; batches ${((dTls.rps / d.rps) * 100).toFixed(0)}% of plain, +${Math.round(perTx(dTls, 500) - perTx(d, 500))} µs per transaction`
+    );
   } finally {
+    await stopProcess(ingestTls);
     await stopProcess(ingest);
     await stopProcess(noop);
+    await tls.close();
     const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', logger });
     await deleteTopics(kafka, [`${prefix}pos.transactions.v1`, `${prefix}pos.transactions.v1.dlq`]);
     await dropDatabase(SERVER, dbName);

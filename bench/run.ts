@@ -22,7 +22,7 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     run: () => cardScanBench(),
   },
   ingest: {
-    about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint',
+    about: 'ingest vs an express no-op and raw kafkajs: single POSTs (max and fixed 500/s), batch endpoint; single POSTs and batches again over HTTPS (keep-alive) beside plain HTTP',
     run: () => ingestBench(),
   },
   fairness: {

@@ -7,6 +7,7 @@ import { hqTopics, salesAggregates, storeTopics, posTransactions, type SyncBatch
 import { createPool, issueStoreToken, type Pool } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
 import { freePort, startProcess, stopProcess } from '@tillstream/testing';
+import { benchTls } from './tls.ts';
 import { progress, table } from './harness.ts';
 import { cpuMillis } from './processes.ts';
 import { TRENDS_UNPUBLISHED_SQL, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
@@ -44,7 +45,7 @@ async function until(label: string, total: number, done: () => Promise<number>, 
  * store's uploader sends them) from bodies built in advance: HQ's own cost
  * per record, with no outbox reads, queue or backoff on the sending side.
  */
-async function plainApplyRate(hqUrl: string, token: string, records: SyncRecord[]): Promise<{ rate: number; batches: number }> {
+async function plainApplyRate(hqUrl: string, token: string, records: SyncRecord[], fetch: typeof globalThis.fetch): Promise<{ rate: number; batches: number }> {
   const batches: Array<{ batchId: string; body: string; records: number }> = [];
   for (let first = 0; first < records.length; first += BATCH_RECORDS) {
     const slice = records.slice(first, first + BATCH_RECORDS).map((r) => ({ ...r, data: { ...(r.data as object), storeId: 'S002' } }) as SyncRecord);
@@ -87,6 +88,7 @@ export async function syncBench(): Promise<string> {
   const storePool = createPool({ connectionString: store.url, logger, applicationName: 'bench', max: 1 });
   const hqPool = createPool({ connectionString: hqDb.url, logger, applicationName: 'bench', max: 1 });
   const children: Array<Awaited<ReturnType<typeof startProcess>>> = [];
+  const tls = await benchTls();
   try {
     const storeToken = await issueStoreToken(hqPool, 'S001');
     const otherToken = await issueStoreToken(hqPool, 'S002');
@@ -94,13 +96,15 @@ export async function syncBench(): Promise<string> {
 
     // HQ is away: nothing listens on its port yet.
     const hqPort = await freePort();
-    const hqUrl = `http://127.0.0.1:${hqPort}`;
+    // HQ over HTTPS with mutual TLS, as stores reach it.
+    const hqUrl = `https://127.0.0.1:${hqPort}`;
+    const s001 = await tls.storeClient('S001');
     const storeEnv = { STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC', DATABASE_URL: store.url, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
     children.push(await startProcess('services/trends/src/main.ts', { ...storeEnv, PORT: '18082' }, 'http://127.0.0.1:18082/healthz', logFile('trends')));
     const sync = await startProcess(
       'services/sync/src/main.ts',
       // The store retries at most every second here; in production RETRY_MAX_MS is a minute, which bounds how long a returning HQ waits for the first upload.
-      { ...storeEnv, PORT: '18083', REDIS_URL, SYNC_QUEUE: queue, HQ_URL: hqUrl, HQ_TOKEN: storeToken, SYNC_BATCH_RECORDS: String(BATCH_RECORDS), RETRY_BASE_MS: '200', RETRY_MAX_MS: '1000' },
+      { ...storeEnv, PORT: '18083', REDIS_URL, SYNC_QUEUE: queue, HQ_URL: hqUrl, HQ_TOKEN: storeToken, HQ_CLIENT_CERT_FILE: s001.certFile, HQ_CLIENT_KEY_FILE: s001.keyFile, HQ_CA_FILE: tls.caFile, SYNC_BATCH_RECORDS: String(BATCH_RECORDS), RETRY_BASE_MS: '200', RETRY_MAX_MS: '1000' },
       'http://127.0.0.1:18083/healthz',
       logFile('sync'),
     );
@@ -123,7 +127,16 @@ export async function syncBench(): Promise<string> {
     const backlog = async () => ((await (await fetch('http://127.0.0.1:18083/v1/sync/status')).json()) as { backlog: { records: number } }).backlog.records;
 
     // HQ returns.
-    const hqEnv = { HQ_KAFKA_BROKERS: '127.0.0.1:9192', HQ_TOPIC_PREFIX: prefix, DATABASE_URL: hqDb.url, PORT: String(hqPort), LOG_LEVEL: 'warn' };
+    const hqEnv = {
+      HQ_KAFKA_BROKERS: '127.0.0.1:9192',
+      HQ_TOPIC_PREFIX: prefix,
+      DATABASE_URL: hqDb.url,
+      PORT: String(hqPort),
+      LOG_LEVEL: 'warn',
+      TLS_CERT_FILE: tls.server.certFile,
+      TLS_KEY_FILE: tls.server.keyFile,
+      TLS_CLIENT_CA_FILE: tls.caFile,
+    };
     const hqStarted = performance.now();
     const hq = await startProcess('services/hq/src/main.ts', hqEnv, `${hqUrl}/readyz`, logFile('hq'));
     children.push(hq);
@@ -146,7 +159,7 @@ export async function syncBench(): Promise<string> {
     const records = (await storePool.query<{ stream: SyncRecord['stream']; record_key: string; data: never }>('SELECT stream, record_key, data FROM sync_outbox ORDER BY id')).rows.map(
       (r): SyncRecord => ({ stream: r.stream, key: r.record_key, data: r.data }),
     );
-    const plain = await plainApplyRate(hqUrl, otherToken, records);
+    const plain = await plainApplyRate(hqUrl, otherToken, records, tls.fetchAs(await tls.storeClient('S002')));
 
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return [
@@ -167,6 +180,7 @@ export async function syncBench(): Promise<string> {
     for (const child of children.reverse()) await stopProcess(child);
     await storePool.end();
     await hqPool.end();
+    await tls.close();
     await store.drop();
     await hqDb.drop();
     await deleteTopics(storeKafka, storeTopics.flatMap((t) => [`${prefix}${t.name}`, `${prefix}${t.name}.dlq`])).catch(() => undefined);

@@ -6,7 +6,7 @@ import { testIngest, type TestIngest } from '@tillstream/ingest/testing';
 import { testInventory, type TestInventory } from '@tillstream/inventory/testing';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { startSync, syncEnv } from '@tillstream/sync';
-import { syncRedisUrl, testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testStoreClientEnv, testTlsEnv, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
 import { onTestFinished } from 'vitest';
 
@@ -49,7 +49,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
   const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hqLog = capturingLogger('hq');
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
+    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
     { logger: hqLog.logger },
   );
   onTestFinished(() => hq.stop());
@@ -61,6 +61,8 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
   const syncLog = capturingLogger('sync');
   const sync = await startSync(
     syncEnv.parse({
+      ...testTlsEnv(),
+      ...(await testStoreClientEnv('S001')),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

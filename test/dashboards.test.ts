@@ -7,7 +7,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
-import { makeTransaction, syncRedisUrl, testBrowser, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
 
 const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
 
@@ -31,7 +31,7 @@ describe('dashboards in a browser', () => {
     const browser = await testBrowser();
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
-    const hq = await startHq(hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
+    const hq = await startHq(hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
       logger: testLogger('hq'),
     });
     onTestFinished(() => hq.stop());
@@ -42,6 +42,8 @@ describe('dashboards in a browser', () => {
     const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' }, { kafka });
     const sync = await startSync(
       syncEnv.parse({
+        ...testTlsEnv(),
+        ...(await testStoreClientEnv('S001')),
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
         KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

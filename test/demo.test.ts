@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { demoNames } from '@tillstream/cli';
 import { dropDatabase } from '@tillstream/db';
 import { isPortFree } from '@tillstream/infra';
-import { testEnv, uniqueName, waitFor } from '@tillstream/testing';
+import { testEnv, uniqueName, waitFor, testTlsFiles } from '@tillstream/testing';
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.meta.url));
 
@@ -42,7 +42,8 @@ describe('npm start (tillstream demo)', () => {
     // Its own process group, as a terminal runs it: Ctrl-C signals the demo and every child at once.
     const demo = spawn(
       process.execPath,
-      [BIN, 'demo', '--stores', '2', '--terminals', '2', '--rate', '10', '--base-port', String(base), '--namespace', namespace, '--log-dir', logDir],
+      // The run's CA as the demo's: this process (NODE_EXTRA_CA_CERTS) trusts what the demo serves.
+      [BIN, 'demo', '--stores', '2', '--terminals', '2', '--rate', '10', '--base-port', String(base), '--namespace', namespace, '--log-dir', logDir, '--certs-dir', testTlsFiles().dir],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } },
     );
     const pgid = demo.pid!;
@@ -59,8 +60,8 @@ describe('npm start (tillstream demo)', () => {
 
     await waitFor(() => output.includes('Tillstream demo is running') || demo.exitCode !== null, { timeoutMs: 240_000, message: 'the demo to start' });
     expect(demo.exitCode, output).toBeNull();
-    const hq = `http://127.0.0.1:${base + 10}`;
-    const storeApi = (n: number) => `http://127.0.0.1:${base + 100 * n + 1}`;
+    const hq = `https://127.0.0.1:${base + 10}`;
+    const storeApi = (n: number) => `https://127.0.0.1:${base + 100 * n + 1}`;
     expect(output).toContain(`${hq}/`);
     expect(output).toContain(`${storeApi(0)}/`);
     expect(output).toContain(`${storeApi(1)}/`);

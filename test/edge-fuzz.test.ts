@@ -1,11 +1,11 @@
-import { connect } from 'node:net';
+import { connect } from 'node:tls';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import type { Express } from 'express';
 import { describe, expect, it } from 'vitest';
 import { listRoutes, type AppRoute } from '@tillstream/http';
-import { makeTransaction } from '@tillstream/testing';
+import { makeTransaction, testStoreCertificate, testStoreFetch } from '@tillstream/testing';
 import { errorLines, startChain } from './chain.ts';
 
 /**
@@ -27,10 +27,10 @@ interface Answer {
   fault?: 'hang' | 'closed without an answer';
 }
 
-/** One request on its own connection, bytes as given; resolves at the first final (non-1xx) status line and head. */
-function send(port: number, head: Buffer, body?: Buffer): Promise<Answer> {
+/** One request on its own connection (TLS, as every service serves), bytes as given; resolves at the first final (non-1xx) status line and head. */
+function send(port: number, head: Buffer, body?: Buffer, client?: { cert: string; key: string }): Promise<Answer> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', ...(client ?? {}) });
     let received = Buffer.alloc(0);
     let done = false;
     const finish = (answer: Answer) => {
@@ -137,6 +137,11 @@ function heapAfterGc(): number {
 describe('no 5xx and no hang for any client mistake on any route', () => {
   it('walks every route of ingest, the store API, trends, sync and HQ with hostile methods, paths, headers and bodies; every JSON endpoint applies the edge rules', async () => {
     const chain = await startChain();
+    // HQ's store routes check the store's client certificate first: the probes present S001's, so
+    // that they reach the token check and the body rules behind it (without one, all are 401).
+    const s001 = await testStoreCertificate('S001');
+    const asS001 = await testStoreFetch('S001');
+    const storeRoute = (service: string, path: string) => service === 'hq' && path.startsWith('/v1/stores/');
     const services: Array<{ name: keyof typeof chain.logs; url: string; app: Express; auth: (route: AppRoute) => string | undefined }> = [
       { name: 'ingest', url: chain.ingest.url, app: chain.ingest.service.app, auth: () => chain.ingest.token },
       { name: 'inventory', url: chain.inventory.url, app: chain.inventory.service.app, auth: () => undefined },
@@ -144,7 +149,7 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
       { name: 'sync', url: chain.sync.url, app: chain.sync.app, auth: () => undefined },
       { name: 'hq', url: chain.hq.url, app: chain.hq.app, auth: (route) => (route.path.startsWith('/v1/stores/') ? chain.storeToken : route.path === '/v1/catalog' ? chain.adminToken : undefined) },
     ];
-    const work: Array<{ service: string; port: number; probe: Probe }> = [];
+    const work: Array<{ service: string; port: number; probe: Probe; client?: { cert: string; key: string } }> = [];
     const routeCount: Record<string, number> = {};
     for (const s of services) {
       const routes = listRoutes(s.app);
@@ -152,7 +157,7 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
       // The routes come from the routers: a service with none listed would make this test vacuous.
       expect(routes.length).toBeGreaterThan(3);
       const port = Number(new URL(s.url).port);
-      for (const route of routes) for (const probe of probes(route, s.auth(route))) work.push({ service: s.name, port, probe });
+      for (const route of routes) for (const probe of probes(route, s.auth(route))) work.push({ service: s.name, port, probe, ...(storeRoute(s.name, route.path) ? { client: s001 } : {}) });
       // Paths no router declares, on each service.
       for (const path of ['/dashboard/constructor', '/dashboard/__proto__', '/constructor', '/__proto__', '/%00', '/%', `/${'x'.repeat(9000)}`]) {
         work.push({ service: s.name, port, probe: { what: 'undeclared path', method: 'GET', path, headers: [] } });
@@ -168,8 +173,8 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
     let next = 0;
     const worker = async () => {
       while (next < work.length) {
-        const { service, port, probe } = work[next++]!;
-        const answer = await send(port, requestHead(probe), probe.declaredLength === undefined ? probe.body : undefined);
+        const { service, port, probe, client } = work[next++]!;
+        const answer = await send(port, requestHead(probe), probe.declaredLength === undefined ? probe.body : undefined, client);
         if (answer.fault || answer.status === undefined || answer.status >= 500) {
           failures.push(`${service} ${probe.method} ${probe.path.slice(0, 80)} (${probe.what}): ${answer.fault ?? answer.status}`);
         } else answered++;
@@ -196,7 +201,7 @@ describe('no 5xx and no hang for any client mistake on any route', () => {
         jsonEndpoints++;
         const auth = s.auth(route);
         for (const [what, headers, body, status, code, at] of edgeCases) {
-          const res = await fetch(`${s.url}${route.path.replace(/:[A-Za-z]+/g, 'S001')}`, {
+          const res = await (storeRoute(s.name, route.path) ? asS001 : fetch)(`${s.url}${route.path.replace(/:[A-Za-z]+/g, 'S001')}`, {
             method: route.method,
             headers: { 'content-type': 'application/json', 'idempotency-key': 'S001-1-1', ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...headers },
             body,

@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
+import { httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -37,7 +37,7 @@ function tradingDays(storeId: string, count: number, seed: number): PosTransacti
 
 async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
+    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
@@ -67,6 +67,8 @@ describe('store -> HQ sync', () => {
       const trends = await testTrends({ STORE_ID: id, STORE_TIME_ZONE: 'UTC' }, { db, kafka });
       const sync = await startSync(
         syncEnv.parse({
+          ...testTlsEnv(),
+          ...(await testStoreClientEnv(id)),
           STORE_ID: id,
           TOPIC_PREFIX: kafka.prefix,
           KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
@@ -191,8 +193,10 @@ describe('store -> HQ sync', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
     const tokens = { S001: await issueStoreToken(hqDb.pool, 'S001'), S002: await issueStoreToken(hqDb.pool, 'S002') };
+    // S001's client certificate on every request: what follows is about what its token and batches may do.
+    const asS001 = await testStoreFetch('S001');
     const post = (store: string, token: string, body: unknown, key = (body as { batchId: string }).batchId) =>
-      fetch(`${hq.url}/v1/stores/${store}/batches`, {
+      asS001(`${hq.url}/v1/stores/${store}/batches`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key },
         body: JSON.stringify(body),

@@ -6,7 +6,7 @@ import { issueTerminalToken } from '@tillstream/db';
 import { brokerPid, infraConfigFromEnv, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { createKafkaClient } from '@tillstream/kafka';
-import { makeTransaction, readTopic, testDatabase, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
 
 
 const TRANSACTIONS = 600;
@@ -45,7 +45,7 @@ describe('ingest while the store broker is killed and restarted', () => {
     const broker = await ownBroker(29_492);
     const db = await testDatabase({ target: 'store' });
     const ingest = await startIngest(
-      ingestEnv.parse({ STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.urlFor('ingest'), PORT: '0', BROKER_PROBE_MS: '300' }),
+      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.urlFor('ingest'), PORT: '0', BROKER_PROBE_MS: '300' }),
       { logger: broker.logger },
     );
     onTestFinished(() => ingest.stop());
@@ -67,6 +67,7 @@ describe('ingest while the store broker is killed and restarted', () => {
     );
     const ingest = await startIngest(
       ingestEnv.parse({
+        ...testTlsEnv(),
         STORE_ID: 'S001',
         KAFKA_BROKERS: `127.0.0.1:${spec.port}`,
         DATABASE_URL: db.urlFor('ingest'),

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { posTransactions } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
 
 /**
  * Fault injection: the store database goes away while the broker stays.
@@ -20,6 +20,7 @@ describe('ingest while the store database is down', () => {
     const viaProxy = new URL(db.urlFor('ingest'));
     viaProxy.port = String(proxy.port);
     const env = ingestEnv.parse({
+      ...testTlsEnv(),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

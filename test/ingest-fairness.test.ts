@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type IngestBatchResponse } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
 
 const SELLERS = 5;
 const SALES_EACH = 30;
@@ -16,6 +16,7 @@ async function store(terminals: number, overrides: Record<string, string> = {}, 
   const tokens = await Promise.all(Array.from({ length: terminals }, (_, i) => issueTerminalToken(db.pool, { storeId: 'S001', terminalId: `T${i + 1}` })));
   const ingest = await startIngest(
     ingestEnv.parse({
+      ...testTlsEnv(),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

@@ -38,7 +38,7 @@ describe('terminal simulator', () => {
         }
       },
       mode: 'synthetic',
-      stores: [{ storeId: 'S001', ingestUrl: `http://127.0.0.1:${proxy.port}`, tokens }],
+      stores: [{ storeId: 'S001', ingestUrl: `${new URL(ingest.url).protocol}//127.0.0.1:${proxy.port}`, tokens }],
       rate: 60,
       durationMs: 4000,
       returnRate: 0.1,

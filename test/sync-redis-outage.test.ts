@@ -10,7 +10,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ensureRedisUser, redisUserUrl } from '@tillstream/infra';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, httpProxy, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { freePort, httpProxy, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -86,7 +86,7 @@ describe('sync with Redis away', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const hq = await startHq(
-      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+      hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -102,6 +102,8 @@ describe('sync with Redis away', () => {
     const publish = (txs: PosTransactionInput[]) => publishAcknowledged(producer, db.pool, txs);
 
     const vars = {
+      ...testTlsEnv(),
+      ...(await testStoreClientEnv(STORE)),
       STORE_ID: STORE,
       TOPIC_PREFIX: kafka.prefix,
       KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
@@ -191,9 +193,9 @@ describe('sync with Redis away', () => {
     // The same as a process started while Redis is away: SIGTERM ends it by itself with status 0 (a hang would end in stopProcess's SIGKILL).
     const port = await freePort();
     const logFile = join(mkdtempSync(join(tmpdir(), 'tillstream-sync-sigterm-')), 'sync.log');
-    const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${port}/healthz`, { logFile });
+    const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `https://127.0.0.1:${port}/healthz`, { logFile });
     onTestFinished(() => killProcess(child));
-    await waitFor(async () => (await json<Status>(fetch(`http://127.0.0.1:${port}/v1/sync/status`))).backlog.records === third.length, { message: 'the process to see the backlog' });
+    await waitFor(async () => (await json<Status>(fetch(`https://127.0.0.1:${port}/v1/sync/status`))).backlog.records === third.length, { message: 'the process to see the backlog' });
     await stopProcess(child);
     expect({ code: child.exitCode, signal: child.signalCode }, readFileSync(logFile, 'utf8')).toEqual({ code: 0, signal: null });
   }, 180_000);

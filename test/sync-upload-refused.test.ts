@@ -4,7 +4,7 @@ import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, ty
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { httpProxy, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { httpProxy, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -43,7 +43,7 @@ describe('sync with records HQ refuses', () => {
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const startTestHq = async (limit: number) => {
       const started = await startHq(
-        hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
+        hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
         { logger: testLogger('hq') },
       );
       onTestFinished(() => started.stop());
@@ -54,7 +54,7 @@ describe('sync with records HQ refuses', () => {
     const token = await issueStoreToken(hqDb.pool, STORE);
 
     // HQ publishes what it takes, to the store's credential only.
-    const limits = await fetch(`${hq.url}/v1/stores/${STORE}/limits`, { headers: { authorization: `Bearer ${token}` } });
+    const limits = await (await testStoreFetch(STORE))(`${hq.url}/v1/stores/${STORE}/limits`, { headers: { authorization: `Bearer ${token}` } });
     expect(limits.status).toBe(200);
     expect(await limits.json()).toEqual({ batchBodyBytes: LIMIT, batchRecords: 5000 });
     expect((await fetch(`${hq.url}/v1/stores/${STORE}/limits`)).status).toBe(401);
@@ -70,6 +70,8 @@ describe('sync with records HQ refuses', () => {
     const proxy = await httpProxy({ target: () => hq.url, mode: 'down' });
     const sync = await startSync(
       syncEnv.parse({
+        ...testTlsEnv(),
+        ...(await testStoreClientEnv(STORE)),
         STORE_ID: STORE,
         TOPIC_PREFIX: kafka.prefix,
         KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

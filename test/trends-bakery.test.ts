@@ -3,7 +3,7 @@ import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testTrends } from '@tillstream/trends/testing';
-import { bakeryCatalog, bakeryTransactions, readBakeryCsv, testDatabase, testEnv, testKafka, testLogger } from '@tillstream/testing';
+import { bakeryCatalog, bakeryTransactions, readBakeryCsv, testDatabase, testEnv, testKafka, testLogger, testTlsEnv } from '@tillstream/testing';
 
 interface Summary {
   figures: { units: number; net: number; tax: number; transactions: number };
@@ -29,6 +29,7 @@ describe('trends over the bakery log', () => {
     };
     const ingest = await startIngest(
       ingestEnv.parse({
+        ...testTlsEnv(),
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
         KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),

@@ -20,6 +20,8 @@ export const cliEnv = parseEnv(
     STORE_TIME_ZONE: z.string().min(1).default('UTC'),
     /** HQ's database URL, when it is not tillstream_hq on POSTGRES_URL. */
     HQ_DATABASE_URL: z.url().optional(),
+    /** Where `tillstream certs` writes the chain CA and certificates, and `store add` finds the CA. */
+    CERTS_DIR: z.string().min(1).default('certs'),
   }),
   process.env,
 );

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { certsCommand } from './commands/certs.ts';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -14,6 +15,7 @@ export function program(): Command {
     .addCommand(migrateCommand())
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
+    .addCommand(certsCommand())
     .addCommand(dlqCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csv, port } from './env.ts';
+import { bool, csv, port } from './env.ts';
 
 /**
  * Env fragments services compose in their own env.ts with `.extend()`.
@@ -57,10 +57,20 @@ export const storeIdentityEnv = z.object({
   STORE_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'must be letters, digits, "-" or "_"').describe('This store.'),
 });
 
-/** HTTP listen address; the default port differs per service, so it is a function. */
+/**
+ * HTTP listen address and its TLS; the default port differs per service, so
+ * it is a function. A listener serves HTTPS when TLS_CERT_FILE and
+ * TLS_KEY_FILE are set; without them it serves plain HTTP only on a loopback
+ * address, or when ALLOW_PLAIN_HTTP says the operator chose so (a TLS proxy
+ * in front): listen() in @tillstream/http enforces it.
+ */
 export function httpEnv(defaultPort: number) {
   return z.object({
     HOST: z.string().default('127.0.0.1').describe('Address to listen on.'),
     PORT: port.default(defaultPort).describe('Port to listen on (0 picks a free one).'),
+    TLS_CERT_FILE: z.string().min(1).optional().describe('PEM certificate (chain) this listener serves HTTPS with; `npx tillstream certs` makes one. Unset = plain HTTP, allowed only on loopback or with ALLOW_PLAIN_HTTP.'),
+    TLS_KEY_FILE: z.string().min(1).optional().describe("PEM private key of TLS_CERT_FILE (keep it 0600)."),
+    ALLOW_PLAIN_HTTP: bool.default(false).describe('Serve plain HTTP on a non-loopback address anyway (only behind a TLS-terminating proxy on the same host).'),
   });
 }
+

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { postgresEnv } from '@tillstream/config';
+import type { TlsFileSettings } from '@tillstream/http';
 import { logEnv, positiveInt, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** The database variables of a consuming service; each service names its own role (postgresEnv('inventory')). */
@@ -26,4 +27,4 @@ export const consumerServiceEnv = z.object({
   PUBLISH_HOLD_LAG: positiveInt.default(20_000).describe('While the consumer is more records than this behind the POS topic (catching up), derived events wait and are published once caught up.'),
 });
 
-export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & DatabaseEnv & { HOST: string; PORT: number };
+export type ConsumerServiceEnv = z.output<typeof consumerServiceEnv> & DatabaseEnv & { HOST: string; PORT: number } & TlsFileSettings;

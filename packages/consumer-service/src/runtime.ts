@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express, Router } from 'express';
 import type { TopicSettings } from '@tillstream/contracts';
 import { classifyPgError, isTransientPgError, type Pool } from '@tillstream/db';
-import { listen, serviceApp } from '@tillstream/http';
+import { listen, plainHttpRefusal, serviceApp, type ListenOptions } from '@tillstream/http';
 import { ensureTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
 import type { Logger, Registry } from '@tillstream/observability';
 
@@ -41,7 +41,8 @@ export interface ConsumingServiceOptions {
   beforeConsumersStop?(): Promise<void>;
   /** On stop, after the consumers stopped and before the producer disconnects (drain an outbox). */
   afterConsumersStop?(): Promise<void>;
-  http: { host: string; port: number; registry: Registry; routes: Router[]; logFields?: Record<string, unknown> };
+  /** `tls`: HTTPS (listenOptionsFromFiles of the service's env); plain HTTP only on loopback or when allowed. */
+  http: { host: string; port: number; registry: Registry; routes: Router[]; logFields?: Record<string, unknown> } & ListenOptions;
 }
 
 export interface RunningService {
@@ -60,6 +61,9 @@ export interface RunningService {
  */
 export async function runConsumingService(options: ConsumingServiceOptions): Promise<RunningService> {
   const { logger, pool, producer, consumers } = options;
+  // Before the consumers start: a listener that may not start as configured must not leave them running.
+  const refusal = plainHttpRefusal(options.http.host, options.http);
+  if (refusal) throw new Error(refusal);
   let stopping = false;
   let consuming = false;
   const started = startWhenReachable(
@@ -88,7 +92,7 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
     routes: options.http.routes,
     classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
   });
-  const http = await listen(app, options.http.host, options.http.port);
+  const http = await listen(app, options.http.host, options.http.port, options.http);
   logger.info({ url: http.url, ...options.http.logFields }, `${options.name} listening`);
 
   let stopped: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type P
 import { createPool, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, TypedProducer, createKafkaClient, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
+import { listenOptionsFromFiles } from '@tillstream/http';
 import { bookingConsumer } from './booking.ts';
 import { runConsumingService, type RunningService } from './runtime.ts';
 import type { ConsumerServiceEnv } from './env.ts';
@@ -132,6 +133,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     http: {
       host: env.HOST,
       port: env.PORT,
+      ...listenOptionsFromFiles(env),
       registry,
       routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
       logFields: { topicPrefix: env.TOPIC_PREFIX },

@@ -4,7 +4,7 @@ import { posTransactions, storeTopics, type PosTransaction, type PosTransactionI
 import { loadConsumerOffset } from '@tillstream/db';
 import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { publishAcknowledged, testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
+import { publishAcknowledged, testDatabase, testEnv, testKafka, testTlsEnv, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import type { ConsumerServiceEnv } from './env.ts';
 import type { RunningService } from './runtime.ts';
@@ -68,6 +68,7 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
     KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
     DATABASE_URL: db.urlFor(options.name),
     PORT: '0',
+    ...testTlsEnv(),
     ...options.overrides,
   });
   const producer = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'test', topicPrefix: kafka.prefix });

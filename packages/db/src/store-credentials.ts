@@ -28,3 +28,36 @@ export async function findStoreByToken(db: Queryable, token: string): Promise<st
   const { rows } = await db.query<{ store_id: string }>('SELECT store_id FROM hq_store_credentials WHERE token_hash = $1 AND revoked_at IS NULL', [hashToken(token)]);
   return rows[0]?.store_id;
 }
+
+/** Records a client certificate issued to a store (its serial as @tillstream/certs prints it), so that revoking the store revokes it. */
+export async function recordStoreCertificate(db: Queryable, certificate: { storeId: string; serial: string; notAfter: Date }): Promise<void> {
+  await db.query('INSERT INTO hq_store_certificates (serial, store_id, not_after) VALUES ($1, $2, $3) ON CONFLICT (serial) DO NOTHING', [
+    certificate.serial.toUpperCase(),
+    certificate.storeId,
+    certificate.notAfter,
+  ]);
+}
+
+/**
+ * Revokes client certificates: one by its serial (after a rotation, the old
+ * one; a certificate `tillstream certs` made is listed on first revocation),
+ * or every certificate recorded for a store. Returns how many were live.
+ */
+export async function revokeStoreCertificates(db: Queryable, target: { storeId: string; serial?: string }): Promise<number> {
+  if (target.serial !== undefined) {
+    const { rowCount } = await db.query(
+      `INSERT INTO hq_store_certificates (serial, store_id, not_after, revoked_at) VALUES ($1, $2, 'infinity', now())
+       ON CONFLICT (serial) DO UPDATE SET revoked_at = now() WHERE hq_store_certificates.revoked_at IS NULL AND hq_store_certificates.store_id = EXCLUDED.store_id`,
+      [target.serial.toUpperCase(), target.storeId],
+    );
+    return rowCount ?? 0;
+  }
+  const { rowCount } = await db.query('UPDATE hq_store_certificates SET revoked_at = now() WHERE store_id = $1 AND revoked_at IS NULL', [target.storeId]);
+  return rowCount ?? 0;
+}
+
+/** Every revoked client certificate serial (HQ refuses these even though its CA signed them). */
+export async function revokedCertificateSerials(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ serial: string }>('SELECT serial FROM hq_store_certificates WHERE revoked_at IS NOT NULL');
+  return new Set(rows.map((r) => r.serial));
+}

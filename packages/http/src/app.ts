@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
@@ -8,6 +9,7 @@ import { hardenServer } from './edge.ts';
 import { operationsRouter } from './health.ts';
 import { httpMetrics } from './metrics.ts';
 import { HttpProblem, problemMiddleware } from './problem.ts';
+import { plainHttpRefusal, type ListenOptions } from './tls.ts';
 
 export interface ServiceAppOptions {
   registry: Registry;
@@ -42,9 +44,12 @@ export function serviceApp(options: ServiceAppOptions): Express {
   return app;
 }
 
+/** An HTTP or HTTPS server (both close and report their address the same way). */
+export type AnyServer = HttpServer | HttpsServer;
+
 export interface Listening {
-  server: Server;
-  /** The address it listens on (port 0 picks a free port). */
+  server: AnyServer;
+  /** The address it listens on, https:// when it serves TLS (port 0 picks a free port). */
   url: string;
   /** Stops accepting, closes each connection once idle (all of them after 10 s), resolves when the last is closed. */
   close(): Promise<void>;
@@ -53,14 +58,40 @@ export interface Listening {
 /** How long a stopping server waits for requests in progress before it drops their connections. */
 const CLOSE_GRACE_MS = 10_000;
 
-export async function listen(app: Express, host: string, port: number): Promise<Listening> {
-  const server = app.listen(port, host);
+/**
+ * Starts serving `app` on host:port: HTTPS with `options.tls`, plain HTTP
+ * only on loopback or with `allowPlainHttp` (throws otherwise, before
+ * binding). Resolves once listening, with its URL.
+ */
+export async function serve(app: Express, host: string, port: number, options: ListenOptions = {}): Promise<{ server: AnyServer; url: string }> {
+  const refusal = plainHttpRefusal(host, options);
+  if (refusal) throw new Error(refusal);
+  const { tls } = options;
+  const server: AnyServer = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          // Asked, not required: the route that needs a client certificate checks it
+          // (clientCertificate), so a browser without one still reaches the dashboard.
+          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          minVersion: 'TLSv1.2',
+        },
+        app,
+      )
+    : createHttpServer(app);
   hardenServer(server, app);
+  server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
+  return { server, url: `${tls ? 'https' : 'http'}://${host}:${address.port}` };
+}
+
+export async function listen(app: Express, host: string, port: number, options: ListenOptions = {}): Promise<Listening> {
+  const { server, url } = await serve(app, host, port, options);
   return {
     server,
-    url: `http://${host}:${address.port}`,
+    url,
     close: () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // server.close() closes the connections idle right now, but a keep-alive

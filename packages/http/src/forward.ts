@@ -1,4 +1,5 @@
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Router } from 'express';
 import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
@@ -18,7 +19,11 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 export interface ForwardOptions {
   /** The paths this front hands on, e.g. '/v1/sales' (the path itself and everything under it). */
   prefix: string;
-  /** The service behind them, e.g. http://127.0.0.1:8082. */
+  /**
+   * The service behind them, e.g. https://127.0.0.1:8082. An https target's
+   * certificate is verified against Node's trusted CAs, to which the chain CA
+   * is added with NODE_EXTRA_CA_CERTS (see README, "HTTPS").
+   */
   target: string;
   /** Its name in problem details ("the trends service"). */
   name: string;
@@ -37,7 +42,9 @@ export interface ForwardOptions {
 export function forward(options: ForwardOptions): Router {
   const target = new URL(options.target);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const secure = target.protocol === 'https:';
+  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new Agent({ keepAlive: true, maxSockets: 64 });
+  const request = secure ? httpsRequest : httpRequest;
   const router = Router();
   router.use(options.prefix, (req, res) => {
     res.locals.route = `${options.prefix}/*`; // its label in http_requests_total: bounded, and says where it went

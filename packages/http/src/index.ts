@@ -6,6 +6,7 @@ export * from './body.ts';
 export * from './metrics.ts';
 export * from './health.ts';
 export * from './app.ts';
+export * from './tls.ts';
 export * from './auth.ts';
 export * from './forward.ts';
 export { declaredCharset, findDuplicateKey, hasDuplicateKey, hardenServer, sendContinue, textFault, textFaultMessage, type TextFault } from './edge.ts';

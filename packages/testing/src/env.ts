@@ -17,6 +17,8 @@ export const testEnv = parseEnv(
      * migrations) each set their own, or one run's template replaces the
      * other's mid-clone.
      */
+    /** Set by the global setup: where the run's test CA and server certificate are (tls.ts). */
+    TILLSTREAM_TEST_TLS_DIR: z.string().min(1).optional(),
     TEST_TEMPLATE_SUFFIX: z.string().regex(/^[a-z0-9_]{0,20}$/).default(''),
   }),
   process.env,

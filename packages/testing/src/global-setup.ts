@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureCa, issueCertificate, writeKeyPair } from '@tillstream/certs';
 import { createLogger } from '@tillstream/observability';
 import { down, dropRedisUser, ensureRedisUser, infraConfigFromEnv, redisUserUrl, up } from '@tillstream/infra';
 import { prepareTemplateDatabases } from './fixtures.ts';
@@ -28,7 +30,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   const password = randomBytes(24).toString('hex');
   await ensureRedisUser({ adminUrl: config.redisUrl, user: syncUser, password });
   process.env.TEST_SYNC_REDIS_URL = redisUserUrl(config.redisUrl, syncUser, password);
+  const tlsDir = await prepareTls();
   return async () => {
+    await rm(tlsDir, { recursive: true, force: true });
     await dropRedisUser({ adminUrl: config.redisUrl, user: syncUser });
     const stopped = await down(config, started);
     if (stopped.length) console.log(`test infra: stopped [${stopped.join(', ')}]`);
@@ -38,6 +42,25 @@ export default async function setup(): Promise<() => Promise<void>> {
       throw new Error(`tests left ${leaked.length} broker process(es) of their own running (killed now: ${leaked.join(', ')}); a test must stop what it starts`);
     }
   };
+}
+
+/**
+ * The run's CA and a server certificate for the loopback names (testing/src/tls.ts):
+ * services started by test helpers listen HTTPS with it, so the tested path is the
+ * production one. Set in this process's environment before vitest forks its
+ * workers, so they and everything they spawn (the CLI, services under
+ * startProcess) inherit it; NODE_EXTRA_CA_CERTS is read by Node at start, so
+ * every worker's fetch and node:https trust the run's CA.
+ */
+async function prepareTls(): Promise<string> {
+  // The layout of `tillstream certs` (ca/, servers/, stores/): the demo's test hands this directory to the demo as its --certs-dir.
+  const dir = await mkdtemp(join(tmpdir(), 'tillstream-tls-'));
+  const ca = await ensureCa(join(dir, 'ca'), 'Tillstream test run CA');
+  const server = await issueCertificate(ca, { commonName: 'localhost', usage: 'server', hosts: ['localhost', '127.0.0.1', '::1'] });
+  await writeKeyPair(join(dir, 'servers'), 'server', server);
+  process.env.TILLSTREAM_TEST_TLS_DIR = dir;
+  process.env.NODE_EXTRA_CA_CERTS = ca.certFile;
+  return dir;
 }
 
 /** Brokers started by this run's tests themselves (state under the temp dir, this run's mark in their environment) that are still running. */

@@ -4,6 +4,7 @@ import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
+import { listenOptionsFromFiles } from '@tillstream/http';
 import { Reconciler } from './reconcile.ts';
 import { hqDashboard } from './dashboard.ts';
 import { chainRouter } from './routes/chain.ts';
@@ -81,6 +82,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
     http: {
       host: env.HOST,
       port: env.PORT,
+      ...listenOptionsFromFiles(env),
       registry,
       routes: [
         storeRouter({ pool, producer, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES }),

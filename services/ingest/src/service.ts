@@ -1,10 +1,7 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { posTransactions, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, pruneJournal } from '@tillstream/db';
-import { hardenServer } from '@tillstream/http';
+import { listenOptionsFromFiles, plainHttpRefusal, serve } from '@tillstream/http';
 import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
@@ -34,6 +31,10 @@ export interface IngestService {
 export async function startIngest(env: IngestEnv, options: { logger?: Logger; clock?: Clock } = {}): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
   const log = logger.child({ store: env.STORE_ID });
+  // Read and checked before anything starts: a bad certificate path or plain HTTP off loopback fails the start at once.
+  const listening = listenOptionsFromFiles(env);
+  const refusal = plainHttpRefusal(env.HOST, listening);
+  if (refusal) throw new Error(refusal);
   // Journal commits are durable (synchronous_commit on): the journal is what
   // terminals were told, the day manifest is built from it, and a receipt
   // lost to a database crash while ingest runs on would never be read back
@@ -107,11 +108,8 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
   }, 3600_000);
   prune.unref();
 
-  const server: Server = app.listen(env.PORT, env.HOST);
-  hardenServer(server, app);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${env.HOST}:${port}`;
+  // Terminals send their bearer token with every sale: HTTPS unless on loopback (serve() refuses otherwise).
+  const { server, url } = await serve(app, env.HOST, env.PORT, listening);
   log.info({ url, topicPrefix: env.TOPIC_PREFIX }, 'ingest listening');
 
   let stopping: Promise<void> | undefined;

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { storeTopics } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { createLogger } from '@tillstream/observability';
-import { testDatabase, testKafka, testEnv, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { testDatabase, testKafka, testEnv, testTlsEnv, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import { ingestEnv } from './env.ts';
 import type { Clock } from './rate-limit.ts';
@@ -48,6 +48,7 @@ export async function testIngest(
     KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
     DATABASE_URL: db.urlFor('ingest'),
     PORT: '0',
+    ...testTlsEnv(),
     TOKEN_CACHE_MS: '0',
     ...overrides,
   });

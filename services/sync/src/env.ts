@@ -1,15 +1,20 @@
 import { z } from 'zod';
+import { isLoopback } from '@tillstream/http';
 import { httpEnv, logEnv, parseEnv, positiveInt, postgresEnv, redisEnv, storeIdentityEnv, storeKafkaEnv } from '@tillstream/config';
 
 /** Everything the sync service reads from the environment; fails at boot with every bad variable named. */
-export const syncEnv = z.object({
+export const syncEnv = z
+  .object({
   ...logEnv.shape,
   ...storeIdentityEnv.shape,
   ...storeKafkaEnv.shape,
   ...postgresEnv('sync').shape,
   ...redisEnv.shape,
   ...httpEnv(8083).shape,
-  HQ_URL: z.url().default('http://127.0.0.1:8090').describe("HQ's API."),
+  HQ_URL: z.url().default('https://127.0.0.1:8090').describe("HQ's API; https:// (mutual TLS), plain http:// only to a loopback address."),
+  HQ_CLIENT_CERT_FILE: z.string().min(1).optional().describe("This store's PEM client certificate for HQ (subject = STORE_ID; written by `npx tillstream store add`). Required for an https:// HQ_URL."),
+  HQ_CLIENT_KEY_FILE: z.string().min(1).optional().describe('PEM private key of HQ_CLIENT_CERT_FILE (keep it 0600).'),
+  HQ_CA_FILE: z.string().min(1).optional().describe("PEM CA that HQ's server certificate must chain to; default Node's trusted CAs (plus NODE_EXTRA_CA_CERTS)."),
   HQ_TOKEN: z.string().min(1).describe('This store\'s HQ credential (printed once by `npx tillstream store add --store <id>`).'),
   HQ_TIMEOUT_MS: positiveInt.default(15_000).describe('Longest wait for one HQ request before it counts as failed and is retried.'),
   SYNC_BATCH_RECORDS: z.coerce.number().int().min(1).max(5000).default(2000).describe('Most outbox records in one upload batch.'),
@@ -32,7 +37,13 @@ export const syncEnv = z.object({
   SYNC_RETENTION_DAYS: positiveInt.default(35).describe('Acknowledged outbox records are kept this long (replays read them), then pruned.'),
   SYNC_QUEUE: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('BullMQ queue name; default "tillstream-sync-<TOPIC_PREFIX><STORE_ID>".'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe('How long after a crash the broker hands the partitions to the restarted process.'),
-});
+  })
+  // The store's token and every sale cross the WAN on this link.
+  .refine((env) => new URL(env.HQ_URL).protocol === 'https:' || isLoopback(new URL(env.HQ_URL).hostname), { path: ['HQ_URL'], message: 'must be https:// (plain http:// only to a loopback address)' })
+  .refine((env) => new URL(env.HQ_URL).protocol !== 'https:' || (env.HQ_CLIENT_CERT_FILE !== undefined && env.HQ_CLIENT_KEY_FILE !== undefined), {
+    path: ['HQ_CLIENT_CERT_FILE'],
+    message: 'HQ over https:// needs the store\'s client certificate: set HQ_CLIENT_CERT_FILE and HQ_CLIENT_KEY_FILE (`npx tillstream store add`)',
+  });
 
 export type SyncEnv = z.output<typeof syncEnv>;
 

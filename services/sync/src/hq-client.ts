@@ -1,3 +1,4 @@
+import { Agent, fetch, type Dispatcher } from 'undici';
 import { SyncLimitsV1, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
 
 /** HQ could not take the request now (unreachable, 5xx, 429, 409 in flight): try again, no sooner than `retryAfterMs` if HQ said so. */
@@ -58,10 +59,21 @@ export function backoffMs(failures: number, retry: RetrySettings, random = Math.
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** The store's side of mutual TLS: its client certificate, and the CA HQ's server certificate must chain to. */
+export interface HqTls {
+  /** PEM client certificate (subject CN = the store id), issued by `tillstream store add`. */
+  cert: string;
+  key: string;
+  /** PEM CA for HQ's server certificate; default Node's trusted CAs (with NODE_EXTRA_CA_CERTS). */
+  ca?: string;
+}
+
 export interface HqClientOptions {
   url: string;
   storeId: string;
   token: string;
+  /** Required for an https:// url: HQ refuses a store without its client certificate. */
+  tls?: HqTls;
   timeoutMs: number;
   /** Store-wide backoff after HQ failed (unreachable, 5xx without Retry-After). */
   retry: RetrySettings;
@@ -86,8 +98,24 @@ export class HqClient {
 
   private readonly now: () => number;
 
+  /**
+   * undici's own Agent (fetch with a dispatcher): Node's global fetch takes
+   * no client certificate. One keep-alive pool, so a store's uploads share
+   * their TLS sessions instead of a handshake each.
+   */
+  private readonly dispatcher: Dispatcher | undefined;
+
   constructor(private readonly options: HqClientOptions) {
     this.now = options.now ?? Date.now;
+    if (options.tls) {
+      const { cert, key, ca } = options.tls;
+      this.dispatcher = new Agent({ connect: { cert, key, ...(ca ? { ca } : {}) } });
+    }
+  }
+
+  /** Closes the connections to HQ (the service's stop, after the uploads were waited for or given up). */
+  async close(): Promise<void> {
+    await this.dispatcher?.destroy();
   }
 
   /**
@@ -113,13 +141,14 @@ export class HqClient {
 
   private async send<T>(method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; body: T | undefined }> {
     const { url, storeId, token, timeoutMs } = this.options;
-    let res: Response;
+    let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(`${url}/v1/stores/${encodeURIComponent(storeId)}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
         ...(body === undefined ? {} : { body: body instanceof PreparedJson ? body.json : JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
       });
     } catch (err) {
       const message = `HQ unreachable: ${(err as Error).message}`;

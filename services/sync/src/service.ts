@@ -5,6 +5,7 @@ import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
+import { listenOptionsFromFiles } from '@tillstream/http';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
 import { quarantineRefused } from './quarantine.ts';
@@ -64,6 +65,15 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   const link: LinkState = { reachable: null, lastError: null, lastAttemptAt: null };
   const hq = new HqClient({
     url: env.HQ_URL,
+    ...(env.HQ_CLIENT_CERT_FILE && env.HQ_CLIENT_KEY_FILE
+      ? {
+          tls: {
+            cert: readFileSync(env.HQ_CLIENT_CERT_FILE, 'utf8'),
+            key: readFileSync(env.HQ_CLIENT_KEY_FILE, 'utf8'),
+            ...(env.HQ_CA_FILE ? { ca: readFileSync(env.HQ_CA_FILE, 'utf8') } : {}),
+          },
+        }
+      : {}),
     storeId: env.STORE_ID,
     token: env.HQ_TOKEN,
     timeoutMs: env.HQ_TIMEOUT_MS,
@@ -158,10 +168,12 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       const until = Date.now() + env.SYNC_STOP_DEADLINE_MS;
       await sweeper.stop(until);
       await uploader.close(Math.max(0, until - Date.now()));
+      await hq.close();
     },
     http: {
       host: env.HOST,
       port: env.PORT,
+      ...listenOptionsFromFiles(env),
       registry,
       routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }), quarantineRouter({ pool })],
       logFields: { hq: env.HQ_URL },

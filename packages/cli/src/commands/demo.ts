@@ -1,13 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { Command, InvalidArgumentError } from 'commander';
-import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate, serviceDatabaseUrl } from '@tillstream/db';
+import { Agent, setGlobalDispatcher } from 'undici';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
 import { down, ensureRedisUser, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
+import { issueStoreCertificate, makeChainCertificates } from './certs.ts';
 import { provisionTills } from './simulate.ts';
 
 function count(what: string, max: number) {
@@ -70,6 +73,7 @@ export function demoCommand(): Command {
     }, 2)
     .option('--time-zone <tz>', "the stores' time zone", cliEnv.STORE_TIME_ZONE)
     .option('--log-dir <dir>', 'where each service writes its log', join(process.cwd(), '.demo', 'logs'))
+    .option('--certs-dir <dir>', 'the chain CA and certificates (`tillstream certs` layout; the CA is created on first use and kept)', join(process.cwd(), '.demo', 'certs'))
     .option('--base-port <port>', 'store n listens on base+100n .. base+100n+3, HQ on base+10', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1024 || n > 64_000) throw new InvalidArgumentError('--base-port must be an integer from 1024 to 64000');
@@ -79,7 +83,7 @@ export function demoCommand(): Command {
       if (!/^[a-z][a-z0-9_]{0,30}$/.test(v)) throw new InvalidArgumentError('--namespace must be 1-31 lower-case letters, digits or "_", starting with a letter');
       return v;
     })
-    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; basePort: number; namespace?: string }) => {
+    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; certsDir: string; basePort: number; namespace?: string }) => {
       const logger = createLogger({ name: 'demo', level: 'info', pretty: true });
       const names = demoNames(opts.namespace);
       const hqPort = opts.basePort + 10;
@@ -88,6 +92,14 @@ export function demoCommand(): Command {
       for (const port of [hqPort, ...stores.flatMap(({ ports: p }) => [p.ingest, p.inventory, p.trends, p.sync])]) if (!(await isPortFree(port))) busy.push(port);
       if (busy.length) throw new Error(`port(s) ${busy.join(', ')} in use: is a demo or a service already running? Stop it first.`);
       mkdirSync(opts.logDir, { recursive: true });
+      // Every listener serves HTTPS and HQ verifies each store's client certificate, as in production:
+      // one server certificate for the loopback names, a client certificate per store (below).
+      const certs = await makeChainCertificates(opts.certsDir, { servers: { demo: ['localhost', '127.0.0.1', '::1'] }, stores: [] });
+      const server = certs.servers.demo!;
+      const caPem = readFileSync(certs.ca.certFile, 'utf8');
+      // This process (readiness checks, simulated tills) trusts the chain CA beside the public ones
+      // (the first run downloads Kafka from Maven Central); the services get it as NODE_EXTRA_CA_CERTS.
+      setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, caPem] } }));
 
       const stopping = new AbortController();
       const children: ChildProcess[] = [];
@@ -111,9 +123,9 @@ export function demoCommand(): Command {
       try {
         logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
         started = await up(infra);
-        const server = infra.postgresUrl;
-        const hqDb = databaseUrl(server, names.hqDatabase);
-        await ensureDatabase(server, names.hqDatabase);
+        const postgres = infra.postgresUrl;
+        const hqDb = databaseUrl(postgres, names.hqDatabase);
+        await ensureDatabase(postgres, names.hqDatabase);
         await migrate({ databaseUrl: hqDb, target: 'hq', logger });
         const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
         const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
@@ -126,42 +138,53 @@ export function demoCommand(): Command {
         await ensureRedisUser({ adminUrl: infra.redisUrl, user: redisUser, password: redisPassword });
         const syncRedis = new URL(infra.redisUrl);
         syncRedis.username = redisUser;
-        const common = { LOG_LEVEL: 'info' };
+        const common = { LOG_LEVEL: 'info', TLS_CERT_FILE: server.certFile, TLS_KEY_FILE: server.keyFile, NODE_EXTRA_CA_CERTS: certs.ca.certFile };
         const run = async (name: string, script: string, env: Record<string, string>, port: number) => {
           if (stopping.signal.aborted) throw new Error('stopped while starting');
           logger.info({ process: name, port }, 'starting');
-          children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
+          children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `https://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
         };
 
         // Every service connects with its own DML-only role; the databases were migrated above, as the owner.
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken, TLS_CLIENT_CA_FILE: certs.ca.certFile }, hqPort);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
-            await ensureDatabase(server, name);
-            const db = databaseUrl(server, name);
+            await ensureDatabase(postgres, name);
+            const db = databaseUrl(postgres, name);
             await migrate({ databaseUrl: db, target: 'store', logger });
             const env = { STORE_ID: store.id, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
             const hqToken = await issueStoreToken(hqPool, store.id);
+            const clientCert = await issueStoreCertificate(opts.certsDir, store.id);
+            await recordStoreCertificate(hqPool, { storeId: store.id, serial: clientCert.serial, notAfter: clientCert.notAfter });
             const lower = store.id.toLowerCase();
             await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
-              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
+              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `https://127.0.0.1:${store.ports.trends}`, SYNC_URL: `https://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
             );
             await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends);
             await run(
               `${lower}-sync`,
               'services/sync/src/main.ts',
-              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'sync'), REDIS_URL: syncRedis.toString(), REDIS_PASSWORD_FILE: redisPasswordFile, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken },
+              {
+                ...env,
+                DATABASE_URL: serviceDatabaseUrl(db, 'sync'),
+                REDIS_URL: syncRedis.toString(),
+                REDIS_PASSWORD_FILE: redisPasswordFile,
+                HQ_URL: `https://127.0.0.1:${hqPort}`,
+                HQ_TOKEN: hqToken,
+                HQ_CLIENT_CERT_FILE: clientCert.certFile,
+                HQ_CLIENT_KEY_FILE: clientCert.keyFile,
+              },
               store.ports.sync,
             );
-            simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
+            simulated.push({ storeId: store.id, ingestUrl: `https://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {
           await hqPool.end();
@@ -171,15 +194,16 @@ export function demoCommand(): Command {
           '',
           'Tillstream demo is running. Ctrl-C stops everything it started.',
           '',
-          `  HQ dashboard      http://127.0.0.1:${hqPort}/`,
-          `  HQ API            http://127.0.0.1:${hqPort}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
+          `  HQ dashboard      https://127.0.0.1:${hqPort}/`,
+          `  HQ API            https://127.0.0.1:${hqPort}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
           `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
           ...stores.flatMap((s) => [
-            `  ${s.id} ingest       http://127.0.0.1:${s.ports.ingest}/openapi.json`,
-            `  ${s.id} dashboard    http://127.0.0.1:${s.ports.inventory}/`,
-            `  ${s.id} store API    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
+            `  ${s.id} ingest       https://127.0.0.1:${s.ports.ingest}/openapi.json`,
+            `  ${s.id} dashboard    https://127.0.0.1:${s.ports.inventory}/`,
+            `  ${s.id} store API    https://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
           ]),
           `  service logs      ${opts.logDir}`,
+          `  chain CA          ${certs.ca.certFile}   (HTTPS everywhere: trust it in your browser, or curl --cacert it)`,
           '',
           `Simulating ${opts.terminals} terminals per store at ${opts.rate} transactions/s per store.`,
         ];

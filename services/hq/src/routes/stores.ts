@@ -6,6 +6,7 @@ import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
+import { storeCertificateAuth } from './store-certificates.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -45,6 +46,8 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   });
   const storeParam = (req: Request, _res: unknown, next: (err?: unknown) => void) =>
     next(Identifier.safeParse(req.params.storeId).success ? undefined : new HttpProblem('NOT_FOUND', 'not a valid store id'));
+  // Mutual TLS first: the store's client certificate, then its bearer token (both, so neither alone is enough).
+  const certificate = storeCertificateAuth({ pool: deps.pool, cacheMs: deps.tokenCacheMs, onLookupError: classifyPgError });
   const small = jsonBody({ limitBytes: 1024 * 1024 });
   // A batch is machine-made: its id ("S001-13001-15000") and the derived records' ids join
   // numbers with separators, which the card scanner would read as one long run. So the body
@@ -55,12 +58,12 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   const large = jsonBody({ limitBytes: deps.batchLimitBytes, cardNumbers: false, text: 'storable' });
 
   // What one upload may carry: the store's sync reads it and cuts its batches below it.
-  router.get('/v1/stores/:storeId/limits', storeParam, auth, (_req, res) => {
+  router.get('/v1/stores/:storeId/limits', storeParam, certificate, auth, (_req, res) => {
     const limits: SyncLimits = { batchBodyBytes: deps.batchLimitBytes, batchRecords: MAX_BATCH_RECORDS };
     res.json(limits);
   });
 
-  router.post('/v1/stores/:storeId/batches', storeParam, auth, ...large, async (req, res) => {
+  router.post('/v1/stores/:storeId/batches', storeParam, certificate, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
     if (!key) throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send the batch id as the Idempotency-Key header');
     // Scanned before the schema: a card number in an id is a card number, not a malformed id.
@@ -83,29 +86,29 @@ export function storeRouter(deps: StoreRouteDeps): Router {
     res.status(applied.replayed ? 200 : 201).json(applied.result);
   });
 
-  router.post('/v1/stores/:storeId/manifests', storeParam, auth, ...small, async (req, res) => {
+  router.post('/v1/stores/:storeId/manifests', storeParam, certificate, auth, ...small, async (req, res) => {
     const manifest = parseBody(DayManifestV1, req);
     if (manifest.storeId !== req.storeId) throw new HttpProblem('FORBIDDEN', 'a store sends only its own manifests', { errors: [{ pointer: '/storeId', message: `must be ${req.storeId}` }] });
     res.status(202).json(await receiveManifest(deps.pool, manifest));
   });
 
-  router.post('/v1/stores/:storeId/heartbeat', storeParam, auth, ...small, async (req, res) => {
+  router.post('/v1/stores/:storeId/heartbeat', storeParam, certificate, auth, ...small, async (req, res) => {
     const beat = parseBody(HeartbeatV1, req);
     await touchStore(deps.pool, req.storeId!, beat.backlog, false);
     res.status(204).end();
   });
 
-  router.get('/v1/stores/:storeId/replay-requests', storeParam, auth, async (req, res) => {
+  router.get('/v1/stores/:storeId/replay-requests', storeParam, certificate, auth, async (req, res) => {
     res.json({ replayRequests: await openReplayRequests(deps.pool, req.storeId!) });
   });
 
-  router.get('/v1/stores/:storeId/catalog', storeParam, auth, async (_req, res) => {
+  router.get('/v1/stores/:storeId/catalog', storeParam, certificate, auth, async (_req, res) => {
     const catalog = await latestCatalog(deps.pool);
     if (!catalog) throw new HttpProblem('NOT_FOUND', 'HQ has not published a catalog yet');
     res.json(catalog);
   });
 
-  router.post('/v1/stores/:storeId/catalog/acks', storeParam, auth, ...small, async (req, res) => {
+  router.post('/v1/stores/:storeId/catalog/acks', storeParam, certificate, auth, ...small, async (req, res) => {
     const ack = parseBody(CatalogAckV1, req);
     if (!(await acknowledgeCatalog(deps.pool, req.storeId!, ack.version))) throw new HttpProblem('UNPROCESSABLE', `catalog version ${ack.version} does not exist`);
     res.status(204).end();
