@@ -4,6 +4,7 @@ import { dlqCommand } from './commands/dlq.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
+import { userCommand } from './commands/user.ts';
 
 /** The `tillstream` command tree; every command has --help. */
 export function program(): Command {
@@ -12,6 +13,7 @@ export function program(): Command {
     .showHelpAfterError()
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
+    .addCommand(userCommand())
     .addCommand(dlqCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());

@@ -134,6 +134,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
       host: env.HOST,
       port: env.PORT,
       registry,
+      site: 'store',
       routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
       logFields: { topicPrefix: env.TOPIC_PREFIX },
     },

@@ -10,3 +10,4 @@ export * from './store-credentials.ts';
 export * from './arrays.ts';
 export * from './sync-outbox.ts';
 export * from './quarantine.ts';
+export * from './users.ts';

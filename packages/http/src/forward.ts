@@ -1,5 +1,6 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+import type { Guard } from './auth.ts';
 import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 
@@ -22,6 +23,12 @@ export interface ForwardOptions {
   target: string;
   /** Its name in problem details ("the trends service"). */
   name: string;
+  /**
+   * Who may pass (an \`allow\` guard), checked here before anything is
+   * forwarded, and again by the service behind on its own port (it sees the
+   * same credential: Authorization and Cookie pass through).
+   */
+  guard: Guard;
   /** How long the service may take to begin its answer. Default 10 s. */
   timeoutMs?: number;
 }
@@ -39,7 +46,7 @@ export function forward(options: ForwardOptions): Router {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const router = Router();
-  router.use(options.prefix, (req, res) => {
+  const pass: RequestHandler = (req, res) => {
     res.locals.route = `${options.prefix}/*`; // its label in http_requests_total: bounded, and says where it went
     const unavailable = (detail: string) => {
       if (res.destroyed || res.writableEnded) return;
@@ -84,6 +91,11 @@ export function forward(options: ForwardOptions): Router {
     });
     sendContinue(req, res);
     req.pipe(upstream);
-  });
+  };
+  // One handler, guard first, carrying the guard's owner: listRoutes reports a prefix mount by its handler.
+  const guarded: RequestHandler = (req, res, next) => {
+    void options.guard(req, res, (err?: unknown) => (err ? next(err) : void pass(req, res, next)));
+  };
+  router.use(options.prefix, Object.assign(guarded, { owner: options.guard.owner }));
   return router;
 }
