@@ -9,3 +9,4 @@ export { startProcess, stopProcess, killProcess, freePort, type ProcessOptions }
 export * from '@tillstream/simulator';
 export * from './traffic.ts';
 export * from './browser.ts';
+export * from './credentials.ts';
