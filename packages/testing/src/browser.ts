@@ -31,3 +31,10 @@ export async function testBrowser(): Promise<Browser> {
   onTestFinished(() => browser.close());
   return browser;
 }
+
+/** Signs a browser page in to a dashboard with a person's token (the form at `url`), and waits for the page behind it. */
+export async function signIn(page: import('playwright-core').Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.getByTestId('token').fill(token);
+  await Promise.all([page.waitForURL(`${url}/`), page.getByTestId('sign-in').click()]);
+}
