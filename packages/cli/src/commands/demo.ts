@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate } from '@tillstream/db';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueUserToken, migrate } from '@tillstream/db';
 import { down, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
@@ -116,16 +115,25 @@ export function demoCommand(): Command {
         await ensureDatabase(server, names.hqDatabase);
         await migrate({ databaseUrl: hqDb, target: 'hq', logger });
         const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
-        const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
+        // The demo's people: an HQ admin (who may also view) and each store's manager, printed below.
+        const adminToken = await issueUserToken(hqPool, { name: 'demo HQ admin', role: 'hq-admin' });
+        const managers = new Map<string, string>();
         const simulated: SimulatedStore[] = [];
         const common = { LOG_LEVEL: 'info', REDIS_URL: infra.redisUrl };
-        const run = async (name: string, script: string, env: Record<string, string>, port: number) => {
+        // /readyz wants a viewer's token: the HQ admin's at HQ, the store manager's in a store.
+        const run = async (name: string, script: string, env: Record<string, string>, port: number, token: string) => {
           if (stopping.signal.aborted) throw new Error('stopped while starting');
           logger.info({ process: name, port }, 'starting');
-          children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
+          children.push(
+            await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, {
+              logFile: join(opts.logDir, `${name}.log`),
+              timeoutMs: 120_000,
+              readyHeaders: { authorization: `Bearer ${token}` },
+            }),
+          );
         };
 
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix }, hqPort, adminToken);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
@@ -134,18 +142,22 @@ export function demoCommand(): Command {
             const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
+            const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
+            const manager = await issueUserToken(storePool, { name: `demo ${store.id} manager`, role: 'store-manager' }).finally(() => storePool.end());
+            managers.set(store.id, manager);
             const hqToken = await issueStoreToken(hqPool, store.id);
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest, manager);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
               { ...env, TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
+              manager,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
-            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends, manager);
+            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync, manager);
             simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {
@@ -158,10 +170,11 @@ export function demoCommand(): Command {
           '',
           `  HQ dashboard      http://127.0.0.1:${hqPort}/`,
           `  HQ API            http://127.0.0.1:${hqPort}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
-          `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
+          `  HQ admin token    ${adminToken}   (sign in to the HQ dashboard; "Authorization: Bearer <token>" for the API and POST /v1/catalog)`,
           ...stores.flatMap((s) => [
             `  ${s.id} ingest       http://127.0.0.1:${s.ports.ingest}/openapi.json`,
             `  ${s.id} dashboard    http://127.0.0.1:${s.ports.inventory}/`,
+            `  ${s.id} manager token ${managers.get(s.id)!}   (sign in to the store dashboard; Bearer token for the store API)`,
             `  ${s.id} store API    http://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
           ]),
           `  service logs      ${opts.logDir}`,
