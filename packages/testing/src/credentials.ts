@@ -23,7 +23,7 @@ export function testTokens<Site extends 'store' | 'hq'>(db: Queryable, site: Sit
     })();
     issued.set(db, tokens);
   }
-  return tokens as Promise<SiteTokens<Site>>;
+  return tokens;
 }
 
 /** The Authorization header for a token. */
