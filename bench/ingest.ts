@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { posTransactions } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
@@ -85,6 +85,8 @@ export async function ingestBench(): Promise<string> {
   await migrate({ databaseUrl: dbUrl, target: 'store', logger });
   const pool = createPool({ connectionString: dbUrl, logger, applicationName: 'bench', max: 1 });
   const token = await issueTerminalToken(pool, { storeId: 'S001', terminalId: 'T01' });
+  // /readyz wants a store viewer's token.
+  const viewer = await issueUserToken(pool, { name: 'bench', role: 'store-viewer' });
   await pool.end();
   const body = template();
   const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
@@ -106,7 +108,7 @@ export async function ingestBench(): Promise<string> {
     },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
     // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
-    { nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [] },
+    { nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [], readyHeaders: { authorization: `Bearer ${viewer}` } },
   ).catch(async (err: unknown) => {
     await stopProcess(noop);
     throw err;
