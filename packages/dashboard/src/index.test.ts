@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Role } from '@tillstream/contracts';
 import { listen, serviceApp } from '@tillstream/http';
@@ -54,7 +55,8 @@ function stream(url: string, headers: Record<string, string>): Promise<{ status:
       res.on('data', () => {});
       resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
     });
-    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+    // Closing the stream resets it: an error after the head is the test's own doing.
+    req.on('error', (err) => (req.destroyed && (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
     req.end();
   });
 }
@@ -121,5 +123,49 @@ describe('dashboard access', () => {
     }).toBe(200);
     a2.close();
     b1.close();
+  });
+
+  it('drops a live stream whose reader does not keep up, so that its place (and memory) is freed', async () => {
+    // Small figures; once, 32 MiB of them: more than loopback's socket buffers take from a reader that reads nothing.
+    let big = false;
+    const huge = () => {
+      big = false;
+      return Object.assign({ n: 2 }, { blob: 'x'.repeat(32 * 1024 * 1024) });
+    };
+    const { url } = await board({
+      maxStreamsPerViewer: 1,
+      maxBufferedBytes: 1024 * 1024,
+      intervalMs: 50,
+      snapshot: async () => (big ? huge() : { n: 1 }),
+    });
+    const stalled = connect(Number(new URL(url).port), '127.0.0.1');
+    onTestFinished(() => void stalled.destroy());
+    stalled.on('error', () => {});
+    stalled.write('GET /v1/dashboard/events HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer token-store-viewer\r\n\r\n');
+    // It reads its first (small) snapshot, so its stream is open, then stops reading.
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (!seen.includes('event: snapshot')) return;
+        stalled.off('data', onData);
+        stalled.pause();
+        resolve();
+      };
+      stalled.on('data', onData);
+    });
+    // The viewer's one stream is the stalled one: a second is refused while it lives.
+    expect((await fetch(`${url}/v1/dashboard/events`, { headers: as('store-viewer') })).status).toBe(429);
+    big = true;
+    await expect
+      .poll(
+        async () => {
+          const next = await stream(url, as('store-viewer'));
+          next.close();
+          return next.status;
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(200);
   });
 });
