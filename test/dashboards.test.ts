@@ -115,7 +115,7 @@ describe('dashboards in a browser', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await signIn(page, inventory.url, inventory.tokens['store-viewer']);
     const [cookie] = await page.context().cookies();
-    expect(cookie).toMatchObject({ name: 'tillstream_session', httpOnly: true, secure: true, sameSite: 'Strict' });
+    expect(cookie).toMatchObject({ name: `tillstream_session_${new URL(inventory.url).port}`, httpOnly: true, secure: true, sameSite: 'Strict' });
     const shows = (testid: string, value: string, timeout: number) => page.waitForFunction(`document.querySelector('[data-testid="${testid}"]')?.textContent === '${value}'`, undefined, { timeout });
     const text = (testid: string) => page.getByTestId(testid).textContent();
     await shows('transactions', '9', 15_000);

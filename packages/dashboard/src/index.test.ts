@@ -7,6 +7,12 @@ import { fixedAuthentication } from '@tillstream/http/testing';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { dashboard, type DashboardOptions } from './index.ts';
 
+/** The fake sign-in's sessions: "ts_session-of-<role>". */
+const session = async (secret: string) => {
+  const role = /^ts_session-of-(.+)$/.exec(secret)?.[1] as Role | undefined;
+  return role ? { role, name: 'signed in' } : undefined;
+};
+
 /** A store dashboard on its own app; "token-<role>" tokens (fixedAuthentication) and sign-in by the same tokens. */
 async function board(options: Partial<DashboardOptions<{ n: number }>> = {}) {
   let reads = 0;
@@ -32,7 +38,7 @@ async function board(options: Partial<DashboardOptions<{ n: number }>> = {}) {
     // Sessions of the fake sign-in resolve to the role they were opened for.
     authentication: {
       lookup: async (credential) =>
-        credential.kind === 'session' ? { role: credential.secret.replace('ts_session-of-', '') as Role, name: 'signed in' } : fixedAuthentication().lookup(credential),
+        credential.kind === 'session' ? session(credential.secret) : fixedAuthentication().lookup(credential),
       cacheMs: 0,
     },
     monitor: 'store-viewer',
@@ -79,14 +85,16 @@ describe('dashboard access', () => {
     expect(signed.status).toBe(303);
     expect(signed.headers.get('location')).toBe('/');
     const cookie = signed.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^tillstream_session=ts_session-of-store-viewer; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict$/);
-    const session = { cookie: cookie.split(';')[0]! };
+    const port = new URL(url).port;
+    expect(cookie).toMatch(new RegExp(`^tillstream_session_${port}=ts_session-of-store-viewer; Path=/; Max-Age=\\d+; HttpOnly; Secure; SameSite=Strict$`));
+    // Another dashboard's session on the same host (another port) is sent too: this one's is still found.
+    const session = { cookie: `tillstream_session_1=ts_someone-else; ${cookie.split(';')[0]!}` };
     expect((await fetch(`${url}/v1/dashboard`, { headers: session })).status).toBe(200);
     expect(await (await fetch(`${url}/`, { headers: session })).text()).toContain('<script src="/dashboard/store.js">');
 
     const out = await fetch(`${url}/v1/session/end`, { method: 'POST', redirect: 'manual', headers: session });
     expect(out.status).toBe(303);
-    expect(out.headers.get('set-cookie')).toMatch(/^tillstream_session=; Path=\/; Max-Age=0;/);
+    expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^tillstream_session_${port}=; Path=/; Max-Age=0;`));
     expect(ended).toEqual(['ts_session-of-store-viewer']);
   });
 

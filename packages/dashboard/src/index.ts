@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Router, type Request, type Response } from 'express';
 import { admits, type Role } from '@tillstream/contracts';
-import { HttpProblem, SESSION_COOKIE, allow, anonymous, credentialOf, principalOf } from '@tillstream/http';
+import { HttpProblem, SESSION_COOKIE, allow, anonymous, principalOf } from '@tillstream/http';
 import getRawBody from 'raw-body';
 
 const PUBLIC = fileURLToPath(new URL('../public/', import.meta.url));
@@ -104,8 +104,8 @@ ${message ? `<p role="alert" data-testid="sign-in-error">${escapeHtml(message)}<
 }
 
 /** The session cookie: never readable by scripts, never sent over plain HTTP (a browser treats localhost as secure), never sent by another site's page. */
-function sessionCookie(value: string, maxAgeSeconds: number): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Strict`;
+function sessionCookie(req: Request, value: string, maxAgeSeconds: number): string {
+  return `${SESSION_COOKIE}_${req.socket.localPort ?? 0}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Strict`;
 }
 
 /** A sign-in form's body: small, read only up to 4 KiB, application/x-www-form-urlencoded. */
@@ -189,7 +189,7 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
 
   let html: string | undefined;
   router.get('/', anonymous('the page for a signed-in viewer, else the sign-in form; figures come only from the guarded routes'), async (req, res) => {
-    const who = await principalOf(req);
+    const who = (await principalOf(req))?.principal;
     res.setHeader('cache-control', 'no-store');
     if (!who || !admits([options.viewer], who.role)) {
       res.status(who ? 403 : 200).type('html').send(signInPage(options.title, who ? `signed in as ${who.name}, a ${who.role}: this page is for ${options.viewer}s` : undefined));
@@ -208,13 +208,13 @@ export function dashboard<Snapshot>(options: DashboardOptions<Snapshot>): Dashbo
       return;
     }
     const maxAge = Math.max(1, Math.floor((session.expiresAt.getTime() - Date.now()) / 1000));
-    res.setHeader('set-cookie', sessionCookie(session.session, maxAge));
+    res.setHeader('set-cookie', sessionCookie(req, session.session, maxAge));
     res.redirect(303, '/');
   });
   router.post('/v1/session/end', viewer, async (req, res) => {
-    const credential = credentialOf(req);
+    const credential = (await principalOf(req))?.credential;
     if (credential?.kind === 'session') await options.signOut(credential.secret);
-    res.setHeader('set-cookie', sessionCookie('', 0));
+    res.setHeader('set-cookie', sessionCookie(req, '', 0));
     res.redirect(303, '/');
   });
   router.get('/dashboard/:file', anonymous('the pages\' scripts and styles: no figures'), (req, res) => {

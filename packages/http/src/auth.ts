@@ -16,8 +16,14 @@ export interface Credential {
   secret: string;
 }
 
-/** The session cookie a dashboard sign-in sets. */
+/**
+ * The session cookies a dashboard sign-in sets: `tillstream_session_<port>`.
+ * Browsers do not tell ports apart for cookies: on one host (the demo's HQ
+ * and stores) one name would have each sign-in push out the other's.
+ */
 export const SESSION_COOKIE = 'tillstream_session';
+/** At most this many session cookies of one request are looked up (a request cannot make a service look up many). */
+const MAX_SESSION_COOKIES = 4;
 
 export interface AuthenticationOptions {
   /** Who a credential belongs to, or undefined (unknown, malformed, expired, revoked). May throw (database down). */
@@ -56,24 +62,33 @@ export function useAuthentication(app: Express, options: AuthenticationOptions):
   app.locals.authenticate = authenticate;
 }
 
-/** The credential a request carries: its bearer token first, else its session cookie. */
-export function credentialOf(req: Request): Credential | undefined {
+/** The credentials a request carries: its bearer token alone, else its session cookies (several when one host runs several dashboards). */
+export function credentialsOf(req: Request): Credential[] {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (bearer) return { kind: 'bearer', secret: bearer };
+  if (bearer) return [{ kind: 'bearer', secret: bearer }];
+  const sessions: Credential[] = [];
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) {
-      const secret = part.slice(eq + 1).trim();
-      if (secret) return { kind: 'session', secret };
-    }
+    const name = eq > 0 ? part.slice(0, eq).trim() : '';
+    const secret = part.slice(eq + 1).trim();
+    if ((name === SESSION_COOKIE || name.startsWith(`${SESSION_COOKIE}_`)) && secret && sessions.length < MAX_SESSION_COOKIES) sessions.push({ kind: 'session', secret });
+  }
+  return sessions;
+}
+
+/** Who the first of `credentials` that someone holds belongs to, with that credential. */
+async function identify(req: Request, credentials: Credential[]): Promise<{ principal: Principal; credential: Credential } | undefined> {
+  const authenticate = authenticatorOf(req);
+  for (const credential of credentials) {
+    const principal = await authenticate(credential);
+    if (principal) return { principal, credential };
   }
   return undefined;
 }
 
-/** Who is calling, or undefined (no credential, or one nobody holds); for a page that shows a sign-in form to strangers. */
-export async function principalOf(req: Request): Promise<Principal | undefined> {
-  const credential = credentialOf(req);
-  return credential ? authenticatorOf(req)(credential) : undefined;
+/** Who is calling and with what, or undefined (no credential, or none that anyone holds); for a page that shows a sign-in form to strangers. */
+export function principalOf(req: Request): Promise<{ principal: Principal; credential: Credential } | undefined> {
+  return identify(req, credentialsOf(req));
 }
 
 function authenticatorOf(req: Request): Authenticate {
@@ -108,20 +123,20 @@ export function allow(roles: Role | readonly Role[], options: AllowOptions = {})
       if (!req.complete) res.setHeader('connection', 'close');
       next(problem);
     };
-    const credential = credentialOf(req);
-    if (!credential) {
+    const credentials = credentialsOf(req);
+    if (credentials.length === 0) {
       refuse(new HttpProblem('UNAUTHORIZED', 'send a token as "Authorization: Bearer <token>" (dashboards: sign in)'));
       return;
     }
     let principal: Principal | undefined;
     try {
-      principal = await authenticatorOf(req)(credential);
+      principal = (await identify(req, credentials))?.principal;
     } catch (err) {
       next(err);
       return;
     }
     if (!principal) {
-      refuse(new HttpProblem('UNAUTHORIZED', credential.kind === 'bearer' ? 'the token is unknown or revoked' : 'the session has expired or was ended; sign in again'));
+      refuse(new HttpProblem('UNAUTHORIZED', credentials[0]!.kind === 'bearer' ? 'the token is unknown or revoked' : 'the session has expired or was ended; sign in again'));
       return;
     }
     if (!admits(allowed, principal.role)) {
