@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { milliToDecimal, storeTopics, toMilli } from '@tillstream/contracts';
-import { createPool, issueTerminalToken } from '@tillstream/db';
+import { createPool, issueTerminalToken, issueUserToken } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { percentile, progress, table } from './harness.ts';
@@ -115,6 +115,8 @@ interface FreshnessProbe {
   shape(i: number, lines: LineSpec[]): void;
   /** Resolves with the ms from now until sale `i` (its receipt given) is visible. */
   follow(i: number, receipt: { offset: string }): Promise<number>;
+  /** The store viewer's Authorization header the probe reads the API with (given before the first sale). */
+  headers: Record<string, string>;
   stop(): void;
 }
 
@@ -124,7 +126,8 @@ const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)
 
 /** Inventory: sale i sells a SKU of its own; visible once the store API knows the SKU (polled every 5 ms). */
 function inventoryProbe(): FreshnessProbe {
-  return {
+  const probe: FreshnessProbe = {
+    headers: {},
     what: '201 -> level visible in GET /v1/inventory/items/:sku',
     shape: (i, lines) => {
       lines[0] = { sku: `FRESH-${i}`, quantity: 1, unitPrice: 100 };
@@ -132,7 +135,7 @@ function inventoryProbe(): FreshnessProbe {
     follow: async (i) => {
       const answered = performance.now();
       for (;;) {
-        const res = await fetch(`${SERVICE}/v1/inventory/items/FRESH-${i}?movements=0`);
+        const res = await fetch(`${SERVICE}/v1/inventory/items/FRESH-${i}?movements=0`, { headers: probe.headers });
         await res.arrayBuffer();
         if (res.status === 200) return performance.now() - answered;
         if (performance.now() - answered > 30_000) throw new Error(`FRESH-${i} never became visible`);
@@ -141,6 +144,7 @@ function inventoryProbe(): FreshnessProbe {
     },
     stop: () => undefined,
   };
+  return probe;
 }
 
 /**
@@ -152,10 +156,11 @@ function inventoryProbe(): FreshnessProbe {
 function trendsProbe(): FreshnessProbe {
   const waiting: { offset: number; answered: number; resolve: (ms: number) => void }[] = [];
   let running = true;
+  const probe: Pick<FreshnessProbe, 'headers'> = { headers: {} };
   void (async () => {
     while (running) {
       if (waiting.length > 0) {
-        const body = (await (await fetch(`${SERVICE}/v1/sales/summary`)).json()) as { figures: { transactions: number } };
+        const body = (await (await fetch(`${SERVICE}/v1/sales/summary`, { headers: probe.headers })).json()) as { figures: { transactions: number } };
         const now = performance.now();
         for (let i = waiting.length - 1; i >= 0; i--) {
           const w = waiting[i]!;
@@ -168,14 +173,14 @@ function trendsProbe(): FreshnessProbe {
       await sleepMs(POLL_MS);
     }
   })();
-  return {
+  return Object.assign(probe, {
     what: '201 -> sale counted in GET /v1/sales/summary',
     shape: () => undefined,
-    follow: (_i, receipt) => new Promise((resolve) => waiting.push({ offset: Number(receipt.offset), answered: performance.now(), resolve })),
+    follow: (_i: number, receipt: { offset: string }) => new Promise<number>((resolve) => waiting.push({ offset: Number(receipt.offset), answered: performance.now(), resolve })),
     stop: () => {
       running = false;
     },
-  };
+  });
 }
 
 /** Freshness: from ingest's 201 to the sale visible in the service's API, at a fixed rate. */
@@ -185,13 +190,17 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
   const db = await scratchDatabase('fresh');
   const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
   const token = await issueTerminalToken(pool, { storeId: 'S001', terminalId: 'T01' });
+  // The store API and /readyz want a store viewer's token.
+  const viewer = { authorization: `Bearer ${await issueUserToken(pool, { name: 'bench', role: 'store-viewer' })}` };
   await pool.end();
+  probe.headers = viewer;
   const env = { STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const service = await startProcess(subject.main, { ...subject.env, ...env, PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`);
+  const service = await startProcess(subject.main, { ...subject.env, ...env, PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
   const ingest = await startProcess(
     'services/ingest/src/main.ts',
     { ...env, PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
+    { readyHeaders: viewer },
   );
   try {
     // Every 25th sale is followed from its 201 until the service shows it.
@@ -215,7 +224,7 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
     probe.stop();
     const round = (n: number) => Math.round(n * 10) / 10;
     // The service's own view: how many batches it booked and how long each took.
-    const metrics = await (await fetch(`${SERVICE}/metrics`)).text();
+    const metrics = await (await fetch(`${SERVICE}/metrics`, { headers: viewer })).text();
     const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     const batches = metric('consume_batch_seconds_count');
     const batchMs = (metric('consume_batch_seconds_sum') / batches) * 1000;

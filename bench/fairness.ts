@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { deadLetterTopicName, storeTopics, topicName } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
 import { containsCardNumber, findCardNumber, luhnValid } from '@tillstream/http';
 import { createKafkaClient, deleteTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
@@ -119,6 +119,8 @@ export async function fairnessBench(): Promise<string> {
   await migrate({ databaseUrl: dbUrl, target: 'store', logger });
   const pool = createPool({ connectionString: dbUrl, logger, applicationName: 'bench', max: 1 });
   const tokens = await Promise.all(Array.from({ length: SELLERS + 1 }, (_, i) => issueTerminalToken(pool, { storeId: 'S001', terminalId: `T${i + 1}` })));
+  // /readyz wants a store viewer's token.
+  const viewer = await issueUserToken(pool, { name: 'bench', role: 'store-viewer' });
   await pool.end();
   const env = { STORE_ID: 'S001', DATABASE_URL: dbUrl, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
   const unlimited = {
@@ -146,7 +148,7 @@ export async function fairnessBench(): Promise<string> {
   try {
     for (const [name, limits] of [['budgets on (defaults)', {}], ['budgets off (peer)', unlimited]] as const) {
       const port = name.startsWith('budgets on') ? PORTS.fair : PORTS.unlimited;
-      const ingest = await startProcess('services/ingest/src/main.ts', { ...env, ...limits, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`);
+      const ingest = await startProcess('services/ingest/src/main.ts', { ...env, ...limits, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { readyHeaders: { authorization: `Bearer ${viewer}` } });
       const url = `http://127.0.0.1:${port}`;
       try {
         await sellers(url, tokens, 3); // warm-up: JIT, pools, producer metadata

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { posTransactions } from '@tillstream/contracts';
-import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, migrate } from '@tillstream/db';
+import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
@@ -87,6 +87,8 @@ export async function ingestBench(): Promise<string> {
   await migrate({ databaseUrl: dbUrl, target: 'store', logger });
   const pool = createPool({ connectionString: dbUrl, logger, applicationName: 'bench', max: 1 });
   const token = await issueTerminalToken(pool, { storeId: 'S001', terminalId: 'T01' });
+  // /readyz wants a store viewer's token.
+  const viewer = await issueUserToken(pool, { name: 'bench', role: 'store-viewer' });
   await pool.end();
   const body = template();
   const batchBody = () => `{"transactions":[${Array.from({ length: 500 }, () => withId(body)).join(',')}]}`;
@@ -116,7 +118,8 @@ export async function ingestBench(): Promise<string> {
   // e.g. SERVICE_NODE_ARGS=--cpu-prof (as for the consumer benches; NODE_OPTIONS refuses it)
   const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   // A service that fails to start must not leave the no-op server holding its port for the next run.
-  const ingest = await startProcess('services/ingest/src/main.ts', ingestEnv, `http://127.0.0.1:${INGEST_PORT}/readyz`, { nodeArgs }).catch(async (err: unknown) => {
+  const readyHeaders = { authorization: `Bearer ${viewer}` };
+  const ingest = await startProcess('services/ingest/src/main.ts', ingestEnv, `http://127.0.0.1:${INGEST_PORT}/readyz`, { nodeArgs, readyHeaders }).catch(async (err: unknown) => {
     await stopProcess(noop);
     throw err;
   });
@@ -124,7 +127,7 @@ export async function ingestBench(): Promise<string> {
     'services/ingest/src/main.ts',
     { ...ingestEnv, PORT: String(INGEST_TLS_PORT), TLS_CERT_FILE: tls.server.certFile, TLS_KEY_FILE: tls.server.keyFile },
     `https://127.0.0.1:${INGEST_TLS_PORT}/readyz`,
-    { nodeArgs },
+    { nodeArgs, readyHeaders },
   ).catch(async (err: unknown) => {
     await stopProcess(ingest);
     await stopProcess(noop);

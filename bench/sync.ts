@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { hqTopics, salesAggregates, storeTopics, posTransactions, type SyncBatch, type SyncRecord } from '@tillstream/contracts';
-import { createPool, issueStoreToken, type Pool } from '@tillstream/db';
+import { createPool, issueStoreToken, issueUserToken, type Pool } from '@tillstream/db';
 import { createKafkaClient, deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
 import { freePort, startProcess, stopProcess } from '@tillstream/testing';
 import { benchTls } from './tls.ts';
@@ -92,6 +92,9 @@ export async function syncBench(): Promise<string> {
   try {
     const storeToken = await issueStoreToken(hqPool, 'S001');
     const otherToken = await issueStoreToken(hqPool, 'S002');
+    // Sync's status and HQ's /readyz want a viewer's token of each side.
+    const storeViewer = { authorization: `Bearer ${await issueUserToken(storePool, { name: 'bench', role: 'store-viewer' })}` };
+    const hqViewer = { authorization: `Bearer ${await issueUserToken(hqPool, { name: 'bench', role: 'hq-viewer' })}` };
     await fillTopic(storeKafka, prefix, TRANSACTIONS, DAYS);
 
     // HQ is away: nothing listens on its port yet.
@@ -124,7 +127,7 @@ export async function syncBench(): Promise<string> {
     const windows = await count(storePool, "SELECT count(DISTINCT split_part(record_key, '#', 1)) AS n FROM sync_outbox WHERE stream = 'aggregate'");
     if (transactions !== TRANSACTIONS) throw new Error(`the outbox holds ${transactions} transactions, expected ${TRANSACTIONS}`);
     // What the store itself reports as not yet acknowledged by HQ.
-    const backlog = async () => ((await (await fetch('http://127.0.0.1:18083/v1/sync/status')).json()) as { backlog: { records: number } }).backlog.records;
+    const backlog = async () => ((await (await fetch('http://127.0.0.1:18083/v1/sync/status', { headers: storeViewer })).json()) as { backlog: { records: number } }).backlog.records;
 
     // HQ returns.
     const hqEnv = {
@@ -138,7 +141,7 @@ export async function syncBench(): Promise<string> {
       TLS_CLIENT_CA_FILE: tls.caFile,
     };
     const hqStarted = performance.now();
-    const hq = await startProcess('services/hq/src/main.ts', hqEnv, `${hqUrl}/readyz`, logFile('hq'));
+    const hq = await startProcess('services/hq/src/main.ts', hqEnv, `${hqUrl}/readyz`, { ...logFile('hq'), readyHeaders: hqViewer });
     children.push(hq);
     const hqReady = performance.now();
     const [syncCpu, hqCpu] = [await cpuMillis(sync.pid!), await cpuMillis(hq.pid!)];

@@ -6,7 +6,7 @@ import { testIngest, type TestIngest } from '@tillstream/ingest/testing';
 import { testInventory, type TestInventory } from '@tillstream/inventory/testing';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { startSync, syncEnv } from '@tillstream/sync';
-import { syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testStoreClientEnv, testTlsEnv, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { bearer, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testStoreClientEnv, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
 import { onTestFinished } from 'vitest';
 
@@ -33,7 +33,9 @@ export interface Chain {
   trends: TestTrends;
   sync: Awaited<ReturnType<typeof startSync>>;
   storeToken: string;
-  adminToken: string;
+  /** HQ's people (an HQ viewer, an HQ admin) and the store's (a store manager, a store viewer): see testTokens. */
+  hqTokens: SiteTokens<'hq'>;
+  storeTokens: SiteTokens<'store'>;
   /** Every service's log lines, by service. */
   logs: Record<'ingest' | 'inventory' | 'trends' | 'sync' | 'hq', string[]>;
 }
@@ -44,12 +46,11 @@ export interface Chain {
  * in this process; every service on a free port, stopped when the test ends.
  */
 export async function startChain(options: { ingest?: Record<string, string>; sync?: Record<string, string>; hq?: Record<string, string> } = {}): Promise<Chain> {
-  const adminToken = 'hq-admin-token-for-this-test-only';
   const hqDb = await testDatabase({ target: 'hq' });
   const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hqLog = capturingLogger('hq');
   const hq = await startHq(
-    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
+    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...options.hq }),
     { logger: hqLog.logger },
   );
   onTestFinished(() => hq.stop());
@@ -84,8 +85,10 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
   onTestFinished(() => sync.stop());
   const inventory = await testInventory({ TRENDS_URL: trends.url, SYNC_URL: sync.url }, { db, kafka });
   const ingest = await testIngest({ TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000', ...options.ingest }, { db, kafka });
-  for (const url of [hq.url, sync.url, trends.url, inventory.url, ingest.url]) {
-    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, message: `${url} to be ready` });
+  const hqTokens = await testTokens(hqDb.pool, 'hq');
+  const storeTokens = await testTokens(db.pool, 'store');
+  for (const [url, viewer] of [[hq.url, hqTokens['hq-viewer']], [sync.url, storeTokens['store-viewer']], [trends.url, storeTokens['store-viewer']], [inventory.url, storeTokens['store-viewer']], [ingest.url, storeTokens['store-viewer']]] as const) {
+    await waitFor(async () => (await fetch(`${url}/readyz`, { headers: bearer(viewer) })).status === 200, { timeoutMs: 60_000, message: `${url} to be ready` });
   }
   return {
     hq,
@@ -98,7 +101,8 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
     trends,
     sync,
     storeToken,
-    adminToken,
+    hqTokens,
+    storeTokens,
     logs: { ingest: ingest.logs, inventory: inventory.logs, trends: trends.logs, sync: syncLog.logs, hq: hqLog.logs },
   };
 }

@@ -7,7 +7,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
-import { makeTransaction, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, makeTransaction, signIn, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
 
@@ -35,7 +35,8 @@ describe('dashboards in a browser', () => {
       logger: testLogger('hq'),
     });
     onTestFinished(() => hq.stop());
-    await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+    const viewer = { headers: bearer((await testTokens(hqDb.pool, 'hq'))['hq-viewer']) };
+    await waitFor(async () => (await fetch(`${hq.url}/readyz`, viewer)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
 
     // One store selling today, its trends and its sync to HQ.
     const kafka = await testKafka({ specs: storeTopics });
@@ -65,11 +66,14 @@ describe('dashboards in a browser', () => {
     await trends.publish(Array.from({ length: 12 }, (_, i) => sale(i)));
 
     const today = new Date().toISOString().slice(0, 10);
-    const apiToday = async () => ((await (await fetch(`${hq.url}/v1/sales/stores?businessDay=${today}`)).json()) as { sales: StoreDay[] }).sales;
+    const apiToday = async () => ((await (await fetch(`${hq.url}/v1/sales/stores?businessDay=${today}`, viewer)).json()) as { sales: StoreDay[] }).sales;
     await waitFor(async () => (await apiToday())[0]?.transactions === 12, { timeoutMs: 30_000, message: "HQ's view of the 12 sales" });
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // A stranger gets the sign-in form, not the figures; an HQ viewer's token signs the page in (a session cookie).
     await page.goto(hq.url);
+    expect(await page.getByTestId('chain-transactions').count()).toBe(0);
+    await signIn(page, hq.url, viewer.headers.authorization.slice('Bearer '.length));
     const text = (testid: string) => page.getByTestId(testid).textContent();
     // Page functions are strings: this file is type-checked without the DOM library.
     const shows = (testid: string, value: string, timeout: number) => page.waitForFunction(`document.querySelector('[data-testid="${testid}"]')?.textContent === '${value}'`, undefined, { timeout });
@@ -78,11 +82,11 @@ describe('dashboards in a browser', () => {
     expect(await text('chain-net')).toBe(money(day!.net));
     expect(await text('net-S001')).toBe(money(day!.net));
     expect(await text('tx-S001')).toBe('12');
-    const health = ((await (await fetch(`${hq.url}/v1/stores/health`)).json()) as { stores: Array<{ storeId: string; status: string }> }).stores;
+    const health = ((await (await fetch(`${hq.url}/v1/stores/health`, viewer)).json()) as { stores: Array<{ storeId: string; status: string }> }).stores;
     expect(await page.locator('#health tr td.status').first().textContent()).toBe(health[0]!.status);
     expect(await page.locator('canvas#sales-chart').boundingBox()).not.toBeNull();
     // The day's manifest, verified by HQ: the page shows the status the API gives.
-    const reconciled = async () => ((await (await fetch(`${hq.url}/v1/reconciliation?storeId=S001&businessDay=${today}`)).json()) as { days: Array<{ status: string }> }).days[0]?.status;
+    const reconciled = async () => ((await (await fetch(`${hq.url}/v1/reconciliation?storeId=S001&businessDay=${today}`, viewer)).json()) as { days: Array<{ status: string }> }).days[0]?.status;
     await waitFor(async () => (await reconciled()) === 'complete', { timeoutMs: 30_000, message: "HQ to reconcile today's manifest" });
     await shows(`rec-S001-${today}`, 'complete', 15_000);
 
@@ -103,14 +107,17 @@ describe('dashboards in a browser', () => {
     const kafka = await testKafka({ specs: storeTopics });
     const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' }, { kafka });
     // No sync service runs: the page must say so rather than show stale or made-up figures.
-    const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1', DASHBOARD_INTERVAL_MS: '300' }, { kafka });
+    // Inventory shares trends' database, as a store's services do: one store database knows the store's people.
+    const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1', DASHBOARD_INTERVAL_MS: '300' }, { kafka, db: trends.db });
     const sale = (i: number) => makeTransaction([{ sku: `SKU-${i % 4}`, quantity: 1 + (i % 2), unitPrice: 120 + 40 * (i % 4) }], { storeId: 'S001', sequenceNumber: i + 1 });
     await trends.publish(Array.from({ length: 9 }, (_, i) => sale(i)));
     await trends.caughtUp(30_000);
     await inventory.caughtUp(30_000);
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(inventory.url);
+    await signIn(page, inventory.url, inventory.tokens['store-viewer']);
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ name: `tillstream_session_${new URL(inventory.url).port}`, httpOnly: true, secure: true, sameSite: 'Strict' });
     const shows = (testid: string, value: string, timeout: number) => page.waitForFunction(`document.querySelector('[data-testid="${testid}"]')?.textContent === '${value}'`, undefined, { timeout });
     const text = (testid: string) => page.getByTestId(testid).textContent();
     await shows('transactions', '9', 15_000);

@@ -32,7 +32,7 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-const json = async <T>(url: string): Promise<T> => (await (await fetch(url)).json()) as T;
+const json = async <T>(url: string, headers: Record<string, string>): Promise<T> => (await (await fetch(url, { headers })).json()) as T;
 
 describe('npm start (tillstream demo)', () => {
   it('brings up HQ and two stores that sell and sync, prints the URLs, and Ctrl-C stops every process it started', async () => {
@@ -65,20 +65,25 @@ describe('npm start (tillstream demo)', () => {
     expect(output).toContain(`${hq}/`);
     expect(output).toContain(`${storeApi(0)}/`);
     expect(output).toContain(`${storeApi(1)}/`);
+    // The tokens the demo printed: every API but /healthz wants one.
+    const printed = (pattern: RegExp) => ({ authorization: `Bearer ${pattern.exec(output)?.[1] ?? 'none printed'}` });
+    const admin = printed(/HQ admin token +(tt_\S+)/);
+    const manager = (n: number) => printed(new RegExp(`S00${n + 1} manager token +(tt_\\S+)`));
 
     // Both stores sell; each store API answers sales, stock and sync on its one port; HQ sees both stores.
     for (const n of [0, 1]) {
-      await waitFor(async () => (await json<{ figures: { transactions: number } }>(`${storeApi(n)}/v1/sales/summary`)).figures.transactions > 0, {
+      await waitFor(async () => (await json<{ figures: { transactions: number } }>(`${storeApi(n)}/v1/sales/summary`, manager(n))).figures.transactions > 0, {
         timeoutMs: 60_000,
         message: `store ${n + 1}'s sales in its store API`,
       });
-      expect((await fetch(`${storeApi(n)}/v1/inventory/items`)).status).toBe(200);
-      expect((await fetch(`${storeApi(n)}/v1/sync/status`)).status).toBe(200);
-      expect(await (await fetch(`${storeApi(n)}/`)).text()).toContain('Tillstream store');
+      expect((await fetch(`${storeApi(n)}/v1/inventory/items`, { headers: manager(n) })).status).toBe(200);
+      expect((await fetch(`${storeApi(n)}/v1/inventory/items`)).status).toBe(401);
+      expect((await fetch(`${storeApi(n)}/v1/sync/status`, { headers: manager(n) })).status).toBe(200);
+      expect(await (await fetch(`${storeApi(n)}/`, { headers: manager(n) })).text()).toContain('Tillstream store');
     }
     await waitFor(
       async () => {
-        const { sales } = await json<{ sales: Array<{ storeId: string; transactions: number }> }>(`${hq}/v1/sales/stores`);
+        const { sales } = await json<{ sales: Array<{ storeId: string; transactions: number }> }>(`${hq}/v1/sales/stores`, admin);
         return ['S001', 'S002'].every((id) => sales.some((s) => s.storeId === id && s.transactions > 0));
       },
       { timeoutMs: 90_000, message: "both stores' sales at HQ" },

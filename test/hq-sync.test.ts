@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor, type TestDatabase } from '@tillstream/testing';
+import { bearer, httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -15,7 +15,6 @@ import { httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, t
  */
 
 const DAYS = ['2026-11-18', '2026-11-19', '2026-11-20'];
-const ADMIN_TOKEN = 'hq-admin-token-for-this-test-only';
 
 /** A store's traffic over three business days on two terminals, each terminal numbering its own sequence. */
 function tradingDays(storeId: string, count: number, seed: number): PosTransactionInput[] {
@@ -37,13 +36,17 @@ function tradingDays(storeId: string, count: number, seed: number): PosTransacti
 
 async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
   const hq = await startHq(
-    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
+    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
-  await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+  await waitFor(async () => (await fetch(`${hq.url}/readyz`, { headers: await hqViewer(db) })).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
   return hq;
 }
+
+/** An HQ viewer's and a store viewer's Authorization header (see testTokens). */
+const hqViewer = async (db: TestDatabase) => bearer((await testTokens(db.pool, 'hq'))['hq-viewer']);
+const storeViewer = async (db: TestDatabase) => bearer((await testTokens(db.pool, 'store'))['store-viewer']);
 
 async function json<T>(res: Response | Promise<Response>): Promise<T> {
   return (await (await res).json()) as T;
@@ -96,8 +99,8 @@ describe('store -> HQ sync', () => {
     for (const s of stores) await s.trends.publish(s.traffic);
     for (const s of stores) await s.trends.caughtUp(30_000);
     for (const s of stores) {
-      await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${s.sync.url}/v1/sync/status`))).backlog.records >= 300, { message: `${s.id} backlog` });
-      const status = await json<{ hq: { reachable: boolean }; lastSuccessAt: string | null }>(fetch(`${s.sync.url}/v1/sync/status`));
+      await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${s.sync.url}/v1/sync/status`, { headers: await storeViewer(s.trends.db) }))).backlog.records >= 300, { message: `${s.id} backlog` });
+      const status = await json<{ hq: { reachable: boolean }; lastSuccessAt: string | null }>(fetch(`${s.sync.url}/v1/sync/status`, { headers: await storeViewer(s.trends.db) }));
       expect(status.hq.reachable).toBe(false);
       expect(status.lastSuccessAt).toBeNull();
     }
@@ -119,7 +122,7 @@ describe('store -> HQ sync', () => {
     redis.disconnect();
 
     const complete = async () => {
-      const { days } = await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq!.url}/v1/reconciliation`));
+      const { days } = await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq!.url}/v1/reconciliation`, { headers: await hqViewer(hqDb) }));
       return days.length === stores.length * DAYS.length && days.every((d) => d.status === 'complete') ? days : undefined;
     };
     await waitFor(complete, { timeoutMs: 60_000, message: 'every store day to reconcile complete' });
@@ -127,7 +130,7 @@ describe('store -> HQ sync', () => {
     // HQ's chain view of each store day equals the store's own day aggregate exactly.
     // (HQ's aggregate view is its own consumer: it may trail the transaction view the reconciler waits for.)
     const hqSales = async () =>
-      (await json<{ sales: Array<{ storeId: string; businessDay: string; net: number; tax: number; transactions: number }> }>(fetch(`${hq!.url}/v1/sales/stores`))).sales;
+      (await json<{ sales: Array<{ storeId: string; businessDay: string; net: number; tax: number; transactions: number }> }>(fetch(`${hq!.url}/v1/sales/stores`, { headers: await hqViewer(hqDb) }))).sales;
     for (const s of stores) {
       const { rows } = await s.trends.db.pool.query<{ business_day: string; net: string; tax: string; transactions: number }>(
         `SELECT to_char(window_start, 'YYYY-MM-DD') AS business_day, net, tax, transactions FROM sales_aggregates
@@ -145,7 +148,8 @@ describe('store -> HQ sync', () => {
     }
 
     // HQ publishes a catalog: each store applies it atomically (its catalog and the items' reorder settings) and acknowledges it.
-    const publish = (body: unknown, token = ADMIN_TOKEN) =>
+    const admin = (await testTokens(hqDb.pool, 'hq'))['hq-admin'];
+    const publish = (body: unknown, token = admin) =>
       fetch(`${hq!.url}/v1/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
     const item = { sku: 'SKU-1', description: 'Sourdough', category: 'BREAD', unitPrice: 450, reorderPoint: 12, reorderQuantity: 24, maximum: 60 };
     expect((await publish({ items: [item] }, 'not-the-admin-token')).status).toBe(401);
@@ -163,7 +167,7 @@ describe('store -> HQ sync', () => {
       const { rows: items } = await s.trends.db.pool.query<{ reorder_point: string }>("SELECT reorder_point FROM inventory_items WHERE sku = 'SKU-1'");
       expect(items[0]?.reorder_point).toBe('12.000');
     }
-    const { stores: health } = await json<{ stores: Array<{ storeId: string; catalogVersion: number | null; status: string }> }>(fetch(`${hq.url}/v1/stores/health`));
+    const { stores: health } = await json<{ stores: Array<{ storeId: string; catalogVersion: number | null; status: string }> }>(fetch(`${hq.url}/v1/stores/health`, { headers: await hqViewer(hqDb) }));
     expect(health.map((h) => [h.storeId, h.status, h.catalogVersion])).toEqual(stores.map((s) => [s.id, 'online', published.version]));
 
     // HQ loses a range (a restore from an older backup). Re-verification finds the gap, asks, the store replays it.

@@ -6,7 +6,7 @@ import { issueTerminalToken } from '@tillstream/db';
 import { brokerPid, infraConfigFromEnv, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { createKafkaClient } from '@tillstream/kafka';
-import { makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 
 const TRANSACTIONS = 600;
@@ -49,7 +49,8 @@ describe('ingest while the store broker is killed and restarted', () => {
       { logger: broker.logger },
     );
     onTestFinished(() => ingest.stop());
-    const ready = async () => (await fetch(`${ingest.url}/readyz`)).status;
+    const viewer = { headers: bearer((await testTokens(db.pool, 'store'))['store-viewer']) };
+    const ready = async () => (await fetch(`${ingest.url}/readyz`, viewer)).status;
     expect(await ready()).toBe(200);
     await broker.kill();
     await waitFor(async () => (await ready()) === 503, { timeoutMs: 15_000, message: '/readyz to report the broker gone' });

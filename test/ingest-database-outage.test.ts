@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { posTransactions } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Fault injection: the store database goes away while the broker stays.
@@ -38,6 +38,9 @@ describe('ingest while the store database is down', () => {
     expect((await post(before)).status).toBe(201);
     await waitFor(() => journalHas(before.transactionId), { message: 'the journal to record the first transaction' });
 
+    // A store viewer reads /readyz; its token is looked up (and cached) before the cut.
+    const viewer = { headers: bearer((await testTokens(db.pool, 'store'))['store-viewer']) };
+    expect((await fetch(`${ingest.url}/readyz`, viewer)).status).toBe(200);
     await proxy.cut();
     const during = makeTransaction();
     const captured = await post(during);
@@ -50,7 +53,7 @@ describe('ingest while the store database is down', () => {
     const undecidable = await post(before);
     expect(undecidable.status).toBe(503);
     expect(((await undecidable.json()) as { code: string }).code).toBe('DATABASE_UNAVAILABLE');
-    const ready = await fetch(`${ingest.url}/readyz`);
+    const ready = await fetch(`${ingest.url}/readyz`, viewer);
     expect(ready.status).toBe(503);
 
     await proxy.restore();

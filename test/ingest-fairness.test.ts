@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type IngestBatchResponse } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 const SELLERS = 5;
 const SALES_EACH = 30;
@@ -33,7 +33,9 @@ async function store(terminals: number, overrides: Record<string, string> = {}, 
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[terminal]}` },
       body: JSON.stringify(body),
     });
-  return { db, kafka, ingest, post };
+  // A store viewer reads /metrics.
+  const viewer = { headers: bearer((await testTokens(db.pool, 'store'))['store-viewer']) };
+  return { db, kafka, ingest, post, viewer };
 }
 
 const count = (statuses: number[]) => statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
@@ -101,13 +103,13 @@ describe('one terminal flooding ingest while five others sell', () => {
       return u.toString();
     };
     // Room for T1's batch twice in its transaction budget: this is about the in-flight share, not that budget.
-    const { post, ingest } = await store(2, { MAX_IN_FLIGHT_PER_TERMINAL: String(BATCH), TERMINAL_TRANSACTIONS_BURST: String(2 * BATCH), TOKEN_CACHE_MS: '600000' }, { databaseUrl: through });
+    const { post, ingest, viewer } = await store(2, { MAX_IN_FLIGHT_PER_TERMINAL: String(BATCH), TERMINAL_TRANSACTIONS_BURST: String(2 * BATCH), TOKEN_CACHE_MS: '600000' }, { databaseUrl: through });
     const batch = Array.from({ length: BATCH }, () => makeTransaction([{ sku: 'BACKLOG' }], { terminalId: 'T1' }));
     const first = (await (await post(0, '/v1/transactions/batch', { transactions: batch })).json()) as IngestBatchResponse;
     expect(first.summary.created).toBe(BATCH);
     // T2's token is looked up (and cached) before the hold.
     expect((await post(1, '/v1/transactions', makeTransaction([{ sku: 'A' }], { terminalId: 'T2' }))).status).toBe(201);
-    const inFlight = async () => Number(/^ingest_in_flight\S* (\d+)/m.exec(await (await fetch(`${ingest.url}/metrics`)).text())?.[1]);
+    const inFlight = async () => Number(/^ingest_in_flight\S* (\d+)/m.exec(await (await fetch(`${ingest.url}/metrics`, viewer)).text())?.[1]);
     await waitFor(async () => (await inFlight()) === 0, { timeoutMs: 10_000, message: 'nothing in flight' });
 
     proxy.hold();

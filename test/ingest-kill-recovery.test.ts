@@ -7,6 +7,7 @@ import { storeTopics, type IngestBatchResponse } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import {
   freePort,
+  bearer,
   killProcess,
   makeTransaction,
   readTopic,
@@ -16,6 +17,7 @@ import {
   testDatabase,
   testEnv,
   testKafka,
+  testTokens,
   waitFor,
 } from '@tillstream/testing';
 
@@ -51,7 +53,8 @@ describe('ingest killed between answering and writing its journal', () => {
       // The token is looked up once, before the hold; the batch itself then needs no database before its answer.
       TOKEN_CACHE_MS: '600000',
     };
-    let child: ChildProcess | undefined = await startProcess('services/ingest/src/main.ts', env, `${url}/readyz`, { logFile });
+    const readyHeaders = bearer((await testTokens(db.pool, 'store'))['store-viewer']);
+    let child: ChildProcess | undefined = await startProcess('services/ingest/src/main.ts', env, `${url}/readyz`, { logFile, readyHeaders });
     onTestFinished(async () => {
       if (child) await stopProcess(child);
     });
@@ -82,7 +85,7 @@ describe('ingest killed between answering and writing its journal', () => {
     await proxy.cut(); // the held journal write dies with its connection
     await proxy.restore();
 
-    child = await startProcess('services/ingest/src/main.ts', env, `${url}/readyz`, { logFile });
+    child = await startProcess('services/ingest/src/main.ts', env, `${url}/readyz`, { logFile, readyHeaders });
     const again = await post('/v1/transactions/batch', { transactions: batch });
     expect(again.status).toBe(200);
     const replayed = (await again.json()) as IngestBatchResponse;

@@ -5,7 +5,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testInventory } from '@tillstream/inventory/testing';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { makeTransaction, readTopic, runTillstream, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, makeTransaction, readTopic, runTillstream, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13, items 3-5 end to end: a sale acknowledged by ingest and then
@@ -49,6 +49,8 @@ describe('quarantine, replay and reconciliation', () => {
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
+    const hqViewer = bearer((await testTokens(hqDb.pool, 'hq'))['hq-viewer']);
+    const storeViewer = bearer((await testTokens(storeDb.pool, 'store'))['store-viewer']);
     const sync = await startSync(
       syncEnv.parse({
         ...testTlsEnv(),
@@ -106,7 +108,7 @@ describe('quarantine, replay and reconciliation', () => {
       ].sort(),
     );
     expect(await (await inventory.get('/metrics')).text()).toMatch(/dead_lettered_total\{(?=[^}]*service="inventory")(?=[^}]*code="DATABASE_ERROR")[^}]*\} 1\n/);
-    expect(await (await fetch(`${sync.url}/metrics`)).text()).toMatch(/dead_lettered_total\{(?=[^}]*service="sync")(?=[^}]*code="DATABASE_ERROR")[^}]*\} 1\n/);
+    expect(await (await fetch(`${sync.url}/metrics`, { headers: storeViewer })).text()).toMatch(/dead_lettered_total\{(?=[^}]*service="sync")(?=[^}]*code="DATABASE_ERROR")[^}]*\} 1\n/);
     const storeApi = await json<{ open: number; entries: Array<{ transactionId: string; message: string }> }>(inventory.get('/v1/sync/quarantine'));
     expect(storeApi.open).toBe(2);
     expect(storeApi.entries.map((e) => e.transactionId).sort()).toEqual([lostBySync, lostByInventory].sort());
@@ -114,15 +116,15 @@ describe('quarantine, replay and reconciliation', () => {
     expect((await json<{ quarantine: { open: number } }>(inventory.get('/v1/dashboard'))).quarantine.open).toBe(2);
 
     // HQ sees the store's poison, and will not call the day complete: it names both sales.
-    const hqQuarantine = async () => json<{ open: number; entries: Array<{ storeId: string; transactionId: string; status: string }> }>(fetch(`${hq.url}/v1/quarantine?status=all`));
+    const hqQuarantine = async () => json<{ open: number; entries: Array<{ storeId: string; transactionId: string; status: string }> }>(fetch(`${hq.url}/v1/quarantine?status=all`, { headers: hqViewer }));
     await waitFor(async () => (await hqQuarantine()).open === 2, { timeoutMs: 30_000, message: 'the quarantine entries at HQ' });
-    const reconciled = async () => (await json<{ days: Reconciled[] }>(fetch(`${hq.url}/v1/reconciliation?storeId=S001&businessDay=${day}`))).days[0];
+    const reconciled = async () => (await json<{ days: Reconciled[] }>(fetch(`${hq.url}/v1/reconciliation?storeId=S001&businessDay=${day}`, { headers: hqViewer }))).days[0];
     await waitFor(async () => (await reconciled())?.details?.quarantined?.length === 2, { timeoutMs: 45_000, message: 'HQ to name the quarantined sales' });
     const verdict = (await reconciled())!;
     // The sale sync set aside never reached HQ: the journal-built manifest lists it, so HQ misses it (gaps).
     expect(verdict.status).toBe('gaps');
     expect(verdict.details!.quarantined!.sort()).toEqual([lostBySync, lostByInventory].sort());
-    expect((await json<{ quarantine: { open: number } }>(fetch(`${hq.url}/v1/dashboard`))).quarantine.open).toBe(2);
+    expect((await json<{ quarantine: { open: number } }>(fetch(`${hq.url}/v1/dashboard`, { headers: hqViewer }))).quarantine.open).toBe(2);
 
     // The cause is fixed; the operator replays what is open.
     await storeDb.pool.query('DROP TRIGGER refuse_in_sync ON sync_outbox; DROP TRIGGER refuse_in_inventory ON inventory_pos_transactions');

@@ -10,7 +10,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ensureRedisUser, redisUserUrl } from '@tillstream/infra';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, httpProxy, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, freePort, httpProxy, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -22,7 +22,6 @@ import { freePort, httpProxy, killProcess, publishAcknowledged, seededRandom, st
  * stops it while the store sells, and asserts what HQ and the store see.
  */
 
-const ADMIN_TOKEN = 'hq-admin-token-for-this-test-only';
 const STORE = 'S001';
 
 /**
@@ -86,11 +85,13 @@ describe('sync with Redis away', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const hq = await startHq(
-      hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+      hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
-    await waitFor(async () => (await fetch(`${hq.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+    const hqTokens = await testTokens(hqDb.pool, 'hq');
+    const hqViewer = bearer(hqTokens['hq-viewer']);
+    await waitFor(async () => (await fetch(`${hq.url}/readyz`, { headers: hqViewer })).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
     // Counts what HQ took, by what it was asked for (heartbeat, manifests, ...), whichever store path.
     const proxy = await httpProxy({ target: () => hq.url, label: (req) => `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/^\/v1\/stores\/[^/]+/, '')}` });
 
@@ -100,6 +101,7 @@ describe('sync with Redis away', () => {
     await producer.connect();
     onTestFinished(() => producer.disconnect());
     const publish = (txs: PosTransactionInput[]) => publishAcknowledged(producer, db.pool, txs);
+    const storeViewer = bearer((await testTokens(db.pool, 'store'))['store-viewer']);
 
     const vars = {
       ...testTlsEnv(),
@@ -131,11 +133,11 @@ describe('sync with Redis away', () => {
 
     const held = async () => Number((await hqDb.pool.query<{ n: string }>('SELECT count(*) AS n FROM hq_transactions WHERE store_id = $1', [STORE])).rows[0]!.n);
     const reconciled = async (days: string[]) => {
-      const rows = (await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq.url}/v1/reconciliation`))).days;
+      const rows = (await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq.url}/v1/reconciliation`, { headers: hqViewer }))).days;
       return days.every((d) => rows.some((r) => r.storeId === STORE && r.businessDay === d && r.status === 'complete'));
     };
     type Status = { backlog: { records: number }; queue: Record<string, number> | null };
-    const status = () => json<Status>(fetch(`${sync.url}/v1/sync/status`));
+    const status = () => json<Status>(fetch(`${sync.url}/v1/sync/status`, { headers: storeViewer }));
 
     // Redis up: the first day reaches HQ and reconciles complete.
     const first = day('2026-11-20', 120, 1, 11);
@@ -152,7 +154,7 @@ describe('sync with Redis away', () => {
     const published = await json<{ version: number }>(
       fetch(`${hq.url}/v1/catalog`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+        headers: { 'content-type': 'application/json', ...bearer(hqTokens['hq-admin']) },
         body: JSON.stringify({ items: [{ sku: 'SKU-1', description: 'Sourdough', category: 'BREAD', unitPrice: 450, reorderPoint: 12, reorderQuantity: 24, maximum: 60 }] }),
       }),
     );
@@ -171,7 +173,7 @@ describe('sync with Redis away', () => {
       return s.backlog.records === second.length ? s : undefined;
     }, { timeoutMs: 30_000, message: 'the second day in the backlog' });
     expect(away.queue).toBeNull();
-    const { stores } = await json<{ stores: Array<{ storeId: string; status: string }> }>(fetch(`${hq.url}/v1/stores/health`));
+    const { stores } = await json<{ stores: Array<{ storeId: string; status: string }> }>(fetch(`${hq.url}/v1/stores/health`, { headers: hqViewer }));
     expect(stores.find((s) => s.storeId === STORE)?.status).toBe('online');
     expect(await held()).toBe(first.length); // uploads wait for Redis (nothing enqueued without it)
 
@@ -188,14 +190,14 @@ describe('sync with Redis away', () => {
     await waitFor(async () => (await status()).backlog.records === third.length, { timeoutMs: 30_000, message: 'the third day in the backlog' });
     stopped = true;
     await sync.stop();
-    expect(await fetch(`${sync.url}/v1/sync/status`).then(() => 'answered', () => 'closed')).toBe('closed');
+    expect(await fetch(`${sync.url}/v1/sync/status`, { headers: storeViewer }).then(() => 'answered', () => 'closed')).toBe('closed');
 
     // The same as a process started while Redis is away: SIGTERM ends it by itself with status 0 (a hang would end in stopProcess's SIGKILL).
     const port = await freePort();
     const logFile = join(mkdtempSync(join(tmpdir(), 'tillstream-sync-sigterm-')), 'sync.log');
     const child = await startProcess('services/sync/src/main.ts', { ...vars, PORT: String(port), LOG_LEVEL: 'warn' }, `https://127.0.0.1:${port}/healthz`, { logFile });
     onTestFinished(() => killProcess(child));
-    await waitFor(async () => (await json<Status>(fetch(`https://127.0.0.1:${port}/v1/sync/status`))).backlog.records === third.length, { message: 'the process to see the backlog' });
+    await waitFor(async () => (await json<Status>(fetch(`https://127.0.0.1:${port}/v1/sync/status`, { headers: storeViewer }))).backlog.records === third.length, { message: 'the process to see the backlog' });
     await stopProcess(child);
     expect({ code: child.exitCode, signal: child.signalCode }, readFileSync(logFile, 'utf8')).toEqual({ code: 0, signal: null });
   }, 180_000);

@@ -4,7 +4,7 @@ import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, ty
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { httpProxy, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, waitFor } from '@tillstream/testing';
+import { bearer, httpProxy, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -47,7 +47,7 @@ describe('sync with records HQ refuses', () => {
         { logger: testLogger('hq') },
       );
       onTestFinished(() => started.stop());
-      await waitFor(async () => (await fetch(`${started.url}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
+      await waitFor(async () => (await fetch(`${started.url}/readyz`, { headers: bearer((await testTokens(hqDb.pool, 'hq'))['hq-viewer']) })).status === 200, { timeoutMs: 30_000, message: 'HQ to be ready' });
       return started;
     };
     let hq = await startTestHq(LIMIT);
@@ -60,6 +60,7 @@ describe('sync with records HQ refuses', () => {
     expect((await fetch(`${hq.url}/v1/stores/${STORE}/limits`)).status).toBe(401);
 
     const db = await testDatabase({ target: 'store' });
+    const storeViewer = bearer((await testTokens(db.pool, 'store'))['store-viewer']);
     const kafka = await testKafka({ specs: storeTopics });
     const producer = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'test', topicPrefix: kafka.prefix });
     await producer.connect();
@@ -106,7 +107,7 @@ describe('sync with records HQ refuses', () => {
     dayA[109] = card;
     const dayB = sales('2026-11-21', 100, 1);
     await publish([...dayA, ...dayB]);
-    await waitFor(async () => (await json<{ backlog: { records: number; batches: number } }>(fetch(`${sync.url}/v1/sync/status`))).backlog.batches >= 3, {
+    await waitFor(async () => (await json<{ backlog: { records: number; batches: number } }>(fetch(`${sync.url}/v1/sync/status`, { headers: storeViewer }))).backlog.batches >= 3, {
       timeoutMs: 30_000,
       message: 'the backlog cut into batches while HQ is away',
     });
@@ -151,7 +152,7 @@ describe('sync with records HQ refuses', () => {
     await publish(dayC);
     await waitFor(async () => (await held()).length === expected.length + dayC.length, { timeoutMs: 60_000, message: 'the third day at HQ' });
     // HQ's view can book a batch before the store records HQ's answer: wait for the store's side too.
-    await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${sync.url}/v1/sync/status`))).backlog.records === 0, { message: 'the store to record every acknowledgement' });
+    await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${sync.url}/v1/sync/status`, { headers: storeViewer }))).backlog.records === 0, { message: 'the store to record every acknowledgement' });
     const { rows: cut } = await db.pool.query<{ records: number; attempts: number; refused: boolean; split: boolean }>(
       `SELECT records, attempts, refused_at IS NOT NULL AS refused, split_of IS NOT NULL AS split FROM sync_batches WHERE first_id > $1 ORDER BY first_id`,
       [mark[0]!.last],

@@ -6,6 +6,7 @@ import { migrateCommand } from './commands/migrate.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
+import { userCommand } from './commands/user.ts';
 
 /** The `tillstream` command tree; every command has --help. */
 export function program(): Command {
@@ -16,6 +17,7 @@ export function program(): Command {
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
     .addCommand(certsCommand())
+    .addCommand(userCommand())
     .addCommand(dlqCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express, Router } from 'express';
 import type { TopicSettings } from '@tillstream/contracts';
-import { classifyPgError, isTransientPgError, type Pool } from '@tillstream/db';
+import { classifyPgError, findPrincipal, isTransientPgError, type Pool } from '@tillstream/db';
 import { listen, plainHttpRefusal, serviceApp, type ListenOptions } from '@tillstream/http';
 import { ensureTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
 import type { Logger, Registry } from '@tillstream/observability';
@@ -42,7 +42,17 @@ export interface ConsumingServiceOptions {
   /** On stop, after the consumers stopped and before the producer disconnects (drain an outbox). */
   afterConsumersStop?(): Promise<void>;
   /** `tls`: HTTPS (listenOptionsFromFiles of the service's env); plain HTTP only on loopback or when allowed. */
-  http: { host: string; port: number; registry: Registry; routes: Router[]; logFields?: Record<string, unknown> } & ListenOptions;
+  http: {
+    host: string;
+    port: number;
+    registry: Registry;
+    routes: Router[];
+    /** Whose database this is: who can be told apart by their credentials (terminals and store people, or stores and HQ people). */
+    site: 'store' | 'hq';
+    /** How long a looked-up credential is trusted; default 5 s. */
+    credentialCacheMs?: number;
+    logFields?: Record<string, unknown>;
+  } & ListenOptions;
 }
 
 export interface RunningService {
@@ -90,6 +100,12 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
       },
     },
     routes: options.http.routes,
+    authentication: {
+      lookup: (credential) => findPrincipal(pool, options.http.site, credential),
+      onLookupError: classifyPgError,
+      ...(options.http.credentialCacheMs === undefined ? {} : { cacheMs: options.http.credentialCacheMs }),
+    },
+    monitor: options.http.site === 'store' ? 'store-viewer' : 'hq-viewer',
     classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
   });
   const http = await listen(app, options.http.host, options.http.port, options.http);

@@ -135,6 +135,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
       port: env.PORT,
       ...listenOptionsFromFiles(env),
       registry,
+      site: 'store',
       routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
       logFields: { topicPrefix: env.TOPIC_PREFIX },
     },

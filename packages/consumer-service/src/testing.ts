@@ -4,7 +4,7 @@ import { posTransactions, storeTopics, type PosTransaction, type PosTransactionI
 import { loadConsumerOffset } from '@tillstream/db';
 import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { publishAcknowledged, testDatabase, testEnv, testKafka, testTlsEnv, waitFor, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
+import { bearer, publishAcknowledged, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import type { ConsumerServiceEnv } from './env.ts';
 import type { RunningService } from './runtime.ts';
@@ -24,7 +24,9 @@ export interface TestConsumerService<Env> {
   publish(txs: PosTransactionInput[]): Promise<RecordReceipt[]>;
   /** Resolves once the service has booked everything on the POS topic. */
   caughtUp(timeoutMs?: number): Promise<void>;
-  get(path: string): Promise<Response>;
+  /** The store's people (see testTokens): get and send call as its store manager unless `headers` say otherwise. */
+  tokens: SiteTokens<'store'>;
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
   send(method: 'POST' | 'PUT', path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   restart(): Promise<void>;
 }
@@ -74,6 +76,8 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
   const producer = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'test', topicPrefix: kafka.prefix });
   await producer.connect();
   onTestFinished(() => producer.disconnect());
+  const tokens = await testTokens(db.pool, 'store');
+  const manager = bearer(tokens['store-manager']);
   let service = await options.start(env, { logger });
   const topic = `${kafka.prefix}${posTransactions.name}`;
   const groupId = env.CONSUMER_GROUP ?? `${kafka.prefix}${options.name}`;
@@ -92,9 +96,10 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
       const end = await topicEnd(kafka, topic);
       await waitFor(async () => (await bookedOffset(db, groupId, topic)) === end, { timeoutMs, message: `${options.name} to book up to offset ${end}` });
     },
-    get: (path) => fetch(`${fixture.url}${path}`),
+    tokens,
+    get: (path, headers = {}) => fetch(`${fixture.url}${path}`, { headers: { ...manager, ...headers } }),
     send: (method, path, body, headers = {}) =>
-      fetch(`${fixture.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+      fetch(`${fixture.url}${path}`, { method, headers: { 'content-type': 'application/json', ...manager, ...headers }, body: JSON.stringify(body) }),
     restart: async () => {
       await service.stop();
       service = await options.start({ ...env, PORT: Number(new URL(fixture.url).port) }, { logger });

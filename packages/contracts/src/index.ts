@@ -10,3 +10,4 @@ export * from './sales.ts';
 export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';
+export * from './roles.ts';

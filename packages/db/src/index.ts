@@ -11,3 +11,4 @@ export * from './arrays.ts';
 export * from './sync-outbox.ts';
 export * from './quarantine.ts';
 export * from './roles.ts';
+export * from './users.ts';

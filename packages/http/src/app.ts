@@ -4,6 +4,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
+import type { Role } from '@tillstream/contracts';
+import { useAuthentication, type AuthenticationOptions } from './auth.ts';
 import { cardNumberGuard } from './card-guard.ts';
 import { hardenServer } from './edge.ts';
 import { operationsRouter } from './health.ts';
@@ -18,6 +20,10 @@ export interface ServiceAppOptions {
   ready: Record<string, HealthCheck>;
   /** The service's own routes, in order. */
   routes: Array<Router | RequestHandler>;
+  /** Who is calling (see useAuthentication): every route but /healthz declares who may. */
+  authentication: AuthenticationOptions;
+  /** The role that may read /readyz and /metrics (the site's viewer). */
+  monitor: Role;
   /** Names driver errors before they become problems (see problemMiddleware). */
   classify?: (err: unknown) => unknown;
   /** Called when a request's path, query or headers held a card number (count it); the number is never passed on. */
@@ -34,8 +40,10 @@ export function serviceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(httpMetrics(options.registry));
+  // Card numbers first (in the path, the query or a header they are refused before anything reads or logs them), then who is calling.
   app.use(cardNumberGuard(options.onCardNumber ? { onCardNumber: options.onCardNumber } : {}));
-  app.use(operationsRouter({ registry: options.registry, ready: options.ready }));
+  useAuthentication(app, options.authentication);
+  app.use(operationsRouter({ registry: options.registry, ready: options.ready, monitor: options.monitor }));
   for (const route of options.routes) app.use(route);
   app.use((req, _res, next) => {
     next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -6,6 +6,7 @@ import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { listen, serviceApp } from './app.ts';
 import { jsonBody } from './body.ts';
 import { findDuplicateKey } from './edge.ts';
+import { fixedAuthentication } from './testing.ts';
 import { listRoutes } from './routes.ts';
 
 const LIMIT = 64 * 1024;
@@ -15,7 +16,7 @@ async function echoServer() {
   router.post('/echo', ...jsonBody({ limitBytes: LIMIT }), (req, res) => void res.json({ got: req.body as unknown }));
   router.post('/stored', ...jsonBody({ limitBytes: LIMIT, text: 'storable' }), (req, res) => void res.json({ got: req.body as unknown }));
   router.get('/items/:id', (req, res) => void res.json({ id: req.params.id }));
-  const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'silent' }), ready: {}, routes: [router] });
+  const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'silent' }), ready: {}, authentication: fixedAuthentication(), monitor: 'store-viewer', routes: [router] });
   const server = await listen(app, '127.0.0.1', 0);
   onTestFinished(() => server.close());
   return { url: server.url, port: Number(new URL(server.url).port), app };

@@ -2,9 +2,13 @@ import express from 'express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { listen, serviceApp } from './app.ts';
+import { allow } from './auth.ts';
 import { forward } from './forward.ts';
+import { fixedAuthentication } from './testing.ts';
 
 const logger = createLogger({ name: 'forward-test', level: 'silent' });
+/** A store viewer's token (see fixedAuthentication): the front checks it before forwarding, and passes it on. */
+const VIEWER = { authorization: 'Bearer token-store-viewer' };
 
 /** The front: its own /v1/own route, and /v1/sales handed to `target`. */
 async function front(target: string, timeoutMs?: number) {
@@ -13,7 +17,9 @@ async function front(target: string, timeoutMs?: number) {
     registry: createMetricsRegistry({ service: 'front' }),
     logger,
     ready: {},
-    routes: [own, forward({ prefix: '/v1/sales', target, name: 'the trends service', ...(timeoutMs ? { timeoutMs } : {}) })],
+    authentication: fixedAuthentication(),
+    monitor: 'store-viewer',
+    routes: [own, forward({ prefix: '/v1/sales', target, name: 'the trends service', guard: allow('store-viewer'), ...(timeoutMs ? { timeoutMs } : {}) })],
   });
   const server = await listen(app, '127.0.0.1', 0);
   onTestFinished(() => server.close());
@@ -40,16 +46,16 @@ describe('forward', () => {
     const trends = await backend();
     const url = await front(trends.url);
 
-    const got = await fetch(`${url}/v1/sales/summary?businessDay=2026-11-23`);
+    const got = await fetch(`${url}/v1/sales/summary?businessDay=2026-11-23`, { headers: VIEWER });
     expect(got.status).toBe(200);
     expect(got.headers.get('x-owner')).toBe('trends');
     expect(await got.json()).toEqual({ path: '/v1/sales/summary', query: { businessDay: '2026-11-23' } });
 
-    const posted = await fetch(`${url}/v1/sales/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 2] }) });
+    const posted = await fetch(`${url}/v1/sales/notes`, { method: 'POST', headers: { 'content-type': 'application/json', ...VIEWER }, body: JSON.stringify({ a: [1, 2] }) });
     expect(posted.status).toBe(201);
     expect(trends.seen.at(-1)).toMatchObject({ method: 'POST', url: '/v1/sales/notes', body: { a: [1, 2] }, forwardedFor: '127.0.0.1' });
 
-    const missing = await fetch(`${url}/v1/sales/missing`);
+    const missing = await fetch(`${url}/v1/sales/missing`, { headers: VIEWER });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
 
@@ -59,23 +65,32 @@ describe('forward', () => {
     expect(near.status).toBe(404);
     expect(trends.seen.map((s) => s.url)).toEqual(['/v1/sales/summary?businessDay=2026-11-23', '/v1/sales/notes', '/v1/sales/missing']);
     // Counted under the prefix, not one label per path.
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${url}/metrics`, { headers: VIEWER })).text();
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/sales\/\*",method="GET",status="200"[^}]*\} 1\n/);
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/sales\/\*",method="POST",status="201"[^}]*\} 1\n/);
+  });
+
+  it('refuses a request without credentials (401) or with a role the prefix does not allow (403) before anything reaches the service', async () => {
+    const trends = await backend();
+    const url = await front(trends.url);
+    expect((await fetch(`${url}/v1/sales/summary`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/sales/summary`, { headers: { authorization: 'Bearer token-terminal' } })).status).toBe(403);
+    expect((await fetch(`${url}/v1/sales/summary`, { headers: { authorization: 'Bearer token-store-manager' } })).status).toBe(200);
+    expect(trends.seen.map((s) => s.url)).toEqual(['/v1/sales/summary']);
   });
 
   it('answers 503 UPSTREAM_UNAVAILABLE with Retry-After when the service is down or too slow, and keeps serving', async () => {
     const trends = await backend();
     const url = await front(trends.url, 300);
 
-    const slow = await fetch(`${url}/v1/sales/slow`);
+    const slow = await fetch(`${url}/v1/sales/slow`, { headers: VIEWER });
     expect(slow.status).toBe(503);
     expect(slow.headers.get('retry-after')).toBe('1');
     expect(await slow.json()).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', status: 503, detail: expect.stringContaining('the trends service did not answer within 300 ms') });
 
-    expect((await fetch(`${url}/v1/sales/summary`)).status).toBe(200);
+    expect((await fetch(`${url}/v1/sales/summary`, { headers: VIEWER })).status).toBe(200);
     await trends.close();
-    const down = await fetch(`${url}/v1/sales/summary`);
+    const down = await fetch(`${url}/v1/sales/summary`, { headers: VIEWER });
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', instance: '/v1/sales/summary', detail: expect.stringContaining('does not answer') });
     expect((await fetch(`${url}/v1/own`)).status).toBe(200);

@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+import type { Guard } from './auth.ts';
 import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
 
@@ -27,6 +28,12 @@ export interface ForwardOptions {
   target: string;
   /** Its name in problem details ("the trends service"). */
   name: string;
+  /**
+   * Who may pass (an \`allow\` guard), checked here before anything is
+   * forwarded, and again by the service behind on its own port (it sees the
+   * same credential: Authorization and Cookie pass through).
+   */
+  guard: Guard;
   /** How long the service may take to begin its answer. Default 10 s. */
   timeoutMs?: number;
 }
@@ -46,7 +53,7 @@ export function forward(options: ForwardOptions): Router {
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new Agent({ keepAlive: true, maxSockets: 64 });
   const request = secure ? httpsRequest : httpRequest;
   const router = Router();
-  router.use(options.prefix, (req, res) => {
+  const pass: RequestHandler = (req, res) => {
     res.locals.route = `${options.prefix}/*`; // its label in http_requests_total: bounded, and says where it went
     const unavailable = (detail: string) => {
       if (res.destroyed || res.writableEnded) return;
@@ -91,6 +98,11 @@ export function forward(options: ForwardOptions): Router {
     });
     sendContinue(req, res);
     req.pipe(upstream);
-  });
+  };
+  // One handler, guard first, carrying the guard's owner: listRoutes reports a prefix mount by its handler.
+  const guarded: RequestHandler = (req, res, next) => {
+    void options.guard(req, res, (err?: unknown) => (err ? next(err) : void pass(req, res, next)));
+  };
+  router.use(options.prefix, Object.assign(guarded, { owner: options.guard.owner }));
   return router;
 }

@@ -1,4 +1,5 @@
 import type { Express, Router } from 'express';
+import type { RouteOwner } from './auth.ts';
 
 /** One route an app answers, as its router declares it. */
 export interface AppRoute {
@@ -8,11 +9,13 @@ export interface AppRoute {
   path: string;
   /** True for a prefix mount: it also answers every path under `path`. */
   prefix: boolean;
+  /** Who may call it, as its `allow` (or `anonymous`) guard declares; undefined when no guard does (an ownerless route). */
+  owner?: RouteOwner;
 }
 
 interface Layer {
-  route?: { path: unknown; methods: Record<string, boolean> };
-  handle: { stack?: Layer[] };
+  route?: { path: unknown; methods: Record<string, boolean>; stack?: Layer[] };
+  handle: { stack?: Layer[]; owner?: RouteOwner };
   rawPath?: unknown;
 }
 
@@ -28,16 +31,17 @@ export function listRoutes(app: Express | Router): AppRoute[] {
     for (const layer of stack) {
       const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
       if (layer.route) {
+        const owner = layer.route.stack?.find((l) => l.handle.owner)?.handle.owner;
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
         for (const path of paths) {
           for (const [method, on] of Object.entries(layer.route.methods)) {
-            if (on) routes.push({ method: method === '_all' ? '*' : method.toUpperCase(), path: `${prefix}${String(path)}`, prefix: false });
+            if (on) routes.push({ method: method === '_all' ? '*' : method.toUpperCase(), path: `${prefix}${String(path)}`, prefix: false, ...(owner ? { owner } : {}) });
           }
         }
       } else if (Array.isArray(layer.handle.stack)) {
         walk(layer.handle.stack, `${prefix}${mount}`);
       } else if (mount) {
-        routes.push({ method: '*', path: `${prefix}${mount}`, prefix: true });
+        routes.push({ method: '*', path: `${prefix}${mount}`, prefix: true, ...(layer.handle.owner ? { owner: layer.handle.owner } : {}) });
       }
     }
   };

@@ -9,6 +9,8 @@ export interface ProcessOptions {
   logFile?: string;
   /** How long it may take to answer `readyUrl`; default 60 s. */
   timeoutMs?: number;
+  /** Headers for `readyUrl`: /readyz wants a viewer's token ("authorization: Bearer ..."); /healthz nothing. */
+  readyHeaders?: Record<string, string>;
   /** Extra node flags, e.g. ['--cpu-prof'] (not all are allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
 }
@@ -30,7 +32,7 @@ export async function startProcess(script: string, env: Record<string, string>, 
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}${options.logFile ? `; see ${options.logFile}` : ''}`);
     try {
-      if ((await fetch(readyUrl)).ok) return child;
+      if ((await fetch(readyUrl, { headers: options.readyHeaders ?? {} })).ok) return child;
     } catch {
       // not listening yet
     }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { onTestFinished } from 'vitest';
 import { testServerSpki } from './tls.ts';
 
@@ -42,4 +42,11 @@ export async function testBrowser(): Promise<Browser> {
   });
   onTestFinished(() => browser.close());
   return browser;
+}
+
+/** Signs a browser page in to a dashboard with a person's token (the form at `url`), and waits for the page behind it. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.getByTestId('token').fill(token);
+  await Promise.all([page.waitForURL(`${url}/`), page.getByTestId('sign-in').click()]);
 }

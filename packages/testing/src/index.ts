@@ -10,3 +10,4 @@ export * from '@tillstream/simulator';
 export * from './traffic.ts';
 export * from './browser.ts';
 export * from './tls.ts';
+export * from './credentials.ts';

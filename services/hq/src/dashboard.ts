@@ -1,4 +1,4 @@
-import { quarantineView, type Pool } from '@tillstream/db';
+import { dashboardSessions, quarantineView, type Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
 import { reconciliation, salesByStore, storeHealth } from './queries.ts';
@@ -15,6 +15,8 @@ export function hqDashboard(options: { pool: Pool; offlineAfterSeconds: number; 
   return dashboard({
     page: 'hq',
     title: 'Tillstream HQ',
+    viewer: 'hq-viewer',
+    ...dashboardSessions(options.pool),
     intervalMs: options.intervalMs,
     onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
     snapshot: async () => {

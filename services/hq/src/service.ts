@@ -84,9 +84,11 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       port: env.PORT,
       ...listenOptionsFromFiles(env),
       registry,
+      site: 'hq',
+      credentialCacheMs: env.STORE_TOKEN_CACHE_MS,
       routes: [
-        storeRouter({ pool, producer, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES }),
-        chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, adminToken: env.HQ_ADMIN_TOKEN }),
+        storeRouter({ pool, producer, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS }),
+        chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES }),
         board.router,
       ],
     },

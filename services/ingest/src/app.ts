@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
-import type { Pool } from '@tillstream/db';
-import { HttpProblem, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware } from '@tillstream/http';
+import { classifyPgError, findPrincipal, type Pool } from '@tillstream/db';
+import { HttpProblem, anonymous, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware, useAuthentication } from '@tillstream/http';
 import type { Logger, Registry } from '@tillstream/observability';
 import { terminalAuth } from './auth.ts';
 import type { ProducerGate } from './broker.ts';
@@ -39,9 +39,16 @@ export function createApp(deps: IngestDeps): Express {
   app.use(httpMetrics(deps.registry));
   // Path, query and headers (the terminal's token aside) are scanned before auth or any route reads them.
   app.use(cardNumberGuard({ onCardNumber: () => deps.metrics.cardNumbers.inc() }));
+  // Terminals and the store's people share the store database: one lookup tells them apart.
+  useAuthentication(app, {
+    lookup: (credential) => findPrincipal(deps.pool, 'store', credential),
+    onLookupError: classifyPgError,
+    cacheMs: deps.config.tokenCacheMs,
+  });
   app.use(
     operationsRouter({
       registry: deps.registry,
+      monitor: 'store-viewer',
       ready: {
         broker: async () => {
           if (!deps.gate.isReady()) throw new Error('producer is not connected to the broker');
@@ -56,11 +63,11 @@ export function createApp(deps: IngestDeps): Express {
     }),
   );
   const spec = openApiDocument();
-  app.get('/openapi.json', (_req, res) => {
+  app.get('/openapi.json', anonymous('the API description a terminal vendor reads: no data'), (_req, res) => {
     res.json(spec);
   });
   // Per route (not app.use) so that a 401 or 429 is counted under its route in the metrics.
-  const auth = terminalAuth({ pool: deps.pool, storeId: deps.config.storeId, cacheMs: deps.config.tokenCacheMs });
+  const auth = terminalAuth({ storeId: deps.config.storeId });
   const limiter = new TerminalLimiter(deps.config.limits, deps.clock);
   app.use(transactionsRouter(deps, auth, limiter));
   app.use((req, _res, next) => {

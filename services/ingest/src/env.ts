@@ -31,7 +31,7 @@ export const ingestEnv = z
   TERMINAL_BYTES_PER_SECOND: positiveInt.default(512 * 1024).describe('Per-terminal body bytes/s (token bucket), charged from Content-Length before the body is read.'),
   TERMINAL_BYTES_BURST: positiveInt.default(4 * 1024 * 1024).describe('Body bytes a terminal may send at once before its rate applies; at least BATCH_BODY_LIMIT_BYTES.'),
   IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(35).describe('How long transactionIds are remembered; terminals replay backlogs up to a month old.'),
-  TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5000).describe('How long a looked-up token is trusted; bounds how long a revoked token keeps working.'),
+  TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5000).describe("How long a looked-up credential (a terminal's or a person's token, a session) is trusted; bounds how long a revoked one keeps working."),
   IDEMPOTENCY_FILTER_CAPACITY: positiveInt.default(2_000_000).describe('transactionIds the in-memory idempotency filter is sized for (1% false positives at that count; 2.4 MB per two million).'),
   MAX_CLOCK_SKEW_MINUTES: positiveInt.default(60).describe("Furthest a terminal clock may run ahead of the server's."),
   })

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { storeTopics } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { createLogger } from '@tillstream/observability';
-import { testDatabase, testKafka, testEnv, testTlsEnv, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { testDatabase, testEnv, testKafka, testTlsEnv, testTokens, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import { ingestEnv } from './env.ts';
 import type { Clock } from './rate-limit.ts';
@@ -16,6 +16,8 @@ export interface TestIngest {
   topic: string;
   /** A token for terminal T01 of store S001. */
   token: string;
+  /** The store's people (see testTokens): a store viewer reads /readyz and /metrics. */
+  tokens: SiteTokens<'store'>;
   /** Every log line ingest wrote, to prove what it never logs. */
   logs: string[];
   post(path: string, body: unknown, options?: { token?: string | null; contentType?: string; raw?: string }): Promise<Response>;
@@ -34,6 +36,7 @@ export async function testIngest(
   const db = options.db ?? (await testDatabase({ target: 'store' }));
   const kafka = options.kafka ?? (await testKafka({ specs: storeTopics }));
   const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
+  const tokens = await testTokens(db.pool, 'store');
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -60,6 +63,7 @@ export async function testIngest(
     kafka,
     topic: `${kafka.prefix}pos.transactions.v1`,
     token,
+    tokens,
     logs,
     post: (path, body, options = {}) => {
       const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };

@@ -1,4 +1,4 @@
-import { quarantineView, type Pool } from '@tillstream/db';
+import { dashboardSessions, issueUserToken, quarantineView, type Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
 import { latestAlerts, listItems } from './queries.ts';
@@ -7,9 +7,9 @@ const DAY_MS = 86_400_000;
 const shiftDay = (day: string, days: number) => new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
 
 /** GET a JSON document from another store service; null when it does not answer (the page says so). */
-async function read<T>(url: string): Promise<T | null> {
+async function read<T>(url: string, token: () => Promise<string>): Promise<T | null> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url, { headers: { authorization: `Bearer ${await token()}` }, signal: AbortSignal.timeout(2000) });
     return res.ok ? ((await res.json()) as T) : null;
   } catch {
     return null;
@@ -31,22 +31,32 @@ interface Series {
  */
 export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl: string; logger: Logger; intervalMs?: number }): Dashboard {
   const { pool, trendsUrl, syncUrl } = options;
+  // Trends and sync ask for a store viewer's token like from anyone: the dashboard holds its own,
+  // issued on first use (re-issuing revokes the previous process's: one live token under this name).
+  let issued: Promise<string> | undefined;
+  const token = () =>
+    (issued ??= issueUserToken(pool, { name: 'inventory (store dashboard)', role: 'store-viewer' }).catch((err: unknown) => {
+      issued = undefined;
+      throw err;
+    }));
   return dashboard({
     page: 'store',
     title: 'Tillstream store',
+    viewer: 'store-viewer',
+    ...dashboardSessions(pool),
     intervalMs: options.intervalMs,
     onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
     snapshot: async () => {
-      const summary = await read<{ businessDay: string; figures: Record<string, number> }>(`${trendsUrl}/v1/sales/summary`);
+      const summary = await read<{ businessDay: string; figures: Record<string, number> }>(`${trendsUrl}/v1/sales/summary`, token);
       const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
       const lastWeek = shiftDay(day, -7);
-      const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`);
+      const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`, token);
       const [today, weekAgo, top, anomalies, sync, stock, alerts, quarantine] = await Promise.all([
         hourly(day),
         hourly(lastWeek),
-        read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`),
-        read<{ anomalies: unknown[] }>(`${trendsUrl}/v1/sales/anomalies?limit=10`),
-        read<unknown>(`${syncUrl}/v1/sync/status`),
+        read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`, token),
+        read<{ anomalies: unknown[] }>(`${trendsUrl}/v1/sales/anomalies?limit=10`, token),
+        read<unknown>(`${syncUrl}/v1/sync/status`, token),
         listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
         latestAlerts(pool, { limit: 15 }),
         quarantineView(pool, 'store', { limit: 20 }),

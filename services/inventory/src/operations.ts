@@ -106,7 +106,8 @@ async function plan(client: PoolClient, operation: Operation): Promise<{ kind: M
   }
 }
 
-export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string, operation: Operation): Promise<BookedOperation> {
+/** Books `operation` under `key`; `actor` (the signed-in store manager) is recorded with it and shown in the movement history. */
+export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string, operation: Operation, actor: string): Promise<BookedOperation> {
   const hash = bodyHash(operation);
   return withTransaction(pool, async (client) => {
     const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS locked', [`inventory-op:${key}`]);
@@ -126,9 +127,9 @@ export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string,
     const planned = await plan(client, operation);
     const body = operation.body as { reference?: string; reason?: string; counterparty?: string; note?: string };
     const { rows } = await client.query<{ id: string; created_at: Date }>(
-      `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, reason, counterparty, note, response)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, '{}') RETURNING id, created_at`,
-      [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null],
+      `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, reason, counterparty, note, actor, response)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}') RETURNING id, created_at`,
+      [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null, actor],
     );
     const op = rows[0]!;
     const movements = await recordOperationMovements(client, op.id, planned.moves);
@@ -162,16 +163,16 @@ export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string,
  * Sets a SKU's reorder point, reorder quantity and maximum (creating the SKU
  * if nothing moved it yet) and re-evaluates its alert state at once.
  */
-export async function updateItemSettings(pool: Pool, ctx: LedgerContext, sku: string, settings: z.output<typeof ItemSettingsRequest>): Promise<void> {
+export async function updateItemSettings(pool: Pool, ctx: LedgerContext, sku: string, settings: z.output<typeof ItemSettingsRequest>, actor: string): Promise<void> {
   const decimal = (q: number | null) => (q === null ? null : milliToDecimal(toMilli(q)));
   return withTransaction(pool, async (client) => {
     await client.query(
-      `INSERT INTO inventory_items AS i (sku, description, unit_of_measure, reorder_point, reorder_quantity, maximum)
-       VALUES ($1, $2, COALESCE($3, 'EA'), $4, $5, $6)
+      `INSERT INTO inventory_items AS i (sku, description, unit_of_measure, reorder_point, reorder_quantity, maximum, settings_by)
+       VALUES ($1, $2, COALESCE($3, 'EA'), $4, $5, $6, $7)
        ON CONFLICT (sku) DO UPDATE SET
          reorder_point = EXCLUDED.reorder_point, reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum,
-         description = COALESCE($2, i.description), unit_of_measure = COALESCE($3, i.unit_of_measure), updated_at = now()`,
-      [sku, settings.description ?? null, settings.unitOfMeasure ?? null, decimal(settings.reorderPoint), decimal(settings.reorderQuantity), decimal(settings.maximum)],
+         description = COALESCE($2, i.description), unit_of_measure = COALESCE($3, i.unit_of_measure), settings_by = EXCLUDED.settings_by, updated_at = now()`,
+      [sku, settings.description ?? null, settings.unitOfMeasure ?? null, decimal(settings.reorderPoint), decimal(settings.reorderQuantity), decimal(settings.maximum), actor],
     );
     await resettleItems(client, [sku], ctx);
   });

@@ -10,7 +10,8 @@ export interface ItemView {
   unitOfMeasure: string;
   onHand: number;
   state: StockState;
-  settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null };
+  /** updatedBy: the store manager who set them last (null for settings from HQ's catalog or before actors were recorded). */
+  settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null; updatedBy: string | null };
   lastMovementAt: string | null;
   updatedAt: string;
 }
@@ -28,6 +29,8 @@ export interface MovementView {
   operationId: string | null;
   reference: string | null;
   reason: string | null;
+  /** Who booked the operation (the store manager's name); null for POS movements. */
+  actor: string | null;
 }
 
 interface ItemRow {
@@ -40,11 +43,12 @@ interface ItemRow {
   reorder_point: string | null;
   reorder_quantity: string | null;
   maximum: string | null;
+  settings_by: string | null;
   last_movement_at: Date | null;
   updated_at: Date;
 }
 
-const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum, last_movement_at, updated_at`;
+const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum, settings_by, last_movement_at, updated_at`;
 
 const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
 
@@ -56,7 +60,7 @@ function toItem(r: ItemRow): ItemView {
     unitOfMeasure: r.unit_of_measure,
     onHand: quantity(r.on_hand)!,
     state: r.state,
-    settings: { reorderPoint: quantity(r.reorder_point), reorderQuantity: quantity(r.reorder_quantity), maximum: quantity(r.maximum) },
+    settings: { reorderPoint: quantity(r.reorder_point), reorderQuantity: quantity(r.reorder_quantity), maximum: quantity(r.maximum), updatedBy: r.settings_by },
     lastMovementAt: r.last_movement_at?.toISOString() ?? null,
     updatedAt: r.updated_at.toISOString(),
   };
@@ -80,8 +84,9 @@ export async function latestMovements(db: Queryable, sku: string, limit: number)
     operation_id: string | null;
     reference: string | null;
     reason: string | null;
+    actor: string | null;
   }>(
-    `SELECT m.id, m.kind, m.quantity, m.occurred_at, m.recorded_at, m.transaction_id, m.line_number, m.operation_id, o.reference, o.reason
+    `SELECT m.id, m.kind, m.quantity, m.occurred_at, m.recorded_at, m.transaction_id, m.line_number, m.operation_id, o.reference, o.reason, o.actor
      FROM inventory_movements m LEFT JOIN inventory_operations o ON o.id = m.operation_id
      WHERE m.sku = $1 ORDER BY m.id DESC LIMIT $2`,
     [sku, limit],
@@ -97,6 +102,7 @@ export async function latestMovements(db: Queryable, sku: string, limit: number)
     operationId: r.operation_id,
     reference: r.reference,
     reason: r.reason,
+    actor: r.actor,
   }));
 }
 

@@ -1,7 +1,7 @@
 import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
 import type { Dashboard } from '@tillstream/dashboard';
-import { forward } from '@tillstream/http';
+import { allow, forward } from '@tillstream/http';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
@@ -48,8 +48,8 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
       return [
         inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published }),
         // The whole store API on one port: sales and sync answered by the services that own them.
-        forward({ prefix: '/v1/sales', target: env.TRENDS_URL, name: 'the trends service' }),
-        forward({ prefix: '/v1/sync', target: env.SYNC_URL, name: 'the sync service' }),
+        forward({ prefix: '/v1/sales', target: env.TRENDS_URL, name: 'the trends service', guard: allow('store-viewer') }),
+        forward({ prefix: '/v1/sync', target: env.SYNC_URL, name: 'the sync service', guard: allow('store-viewer') }),
         board.router,
       ];
     },

@@ -40,7 +40,7 @@ export async function applyCatalog(pool: Pool, catalog: Catalog): Promise<boolea
       `INSERT INTO inventory_items AS i (sku, description, category, reorder_point, reorder_quantity, maximum)
        SELECT sku, description, category, reorder_point, reorder_quantity, maximum FROM jsonb_to_recordset($1::jsonb) AS r(${columns})
        ON CONFLICT (sku) DO UPDATE SET description = EXCLUDED.description, category = EXCLUDED.category, reorder_point = EXCLUDED.reorder_point,
-         reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum, updated_at = now()`,
+         reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum, settings_by = NULL, updated_at = now()`,
       [items],
     );
     await client.query('INSERT INTO store_catalog_versions (version, items) VALUES ($1, $2)', [catalog.version, catalog.items.length]);

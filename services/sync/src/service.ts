@@ -175,6 +175,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       port: env.PORT,
       ...listenOptionsFromFiles(env),
       registry,
+      site: 'store',
       routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }), quarantineRouter({ pool })],
       logFields: { hq: env.HQ_URL },
     },

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Command, InvalidArgumentError } from 'commander';
 import { Agent, setGlobalDispatcher } from 'undici';
-import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
+import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueUserToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
 import { down, ensureRedisUser, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
@@ -128,7 +128,9 @@ export function demoCommand(): Command {
         await ensureDatabase(postgres, names.hqDatabase);
         await migrate({ databaseUrl: hqDb, target: 'hq', logger });
         const hqPool = createPool({ connectionString: hqDb, logger, applicationName: 'tillstream-demo', max: 1 });
-        const adminToken = `demo-admin-${randomBytes(12).toString('hex')}`;
+        // The demo's people: an HQ admin (who may also view) and each store's manager, printed below.
+        const adminToken = await issueUserToken(hqPool, { name: 'demo HQ admin', role: 'hq-admin' });
+        const managers = new Map<string, string>();
         const simulated: SimulatedStore[] = [];
         // Sync logs in to Redis as its ACL user (BullMQ's keys only); this demo's password, in a secret file of its own.
         const redisUser = `tillstream_sync${opts.namespace ? `_${opts.namespace}` : ''}`;
@@ -139,14 +141,21 @@ export function demoCommand(): Command {
         const syncRedis = new URL(infra.redisUrl);
         syncRedis.username = redisUser;
         const common = { LOG_LEVEL: 'info', TLS_CERT_FILE: server.certFile, TLS_KEY_FILE: server.keyFile, NODE_EXTRA_CA_CERTS: certs.ca.certFile };
-        const run = async (name: string, script: string, env: Record<string, string>, port: number) => {
+        // /readyz wants a viewer's token: the HQ admin's at HQ, the store manager's in a store.
+        const run = async (name: string, script: string, env: Record<string, string>, port: number, token: string) => {
           if (stopping.signal.aborted) throw new Error('stopped while starting');
           logger.info({ process: name, port }, 'starting');
-          children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `https://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
+          children.push(
+            await startProcess(script, { ...common, ...env, PORT: String(port) }, `https://127.0.0.1:${port}/readyz`, {
+              logFile: join(opts.logDir, `${name}.log`),
+              timeoutMs: 120_000,
+              readyHeaders: { authorization: `Bearer ${token}` },
+            }),
+          );
         };
 
         // Every service connects with its own DML-only role; the databases were migrated above, as the owner.
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken, TLS_CLIENT_CA_FILE: certs.ca.certFile }, hqPort);
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, TLS_CLIENT_CA_FILE: certs.ca.certFile }, hqPort, adminToken);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
@@ -156,19 +165,23 @@ export function demoCommand(): Command {
             const env = { STORE_ID: store.id, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
+            const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
+            const manager = await issueUserToken(storePool, { name: `demo ${store.id} manager`, role: 'store-manager' }).finally(() => storePool.end());
+            managers.set(store.id, manager);
             const hqToken = await issueStoreToken(hqPool, store.id);
             const clientCert = await issueStoreCertificate(opts.certsDir, store.id);
             await recordStoreCertificate(hqPool, { storeId: store.id, serial: clientCert.serial, notAfter: clientCert.notAfter });
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest);
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest, manager);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
               { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `https://127.0.0.1:${store.ports.trends}`, SYNC_URL: `https://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
+              manager,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends, manager);
             await run(
               `${lower}-sync`,
               'services/sync/src/main.ts',
@@ -183,6 +196,7 @@ export function demoCommand(): Command {
                 HQ_CLIENT_KEY_FILE: clientCert.keyFile,
               },
               store.ports.sync,
+              manager,
             );
             simulated.push({ storeId: store.id, ingestUrl: `https://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
@@ -196,10 +210,11 @@ export function demoCommand(): Command {
           '',
           `  HQ dashboard      https://127.0.0.1:${hqPort}/`,
           `  HQ API            https://127.0.0.1:${hqPort}/v1/sales/stores  /v1/stores/health  /v1/reconciliation`,
-          `  HQ admin token    ${adminToken}   (POST /v1/catalog)`,
+          `  HQ admin token    ${adminToken}   (sign in to the HQ dashboard; "Authorization: Bearer <token>" for the API and POST /v1/catalog)`,
           ...stores.flatMap((s) => [
             `  ${s.id} ingest       https://127.0.0.1:${s.ports.ingest}/openapi.json`,
             `  ${s.id} dashboard    https://127.0.0.1:${s.ports.inventory}/`,
+            `  ${s.id} manager token ${managers.get(s.id)!}   (sign in to the store dashboard; Bearer token for the store API)`,
             `  ${s.id} store API    https://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
           ]),
           `  service logs      ${opts.logDir}`,

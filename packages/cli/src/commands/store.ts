@@ -5,7 +5,7 @@ import { createLogger } from '@tillstream/observability';
 import { cliEnv } from '../env.ts';
 import { issueStoreCertificate } from './certs.ts';
 
-async function withHqDb<T>(explicit: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
+export async function withHqDb<T>(explicit: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
   const logger = createLogger({ name: 'cli', level: 'warn' });
   const connectionString = explicit ?? cliEnv.HQ_DATABASE_URL ?? databaseUrl(cliEnv.POSTGRES_URL, 'tillstream_hq');
   await migrate({ databaseUrl: connectionString, target: 'hq', logger });

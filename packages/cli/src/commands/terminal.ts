@@ -9,7 +9,7 @@ export function storeDatabaseUrl(storeId: string, explicit?: string): string {
   return explicit ?? cliEnv.DATABASE_URL ?? databaseUrl(cliEnv.POSTGRES_URL, `tillstream_store_${storeId.toLowerCase().replace(/-/g, '_')}`);
 }
 
-function identifier(what: string) {
+export function identifier(what: string) {
   return (value: string) => {
     const parsed = Identifier.safeParse(value);
     if (!parsed.success) throw new Error(`${what} "${value}": ${parsed.error.issues[0]?.message ?? 'invalid'}`);
@@ -17,7 +17,7 @@ function identifier(what: string) {
   };
 }
 
-async function withStoreDb<T>(storeId: string, url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
+export async function withStoreDb<T>(storeId: string, url: string | undefined, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
   const logger = createLogger({ name: 'cli', level: 'warn' });
   const connectionString = storeDatabaseUrl(storeId, url);
   await migrate({ databaseUrl: connectionString, target: 'store', logger });

@@ -1,16 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { BusinessDay, CatalogPublishRequest, Identifier, QuarantineSource, QuarantineStatus, ReconciliationStatus, Sku } from '@tillstream/contracts';
 import { quarantineView, type Pool } from '@tillstream/db';
-import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
+import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
 import { reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
 
 export interface ChainRouteDeps {
   pool: Pool;
   offlineAfterSeconds: number;
-  adminToken: string | undefined;
+  /** The largest catalog publish body, read only once an HQ admin's token was checked. */
+  catalogLimitBytes: number;
 }
 
 const SalesQuery = z.strictObject({ storeId: Identifier.optional(), from: BusinessDay.optional(), to: BusinessDay.optional(), businessDay: BusinessDay.optional() });
@@ -25,56 +25,38 @@ const QuarantineQuery = z.strictObject({
 });
 const ReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
-
-/**
- * The HQ admin bearer token, compared in constant time. Both sides are
- * hashed first: equal lengths whatever was sent (timingSafeEqual throws on
- * unequal lengths, e.g. a token with non-ASCII characters).
- */
-function adminAuth(adminToken: string | undefined): RequestHandler {
-  const admin = adminToken ? digest(adminToken) : undefined;
-  return (req, _res, next) => {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!token || !admin || !timingSafeEqual(digest(token), admin)) {
-      next(new HttpProblem('UNAUTHORIZED', admin ? 'send the HQ admin token as "Authorization: Bearer <token>"' : 'catalog publishing over HTTP is off (HQ_ADMIN_TOKEN unset)'));
-      return;
-    }
-    next();
-  };
-}
-
-/** HQ's chain views (read-only, for HQ's own network) and catalog publishing (admin token). */
+/** HQ's chain views (HQ viewers) and catalog publishing (HQ admins). */
 export function chainRouter(deps: ChainRouteDeps): Router {
   const router = Router();
+  const viewer = allow('hq-viewer');
 
-  router.get('/v1/sales/stores', async (req, res) => {
+  router.get('/v1/sales/stores', viewer, async (req, res) => {
     const q = parseQuery(SalesQuery, req);
     const from = q.businessDay ?? q.from;
     const to = q.businessDay ?? q.to;
     res.json({ sales: await salesByStore(deps.pool, { ...(q.storeId ? { storeId: q.storeId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) }) });
   });
   for (const dimension of ['sku', 'category'] as const) {
-    router.get(`/v1/sales/${dimension === 'sku' ? 'skus' : 'categories'}`, async (req, res) => {
+    router.get(`/v1/sales/${dimension === 'sku' ? 'skus' : 'categories'}`, viewer, async (req, res) => {
       const q = parseQuery(MemberQuery, req);
       res.json({ businessDay: q.businessDay, sales: await salesByMember(deps.pool, dimension, { businessDay: q.businessDay, limit: q.limit, ...(q.storeId ? { storeId: q.storeId } : {}) }) });
     });
   }
-  router.get('/v1/stock/:sku', async (req, res) => {
+  router.get('/v1/stock/:sku', viewer, async (req, res) => {
     const sku = Sku.safeParse(req.params.sku);
     if (!sku.success) throw new HttpProblem('NOT_FOUND', 'not a valid SKU');
     res.json(await stockAcrossStores(deps.pool, sku.data));
   });
-  router.get('/v1/stores/health', async (_req, res) => {
+  router.get('/v1/stores/health', viewer, async (_req, res) => {
     res.json({ stores: await storeHealth(deps.pool, deps.offlineAfterSeconds) });
   });
-  router.get('/v1/reconciliation', async (req, res) => {
+  router.get('/v1/reconciliation', viewer, async (req, res) => {
     const q = parseQuery(ReconciliationQuery, req);
     res.json({ days: await reconciliation(deps.pool, q) });
   });
 
   // Every store's poison in one place (the stores' quarantine entries at their latest revision, and HQ's own dead letters).
-  router.get('/v1/quarantine', async (req, res) => {
+  router.get('/v1/quarantine', viewer, async (req, res) => {
     const q = parseQuery(QuarantineQuery, req);
     res.json(
       await quarantineView(deps.pool, 'hq', {
@@ -88,8 +70,8 @@ export function chainRouter(deps: ChainRouteDeps): Router {
     );
   });
 
-  // The token is checked before the body (up to 32 MB) is read or parsed: an anonymous caller costs nothing.
-  router.post('/v1/catalog', adminAuth(deps.adminToken), ...jsonBody({ limitBytes: 32 * 1024 * 1024 }), async (req, res) => {
+  // The token is checked before the body is read or parsed: an anonymous caller costs nothing.
+  router.post('/v1/catalog', allow('hq-admin'), ...jsonBody({ limitBytes: deps.catalogLimitBytes }), async (req, res) => {
     res.status(201).json(await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items));
   });
 

@@ -1,25 +1,19 @@
 import { Router, type Request } from 'express';
 import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
-import { classifyPgError, findStoreByToken, type Pool } from '@tillstream/db';
-import { HttpProblem, bearerAuth, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
+import { classifyPgError, type Pool } from '@tillstream/db';
+import { HttpProblem, allow, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
 import { storeCertificateAuth } from './store-certificates.ts';
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** The store the bearer token belongs to (set by the store auth middleware). */
-    storeId?: string;
-  }
-}
-
 export interface StoreRouteDeps {
   pool: Pool;
   producer: TypedProducer;
-  tokenCacheMs: number;
   batchLimitBytes: number;
+  /** How long the revoked client certificate list is trusted; bounds how long a revoked certificate works. */
+  tokenCacheMs: number;
 }
 
 /**
@@ -33,16 +27,9 @@ const MACHINE_IDS: ReadonlySet<string> = new Set(['alertId', 'id', 'entryId', 'o
 /** What stores call, each authenticated with its own token: a store reads and writes only under its own id (403 otherwise). */
 export function storeRouter(deps: StoreRouteDeps): Router {
   const router = Router();
-  const auth = bearerAuth<string>({
-    what: 'store token',
-    lookup: (token) => findStoreByToken(deps.pool, token),
-    authorize: (storeId, req: Request) =>
-      req.params.storeId === storeId ? undefined : new HttpProblem('FORBIDDEN', `this token belongs to store ${storeId}; it may not act for store ${String(req.params.storeId)}`),
-    assign: (req, storeId) => {
-      req.storeId = storeId;
-    },
-    onLookupError: classifyPgError,
-    cacheMs: deps.tokenCacheMs,
+  const auth = allow('store', {
+    check: (store, req: Request) =>
+      req.params.storeId === store.storeId ? undefined : new HttpProblem('FORBIDDEN', `this token belongs to store ${store.storeId}; it may not act for store ${String(req.params.storeId)}`),
   });
   const storeParam = (req: Request, _res: unknown, next: (err?: unknown) => void) =>
     next(Identifier.safeParse(req.params.storeId).success ? undefined : new HttpProblem('NOT_FOUND', 'not a valid store id'));
@@ -78,28 +65,28 @@ export function storeRouter(deps: StoreRouteDeps): Router {
     if (!BatchId.safeParse(key).success || key !== batch.batchId) {
       throw new HttpProblem('UNPROCESSABLE', 'the Idempotency-Key must equal the batchId of the body', { errors: [{ pointer: pointer(['batchId']), message: 'must equal the Idempotency-Key header' }] });
     }
-    if (!batch.batchId.startsWith(`${req.storeId}-`)) {
-      throw new HttpProblem('UNPROCESSABLE', 'a batch id starts with its store id', { errors: [{ pointer: pointer(['batchId']), message: `must start with "${req.storeId}-"` }] });
+    if (!batch.batchId.startsWith(`${req.principal!.storeId}-`)) {
+      throw new HttpProblem('UNPROCESSABLE', 'a batch id starts with its store id', { errors: [{ pointer: pointer(['batchId']), message: `must start with "${req.principal!.storeId}-"` }] });
     }
-    const applied = await applyBatch(deps.pool, deps.producer, req.storeId!, batch);
+    const applied = await applyBatch(deps.pool, deps.producer, req.principal!.storeId!, batch);
     if (applied.replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(applied.replayed ? 200 : 201).json(applied.result);
   });
 
   router.post('/v1/stores/:storeId/manifests', storeParam, certificate, auth, ...small, async (req, res) => {
     const manifest = parseBody(DayManifestV1, req);
-    if (manifest.storeId !== req.storeId) throw new HttpProblem('FORBIDDEN', 'a store sends only its own manifests', { errors: [{ pointer: '/storeId', message: `must be ${req.storeId}` }] });
+    if (manifest.storeId !== req.principal!.storeId) throw new HttpProblem('FORBIDDEN', 'a store sends only its own manifests', { errors: [{ pointer: '/storeId', message: `must be ${req.principal!.storeId}` }] });
     res.status(202).json(await receiveManifest(deps.pool, manifest));
   });
 
   router.post('/v1/stores/:storeId/heartbeat', storeParam, certificate, auth, ...small, async (req, res) => {
     const beat = parseBody(HeartbeatV1, req);
-    await touchStore(deps.pool, req.storeId!, beat.backlog, false);
+    await touchStore(deps.pool, req.principal!.storeId!, beat.backlog, false);
     res.status(204).end();
   });
 
   router.get('/v1/stores/:storeId/replay-requests', storeParam, certificate, auth, async (req, res) => {
-    res.json({ replayRequests: await openReplayRequests(deps.pool, req.storeId!) });
+    res.json({ replayRequests: await openReplayRequests(deps.pool, req.principal!.storeId!) });
   });
 
   router.get('/v1/stores/:storeId/catalog', storeParam, certificate, auth, async (_req, res) => {
@@ -110,7 +97,7 @@ export function storeRouter(deps: StoreRouteDeps): Router {
 
   router.post('/v1/stores/:storeId/catalog/acks', storeParam, certificate, auth, ...small, async (req, res) => {
     const ack = parseBody(CatalogAckV1, req);
-    if (!(await acknowledgeCatalog(deps.pool, req.storeId!, ack.version))) throw new HttpProblem('UNPROCESSABLE', `catalog version ${ack.version} does not exist`);
+    if (!(await acknowledgeCatalog(deps.pool, req.principal!.storeId!, ack.version))) throw new HttpProblem('UNPROCESSABLE', `catalog version ${ack.version} does not exist`);
     res.status(204).end();
   });
 

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { makeTransaction } from '@tillstream/testing';
+import { bearer, makeTransaction } from '@tillstream/testing';
 import { testIngest } from '../testing.ts';
 
 describe('operations endpoints', () => {
   it('report health, readiness with each dependency, and metrics by route, status and batch size', async () => {
     const ingest = await testIngest();
     expect(await (await fetch(`${ingest.url}/healthz`)).json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${ingest.url}/readyz`);
+    const ready = await fetch(`${ingest.url}/readyz`, { headers: bearer(ingest.tokens['store-viewer']) });
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => [c.name, c.ok])).toEqual([['broker', true], ['database', true], ['journal', true]]);
 
     await ingest.post('/v1/transactions', makeTransaction());
     await ingest.post('/v1/transactions', makeTransaction(), { contentType: 'text/plain' });
     await ingest.post('/v1/transactions/batch', { transactions: [makeTransaction()] }, { token: null });
-    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    const metrics = await (await fetch(`${ingest.url}/metrics`, { headers: bearer(ingest.tokens['store-viewer']) })).text();
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions",method="POST",status="201",service="ingest"\} 1/);
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions",method="POST",status="415",service="ingest"\} 1/);
     expect(metrics).toMatch(/http_requests_total\{route="\/v1\/transactions\/batch",method="POST",status="401",service="ingest"\} 1/);
@@ -46,7 +46,7 @@ describe('operations endpoints', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('2');
     expect(((await res.json()) as { code: string }).code).toBe('BROKER_UNAVAILABLE');
-    const ready = await fetch(`${ingest.url}/readyz`);
+    const ready = await fetch(`${ingest.url}/readyz`, { headers: bearer(ingest.tokens['store-viewer']) });
     expect(ready.status).toBe(503);
     const body = (await ready.json()) as { checks: Array<{ name: string; ok: boolean }> };
     expect(body.checks.find((c) => c.name === 'broker')?.ok).toBe(false);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_TRANSACTIONS } from '@tillstream/contracts';
 import { issueTerminalToken, revokeTerminal } from '@tillstream/db';
-import { makeTransaction, readTopic } from '@tillstream/testing';
+import { bearer, makeTransaction, readTopic } from '@tillstream/testing';
 import { testIngest, type TestIngest } from '../testing.ts';
 
 async function problem(res: Response) {
@@ -157,7 +157,7 @@ describe('POST /v1/transactions', () => {
     expect(body.code).toBe('CARD_NUMBER_DETECTED');
     expect(body.errors?.[0]?.pointer).toBe('/lines/0/description');
     expect(JSON.stringify(body)).not.toMatch(/4111/);
-    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    const metrics = await (await fetch(`${ingest.url}/metrics`, { headers: bearer(ingest.tokens['store-viewer']) })).text();
     expect(metrics).toMatch(/ingest_card_numbers_rejected_total\{service="ingest"\} 1/);
     expect(ingest.logs.join('')).not.toMatch(/4111/);
     const { rows } = await ingest.db.pool.query('SELECT count(*)::int AS n FROM ingest_transactions');

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { inventoryAlerts } from '@tillstream/contracts';
-import { makeTransaction, readRecords } from '@tillstream/testing';
+import { issueTerminalToken } from '@tillstream/db';
+import { bearer, makeTransaction, readRecords } from '@tillstream/testing';
 import { testInventory, type TestInventory } from '../testing.ts';
 
 type Json = Record<string, unknown> & { lines?: { sku: string; quantity: number; onHand: number; counted?: number; previous?: number; state: string }[] };
@@ -142,7 +143,7 @@ describe('store inventory API', () => {
     expect(await noKey.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REQUIRED' });
     const badKey = await inv.send('POST', '/v1/inventory/receipts', { reference: 'DN-9', lines: [{ sku: 'TEA', quantity: 1 }] }, { 'idempotency-key': 'a b' });
     expect(badKey.status).toBe(400);
-    const notJson = await fetch(`${inv.url}/v1/inventory/receipts`, { method: 'POST', headers: { 'content-type': 'text/plain', 'idempotency-key': 'k1' }, body: 'x' });
+    const notJson = await fetch(`${inv.url}/v1/inventory/receipts`, { method: 'POST', headers: { 'content-type': 'text/plain', 'idempotency-key': 'k1', ...bearer(inv.tokens['store-manager']) }, body: 'x' });
     expect(notJson.status).toBe(415);
     const proto = await inv.send('POST', '/v1/inventory/receipts', JSON.parse('{"reference":"D","__proto__":{"x":1},"lines":[]}'), { 'idempotency-key': 'k2' });
     expect(proto.status).toBe(400);
@@ -262,5 +263,36 @@ describe('store inventory API', () => {
     expect(metrics).toMatch(/inventory_pos_transactions_total\{outcome="booked"[^}]*\} 1\n/);
     expect(metrics).toMatch(/inventory_movements_total\{kind="SALE"[^}]*\} 1\n/);
     expect(metrics).toMatch(/outbox_backlog\{[^}]*\} \d+\n/);
+  });
+
+  it("lets store viewers read and only store managers book stock or change settings, recording who did it in the movement history", async () => {
+    const inv = await testInventory();
+    const terminal = await issueTerminalToken(inv.db.pool, { storeId: 'S001', terminalId: 'T01' });
+    const receipt = { reference: 'DN-1', lines: [{ sku: 'FLOUR', quantity: 5 }] };
+    const as = (token: string | undefined) => (token ? bearer(token) : { authorization: '' });
+    // Writes: nobody but a manager, and the refusal comes before the body is read (a body that is not JSON still gets 401/403).
+    for (const [who, token, status] of [['nobody', undefined, 401], ['an unknown token', 'tt_0000000000000000000000000000000000000000000', 401], ['a terminal', terminal, 403], ['a viewer', inv.tokens['store-viewer'], 403]] as const) {
+      for (const path of ['receipts', 'counts', 'adjustments', 'transfers']) {
+        const res = await fetch(`${inv.url}/v1/inventory/${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', 'idempotency-key': randomUUID(), ...as(token) }, body: 'not json' });
+        expect(res.status, `${who} POST ${path}`).toBe(status);
+      }
+      const settings = await fetch(`${inv.url}/v1/inventory/items/FLOUR/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', ...as(token) }, body: '{"reorderPoint":1}' });
+      expect(settings.status, `${who} PUT settings`).toBe(status);
+    }
+    expect((await inv.db.pool.query('SELECT count(*)::int AS n FROM inventory_operations')).rows[0].n).toBe(0);
+
+    expect((await book(inv, 'receipts', receipt)).status).toBe(201);
+    const put = await inv.send('PUT', '/v1/inventory/items/FLOUR/settings', { reorderPoint: 2, reorderQuantity: 10, maximum: null });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as { settings: { updatedBy: string } }).settings.updatedBy).toBe('test store-manager');
+
+    // Reads: viewers and managers; a terminal is not a reader of stock.
+    for (const path of ['/v1/inventory/items', '/v1/inventory/alerts', '/v1/inventory/items/FLOUR', '/readyz', '/metrics', '/v1/dashboard']) {
+      expect((await inv.get(path, { authorization: '' })).status, path).toBe(401);
+      expect((await inv.get(path, bearer(terminal))).status, path).toBe(403);
+      expect((await inv.get(path, bearer(inv.tokens['store-viewer']))).status, path).not.toBeGreaterThanOrEqual(400);
+    }
+    const item = (await (await inv.get('/v1/inventory/items/FLOUR', bearer(inv.tokens['store-viewer']))).json()) as { movements: Array<{ kind: string; actor: string | null }> };
+    expect(item.movements).toEqual([expect.objectContaining({ kind: 'RECEIPT', actor: 'test store-manager' })]);
   });
 });

@@ -12,7 +12,7 @@ import {
   TransferRequest,
 } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
-import { HttpProblem, jsonBody, parseBody, parseQuery } from '@tillstream/http';
+import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import type { LedgerContext } from '../ledger.ts';
 import { bookOperation, updateItemSettings, type Operation } from '../operations.ts';
 import { getItem, latestAlerts, latestMovements, listItems, type AlertCursor } from '../queries.ts';
@@ -70,12 +70,14 @@ function alertCursor(cursor: string): AlertCursor {
   return parsed.data;
 }
 
-/** The inventory part of the store API. */
+/** The inventory part of the store API: store viewers read, store managers book stock (and are recorded as having done so). */
 export function inventoryRouter(deps: InventoryRouteDeps): Router {
   const router = Router();
   const body = jsonBody({ limitBytes: deps.bodyLimitBytes });
+  const viewer = allow('store-viewer');
+  const manager = allow('store-manager');
 
-  router.get('/v1/inventory/items', async (req, res) => {
+  router.get('/v1/inventory/items', viewer, async (req, res) => {
     const query = parseQuery(ListQuery, req);
     const states = query.status?.map((s) => s.toUpperCase() as StockState);
     const page = await listItems(deps.pool, { ...(states ? { states } : {}), ...(query.cursor ? { after: skuOfCursor(query.cursor) } : {}), limit: query.limit });
@@ -84,7 +86,7 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
   });
 
   // The alert feed: what the ledger raised, newest first (the store dashboard's live alerts).
-  router.get('/v1/inventory/alerts', async (req, res) => {
+  router.get('/v1/inventory/alerts', viewer, async (req, res) => {
     const query = parseQuery(AlertQuery, req);
     const page = await latestAlerts(deps.pool, {
       ...(query.type ? { types: query.type } : {}),
@@ -96,7 +98,7 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
     res.json({ alerts: page.alerts, nextCursor: page.more && last ? alertCursorOf(last) : null });
   });
 
-  router.get('/v1/inventory/items/:sku', async (req, res) => {
+  router.get('/v1/inventory/items/:sku', viewer, async (req, res) => {
     const sku = skuParam(req);
     const query = parseQuery(ItemQuery, req);
     const item = await getItem(deps.pool, sku);
@@ -104,20 +106,20 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
     res.json({ ...item, movements: await latestMovements(deps.pool, sku, query.movements) });
   });
 
-  router.put('/v1/inventory/items/:sku/settings', ...body, async (req, res) => {
+  router.put('/v1/inventory/items/:sku/settings', manager, ...body, async (req, res) => {
     const sku = skuParam(req);
-    await updateItemSettings(deps.pool, deps.ledger, sku, parseBody(ItemSettingsRequest, req));
+    await updateItemSettings(deps.pool, deps.ledger, sku, parseBody(ItemSettingsRequest, req), req.principal!.name);
     deps.published();
     res.json(await getItem(deps.pool, sku));
   });
 
   const movement = (path: string, kind: Operation['kind'], schema: z.ZodType) => {
-    router.post(path, ...body, async (req, res) => {
+    router.post(path, manager, ...body, async (req, res) => {
       const key = IdempotencyKey.safeParse(req.get('idempotency-key'));
       if (!key.success) {
         throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_", never 13 or more digits in a row), unique per operation and the same when retrying it');
       }
-      const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parseBody(schema, req) } as Operation);
+      const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parseBody(schema, req) } as Operation, req.principal!.name);
       if (booked.replayed) {
         res.setHeader('Idempotent-Replayed', 'true');
         res.status(200).json(booked.response);

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { QuarantineSource, QuarantineStatus } from '@tillstream/contracts';
 import { quarantineView, type Pool } from '@tillstream/db';
-import { parseQuery } from '@tillstream/http';
+import { allow, parseQuery } from '@tillstream/http';
 
 const QuarantineQuery = z.strictObject({
   status: z.union([QuarantineStatus, z.literal('all')]).default('open'),
@@ -21,7 +21,7 @@ const QuarantineQuery = z.strictObject({
  */
 export function quarantineRouter(deps: { pool: Pool }): Router {
   const router = Router();
-  router.get('/v1/sync/quarantine', async (req, res) => {
+  router.get('/v1/sync/quarantine', allow('store-viewer'), async (req, res) => {
     const q = parseQuery(QuarantineQuery, req);
     const view = await quarantineView(deps.pool, 'store', {
       status: q.status,

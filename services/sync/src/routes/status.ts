@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Pool } from '@tillstream/db';
+import { allow } from '@tillstream/http';
 import { appliedCatalogVersion } from '../catalog.ts';
 import { backlog } from '../outbox.ts';
 import type { Uploader } from '../uploader.ts';
@@ -18,10 +19,10 @@ export interface StatusRouteDeps {
   uploader: Uploader;
 }
 
-/** GET /v1/sync/status: how far behind HQ this store is, and whether HQ answers. */
+/** GET /v1/sync/status: how far behind HQ this store is, and whether HQ answers (store viewers: it names HQ's URL and its last error). */
 export function statusRouter(deps: StatusRouteDeps): Router {
   const router = Router();
-  router.get('/v1/sync/status', async (_req, res) => {
+  router.get('/v1/sync/status', allow('store-viewer'), async (_req, res) => {
     const [pending, success, manifests, catalog, queue] = await Promise.all([
       backlog(deps.pool),
       deps.pool.query<{ at: Date | null }>('SELECT max(acked_at) AS at FROM sync_batches'),

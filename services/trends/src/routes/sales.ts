@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { BusinessDay, Rfc3339, Sku } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
-import { parseQuery } from '@tillstream/http';
+import { allow, parseQuery } from '@tillstream/http';
 import type { TrendsContext } from '../facts.ts';
 import { daySummary, listAnomalies, timeseries, today, topSellers, velocity } from '../queries.ts';
 
@@ -49,13 +49,14 @@ const VelocityQuery = z.strictObject({ sku: Sku.optional() });
 /** The sales part of the store API. */
 export function salesRouter({ pool, ctx }: SalesRouteDeps): Router {
   const router = Router();
+  const viewer = allow('store-viewer');
 
-  router.get('/v1/sales/summary', async (req, res) => {
+  router.get('/v1/sales/summary', viewer, async (req, res) => {
     const q = parseQuery(SummaryQuery, req);
     res.json(await daySummary(pool, ctx, q.businessDay ?? today(ctx.timeZone)));
   });
 
-  router.get('/v1/sales/timeseries', async (req, res) => {
+  router.get('/v1/sales/timeseries', viewer, async (req, res) => {
     const q = parseQuery(TimeseriesQuery, req);
     const points = await timeseries(pool, ctx, q);
     res.json({
@@ -67,7 +68,7 @@ export function salesRouter({ pool, ctx }: SalesRouteDeps): Router {
     });
   });
 
-  router.get('/v1/sales/top', async (req, res) => {
+  router.get('/v1/sales/top', viewer, async (req, res) => {
     const q = parseQuery(TopQuery, req);
     const window = q.window === '1h' ? '1h' : q.window === '7d' ? '7d' : 'day';
     const businessDay = q.businessDay ?? today(ctx.timeZone);
@@ -75,12 +76,12 @@ export function salesRouter({ pool, ctx }: SalesRouteDeps): Router {
     res.json({ window: q.window ?? (q.businessDay ? 'day' : 'today'), businessDay: window === '1h' ? null : businessDay, by: q.by, items });
   });
 
-  router.get('/v1/sales/velocity', async (req, res) => {
+  router.get('/v1/sales/velocity', viewer, async (req, res) => {
     const q = parseQuery(VelocityQuery, req);
     res.json(await velocity(pool, ctx, { sku: q.sku }));
   });
 
-  router.get('/v1/sales/anomalies', async (req, res) => {
+  router.get('/v1/sales/anomalies', viewer, async (req, res) => {
     const q = parseQuery(AnomaliesQuery, req);
     res.json({ anomalies: await listAnomalies(pool, ctx, q) });
   });
