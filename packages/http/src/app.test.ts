@@ -59,7 +59,7 @@ describe('serviceApp card-number guard', () => {
       res.json({ id: req.params.id });
     });
     const logs: string[] = [];
-    const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'debug', destination: { write: (line: string) => void logs.push(line) } }), ready: {}, routes: [routes], onCardNumber: () => counted++ });
+    const app = serviceApp({ registry: createMetricsRegistry({ service: 'test' }), logger: createLogger({ name: 'test', level: 'debug', destination: { write: (line: string) => void logs.push(line) } }), ready: {}, authentication: { lookup: () => Promise.resolve(undefined) }, monitor: 'store-viewer', routes: [routes], onCardNumber: () => counted++ });
     const server = await listen(app, '127.0.0.1', 0);
     try {
       const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers });
