@@ -6,7 +6,7 @@ import { testIngest, type TestIngest } from '@tillstream/ingest/testing';
 import { testInventory, type TestInventory } from '@tillstream/inventory/testing';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { startSync, syncEnv } from '@tillstream/sync';
-import { testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { kafkaServiceEnv, testDatabase, testEnv, testKafka, waitFor, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
 import { onTestFinished } from 'vitest';
 
@@ -49,7 +49,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
   const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hqLog = capturingLogger('hq');
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
+    hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: adminToken, ...options.hq }),
     { logger: hqLog.logger },
   );
   onTestFinished(() => hq.stop());
@@ -63,7 +63,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
     syncEnv.parse({
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('sync'),
       DATABASE_URL: db.url,
       REDIS_URL: testEnv.REDIS_URL,
       PORT: '0',

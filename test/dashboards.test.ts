@@ -7,7 +7,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
-import { makeTransaction, testBrowser, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { kafkaServiceEnv, makeTransaction, testBrowser, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
 
@@ -31,7 +31,7 @@ describe('dashboards in a browser', () => {
     const browser = await testBrowser();
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
-    const hq = await startHq(hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
+    const hq = await startHq(hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
       logger: testLogger('hq'),
     });
     onTestFinished(() => hq.stop());
@@ -44,7 +44,7 @@ describe('dashboards in a browser', () => {
       syncEnv.parse({
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: trends.db.url,
         REDIS_URL: testEnv.REDIS_URL,
         PORT: '0',

@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { httpProxy, makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
+import { httpProxy, kafkaServiceEnv, makeTransaction, seededRandom, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -37,7 +37,7 @@ function tradingDays(storeId: string, count: number, seed: number): PosTransacti
 
 async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
+    hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN, ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
@@ -69,7 +69,7 @@ describe('store -> HQ sync', () => {
         syncEnv.parse({
           STORE_ID: id,
           TOPIC_PREFIX: kafka.prefix,
-          KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+          ...kafkaServiceEnv('sync'),
           DATABASE_URL: db.url,
           REDIS_URL: redisUrl,
           PORT: '0',

@@ -7,6 +7,7 @@ import { storeTopics, type IngestBatchResponse } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import {
   freePort,
+  kafkaServiceEnv,
   killProcess,
   makeTransaction,
   readTopic,
@@ -14,7 +15,6 @@ import {
   stopProcess,
   tcpProxy,
   testDatabase,
-  testEnv,
   testKafka,
   waitFor,
 } from '@tillstream/testing';
@@ -44,7 +44,7 @@ describe('ingest killed between answering and writing its journal', () => {
     const env = {
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('ingest'),
       DATABASE_URL: proxied.toString(),
       PORT: String(port),
       LOG_LEVEL: 'info',

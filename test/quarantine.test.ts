@@ -5,7 +5,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testInventory } from '@tillstream/inventory/testing';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { makeTransaction, readTopic, runTillstream, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { kafkaServiceEnv, makeTransaction, readTopic, runTillstream, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13, items 3-5 end to end: a sale acknowledged by ingest and then
@@ -45,7 +45,7 @@ describe('quarantine, replay and reconciliation', () => {
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
 
     const hq = await startHq(
-      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
+      hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -53,7 +53,7 @@ describe('quarantine, replay and reconciliation', () => {
       syncEnv.parse({
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: storeDb.url,
         REDIS_URL: testEnv.REDIS_URL,
         PORT: '0',
@@ -71,7 +71,7 @@ describe('quarantine, replay and reconciliation', () => {
     onTestFinished(() => sync.stop());
     const inventory = await testInventory({ SYNC_URL: sync.url }, { db: storeDb, kafka });
     const ingest = await startIngest(
-      ingestEnv.parse({ STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','), DATABASE_URL: storeDb.url, PORT: '0' }),
+      ingestEnv.parse({ STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, ...kafkaServiceEnv('ingest'), DATABASE_URL: storeDb.url, PORT: '0' }),
       { logger: testLogger('ingest') },
     );
     onTestFinished(() => ingest.stop());

@@ -8,7 +8,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { freePort, httpProxy, publishAcknowledged, killProcess, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { freePort, httpProxy, kafkaServiceEnv, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -77,7 +77,7 @@ describe('sync with Redis away', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const hq = await startHq(
-      hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+      hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -95,7 +95,7 @@ describe('sync with Redis away', () => {
     const vars = {
       STORE_ID: STORE,
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('sync'),
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
       PORT: '0',

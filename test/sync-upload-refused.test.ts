@@ -4,7 +4,7 @@ import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, ty
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { httpProxy, makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { httpProxy, kafkaServiceEnv, makeTransaction, publishAcknowledged, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -43,7 +43,7 @@ describe('sync with records HQ refuses', () => {
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const startTestHq = async (limit: number) => {
       const started = await startHq(
-        hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
+        hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.url, PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
         { logger: testLogger('hq') },
       );
       onTestFinished(() => started.stop());
@@ -72,7 +72,7 @@ describe('sync with records HQ refuses', () => {
       syncEnv.parse({
         STORE_ID: STORE,
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: db.url,
         REDIS_URL: testEnv.REDIS_URL,
         PORT: '0',

@@ -27,6 +27,13 @@ export interface KafkaSecurityEnv {
 
 /** The security a service's env asks for (the CA file read now: a missing file fails at boot). */
 export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): KafkaSecurity {
+  if (Boolean(env.KAFKA_SASL_USERNAME) !== Boolean(env.KAFKA_SASL_PASSWORD)) {
+    throw new Error('invalid environment: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together');
+  }
+  // SCRAM never sends the password, but the session after it (every sale) would travel in the clear.
+  if (env.KAFKA_SASL_USERNAME && !env.KAFKA_TLS_CA_FILE) {
+    throw new Error('invalid environment: Kafka SASL credentials are only used over TLS; set KAFKA_TLS_CA_FILE');
+  }
   return {
     ...(env.KAFKA_TLS_CA_FILE ? { ca: readFileSync(env.KAFKA_TLS_CA_FILE, 'utf8') } : {}),
     ...(env.KAFKA_SASL_USERNAME && env.KAFKA_SASL_PASSWORD ? { sasl: { username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD } } : {}),

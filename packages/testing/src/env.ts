@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { hqKafkaEnv, parseEnv, postgresServerEnv, redisEnv, storeKafkaEnv } from '@tillstream/config';
+import { infraEnv, localKafkaSecurityEnv, readKafkaCredentials, type LocalKafkaCredentials } from '@tillstream/infra';
+import type { KafkaPrincipal } from '@tillstream/kafka';
 
 /** Where tests find the local infrastructure (the infra tool's defaults). */
 export const testEnv = parseEnv(
   z.object({
     KAFKA_BROKERS: storeKafkaEnv.shape.KAFKA_BROKERS,
-    ...hqKafkaEnv.shape,
+    HQ_KAFKA_BROKERS: hqKafkaEnv.shape.HQ_KAFKA_BROKERS,
+    /** The infra tool's state: the brokers' CA and the principals' SCRAM passwords (kafka-credentials.json). */
+    TILLSTREAM_STATE_DIR: infraEnv.shape.TILLSTREAM_STATE_DIR,
     ...postgresServerEnv.shape,
     ...redisEnv.shape,
     TEST_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('silent'),
@@ -25,3 +29,22 @@ export const TEMPLATE_DB = {
   store: `tillstream_template_store${testEnv.TEST_TEMPLATE_SUFFIX}`,
   hq: `tillstream_template_hq${testEnv.TEST_TEMPLATE_SUFFIX}`,
 } as const;
+
+let credentials: LocalKafkaCredentials | undefined;
+
+/** The local brokers' credentials, as the global setup's `infra up` made them. */
+export function testKafkaCredentials(): LocalKafkaCredentials {
+  return (credentials ??= readKafkaCredentials(testEnv.TILLSTREAM_STATE_DIR));
+}
+
+/**
+ * The Kafka env of a service started by a test: its cluster's brokers and its
+ * own principal, so the broker's ACLs for that service are what the test
+ * exercises (never the admin). `credentials` for a broker a test started itself.
+ */
+export function kafkaServiceEnv(principal: KafkaPrincipal, options: { brokers?: string[]; credentials?: LocalKafkaCredentials } = {}): Record<string, string> {
+  const security = localKafkaSecurityEnv(options.credentials ?? testKafkaCredentials(), principal);
+  return principal === 'hq'
+    ? { HQ_KAFKA_BROKERS: (options.brokers ?? testEnv.HQ_KAFKA_BROKERS).join(','), ...security }
+    : { KAFKA_BROKERS: (options.brokers ?? testEnv.KAFKA_BROKERS).join(','), ...security };
+}

@@ -1,7 +1,7 @@
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
+import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
@@ -33,7 +33,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
   await migrate({ databaseUrl: env.DATABASE_URL, target: 'store', logger });
   const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger, security: kafkaSecurityFromEnv(env) });
   const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'sync' });
 
@@ -99,6 +99,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       logger,
       pool,
       groupId: syncGroup(env.TOPIC_PREFIX, spec),
+      principal: env.KAFKA_SASL_USERNAME,
       spec,
       topicPrefix: env.TOPIC_PREFIX,
       deadLetterProducer: producer,
@@ -110,7 +111,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       registry,
       book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
     });
-  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [
+  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
     feed(posTransactions, appendOutbox.transactions),
     feed(salesAggregates, appendOutbox.aggregates),
     feed(inventoryLevels, appendOutbox.levels),
@@ -127,6 +128,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     producer,
     topicPrefix: env.TOPIC_PREFIX,
     topics: storeTopics,
+    principal: env.KAFKA_SASL_USERNAME,
     consumers,
     // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
     beforeConsumersStop: async () => {

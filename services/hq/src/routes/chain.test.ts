@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
+import { kafkaServiceEnv, testDatabase, testEnv, testKafka, testLogger, waitFor } from '@tillstream/testing';
 import { hqEnv } from '../env.ts';
 import { startHq } from '../service.ts';
 
@@ -10,7 +10,7 @@ async function testHq() {
   const db = await testDatabase({ target: 'hq' });
   const { prefix } = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
+    hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, PORT: '0', HQ_ADMIN_TOKEN: ADMIN_TOKEN }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
