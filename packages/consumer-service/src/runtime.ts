@@ -45,7 +45,7 @@ export interface ConsumingServiceOptions {
   producer: TypedProducer;
   topicPrefix: string;
   /** Topics that must exist before consuming (a provisioning step creates them; the service's principal may not). */
-  topics: readonly TopicSettings[];
+  topics: readonly Pick<TopicSettings, 'name'>[];
   /** The service's Kafka principal (KAFKA_SASL_USERNAME), named when the broker refuses it. */
   principal?: string | undefined;
   consumers: ReadonlyArray<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>>;

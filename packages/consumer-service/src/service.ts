@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
+import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
 import { createPool, migrate, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
@@ -126,7 +126,8 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     kafka,
     producer,
     topicPrefix: env.TOPIC_PREFIX,
-    topics: storeTopics,
+    // What it reads and writes, and nothing else: its principal may not even see the other topics.
+    topics: [posTransactions, ...def.publishes],
     principal: env.KAFKA_SASL_USERNAME,
     consumers: [consumer],
     onConsuming: () => outbox.start(),

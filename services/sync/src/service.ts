@@ -1,4 +1,4 @@
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, migrate, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
@@ -127,7 +127,8 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     kafka,
     producer,
     topicPrefix: env.TOPIC_PREFIX,
-    topics: storeTopics,
+    // What it reads, and nothing else: its principal may not even see the other topics.
+    topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts],
     principal: env.KAFKA_SASL_USERNAME,
     consumers,
     // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
