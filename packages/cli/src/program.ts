@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
+import { kafkaCommand } from './commands/kafka.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
@@ -13,6 +14,7 @@ export function program(): Command {
     .addCommand(terminalCommand())
     .addCommand(storeCommand())
     .addCommand(dlqCommand())
+    .addCommand(kafkaCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());
 }

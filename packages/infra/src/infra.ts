@@ -57,18 +57,25 @@ export async function up(config: InfraConfig): Promise<Started> {
   );
   // Services do not create topics or grant themselves anything: the unprefixed topics and every
   // service principal's ACLs are provisioned here, with the admin principal.
-  const credentials = await ensureKafkaCredentials(config.stateDir);
-  for (const spec of config.brokers) {
-    const cluster: KafkaCluster = spec.name === 'hq' ? 'hq' : 'store';
-    const kafka = createKafkaClient({
-      brokers: [`127.0.0.1:${spec.port}`],
-      clientId: 'tillstream-infra',
-      logger: config.logger,
-      security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL),
-    });
-    await provisionKafka({ kafka, logger: config.logger, cluster });
-  }
+  for (const spec of config.brokers) await provisionLocalKafka(config, spec.name === 'hq' ? 'hq' : 'store', '');
   return { brokers: started.filter((n): n is string => n !== undefined), postgres, redis };
+}
+
+/**
+ * Provisions a cluster of the local infrastructure for a topic prefix (a demo
+ * store's, a test's): its topics, and every service principal's ACLs on
+ * them, as the admin principal.
+ */
+export async function provisionLocalKafka(config: InfraConfig, cluster: KafkaCluster, prefix: string): Promise<void> {
+  const spec = config.brokers.find((b) => b.name === cluster) ?? config.brokers[0]!;
+  const credentials = await ensureKafkaCredentials(config.stateDir);
+  const kafka = createKafkaClient({
+    brokers: [`127.0.0.1:${spec.port}`],
+    clientId: 'tillstream-infra',
+    logger: config.logger,
+    security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL),
+  });
+  await provisionKafka({ kafka, logger: config.logger, cluster, prefix });
 }
 
 /**

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PosTransactionV1, hqTopics, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, journalEntry, migrate, recordTransactions, type MigrationTarget, type Pool } from '@tillstream/db';
-import { localKafkaSecurity, type LocalKafkaCredentials } from '@tillstream/infra';
+import { localKafkaSecurity, localKafkaSecurityEnv, type LocalKafkaCredentials } from '@tillstream/infra';
 import {
   KAFKA_ADMIN_PRINCIPAL,
   createKafkaClient,
@@ -155,11 +155,14 @@ const TILLSTREAM_BIN = fileURLToPath(new URL('../../cli/bin/tillstream.js', impo
 /**
  * Runs the operators' CLI (`npx tillstream ...`) as its own process; never
  * throws on a non-zero exit. It inherits the environment the test
- * infrastructure was read from, so it finds the same brokers.
+ * infrastructure was read from, so it finds the same brokers, and connects
+ * to them as the admin principal.
  */
 export async function runTillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args]);
+    // As the operator would run it on the local brokers: with the admin principal.
+    const env = { ...process.env, ...localKafkaSecurityEnv(testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL) };
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args], { env });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createPool, databaseUrl, ensureDatabase, issueStoreToken, migrate } from '@tillstream/db';
-import { down, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
+import { down, ensureKafkaCredentials, isPortFree, localKafkaSecurityEnv, provisionLocalKafka, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
@@ -111,6 +111,10 @@ export function demoCommand(): Command {
       try {
         logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
         started = await up(infra);
+        // Each service connects as its own principal, limited by the ACLs provisioned for its store's prefix.
+        const credentials = await ensureKafkaCredentials(infra.stateDir);
+        const as = (principal: string) => localKafkaSecurityEnv(credentials, principal);
+        await provisionLocalKafka(infra, 'hq', names.hqTopicPrefix);
         const server = infra.postgresUrl;
         const hqDb = databaseUrl(server, names.hqDatabase);
         await ensureDatabase(server, names.hqDatabase);
@@ -125,27 +129,28 @@ export function demoCommand(): Command {
           children.push(await startProcess(script, { ...common, ...env, PORT: String(port) }, `http://127.0.0.1:${port}/readyz`, { logFile: join(opts.logDir, `${name}.log`), timeoutMs: 120_000 }));
         };
 
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken }, hqPort);
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: hqDb, HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, HQ_ADMIN_TOKEN: adminToken, ...as('hq') }, hqPort);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
             await ensureDatabase(server, name);
             const db = databaseUrl(server, name);
             const env = { STORE_ID: store.id, DATABASE_URL: db, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
+            await provisionLocalKafka(infra, 'store', env.TOPIC_PREFIX);
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
             const hqToken = await issueStoreToken(hqPool, store.id);
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', env, store.ports.ingest);
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, ...as('ingest') }, store.ports.ingest);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
-              { ...env, TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
+              { ...env, ...as('inventory'), TRENDS_URL: `http://127.0.0.1:${store.ports.trends}`, SYNC_URL: `http://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', env, store.ports.trends);
-            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, ...as('trends') }, store.ports.trends);
+            await run(`${lower}-sync`, 'services/sync/src/main.ts', { ...env, ...as('sync'), HQ_URL: `http://127.0.0.1:${hqPort}`, HQ_TOKEN: hqToken }, store.ports.sync);
             simulated.push({ storeId: store.id, ingestUrl: `http://127.0.0.1:${store.ports.ingest}`, ...tills });
           }
         } finally {
