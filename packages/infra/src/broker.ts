@@ -32,6 +32,12 @@ export interface BrokerSpec {
   controllerPort: number;
   /** JVM max heap. 512 MB serves a store's volumes; Kafka relies on the page cache, not the heap. */
   heapMb: number;
+  /**
+   * A PLAINTEXT listener without authorizer, for the one purpose of
+   * measuring what SASL_SSL costs beside it (bench/durability, bench/ingest).
+   * The infra tool's brokers (and so `npm test` and `npm start`) never set it.
+   */
+  insecureForBenchmark?: boolean;
 }
 
 export interface BrokerEnv {
@@ -82,29 +88,39 @@ const paths = (env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec) => {
 function serverProperties(spec: BrokerSpec, p: ReturnType<typeof paths>, credentials: LocalKafkaCredentials): string {
   const admin = credentials.passwords[KAFKA_ADMIN_PRINCIPAL]!;
   const controller = credentials.controllerPassword;
+  const security = spec.insecureForBenchmark
+    ? [
+        `listeners=PLAINTEXT://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${spec.port}`,
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      ]
+    : [
+        `listeners=SASL_SSL://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        `advertised.listeners=SASL_SSL://127.0.0.1:${spec.port}`,
+        'inter.broker.listener.name=SASL_SSL',
+        'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
+        'sasl.enabled.mechanisms=SCRAM-SHA-512',
+        'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
+        `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_ADMIN_PRINCIPAL}" password="${admin}";`,
+        'sasl.mechanism.controller.protocol=PLAIN',
+        'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+        `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="${controller}" user_controller="${controller}";`,
+        'ssl.keystore.type=PEM',
+        `ssl.keystore.location=${p.keystore}`,
+        'ssl.truststore.type=PEM',
+        `ssl.truststore.location=${credentials.caFile}`,
+        'ssl.client.auth=none',
+        'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'allow.everyone.if.no.acl.found=false',
+        `super.users=User:${KAFKA_ADMIN_PRINCIPAL};User:controller`,
+      ];
   return `${[
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${spec.controllerPort}`,
-    `listeners=SASL_SSL://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
-    `advertised.listeners=SASL_SSL://127.0.0.1:${spec.port}`,
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=SASL_SSL',
-    'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
-    'sasl.enabled.mechanisms=SCRAM-SHA-512',
-    'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
-    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_ADMIN_PRINCIPAL}" password="${admin}";`,
-    'sasl.mechanism.controller.protocol=PLAIN',
-    'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
-    `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="${controller}" user_controller="${controller}";`,
-    'ssl.keystore.type=PEM',
-    `ssl.keystore.location=${p.keystore}`,
-    'ssl.truststore.type=PEM',
-    `ssl.truststore.location=${credentials.caFile}`,
-    'ssl.client.auth=none',
-    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
-    'allow.everyone.if.no.acl.found=false',
-    `super.users=User:${KAFKA_ADMIN_PRINCIPAL};User:controller`,
+    ...security,
     `log.dirs=${p.data}`,
     'auto.create.topics.enable=false',
     'num.partitions=1',
@@ -176,10 +192,10 @@ function javaArgs(spec: BrokerSpec, jarsDir: string, log4j: string): string[] {
   ];
 }
 
-async function probe(port: number, timeoutMs: number, credentials: LocalKafkaCredentials): Promise<boolean> {
+async function probe(spec: BrokerSpec, timeoutMs: number, credentials: LocalKafkaCredentials): Promise<boolean> {
   const kafka = createKafkaClient({
-    security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL),
-    brokers: [`127.0.0.1:${port}`],
+    ...(spec.insecureForBenchmark ? {} : { security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL) }),
+    brokers: [`127.0.0.1:${spec.port}`],
     clientId: 'tillstream-infra-probe',
     logger: createLogger({ name: 'infra', level: 'silent' }),
     connectionTimeoutMs: Math.min(timeoutMs, 1000),
@@ -213,7 +229,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
   const log = env.logger.child({ broker: spec.name, port: spec.port });
   const credentials = await ensureKafkaCredentials(env.stateDir);
   if ((await runningPid(env, spec)) !== undefined) {
-    if (await probe(spec.port, 5000, credentials)) return false;
+    if (await probe(spec, 5000, credentials)) return false;
     throw new InfraError('BROKER_UNHEALTHY', `${spec.name} broker runs but does not answer on 127.0.0.1:${spec.port}; see ${p.logFile}`);
   }
   for (const port of [spec.port, spec.controllerPort]) {
@@ -273,7 +289,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
       const last = [lastLog, lastOut].filter(Boolean).join(' | ');
       throw new InfraError('BROKER_EXITED', `${spec.name} broker exited during start; see ${p.logFile} and ${p.stdout}: ${last}`);
     }
-    if (await probe(spec.port, 1000, credentials)) {
+    if (await probe(spec, 1000, credentials)) {
       log.info({ pid }, 'broker ready');
       return true;
     }
@@ -297,7 +313,7 @@ export async function stopBroker(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDi
 
 export async function brokerStatus(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDir'>): Promise<BrokerStatus> {
   const pid = await runningPid(env, spec);
-  const running = pid !== undefined && (await probe(spec.port, 2000, readKafkaCredentials(env.stateDir)));
+  const running = pid !== undefined && (await probe(spec, 2000, readKafkaCredentials(env.stateDir)));
   return { name: spec.name, running, ...(pid === undefined ? {} : { pid }), port: spec.port, logFile: paths(env, spec).logFile };
 }
 
