@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hqKafkaEnv, parseEnv, postgresServerEnv, redisEnv, storeKafkaEnv } from '@tillstream/config';
 import { infraEnv, localKafkaSecurityEnv, readKafkaCredentials, type LocalKafkaCredentials } from '@tillstream/infra';
-import type { KafkaPrincipal } from '@tillstream/kafka';
+import { KAFKA_ADMIN_PRINCIPAL, type KafkaPrincipal } from '@tillstream/kafka';
 
 /** Where tests find the local infrastructure (the infra tool's defaults). */
 export const testEnv = parseEnv(
@@ -47,4 +47,9 @@ export function kafkaServiceEnv(principal: KafkaPrincipal, options: { brokers?: 
   return principal === 'hq'
     ? { HQ_KAFKA_BROKERS: (options.brokers ?? testEnv.HQ_KAFKA_BROKERS).join(','), ...security }
     : { KAFKA_BROKERS: (options.brokers ?? testEnv.KAFKA_BROKERS).join(','), ...security };
+}
+
+/** The environment of an operator's command run by a test: this process' own, connecting to the brokers as the admin principal. */
+export function operatorEnv(): Record<string, string | undefined> {
+  return { ...process.env, ...localKafkaSecurityEnv(testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL) };
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PosTransactionV1, hqTopics, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, journalEntry, migrate, recordTransactions, type MigrationTarget, type Pool } from '@tillstream/db';
-import { localKafkaSecurity, localKafkaSecurityEnv, type LocalKafkaCredentials } from '@tillstream/infra';
+import { localKafkaSecurity, type LocalKafkaCredentials } from '@tillstream/infra';
 import {
   KAFKA_ADMIN_PRINCIPAL,
   createKafkaClient,
@@ -21,7 +21,7 @@ import {
   type TypedProducer,
 } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { TEMPLATE_DB, testEnv, testKafkaCredentials } from './env.ts';
+import { TEMPLATE_DB, operatorEnv, testEnv, testKafkaCredentials } from './env.ts';
 import { uniqueName } from './names.ts';
 
 /** Registers a cleanup; default: when the current test finishes. Pass `afterAll` for suite-wide resources. */
@@ -160,9 +160,7 @@ const TILLSTREAM_BIN = fileURLToPath(new URL('../../cli/bin/tillstream.js', impo
  */
 export async function runTillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    // As the operator would run it on the local brokers: with the admin principal.
-    const env = { ...process.env, ...localKafkaSecurityEnv(testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL) };
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args], { env });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args], { env: operatorEnv() });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
