@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import kafkajs, { type Kafka, type KafkaConfig } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
 import { deadLetterTopicName, hqTopics, storeTopics, topicName, type TopicSettings, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { ensureTopics } from './admin.ts';
@@ -242,10 +242,42 @@ export async function grantKafkaAcls(options: Omit<ProvisionOptions, 'specs'>): 
   await admin.connect();
   try {
     await admin.createAcls({ acl });
+    await aclsVisible(admin, acl);
   } finally {
     await admin.disconnect();
   }
   options.logger.debug({ cluster: options.cluster, prefix, principals, acls: acl.length }, 'granted Kafka ACLs');
+}
+
+/**
+ * Waits until the broker's authorizer holds every binding of `acl`:
+ * createAcls returns once the controller committed them, and the broker
+ * applies the metadata a moment later. A service started in that moment
+ * would be refused (and refusals are final), so provisioning ends only when
+ * the grants are in force (15 s at most).
+ */
+async function aclsVisible(admin: Admin, acl: ReturnType<typeof aclEntries>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  const key = (e: { resourceType: number; resourceName: string; resourcePatternType: number; principal: string; operation: number }) =>
+    `${e.principal}|${e.resourceType}|${e.resourcePatternType}|${e.resourceName}|${e.operation}`;
+  const principals = [...new Set(acl.map((e) => e.principal))];
+  for (;;) {
+    const held = new Set<string>();
+    for (const principal of principals) {
+      const { resources } = await admin.describeAcls({
+        resourceType: AclResourceTypes.ANY,
+        resourcePatternType: ResourcePatternTypes.ANY,
+        principal,
+        operation: AclOperationTypes.ANY,
+        permissionType: AclPermissionTypes.ANY,
+      });
+      for (const r of resources) for (const a of r.acls) held.add(key({ ...r, principal: a.principal, operation: a.operation }));
+    }
+    const missing = acl.filter((e) => !held.has(key(e)));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`the broker does not hold ${missing.length} of the ACLs granted after 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Removes what {@link grantKafkaAcls} granted under `prefix` (tests clean up after themselves). */
