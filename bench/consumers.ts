@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { milliToDecimal, storeTopics, toMilli } from '@tillstream/contracts';
 import { createPool, issueTerminalToken, issueUserToken } from '@tillstream/db';
-import { createKafkaClient, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
+import { deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
+import { localKafka } from './kafka.ts';
 import { cpuMillis } from './processes.ts';
 import { LINES_PER_TX, TRENDS_UNPUBLISHED_SQL, basket, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
@@ -43,7 +44,7 @@ async function rawInsertRate(url: string, lines: number): Promise<number> {
 
 /** A POS-consuming service under test: its entry point and how to count the lines it booked. */
 interface Subject {
-  name: string;
+  name: 'inventory' | 'trends';
   main: string;
   env: Record<string, string>;
   bookedLinesSql: string;
@@ -57,6 +58,7 @@ const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', e
 async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
+  await localKafka().grant('store', prefix);
   const db = await scratchDatabase('inv');
   const raw = await scratchDatabase('raw');
   try {
@@ -68,7 +70,7 @@ async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<str
     const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
     const group = `${prefix}${subject.name}`;
     const started = performance.now();
-    const child = await startProcess(subject.main, { ...subject.env, STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
+    const child = await startProcess(subject.main, { ...subject.env, ...localKafka().serviceEnv(subject.name), STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
       // e.g. SERVICE_NODE_ARGS=--cpu-prof to profile the catch-up
       nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
     });
@@ -187,6 +189,7 @@ function trendsProbe(): FreshnessProbe {
 async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
+  await localKafka().grant('store', prefix);
   const db = await scratchDatabase('fresh');
   const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
   const token = await issueTerminalToken(pool, { storeId: 'S001', terminalId: 'T01' });
@@ -195,10 +198,10 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
   await pool.end();
   probe.headers = viewer;
   const env = { STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const service = await startProcess(subject.main, { ...subject.env, ...env, PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
+  const service = await startProcess(subject.main, { ...subject.env, ...env, ...localKafka().serviceEnv(subject.name), PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
   const ingest = await startProcess(
     'services/ingest/src/main.ts',
-    { ...env, PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' },
+    { ...env, ...localKafka().serviceEnv('ingest'), PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
     { readyHeaders: viewer },
   );
@@ -247,7 +250,7 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
 }
 
 async function consumerBench(subject: Subject, probe: FreshnessProbe, freshnessTargetMs: number): Promise<string> {
-  const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: `bench-${subject.name}`, logger });
+  const kafka = localKafka().client(`bench-${subject.name}`);
   const caught = await catchUp(kafka, subject);
   const fresh = await freshness(kafka, subject, probe);
   return [

@@ -4,11 +4,12 @@ import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { deadLetterTopicName, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
 import { containsCardNumber, findCardNumber, luhnValid } from '@tillstream/http';
-import { createKafkaClient, deleteTopics } from '@tillstream/kafka';
+import { deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
 import { percentile, table } from './harness.ts';
 import { openModelLoad, type OpenModelResult } from './open-model.ts';
+import { localKafka } from './kafka.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
@@ -122,7 +123,11 @@ export async function fairnessBench(): Promise<string> {
   // /readyz wants a store viewer's token.
   const viewer = await issueUserToken(pool, { name: 'bench', role: 'store-viewer' });
   await pool.end();
-  const env = { STORE_ID: 'S001', DATABASE_URL: dbUrl, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  // Provisioned as a store is: topics by the admin, ingest as its own principal.
+  const cluster = localKafka('store');
+  await ensureTopics({ kafka: cluster.client('bench-provision'), logger, prefix, specs: storeTopics });
+  await cluster.grant('store', prefix);
+  const env = { STORE_ID: 'S001', DATABASE_URL: dbUrl, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...cluster.serviceEnv('ingest') };
   const unlimited = {
     TERMINAL_RATE_PER_SECOND: '1000000',
     TERMINAL_RATE_BURST: '1000000',
@@ -163,7 +168,7 @@ export async function fairnessBench(): Promise<string> {
     }
     return `${table(rows)}\n\n${ratios.join('\n')}\n\nCard-number scanning per 1 MiB body, median of 7 (the walk includes numbers and keys; the string columns time only the string check, one-pass vs the regular expression it replaced):\n${table(scanCost())}`;
   } finally {
-    const kafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', logger });
+    const kafka = cluster.client('bench-cleanup');
     await deleteTopics(kafka, storeTopics.flatMap((spec) => [topicName(prefix, spec), deadLetterTopicName(topicName(prefix, spec))]));
     await dropDatabase(SERVER, dbName);
   }

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { hqTopics, salesAggregates, storeTopics, posTransactions, type SyncBatch, type SyncRecord } from '@tillstream/contracts';
 import { createPool, issueStoreToken, issueUserToken, type Pool } from '@tillstream/db';
-import { createKafkaClient, deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
+import { deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
 import { freePort, startProcess, stopProcess } from '@tillstream/testing';
 import { benchTls } from './tls.ts';
 import { progress, table } from './harness.ts';
 import { cpuMillis } from './processes.ts';
+import { localKafka } from './kafka.ts';
 import { TRENDS_UNPUBLISHED_SQL, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 50_000);
@@ -78,11 +79,16 @@ async function plainApplyRate(hqUrl: string, token: string, records: SyncRecord[
  * every record, and until HQ's chain views hold them.
  */
 export async function syncBench(): Promise<string> {
-  const storeKafka = createKafkaClient({ brokers: ['127.0.0.1:9092'], clientId: 'bench-sync', logger });
-  const hqKafka = createKafkaClient({ brokers: ['127.0.0.1:9192'], clientId: 'bench-sync-hq', logger });
+  const storeCluster = localKafka('store');
+  const hqCluster = localKafka('hq');
+  const storeKafka = storeCluster.client('bench-sync');
+  const hqKafka = hqCluster.client('bench-sync-hq');
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const queue = `bench-sync-${randomUUID().slice(0, 8)}`;
   await ensureTopics({ kafka: storeKafka, logger, prefix, specs: storeTopics });
+  await storeCluster.grant('store', prefix);
+  await ensureTopics({ kafka: hqKafka, logger, prefix, specs: hqTopics });
+  await hqCluster.grant('hq', prefix);
   const store = await scratchDatabase('store');
   const hqDb = await scratchDatabase('hq', 'hq');
   const storePool = createPool({ connectionString: store.url, logger, applicationName: 'bench', max: 1 });
@@ -103,11 +109,11 @@ export async function syncBench(): Promise<string> {
     const hqUrl = `https://127.0.0.1:${hqPort}`;
     const s001 = await tls.storeClient('S001');
     const storeEnv = { STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC', DATABASE_URL: store.url, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
-    children.push(await startProcess('services/trends/src/main.ts', { ...storeEnv, PORT: '18082' }, 'http://127.0.0.1:18082/healthz', logFile('trends')));
+    children.push(await startProcess('services/trends/src/main.ts', { ...storeEnv, ...storeCluster.serviceEnv('trends'), PORT: '18082' }, 'http://127.0.0.1:18082/healthz', logFile('trends')));
     const sync = await startProcess(
       'services/sync/src/main.ts',
       // The store retries at most every second here; in production RETRY_MAX_MS is a minute, which bounds how long a returning HQ waits for the first upload.
-      { ...storeEnv, PORT: '18083', REDIS_URL, SYNC_QUEUE: queue, HQ_URL: hqUrl, HQ_TOKEN: storeToken, HQ_CLIENT_CERT_FILE: s001.certFile, HQ_CLIENT_KEY_FILE: s001.keyFile, HQ_CA_FILE: tls.caFile, SYNC_BATCH_RECORDS: String(BATCH_RECORDS), RETRY_BASE_MS: '200', RETRY_MAX_MS: '1000' },
+      { ...storeEnv, ...storeCluster.serviceEnv('sync'), PORT: '18083', REDIS_URL, SYNC_QUEUE: queue, HQ_URL: hqUrl, HQ_TOKEN: storeToken, HQ_CLIENT_CERT_FILE: s001.certFile, HQ_CLIENT_KEY_FILE: s001.keyFile, HQ_CA_FILE: tls.caFile, SYNC_BATCH_RECORDS: String(BATCH_RECORDS), RETRY_BASE_MS: '200', RETRY_MAX_MS: '1000' },
       'http://127.0.0.1:18083/healthz',
       logFile('sync'),
     );
@@ -131,7 +137,7 @@ export async function syncBench(): Promise<string> {
 
     // HQ returns.
     const hqEnv = {
-      HQ_KAFKA_BROKERS: '127.0.0.1:9192',
+      ...hqCluster.serviceEnv('hq'),
       HQ_TOPIC_PREFIX: prefix,
       DATABASE_URL: hqDb.url,
       PORT: String(hqPort),

@@ -6,7 +6,7 @@ import { testIngest, type TestIngest } from '@tillstream/ingest/testing';
 import { testInventory, type TestInventory } from '@tillstream/inventory/testing';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { startSync, syncEnv } from '@tillstream/sync';
-import { bearer, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testStoreClientEnv, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testStoreClientEnv, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
 import { onTestFinished } from 'vitest';
 
@@ -50,7 +50,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
   const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hqLog = capturingLogger('hq');
   const hq = await startHq(
-    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...options.hq }),
+    hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqKafka.prefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...options.hq }),
     { logger: hqLog.logger },
   );
   onTestFinished(() => hq.stop());
@@ -66,7 +66,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
       ...(await testStoreClientEnv('S001')),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('sync'),
       DATABASE_URL: db.urlFor('sync'),
       REDIS_URL: syncRedisUrl(),
       PORT: '0',

@@ -10,6 +10,7 @@ import { TypedProducer } from '@tillstream/kafka';
 import { expectedDays, testTrends } from '@tillstream/trends/testing';
 import {
   freePort,
+  kafkaServiceEnv,
   killProcess,
   readTopic,
   seededRandom,
@@ -17,7 +18,6 @@ import {
   stopProcess,
   storeTraffic,
   testDatabase,
-  testEnv,
   testKafka,
   waitFor,
   type TestDatabase,
@@ -125,7 +125,7 @@ describe.each([inventory, trends])('$name under SIGKILL', (subject) => {
     const env = {
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv(subject.name),
       DATABASE_URL: db.urlFor(subject.name),
       PORT: String(port),
       LOG_LEVEL: 'info',

@@ -7,7 +7,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
-import { bearer, makeTransaction, signIn, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, makeTransaction, signIn, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
 
@@ -31,7 +31,7 @@ describe('dashboards in a browser', () => {
     const browser = await testBrowser();
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
-    const hq = await startHq(hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
+    const hq = await startHq(hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }), {
       logger: testLogger('hq'),
     });
     onTestFinished(() => hq.stop());
@@ -47,7 +47,7 @@ describe('dashboards in a browser', () => {
         ...(await testStoreClientEnv('S001')),
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: trends.db.urlFor('sync'),
         REDIS_URL: syncRedisUrl(),
         PORT: '0',

@@ -5,7 +5,7 @@ import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
-import { bearer, httpProxy, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor, type TestDatabase } from '@tillstream/testing';
+import { bearer, httpProxy, kafkaServiceEnv, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor, type TestDatabase } from '@tillstream/testing';
 
 /**
  * Store -> HQ reconciliation across two stores, on the real brokers,
@@ -36,7 +36,7 @@ function tradingDays(storeId: string, count: number, seed: number): PosTransacti
 
 async function startTestHq(db: TestDatabase, prefix: string, overrides: Record<string, string> = {}): Promise<HqService> {
   const hq = await startHq(
-    hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...overrides }),
+    hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
@@ -74,7 +74,7 @@ describe('store -> HQ sync', () => {
           ...(await testStoreClientEnv(id)),
           STORE_ID: id,
           TOPIC_PREFIX: kafka.prefix,
-          KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+          ...kafkaServiceEnv('sync'),
           DATABASE_URL: db.urlFor('sync'),
           REDIS_URL: redisUrl,
           PORT: '0',

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
-import { brokerPid, infraConfigFromEnv, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
+import { brokerPid, infraConfigFromEnv, localKafkaSecurity, readKafkaCredentials, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { createKafkaClient } from '@tillstream/kafka';
-import { bearer, makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { createKafkaClient, KAFKA_ADMIN_PRINCIPAL, provisionKafka } from '@tillstream/kafka';
+import { bearer, kafkaServiceEnv, makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 
 const TRANSACTIONS = 600;
@@ -19,7 +19,11 @@ const TERMINALS = 6;
  * transaction in the topic, a retried copy only ever under its own
  * transactionId.
  */
-/** A broker of the test's own (killing the shared one would break other suites), stopped and removed when the test ends. */
+/**
+ * A broker of the test's own (killing the shared one would break other
+ * suites), secured and provisioned as the infra tool's, stopped and removed
+ * when the test ends. Ingest runs as its own principal on it.
+ */
 async function ownBroker(port: number) {
   const logger = testLogger('broker-kill');
   const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-kill-'));
@@ -32,9 +36,15 @@ async function ownBroker(port: number) {
     await stopBroker(spec, brokerEnv);
     await rm(stateDir, { recursive: true, force: true });
   });
+  const credentials = readKafkaCredentials(stateDir);
+  const brokers = [`127.0.0.1:${port}`];
+  const admin = createKafkaClient({ brokers, clientId: 'kill-admin', logger, security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL) });
+  await provisionKafka({ kafka: admin, logger, cluster: 'store' });
   return {
     spec,
     logger,
+    admin,
+    ingestEnv: kafkaServiceEnv('ingest', { brokers, credentials }),
     kill: async () => process.kill((await brokerPid(spec, brokerEnv))!, 'SIGKILL'),
     restart: () => startBroker(spec, brokerEnv),
   };
@@ -45,7 +55,7 @@ describe('ingest while the store broker is killed and restarted', () => {
     const broker = await ownBroker(29_492);
     const db = await testDatabase({ target: 'store' });
     const ingest = await startIngest(
-      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', KAFKA_BROKERS: `127.0.0.1:${broker.spec.port}`, DATABASE_URL: db.urlFor('ingest'), PORT: '0', BROKER_PROBE_MS: '300' }),
+      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', ...broker.ingestEnv, DATABASE_URL: db.urlFor('ingest'), PORT: '0', BROKER_PROBE_MS: '300' }),
       { logger: broker.logger },
     );
     onTestFinished(() => ingest.stop());
@@ -60,7 +70,7 @@ describe('ingest while the store broker is killed and restarted', () => {
 
   it('loses no acknowledged transaction and ends with each transaction captured', async () => {
     const broker = await ownBroker(29_392);
-    const { spec, logger } = broker;
+    const { logger } = broker;
 
     const db = await testDatabase({ target: 'store' });
     const tokens = await Promise.all(
@@ -70,7 +80,7 @@ describe('ingest while the store broker is killed and restarted', () => {
       ingestEnv.parse({
         ...testTlsEnv(),
         STORE_ID: 'S001',
-        KAFKA_BROKERS: `127.0.0.1:${spec.port}`,
+        ...broker.ingestEnv,
         DATABASE_URL: db.urlFor('ingest'),
         PORT: '0',
         PRODUCE_TIMEOUT_MS: '1000',
@@ -125,7 +135,7 @@ describe('ingest while the store broker is killed and restarted', () => {
     expect([...statuses.keys()].every((s) => [200, 201, 409, 503].includes(s))).toBe(true);
     expect(acknowledged.size).toBe(TRANSACTIONS);
 
-    const records = await readTopic(createKafkaClient({ brokers: [`127.0.0.1:${spec.port}`], clientId: 'kill-reader', logger }), 'pos.transactions.v1');
+    const records = await readTopic(broker.admin, 'pos.transactions.v1');
     const ids = records.map((r) => r.envelope.data.transactionId);
     const distinct = new Set(ids);
     for (const id of ackedBeforeKill) expect(distinct.has(id)).toBe(true);

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { posTransactions } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { bearer, makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, makeTransaction, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Fault injection: the store database goes away while the broker stays.
@@ -23,7 +23,7 @@ describe('ingest while the store database is down', () => {
       ...testTlsEnv(),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('ingest'),
       DATABASE_URL: viaProxy.toString(),
       PORT: '0',
       TOKEN_CACHE_MS: '600000',

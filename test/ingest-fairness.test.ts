@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics, type IngestBatchResponse } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { bearer, makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, makeTransaction, readTopic, tcpProxy, testDatabase, testEnv, testKafka, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 const SELLERS = 5;
 const SALES_EACH = 30;
@@ -19,7 +19,7 @@ async function store(terminals: number, overrides: Record<string, string> = {}, 
       ...testTlsEnv(),
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('ingest'),
       DATABASE_URL: options.databaseUrl?.(db.urlFor('ingest')) ?? db.urlFor('ingest'),
       PORT: '0',
       ...overrides,

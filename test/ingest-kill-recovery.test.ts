@@ -8,6 +8,7 @@ import { issueTerminalToken } from '@tillstream/db';
 import {
   freePort,
   bearer,
+  kafkaServiceEnv,
   killProcess,
   makeTransaction,
   readTopic,
@@ -15,7 +16,6 @@ import {
   stopProcess,
   tcpProxy,
   testDatabase,
-  testEnv,
   testKafka,
   testTokens,
   waitFor,
@@ -46,7 +46,7 @@ describe('ingest killed between answering and writing its journal', () => {
     const env = {
       STORE_ID: 'S001',
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('ingest'),
       DATABASE_URL: proxied.toString(),
       PORT: String(port),
       LOG_LEVEL: 'info',

@@ -5,7 +5,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testInventory } from '@tillstream/inventory/testing';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { bearer, makeTransaction, readTopic, runTillstream, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, makeTransaction, readTopic, runTillstream, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13, items 3-5 end to end: a sale acknowledged by ingest and then
@@ -45,7 +45,7 @@ describe('quarantine, replay and reconciliation', () => {
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
 
     const hq = await startHq(
-      hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
+      hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -57,7 +57,7 @@ describe('quarantine, replay and reconciliation', () => {
         ...(await testStoreClientEnv('S001')),
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: storeDb.urlFor('sync'),
         REDIS_URL: syncRedisUrl(),
         PORT: '0',
@@ -75,7 +75,7 @@ describe('quarantine, replay and reconciliation', () => {
     onTestFinished(() => sync.stop());
     const inventory = await testInventory({ SYNC_URL: sync.url }, { db: storeDb, kafka });
     const ingest = await startIngest(
-      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','), DATABASE_URL: storeDb.urlFor('ingest'), PORT: '0' }),
+      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, ...kafkaServiceEnv('ingest'), DATABASE_URL: storeDb.urlFor('ingest'), PORT: '0' }),
       { logger: testLogger('ingest') },
     );
     onTestFinished(() => ingest.stop());

@@ -10,7 +10,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { ensureRedisUser, redisUserUrl } from '@tillstream/infra';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { bearer, freePort, httpProxy, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, freePort, httpProxy, kafkaServiceEnv, killProcess, publishAcknowledged, seededRandom, startProcess, stopProcess, storeTraffic, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 8, "Redis down is not the store offline". What went wrong:
@@ -85,7 +85,7 @@ describe('sync with Redis away', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const hq = await startHq(
-      hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
+      hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300' }),
       { logger: testLogger('hq') },
     );
     onTestFinished(() => hq.stop());
@@ -108,7 +108,7 @@ describe('sync with Redis away', () => {
       ...(await testStoreClientEnv(STORE)),
       STORE_ID: STORE,
       TOPIC_PREFIX: kafka.prefix,
-      KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+      ...kafkaServiceEnv('sync'),
       DATABASE_URL: db.urlFor('sync'),
       REDIS_URL: redis.url,
       PORT: '0',

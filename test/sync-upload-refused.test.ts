@@ -4,7 +4,7 @@ import { issueStoreToken, listQuarantine, resolveQuarantine, withTransaction, ty
 import { hqEnv, startHq } from '@tillstream/hq';
 import { TypedProducer } from '@tillstream/kafka';
 import { syncEnv, startSync } from '@tillstream/sync';
-import { bearer, httpProxy, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, httpProxy, kafkaServiceEnv, makeTransaction, publishAcknowledged, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * Issue 13 item 6, "sync never blocks forever". What went wrong: batches
@@ -43,7 +43,7 @@ describe('sync with records HQ refuses', () => {
     const hqPrefix = (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix;
     const startTestHq = async (limit: number) => {
       const started = await startHq(
-        hqEnv.parse({ ...testHqTlsEnv(), HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
+        hqEnv.parse({ ...testHqTlsEnv(), ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: hqPrefix, DATABASE_URL: hqDb.urlFor('hq'), PORT: '0', RECONCILE_INTERVAL_MS: '300', BATCH_BODY_LIMIT_BYTES: String(limit) }),
         { logger: testLogger('hq') },
       );
       onTestFinished(() => started.stop());
@@ -75,7 +75,7 @@ describe('sync with records HQ refuses', () => {
         ...(await testStoreClientEnv(STORE)),
         STORE_ID: STORE,
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('sync'),
         DATABASE_URL: db.urlFor('sync'),
         REDIS_URL: syncRedisUrl(),
         PORT: '0',

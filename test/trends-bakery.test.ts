@@ -3,7 +3,7 @@ import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testTrends } from '@tillstream/trends/testing';
-import { bakeryCatalog, bakeryTransactions, readBakeryCsv, testDatabase, testEnv, testKafka, testLogger, testTlsEnv } from '@tillstream/testing';
+import { bakeryCatalog, bakeryTransactions, kafkaServiceEnv, readBakeryCsv, testDatabase, testEnv, testKafka, testLogger, testTlsEnv } from '@tillstream/testing';
 
 interface Summary {
   figures: { units: number; net: number; tax: number; transactions: number };
@@ -32,7 +32,7 @@ describe('trends over the bakery log', () => {
         ...testTlsEnv(),
         STORE_ID: 'S001',
         TOPIC_PREFIX: kafka.prefix,
-        KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+        ...kafkaServiceEnv('ingest'),
         DATABASE_URL: ingestDb.urlFor('ingest'),
         PORT: '0',
         // The log is from 2016-17: ingest must remember ids that long to accept it.

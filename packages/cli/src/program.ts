@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { certsCommand } from './commands/certs.ts';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
+import { kafkaCommand } from './commands/kafka.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
@@ -19,6 +20,7 @@ export function program(): Command {
     .addCommand(certsCommand())
     .addCommand(userCommand())
     .addCommand(dlqCommand())
+    .addCommand(kafkaCommand())
     .addCommand(simulateCommand())
     .addCommand(demoCommand());
 }

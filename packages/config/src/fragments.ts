@@ -11,13 +11,30 @@ export const logEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
 });
 
+/**
+ * How a service authenticates to its Kafka cluster: TLS (the broker's
+ * certificate checked against this CA) and SASL SCRAM-SHA-512 as the
+ * service's own principal, which the broker's ACLs limit to what the service
+ * needs. Unset: PLAINTEXT, for an unsecured broker. The password is never
+ * defaulted; credentials without TLS are refused at start (packages/kafka
+ * kafkaSecurityFromEnv: the rule spans fields, and refined schemas cannot be
+ * extended by the services).
+ */
+export const kafkaSecurityEnv = z.object({
+  KAFKA_TLS_CA_FILE: z.string().min(1).optional().describe("PEM file of the CA that issued the Kafka broker's certificate; set, the client speaks TLS."),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional().describe("This service's Kafka principal (SASL SCRAM-SHA-512)."),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional().describe("The principal's SCRAM password (a secret: from the environment or the orchestrator's secrets)."),
+});
+
 export const storeKafkaEnv = z.object({
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe("Comma-separated bootstrap brokers of the store's own cluster."),
   TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default('').describe('Prefix for every topic name, so several demo stores can share one broker.'),
+  ...kafkaSecurityEnv.shape,
 });
 
 export const hqKafkaEnv = z.object({
   HQ_KAFKA_BROKERS: csv.default(['127.0.0.1:9192']).describe("Comma-separated bootstrap brokers of HQ's cluster."),
+  ...kafkaSecurityEnv.shape,
 });
 
 /**

@@ -8,6 +8,8 @@ export interface BookingConsumerOptions<Data> {
   logger: Logger;
   pool: Pool;
   groupId: string;
+  /** The service's Kafka principal, named when the broker refuses it. */
+  principal?: string | undefined;
   spec: TopicSpec<Data>;
   topicPrefix: string;
   deadLetterProducer: TypedProducer;
@@ -44,6 +46,7 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
     kafka: options.kafka,
     logger: options.logger,
     groupId,
+    principal: options.principal,
     spec: options.spec,
     topicPrefix: options.topicPrefix,
     deadLetterProducer: options.deadLetterProducer,

@@ -3,7 +3,7 @@ import type { Express, Router } from 'express';
 import type { TopicSettings } from '@tillstream/contracts';
 import { classifyPgError, findPrincipal, isTransientPgError, type Pool } from '@tillstream/db';
 import { listen, plainHttpRefusal, serviceApp, type ListenOptions } from '@tillstream/http';
-import { ensureTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
+import { KafkaAccessDenied, TopicsMissing, asAccessDenied, requireTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
 import type { Logger, Registry } from '@tillstream/observability';
 
 /**
@@ -11,12 +11,24 @@ import type { Logger, Registry } from '@tillstream/observability';
  * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
  * down, and starts consuming once it answers.
  */
-async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: () => boolean): Promise<void> {
+async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: () => boolean, denied: (err: KafkaAccessDenied) => void): Promise<void> {
   for (let attempt = 1; !stopping(); attempt++) {
     try {
       await start();
       return;
     } catch (err) {
+      // The broker refused the service's principal: retrying cannot grant an ACL, and a loop would hide it.
+      if (err instanceof KafkaAccessDenied) {
+        logger.error({ code: err.code, refusal: err.refusal.type }, err.message);
+        denied(err);
+        return;
+      }
+      if (err instanceof TopicsMissing) {
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        logger.error({ attempt, delayMs: delay }, `${err.message}; not consuming until they exist`);
+        await sleep(delay);
+        continue;
+      }
       const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
       logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
       await sleep(delay);
@@ -32,9 +44,11 @@ export interface ConsumingServiceOptions {
   kafka: Kafka;
   producer: TypedProducer;
   topicPrefix: string;
-  /** Topics created (if missing) before consuming. */
-  topics: readonly TopicSettings[];
-  consumers: ReadonlyArray<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>>;
+  /** Topics that must exist before consuming (a provisioning step creates them; the service's principal may not). */
+  topics: readonly Pick<TopicSettings, 'name'>[];
+  /** The service's Kafka principal (KAFKA_SASL_USERNAME), named when the broker refuses it. */
+  principal?: string | undefined;
+  consumers: ReadonlyArray<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>>;
   /** After every consumer started (start publishers, reconcilers). */
   onConsuming?(): void;
   /** On stop, before the consumers stop (timers, job workers). */
@@ -76,16 +90,22 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
   if (refusal) throw new Error(refusal);
   let stopping = false;
   let consuming = false;
+  let denial: KafkaAccessDenied | undefined;
   const started = startWhenReachable(
     logger,
     async () => {
-      await ensureTopics({ kafka: options.kafka, logger, prefix: options.topicPrefix, specs: options.topics });
-      await producer.connect();
+      await requireTopics({ kafka: options.kafka, prefix: options.topicPrefix, specs: options.topics, principal: options.principal });
+      await producer.connect().catch((err: unknown) => {
+        throw asAccessDenied(err, options.principal, 'connecting its producer');
+      });
       await Promise.all(consumers.map((c) => c.start()));
       consuming = true;
       options.onConsuming?.();
     },
     () => stopping,
+    (err) => {
+      denial = err;
+    },
   );
 
   const app = serviceApp({
@@ -96,6 +116,8 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
         await pool.query('SELECT 1');
       },
       consumer: async () => {
+        const refused = denial ?? consumers.find((c) => c.denied)?.denied;
+        if (refused) throw refused;
         if (!consuming) throw new Error(`${options.name} is not consuming its topics (broker unreachable?)`);
       },
     },

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
-import { assertOwnStore, posTransactions, storeTopics, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
+import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
 import { createPool, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
-import { OutboxPublisher, TypedProducer, createKafkaClient, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
+import { OutboxPublisher, TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
 import { listenOptionsFromFiles } from '@tillstream/http';
 import { bookingConsumer } from './booking.ts';
@@ -54,7 +54,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
   const { env, name } = def;
   const logger = (def.logger ?? createLogger({ name, level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
   const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `${name}-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `${name}-${env.STORE_ID}`, logger });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `${name}-${env.STORE_ID}`, logger, security: kafkaSecurityFromEnv(env) });
   const producer = new TypedProducer({ kafka, logger, source: name, topicPrefix: env.TOPIC_PREFIX });
   const registry = def.registry ?? createMetricsRegistry({ service: name });
   const sources = [outboxStore(pool, name), ...(def.outboxSources?.(pool) ?? [])];
@@ -96,6 +96,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     logger,
     pool,
     groupId,
+    principal: env.KAFKA_SASL_USERNAME,
     spec: posTransactions,
     topicPrefix: env.TOPIC_PREFIX,
     deadLetterProducer: producer,
@@ -125,7 +126,9 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     kafka,
     producer,
     topicPrefix: env.TOPIC_PREFIX,
-    topics: storeTopics,
+    // What it reads and writes, and nothing else: its principal may not even see the other topics.
+    topics: [posTransactions, ...def.publishes],
+    principal: env.KAFKA_SASL_USERNAME,
     consumers: [consumer],
     onConsuming: () => outbox.start(),
     ...(def.beforeStop ? { beforeConsumersStop: def.beforeStop } : {}),

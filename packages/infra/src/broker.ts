@@ -3,9 +3,10 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createKafkaClient, describeCluster } from '@tillstream/kafka';
+import { createKafkaClient, describeCluster, KAFKA_ADMIN_PRINCIPAL } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { InfraError } from './errors.ts';
+import { ensureBrokerCertificate, ensureKafkaCredentials, localKafkaSecurity, readKafkaCredentials, type LocalKafkaCredentials } from './kafka-security.ts';
 import { commandLine, execFileAsync, isAlive, isPortFree, sleep, terminate } from './process.ts';
 
 /**
@@ -31,6 +32,12 @@ export interface BrokerSpec {
   controllerPort: number;
   /** JVM max heap. 512 MB serves a store's volumes; Kafka relies on the page cache, not the heap. */
   heapMb: number;
+  /**
+   * A PLAINTEXT listener without authorizer, for the one purpose of
+   * measuring what SASL_SSL costs beside it (bench/durability, bench/ingest).
+   * The infra tool's brokers (and so `npm test` and `npm start`) never set it.
+   */
+  insecureForBenchmark?: boolean;
 }
 
 export interface BrokerEnv {
@@ -59,6 +66,8 @@ const paths = (env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec) => {
     pid: join(dir, 'broker.pid'),
     logFile: join(dir, 'logs', 'server.log'),
     stdout: join(dir, 'logs', 'stdout.log'),
+    tls: join(dir, 'tls'),
+    keystore: join(dir, 'tls', 'keystore.pem'),
   };
 };
 
@@ -67,18 +76,52 @@ const paths = (env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec) => {
  * project's topic admin with explicit partitions, retention and compaction.
  * Internal topics have one replica (one broker per store) and few partitions,
  * so the group coordinator is ready within a second of start.
+ *
+ * Security: clients reach the broker only over SASL_SSL with SCRAM-SHA-512
+ * (the broker's certificate from the state directory's CA), and KRaft's
+ * StandardAuthorizer denies whatever no ACL allows, so each service principal
+ * can do only what its grants say (packages/kafka kafkaGrants). The admin
+ * principal is the one super user clients can be; the controller listener
+ * (loopback, SASL PLAIN: SCRAM credentials live in the metadata the
+ * controller itself serves) admits only the broker.
  */
-function serverProperties(spec: BrokerSpec, dataDir: string): string {
+function serverProperties(spec: BrokerSpec, p: ReturnType<typeof paths>, credentials: LocalKafkaCredentials): string {
+  const admin = credentials.passwords[KAFKA_ADMIN_PRINCIPAL]!;
+  const controller = credentials.controllerPassword;
+  const security = spec.insecureForBenchmark
+    ? [
+        `listeners=PLAINTEXT://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${spec.port}`,
+        'inter.broker.listener.name=PLAINTEXT',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      ]
+    : [
+        `listeners=SASL_SSL://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        `advertised.listeners=SASL_SSL://127.0.0.1:${spec.port}`,
+        'inter.broker.listener.name=SASL_SSL',
+        'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
+        'sasl.enabled.mechanisms=SCRAM-SHA-512',
+        'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
+        `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_ADMIN_PRINCIPAL}" password="${admin}";`,
+        'sasl.mechanism.controller.protocol=PLAIN',
+        'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+        `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="${controller}" user_controller="${controller}";`,
+        'ssl.keystore.type=PEM',
+        `ssl.keystore.location=${p.keystore}`,
+        'ssl.truststore.type=PEM',
+        `ssl.truststore.location=${credentials.caFile}`,
+        'ssl.client.auth=none',
+        'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'allow.everyone.if.no.acl.found=false',
+        `super.users=User:${KAFKA_ADMIN_PRINCIPAL};User:controller`,
+      ];
   return `${[
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${spec.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${spec.port}`,
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    `log.dirs=${dataDir}`,
+    ...security,
+    `log.dirs=${p.data}`,
     'auto.create.topics.enable=false',
     'num.partitions=1',
     'default.replication.factor=1',
@@ -149,9 +192,10 @@ function javaArgs(spec: BrokerSpec, jarsDir: string, log4j: string): string[] {
   ];
 }
 
-async function probe(port: number, timeoutMs: number): Promise<boolean> {
+async function probe(spec: BrokerSpec, timeoutMs: number, credentials: LocalKafkaCredentials): Promise<boolean> {
   const kafka = createKafkaClient({
-    brokers: [`127.0.0.1:${port}`],
+    ...(spec.insecureForBenchmark ? {} : { security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL) }),
+    brokers: [`127.0.0.1:${spec.port}`],
     clientId: 'tillstream-infra-probe',
     logger: createLogger({ name: 'infra', level: 'silent' }),
     connectionTimeoutMs: Math.min(timeoutMs, 1000),
@@ -183,8 +227,9 @@ async function tail(file: string, lines: number): Promise<string> {
 export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boolean> {
   const p = paths(env, spec);
   const log = env.logger.child({ broker: spec.name, port: spec.port });
+  const credentials = await ensureKafkaCredentials(env.stateDir);
   if ((await runningPid(env, spec)) !== undefined) {
-    if (await probe(spec.port, 5000)) return false;
+    if (await probe(spec, 5000, credentials)) return false;
     throw new InfraError('BROKER_UNHEALTHY', `${spec.name} broker runs but does not answer on 127.0.0.1:${spec.port}; see ${p.logFile}`);
   }
   for (const port of [spec.port, spec.controllerPort]) {
@@ -196,12 +241,27 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
     }
   }
   await mkdir(join(p.dir, 'logs'), { recursive: true });
-  await writeFile(p.config, serverProperties(spec, p.data));
+  const tls = await ensureBrokerCertificate(env.stateDir, p.tls, spec.name);
+  // One PEM file with the key and its chain: what ssl.keystore.type=PEM reads from ssl.keystore.location.
+  await writeFile(p.keystore, `${(await readFile(tls.keyFile, 'utf8')).trim()}\n${(await readFile(tls.certFile, 'utf8')).trim()}\n`, { mode: 0o600 });
+  // The file holds the admin's and the controller's passwords.
+  await writeFile(p.config, serverProperties(spec, p, credentials), { mode: 0o600 });
   await writeFile(p.log4j, log4jProperties(p.logFile));
+  const secured = join(p.dir, 'scram-formatted');
+  if (existsSync(join(p.data, 'meta.properties')) && !existsSync(secured)) {
+    throw new InfraError(
+      'BROKER_NOT_SECURED',
+      `${spec.name} broker storage in ${p.data} was formatted before the brokers had SASL users; remove that directory (its topics are lost) and run up again`,
+    );
+  }
   if (!existsSync(join(p.data, 'meta.properties'))) {
     const clusterId = newClusterId();
+    // The SCRAM users are written into the cluster's first metadata: the broker authenticates its own
+    // inter-broker connection as the admin before anything could create users through the admin API.
+    const scram = Object.entries(credentials.passwords).flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]);
     try {
-      await execFileAsync('java', [...javaArgs(spec, env.jarsDir, p.log4j), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.config]);
+      await execFileAsync('java', [...javaArgs(spec, env.jarsDir, p.log4j), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', p.config, ...scram]);
+      await writeFile(secured, '');
     } catch (err) {
       throw new InfraError('BROKER_FORMAT_FAILED', `formatting ${spec.name} broker storage failed: ${(err as Error).message.split('\n')[0]}`, { cause: err });
     }
@@ -229,7 +289,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
       const last = [lastLog, lastOut].filter(Boolean).join(' | ');
       throw new InfraError('BROKER_EXITED', `${spec.name} broker exited during start; see ${p.logFile} and ${p.stdout}: ${last}`);
     }
-    if (await probe(spec.port, 1000)) {
+    if (await probe(spec, 1000, credentials)) {
       log.info({ pid }, 'broker ready');
       return true;
     }
@@ -253,7 +313,7 @@ export async function stopBroker(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDi
 
 export async function brokerStatus(spec: BrokerSpec, env: Pick<BrokerEnv, 'stateDir'>): Promise<BrokerStatus> {
   const pid = await runningPid(env, spec);
-  const running = pid !== undefined && (await probe(spec.port, 2000));
+  const running = pid !== undefined && (await probe(spec, 2000, readKafkaCredentials(env.stateDir)));
   return { name: spec.name, running, ...(pid === undefined ? {} : { pid }), port: spec.port, logFile: paths(env, spec).logFile };
 }
 

@@ -12,7 +12,10 @@ Local infrastructure for Tillstream on this machine, without Docker.
 Commands:
   up      Start what is not running: PostgreSQL and Redis (Debian's servers, only if down),
           the store Kafka broker (127.0.0.1:9092) and the HQ broker (127.0.0.1:9192),
-          resolving the Kafka jars from Maven Central with mvn on first use. Idempotent.
+          resolving the Kafka jars from Maven Central with mvn on first use; then create
+          the unprefixed topics and grant every service principal its ACLs. Idempotent.
+          The brokers listen SASL_SSL only (SCRAM-SHA-512, ACLs): the CA is
+          <state dir>/ca/ca.crt, each principal's password in <state dir>/kafka-credentials.json.
   down    Stop exactly what 'up' started. Nothing running: no-op.
   status  Show each broker (pid, port, log file) and whether Redis answers.
 
@@ -22,7 +25,7 @@ Environment (defaults in parentheses):
   STORE_KAFKA_PORT (9092), STORE_KAFKA_CONTROLLER_PORT (9093)
   HQ_KAFKA_PORT (9192), HQ_KAFKA_CONTROLLER_PORT (9193)
   TILLSTREAM_CACHE_DIR (~/.cache/tillstream)        Kafka jars
-  TILLSTREAM_STATE_DIR (~/.local/state/tillstream)  pid files, broker data and logs
+  TILLSTREAM_STATE_DIR (~/.local/state/tillstream)  pid files, broker data and logs, the CA, Kafka credentials
   POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres)
   REDIS_URL (redis://127.0.0.1:6379)
   TILLSTREAM_DATABASES (tillstream_hq,tillstream_store_s001,tillstream_store_s002)

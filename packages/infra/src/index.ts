@@ -6,3 +6,4 @@ export * from './infra.ts';
 export * from './env.ts';
 export { isPortFree } from './process.ts';
 export * from './children.ts';
+export * from './kafka-security.ts';

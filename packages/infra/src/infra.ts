@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createKafkaClient, KAFKA_ADMIN_PRINCIPAL, provisionKafka, type KafkaCluster } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
+import { ensureKafkaCredentials, localKafkaSecurity } from './kafka-security.ts';
 import { brokerStatus, startBroker, stopBroker, type BrokerSpec, type BrokerStatus } from './broker.ts';
 import { resolveKafkaJars } from './jars.ts';
 import { ensurePostgres, ensureRedis, redisAnswers, stopPostgres, stopRedis } from './services.ts';
@@ -53,7 +55,27 @@ export async function up(config: InfraConfig): Promise<Started> {
       (await startBroker(spec, { jarsDir, stateDir: config.stateDir, logger: config.logger })) ? spec.name : undefined,
     ),
   );
+  // Services do not create topics or grant themselves anything: the unprefixed topics and every
+  // service principal's ACLs are provisioned here, with the admin principal.
+  for (const spec of config.brokers) await provisionLocalKafka(config, spec.name === 'hq' ? 'hq' : 'store', '');
   return { brokers: started.filter((n): n is string => n !== undefined), postgres, redis };
+}
+
+/**
+ * Provisions a cluster of the local infrastructure for a topic prefix (a demo
+ * store's, a test's): its topics, and every service principal's ACLs on
+ * them, as the admin principal.
+ */
+export async function provisionLocalKafka(config: InfraConfig, cluster: KafkaCluster, prefix: string): Promise<void> {
+  const spec = config.brokers.find((b) => b.name === cluster) ?? config.brokers[0]!;
+  const credentials = await ensureKafkaCredentials(config.stateDir);
+  const kafka = createKafkaClient({
+    brokers: [`127.0.0.1:${spec.port}`],
+    clientId: 'tillstream-infra',
+    logger: config.logger,
+    security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL),
+  });
+  await provisionKafka({ kafka, logger: config.logger, cluster, prefix });
 }
 
 /**

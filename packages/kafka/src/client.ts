@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '@tillstream/observability';
+import { kafkajsSecurity, type KafkaSecurity } from './security.ts';
 
 export interface KafkaClientOptions {
   /** Bootstrap brokers, "host:port". */
@@ -21,6 +22,8 @@ export interface KafkaClientOptions {
    * enough that callers see an outage within seconds and decide themselves.
    */
   retries?: number;
+  /** TLS and SASL SCRAM-SHA-512 (each service's own principal); absent: PLAINTEXT. */
+  security?: KafkaSecurity;
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -72,6 +75,7 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     retry: { retries: options.retries ?? 5, initialRetryTime: 300, maxRetryTime: 5000 },
     logLevel: kafkaLogLevel(options.logger),
     logCreator: pinoLogCreator(options.logger),
+    ...kafkajsSecurity(options.security),
   });
 }
 

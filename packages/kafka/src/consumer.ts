@@ -3,6 +3,7 @@ import { deadLetterTopicName, errorCode, isRetriable, maskCardLikeDigits, topicN
 import type { Logger } from '@tillstream/observability';
 import { topicOffsets } from './admin.ts';
 import { HEADER, decodeHeaders } from './headers.ts';
+import { KafkaAccessDenied, asAccessDenied } from './security.ts';
 import type { TypedProducer } from './producer.ts';
 
 /** A record that parsed and validated against its topic's schema. */
@@ -38,6 +39,8 @@ export type FailureAction = 'retry' | 'dead-letter';
 export interface ConsumerRunnerOptions<Data> {
   kafka: Kafka;
   logger: Logger;
+  /** The Kafka principal it consumes as, named when the broker refuses it. */
+  principal?: string | undefined;
   groupId: string;
   spec: TopicSpec<Data>;
   topicPrefix?: string;
@@ -173,13 +176,31 @@ export class ConsumerRunner<Data> {
       if (options.storedOffset) for (const partition of assigned) void this.seekToStored(partition);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const denied = asAccessDenied(event.payload.error, options.principal, `consuming ${this.topic} in group ${options.groupId}`);
+      if (denied instanceof KafkaAccessDenied) {
+        // kafkajs does not restart on a refusal; say why once, plainly, and keep it for /readyz.
+        this.denial ??= denied;
+        this.logger.error({ code: denied.code, refusal: denied.refusal.type, principal: options.principal }, denied.message);
+        return;
+      }
       this.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
     });
   }
 
+  /** Set when the broker refused this consumer's principal (no ACL for its topic or group, bad credentials): it no longer consumes. */
+  get denied(): KafkaAccessDenied | undefined {
+    return this.denial;
+  }
+
+  private denial: KafkaAccessDenied | undefined;
+
   async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning ?? true });
+    } catch (err) {
+      throw asAccessDenied(err, this.options.principal, `subscribing to ${this.topic}`);
+    }
     await this.consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: true,

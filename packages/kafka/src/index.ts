@@ -5,3 +5,4 @@ export * from './consumer.ts';
 export * from './admin.ts';
 export * from './outbox.ts';
 export * from './reader.ts';
+export * from './security.ts';

@@ -24,6 +24,8 @@ export interface ReadToEndOptions {
   onRecords(records: LogRecord[]): Promise<void>;
   /** Gives up (rejects) after this long; default 120 s. */
   timeoutMs?: number;
+  /** Starts the throwaway group's name: a principal may use only the groups its ACLs name (ingest's "<prefix>ingest."). */
+  groupPrefix?: string;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
   }
   if (starts.size === 0) return 0;
 
-  const groupId = `read-to-end-${randomUUID()}`;
+  const groupId = `${options.groupPrefix ?? ''}read-to-end-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 10_000 });
   let read = 0;
   await consumer.connect();

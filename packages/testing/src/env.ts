@@ -1,15 +1,21 @@
 import { z } from 'zod';
 import { hqKafkaEnv, parseEnv, postgresServerEnv, redisEnv, storeKafkaEnv } from '@tillstream/config';
+import { infraEnv, localKafkaSecurityEnv, readKafkaCredentials, type LocalKafkaCredentials } from '@tillstream/infra';
+import { KAFKA_ADMIN_PRINCIPAL, type KafkaPrincipal } from '@tillstream/kafka';
 
 /** Where tests find the local infrastructure (the infra tool's defaults). */
 export const testEnv = parseEnv(
   z.object({
     KAFKA_BROKERS: storeKafkaEnv.shape.KAFKA_BROKERS,
-    ...hqKafkaEnv.shape,
+    HQ_KAFKA_BROKERS: hqKafkaEnv.shape.HQ_KAFKA_BROKERS,
+    /** The infra tool's state: the brokers' CA and the principals' SCRAM passwords (kafka-credentials.json). */
+    TILLSTREAM_STATE_DIR: infraEnv.shape.TILLSTREAM_STATE_DIR,
     ...postgresServerEnv.shape,
     ...redisEnv.shape,
     /** The sync service's Redis URL with this run's ACL user (set by the global setup; see syncRedisUrl()). */
     TEST_SYNC_REDIS_URL: z.url().optional(),
+    /** Set by the global setup: where the run's test CA and server certificate are (tls.ts). */
+    TILLSTREAM_TEST_TLS_DIR: z.string().min(1).optional(),
     TEST_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('silent'),
     /**
      * Suffix of the template databases' names. Two checkouts testing at once
@@ -17,8 +23,6 @@ export const testEnv = parseEnv(
      * migrations) each set their own, or one run's template replaces the
      * other's mid-clone.
      */
-    /** Set by the global setup: where the run's test CA and server certificate are (tls.ts). */
-    TILLSTREAM_TEST_TLS_DIR: z.string().min(1).optional(),
     TEST_TEMPLATE_SUFFIX: z.string().regex(/^[a-z0-9_]{0,20}$/).default(''),
   }),
   process.env,
@@ -38,4 +42,28 @@ export const TEMPLATE_DB = {
 export function syncRedisUrl(): string {
   if (!testEnv.TEST_SYNC_REDIS_URL) throw new Error('TEST_SYNC_REDIS_URL is not set: run tests through vitest (its global setup creates the sync Redis user)');
   return testEnv.TEST_SYNC_REDIS_URL;
+}
+
+let credentials: LocalKafkaCredentials | undefined;
+
+/** The local brokers' credentials, as the global setup's `infra up` made them. */
+export function testKafkaCredentials(): LocalKafkaCredentials {
+  return (credentials ??= readKafkaCredentials(testEnv.TILLSTREAM_STATE_DIR));
+}
+
+/**
+ * The Kafka env of a service started by a test: its cluster's brokers and its
+ * own principal, so the broker's ACLs for that service are what the test
+ * exercises (never the admin). `credentials` for a broker a test started itself.
+ */
+export function kafkaServiceEnv(principal: KafkaPrincipal, options: { brokers?: string[]; credentials?: LocalKafkaCredentials } = {}): Record<string, string> {
+  const security = localKafkaSecurityEnv(options.credentials ?? testKafkaCredentials(), principal);
+  return principal === 'hq'
+    ? { HQ_KAFKA_BROKERS: (options.brokers ?? testEnv.HQ_KAFKA_BROKERS).join(','), ...security }
+    : { KAFKA_BROKERS: (options.brokers ?? testEnv.KAFKA_BROKERS).join(','), ...security };
+}
+
+/** The environment of an operator's command run by a test: this process' own, connecting to the brokers as the admin principal. */
+export function operatorEnv(): Record<string, string | undefined> {
+  return { ...process.env, ...localKafkaSecurityEnv(testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL) };
 }

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PosTransactionV1, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
+import { PosTransactionV1, hqTopics, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
 import {
   createPool,
   databaseUrl,
@@ -19,9 +19,21 @@ import {
   type MigrationTarget,
   type Pool,
 } from '@tillstream/db';
-import { createKafkaClient, deleteTopics, ensureTopics, type Kafka, type RecordReceipt, type TypedProducer } from '@tillstream/kafka';
+import { localKafkaSecurity, type LocalKafkaCredentials } from '@tillstream/infra';
+import {
+  KAFKA_ADMIN_PRINCIPAL,
+  createKafkaClient,
+  deleteTopics,
+  ensureTopics,
+  grantKafkaAcls,
+  revokeKafkaAcls,
+  type Kafka,
+  type KafkaCluster,
+  type RecordReceipt,
+  type TypedProducer,
+} from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { TEMPLATE_DB, testEnv } from './env.ts';
+import { TEMPLATE_DB, operatorEnv, testEnv, testKafkaCredentials } from './env.ts';
 import { uniqueName } from './names.ts';
 
 /** Registers a cleanup; default: when the current test finishes. Pass `afterAll` for suite-wide resources. */
@@ -73,29 +85,45 @@ export async function prepareTemplateDatabases(logger: Logger): Promise<void> {
 }
 
 export interface TestKafka {
+  /** A client of the admin principal (the test's own tools: creating topics, producing fixtures, reading back). */
   kafka: Kafka;
+  cluster: KafkaCluster;
   /** This test's topic prefix; every topic it creates starts with it. */
   prefix: string;
   logger: Logger;
 }
 
 /**
- * A Kafka client and a topic prefix of this test's own, with `specs`'
- * topics (and their dead-letter topics) created; the topics are deleted on cleanup.
+ * A Kafka client (the admin principal) and a topic prefix of this test's
+ * own on the store cluster or HQ's, provisioned as the infra tool provisions
+ * a store: `specs`' topics (and their dead-letter topics; default none on the
+ * store cluster, every HQ topic on HQ's) created, and every service
+ * principal of the cluster granted its ACLs for the prefix, so services the
+ * test starts with {@link kafkaServiceEnv} run as their own principals.
+ * Topics and ACLs are removed on cleanup.
  */
-export async function testKafka(options: { specs?: readonly TopicSettings[]; brokers?: string[]; cleanup?: Cleanup } = {}): Promise<TestKafka> {
+export async function testKafka(
+  options: { specs?: readonly TopicSettings[]; brokers?: string[]; cluster?: KafkaCluster; credentials?: LocalKafkaCredentials; cleanup?: Cleanup } = {},
+): Promise<TestKafka> {
   const logger = testLogger('kafka');
   const prefix = `${uniqueName('t')}.`;
-  const kafka = createKafkaClient({ brokers: options.brokers ?? testEnv.KAFKA_BROKERS, clientId: 'tillstream-test', logger });
-  const created = options.specs ? await ensureTopics({ kafka, logger, prefix, specs: options.specs }) : [];
+  // testEnv.HQ_KAFKA_BROKERS itself names HQ's cluster.
+  const cluster = options.cluster ?? (options.brokers === testEnv.HQ_KAFKA_BROKERS ? 'hq' : 'store');
+  const brokers = options.brokers ?? (cluster === 'hq' ? testEnv.HQ_KAFKA_BROKERS : testEnv.KAFKA_BROKERS);
+  const security = localKafkaSecurity(options.credentials ?? testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL);
+  const kafka = createKafkaClient({ brokers, clientId: 'tillstream-test', logger, security });
+  const specs = options.specs ?? (cluster === 'hq' ? hqTopics : undefined);
+  const created = specs ? await ensureTopics({ kafka, logger, prefix, specs }) : [];
+  await grantKafkaAcls({ kafka, logger, cluster, prefix });
   (options.cleanup ?? defaultCleanup)(async () => {
     const admin = kafka.admin();
     await admin.connect();
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     await admin.disconnect();
     await deleteTopics(kafka, [...new Set([...created, ...mine])]);
+    await revokeKafkaAcls({ kafka, cluster, prefix });
   });
-  return { kafka, prefix, logger };
+  return { kafka, cluster, prefix, logger };
 }
 
 /** A Redis connection for this test, closed on cleanup. BullMQ workers need maxRetriesPerRequest: null. */
@@ -147,11 +175,12 @@ const TILLSTREAM_BIN = fileURLToPath(new URL('../../cli/bin/tillstream.js', impo
 /**
  * Runs the operators' CLI (`npx tillstream ...`) as its own process; never
  * throws on a non-zero exit. It inherits the environment the test
- * infrastructure was read from, so it finds the same brokers.
+ * infrastructure was read from, so it finds the same brokers, and connects
+ * to them as the admin principal.
  */
 export async function runTillstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args]);
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [TILLSTREAM_BIN, ...args], { env: operatorEnv() });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -1,7 +1,7 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
+import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
 import { listenOptionsFromFiles } from '@tillstream/http';
@@ -26,7 +26,7 @@ export function hqGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
 export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<HqService> {
   const logger = options.logger ?? createLogger({ name: 'hq', level: env.LOG_LEVEL });
   const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: 'hq', max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.HQ_KAFKA_BROKERS, clientId: 'hq', logger });
+  const kafka = createKafkaClient({ brokers: env.HQ_KAFKA_BROKERS, clientId: 'hq', logger, security: kafkaSecurityFromEnv(env) });
   const producer = new TypedProducer({ kafka, logger, source: 'hq', topicPrefix: env.HQ_TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'hq' });
 
@@ -36,6 +36,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       logger,
       pool,
       groupId: hqGroup(env.HQ_TOPIC_PREFIX, spec),
+      principal: env.KAFKA_SASL_USERNAME,
       spec,
       topicPrefix: env.HQ_TOPIC_PREFIX,
       deadLetterProducer: producer,
@@ -48,7 +49,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       registry,
       book: (client, records) => write(client, records.map((r) => r.envelope.data)),
     });
-  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [
+  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
     view(hqTransactions, writeTransactions),
     view(hqSalesAggregates, writeAggregates),
     view(hqInventoryLevels, writeLevels),
@@ -73,6 +74,7 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
     producer,
     topicPrefix: env.HQ_TOPIC_PREFIX,
     topics: hqTopics,
+    principal: env.KAFKA_SASL_USERNAME,
     consumers,
     onConsuming: () => reconciler.start(),
     beforeConsumersStop: async () => {

@@ -51,7 +51,7 @@ export function createApp(deps: IngestDeps): Express {
       monitor: 'store-viewer',
       ready: {
         broker: async () => {
-          if (!deps.gate.isReady()) throw new Error('producer is not connected to the broker');
+          if (!deps.gate.isReady()) throw new Error(deps.gate.whyNotReady());
         },
         database: async () => {
           await deps.pool.query('SELECT 1');

@@ -1,5 +1,5 @@
 import { TillstreamError, type TopicSpec } from '@tillstream/contracts';
-import { TypedProducer, describeCluster, type Kafka, type OutgoingEvent, type RecordReceipt, type SendOptions } from '@tillstream/kafka';
+import { KafkaAccessDenied, TypedProducer, asAccessDenied, describeCluster, type Kafka, type OutgoingEvent, type RecordReceipt, type SendOptions } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
 
 /** Raised when the broker cannot take a write now; `late` is the send still under way, if any. */
@@ -31,6 +31,8 @@ export interface ProducerGateOptions {
    * sale does; default 5000 ms.
    */
   idleProbeMs?: number;
+  /** ingest's Kafka principal, named when the broker refuses it. */
+  principal?: string | undefined;
 }
 
 /**
@@ -43,7 +45,9 @@ export interface ProducerGateOptions {
  */
 export class ProducerGate {
   private producer: TypedProducer | undefined;
-  private state: 'ready' | 'down' = 'down';
+  private state: 'ready' | 'down' | 'denied' = 'down';
+  /** Why the broker refuses ingest (credentials, ACLs): set once, never retried, shown on /readyz. */
+  private denial: KafkaAccessDenied | undefined;
   private recovering: Promise<void> | undefined;
   private stopped = false;
   private lastSuccess = 0;
@@ -58,11 +62,38 @@ export class ProducerGate {
     return this.state === 'ready';
   }
 
+  /** Why the gate is not ready, for /readyz. */
+  whyNotReady(): string {
+    return this.denial?.message ?? 'producer is not connected to the broker';
+  }
+
+  /**
+   * The broker refused ingest's principal: a retry loop cannot fix that and
+   * would hide it, so the gate stops trying, logs it once at error level and
+   * answers every send (and /readyz) with it until an operator fixes the
+   * credentials or ACLs and restarts ingest.
+   */
+  deny(err: KafkaAccessDenied): void {
+    if (this.denial) return;
+    this.denial = err;
+    this.state = 'denied';
+    this.logger.error({ code: err.code, refusal: err.refusal.type, principal: this.options.principal }, err.message);
+  }
+
+  /** Denies when `err` is a broker's refusal; true if it was. */
+  private deniedBy(err: unknown, doing: string): boolean {
+    const denied = asAccessDenied(err, this.options.principal, doing);
+    if (!(denied instanceof KafkaAccessDenied)) return false;
+    this.deny(denied);
+    return true;
+  }
+
   /** Connects; if the broker is down, starts anyway and keeps trying in the background. */
   async start(): Promise<void> {
     try {
       await this.connectFresh();
     } catch (err) {
+      if (this.deniedBy(err, 'connecting a producer')) return;
       this.logger.warn({ err }, 'broker unreachable at start; will keep trying');
       this.markDown('start');
     }
@@ -74,6 +105,7 @@ export class ProducerGate {
           this.lastSuccess = Date.now();
         },
         (err: unknown) => {
+          if (this.deniedBy(err, 'describing the cluster')) return;
           this.logger.warn({ err: (err as Error).message }, 'idle probe failed');
           this.markDown('idle probe failed');
         },
@@ -91,7 +123,7 @@ export class ProducerGate {
 
   async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], timeoutMs: number, options: SendOptions = {}): Promise<RecordReceipt[]> {
     const producer = this.producer;
-    if (this.state !== 'ready' || !producer) throw new BrokerUnavailableError('the broker is unreachable; retry later');
+    if (this.state !== 'ready' || !producer) throw new BrokerUnavailableError(this.denial ? 'ingest cannot write to the broker; retry later' : 'the broker is unreachable; retry later');
     const sending = producer.send(spec, events, options);
     try {
       const receipts = await within(sending, timeoutMs, 'produce');
@@ -99,6 +131,7 @@ export class ProducerGate {
       return receipts;
     } catch (err) {
       if ((err as TillstreamError).code === 'EVENT_INVALID') throw err;
+      if (this.deniedBy(err, `writing ${this.options.topicPrefix}${spec.name}`)) throw new BrokerUnavailableError('ingest cannot write to the broker; retry later');
       this.logger.warn({ err: (err as Error).message, records: events.length }, 'produce failed; reconnecting');
       this.markDown('produce failed');
       throw new BrokerUnavailableError('the broker did not acknowledge in time; retry later', sending);
@@ -106,7 +139,7 @@ export class ProducerGate {
   }
 
   private markDown(reason: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.denial) return;
     this.state = 'down';
     this.recovering ??= this.recover(reason).finally(() => {
       this.recovering = undefined;
@@ -122,6 +155,7 @@ export class ProducerGate {
         this.logger.info({ attempt }, 'producer reconnected');
         return;
       } catch (err) {
+        if (this.deniedBy(err, 'reconnecting')) return;
         this.logger.debug({ err: (err as Error).message, attempt }, 'broker still unreachable');
         await new Promise((resolve) => setTimeout(resolve, this.options.retryIntervalMs ?? 1000));
       }

@@ -15,6 +15,8 @@ export interface CatchUpOptions {
   retentionDays: number;
   logger: Logger;
   now?: () => Date;
+  /** The consumer group names ingest's principal may use ("<prefix>ingest."). */
+  groupPrefix?: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function catchUpWithBroker(options: CatchUpOptions): Promise<{ read
   let recorded = 0;
   const read = await readToEnd(options.kafka, options.topic, {
     from,
+    ...(options.groupPrefix === undefined ? {} : { groupPrefix: options.groupPrefix }),
     onRecords: async (records) => {
       const entries = records.map((r) => entryOfRecord(r, options.logger)).filter((e): e is JournalEntry => e !== undefined);
       for (let i = 0; i < entries.length; i += 5000) await recordTransactions(options.pool, entries.slice(i, i + 5000));

@@ -1,8 +1,8 @@
 import type { Express } from 'express';
-import { posTransactions, storeTopics, topicName } from '@tillstream/contracts';
+import { posTransactions, topicName } from '@tillstream/contracts';
 import { createPool, pruneJournal } from '@tillstream/db';
 import { listenOptionsFromFiles, plainHttpRefusal, serve } from '@tillstream/http';
-import { createKafkaClient, ensureTopics } from '@tillstream/kafka';
+import { KafkaAccessDenied, TopicsMissing, asAccessDenied, createKafkaClient, kafkaSecurityFromEnv, requireTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
 import type { Clock } from './rate-limit.ts';
@@ -42,11 +42,15 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
   // costs no terminal anything: receipts are written after the answer, by
   // one writer that merges every batch waiting meanwhile.
   const pool = createPool({ connectionString: env.DATABASE_URL, logger: log, applicationName: `ingest-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log });
-  await ensureTopics({ kafka, logger: log, prefix: env.TOPIC_PREFIX, specs: storeTopics }).catch((err: unknown) => {
-    log.warn({ err }, 'could not ensure topics now (broker down?); the producer will wait for the broker');
+  const principal = env.KAFKA_SASL_USERNAME;
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `ingest-${env.STORE_ID}`, logger: log, security: kafkaSecurityFromEnv(env) });
+  const gate = new ProducerGate({ kafka, logger: log, topicPrefix: env.TOPIC_PREFIX, idleProbeMs: env.BROKER_PROBE_MS, principal });
+  // Ingest creates no topics (its principal may not): the provisioning step did, or it says so.
+  await requireTopics({ kafka, prefix: env.TOPIC_PREFIX, specs: [posTransactions], principal }).catch((err: unknown) => {
+    if (err instanceof KafkaAccessDenied) gate.deny(err);
+    else if (err instanceof TopicsMissing) log.error({ err: err.message }, 'the POS topic is missing; answering 503 until it is provisioned');
+    else log.warn({ err }, 'could not check the topics now (broker down?); the producer will wait for the broker');
   });
-  const gate = new ProducerGate({ kafka, logger: log, topicPrefix: env.TOPIC_PREFIX, idleProbeMs: env.BROKER_PROBE_MS });
   await gate.start();
 
   const registry = createMetricsRegistry({ service: 'ingest' });
@@ -75,9 +79,12 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
   const catchUp = async (): Promise<void> => {
     try {
       if (!gate.isReady()) throw new Error('the broker is unreachable');
-      await catchUpWithBroker({ kafka, pool, knownIds, topic: topicName(env.TOPIC_PREFIX, posTransactions), retentionDays: env.IDEMPOTENCY_RETENTION_DAYS, logger: log });
+      await catchUpWithBroker({ kafka, pool, knownIds, topic: topicName(env.TOPIC_PREFIX, posTransactions), retentionDays: env.IDEMPOTENCY_RETENTION_DAYS, logger: log, groupPrefix: `${env.TOPIC_PREFIX}ingest.` });
       capture.open();
     } catch (err) {
+      const denied = asAccessDenied(err, principal, `reading ${topicName(env.TOPIC_PREFIX, posTransactions)} back at start`);
+      // Retrying cannot grant an ACL: the gate reports it (log, /readyz) and the journal stays closed.
+      if (denied instanceof KafkaAccessDenied) return gate.deny(denied);
       log.warn({ err: (err as Error).message }, "could not read the broker's log yet; answering 503 until it can");
       if (!stopped) catchUpTimer = setTimeout(() => void catchUp(), 2000);
     }

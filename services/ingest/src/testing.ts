@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { storeTopics } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { createLogger } from '@tillstream/observability';
-import { testDatabase, testEnv, testKafka, testTlsEnv, testTokens, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { kafkaServiceEnv, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import { ingestEnv } from './env.ts';
 import type { Clock } from './rate-limit.ts';
@@ -48,7 +48,7 @@ export async function testIngest(
   const env = ingestEnv.parse({
     STORE_ID: 'S001',
     TOPIC_PREFIX: kafka.prefix,
-    KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+    ...kafkaServiceEnv('ingest'),
     DATABASE_URL: db.urlFor('ingest'),
     PORT: '0',
     ...testTlsEnv(),

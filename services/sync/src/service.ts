@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, storeTopics, topicName, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, type ConsumerRunner } from '@tillstream/kafka';
+import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { listenOptionsFromFiles } from '@tillstream/http';
@@ -58,7 +58,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   const redis = redisConnection(env);
   await checkRedisLogin(redis.url, redis.options);
   const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger });
+  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger, security: kafkaSecurityFromEnv(env) });
   const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'sync' });
 
@@ -134,6 +134,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       logger,
       pool,
       groupId: syncGroup(env.TOPIC_PREFIX, spec),
+      principal: env.KAFKA_SASL_USERNAME,
       spec,
       topicPrefix: env.TOPIC_PREFIX,
       deadLetterProducer: producer,
@@ -145,7 +146,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       registry,
       book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
     });
-  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop'>> = [
+  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
     feed(posTransactions, appendOutbox.transactions),
     feed(salesAggregates, appendOutbox.aggregates),
     feed(inventoryLevels, appendOutbox.levels),
@@ -161,7 +162,9 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     kafka,
     producer,
     topicPrefix: env.TOPIC_PREFIX,
-    topics: storeTopics,
+    // What it reads, and nothing else: its principal may not even see the other topics.
+    topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts],
+    principal: env.KAFKA_SASL_USERNAME,
     consumers,
     // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
     beforeConsumersStop: async () => {

@@ -6,7 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { Command, InvalidArgumentError } from 'commander';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueUserToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
-import { down, ensureRedisUser, isPortFree, startProcess, stopProcess, up } from '@tillstream/infra';
+import { down, ensureKafkaCredentials, ensureRedisUser, isPortFree, localKafkaSecurityEnv, provisionLocalKafka, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger } from '@tillstream/observability';
 import { simulate, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
@@ -123,6 +123,10 @@ export function demoCommand(): Command {
       try {
         logger.info('starting the local infrastructure (first run: downloads Apache Kafka from Maven Central)');
         started = await up(infra);
+        // Each service connects as its own principal, limited by the ACLs provisioned for its store's prefix.
+        const credentials = await ensureKafkaCredentials(infra.stateDir);
+        const as = (principal: string) => localKafkaSecurityEnv(credentials, principal);
+        await provisionLocalKafka(infra, 'hq', names.hqTopicPrefix);
         const postgres = infra.postgresUrl;
         const hqDb = databaseUrl(postgres, names.hqDatabase);
         await ensureDatabase(postgres, names.hqDatabase);
@@ -154,8 +158,8 @@ export function demoCommand(): Command {
           );
         };
 
-        // Every service connects with its own DML-only role; the databases were migrated above, as the owner.
-        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, TLS_CLIENT_CA_FILE: certs.ca.certFile }, hqPort, adminToken);
+        // Every service connects with its own DML-only role (the databases were migrated as the owner) and its own Kafka principal.
+        await run('hq', 'services/hq/src/main.ts', { DATABASE_URL: serviceDatabaseUrl(hqDb, 'hq'), HQ_KAFKA_BROKERS: brokerOf('hq'), HQ_TOPIC_PREFIX: names.hqTopicPrefix, TLS_CLIENT_CA_FILE: certs.ca.certFile, ...as('hq') }, hqPort, adminToken);
         try {
           for (const store of stores) {
             const name = names.storeDatabase(store.id);
@@ -163,6 +167,7 @@ export function demoCommand(): Command {
             const db = databaseUrl(postgres, name);
             await migrate({ databaseUrl: db, target: 'store', logger });
             const env = { STORE_ID: store.id, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
+            await provisionLocalKafka(infra, 'store', env.TOPIC_PREFIX);
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
             const tills = await provisionTills(store.id, terminals, db);
             const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
@@ -172,21 +177,22 @@ export function demoCommand(): Command {
             const clientCert = await issueStoreCertificate(opts.certsDir, store.id);
             await recordStoreCertificate(hqPool, { storeId: store.id, serial: clientCert.serial, notAfter: clientCert.notAfter });
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest, manager);
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, ...as('ingest'), DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest, manager);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
               // The store API's one port: the dashboard, and /v1/sales and /v1/sync handed to trends and sync.
-              { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `https://127.0.0.1:${store.ports.trends}`, SYNC_URL: `https://127.0.0.1:${store.ports.sync}` },
+              { ...env, ...as('inventory'), DATABASE_URL: serviceDatabaseUrl(db, 'inventory'), TRENDS_URL: `https://127.0.0.1:${store.ports.trends}`, SYNC_URL: `https://127.0.0.1:${store.ports.sync}` },
               store.ports.inventory,
               manager,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends, manager);
+            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, ...as('trends'), DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends, manager);
             await run(
               `${lower}-sync`,
               'services/sync/src/main.ts',
               {
                 ...env,
+                ...as('sync'),
                 DATABASE_URL: serviceDatabaseUrl(db, 'sync'),
                 REDIS_URL: syncRedis.toString(),
                 REDIS_PASSWORD_FILE: redisPasswordFile,

@@ -16,7 +16,7 @@ import {
   type QuarantineRow,
   type QuarantineTarget,
 } from '@tillstream/db';
-import { HEADER, TypedProducer, createKafkaClient } from '@tillstream/kafka';
+import { HEADER, TypedProducer, createKafkaClient, kafkaSecurityFromEnv } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { cliEnv } from '../env.ts';
 import { storeDatabaseUrl } from './terminal.ts';
@@ -281,7 +281,7 @@ export function dlqCommand(): Command {
             `entries ${unreplayable.map((r) => r.id).join(', ')} are store ${unreplayable[0]!.storeId}'s dead letters: replay them at the store (tillstream dlq replay --store ${unreplayable[0]!.storeId} ${unreplayable.map((r) => r.entryId).join(' ')})`,
           );
         }
-        const kafka = createKafkaClient({ brokers: scope.brokers, clientId: 'tillstream-cli', logger });
+        const kafka = createKafkaClient({ brokers: scope.brokers, clientId: 'tillstream-cli', logger, security: kafkaSecurityFromEnv(cliEnv) });
         const producer = new TypedProducer({ kafka, logger, source: 'tillstream-cli', topicPrefix: '' });
         let connected = false;
         try {

@@ -1,7 +1,7 @@
 import { request } from 'node:https';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { issueStoreToken } from '@tillstream/db';
-import { bearer, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreFetch, testTokens, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreFetch, testTokens, waitFor } from '@tillstream/testing';
 import { hqEnv } from '../env.ts';
 import { startHq } from '../service.ts';
 
@@ -9,7 +9,7 @@ async function testHq(overrides: Record<string, string> = {}) {
   const db = await testDatabase({ target: 'hq' });
   const { prefix } = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hq = await startHq(
-    hqEnv.parse({ HQ_KAFKA_BROKERS: testEnv.HQ_KAFKA_BROKERS.join(','), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', ...testHqTlsEnv(), ...overrides }),
+    hqEnv.parse({ ...kafkaServiceEnv('hq'), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: db.urlFor('hq'), PORT: '0', ...testHqTlsEnv(), ...overrides }),
     { logger: testLogger('hq') },
   );
   onTestFinished(() => hq.stop());
