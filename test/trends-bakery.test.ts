@@ -3,7 +3,7 @@ import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
 import { testTrends } from '@tillstream/trends/testing';
-import { bakeryCatalog, bakeryTransactions, kafkaServiceEnv, readBakeryCsv, testDatabase, testEnv, testKafka, testLogger, testTlsEnv } from '@tillstream/testing';
+import { bakeryCatalog, bakeryTransactions, kafkaServiceEnv, readBakeryCsv, testDatabase, testKafka, testLogger, testTlsEnv } from '@tillstream/testing';
 
 interface Summary {
   figures: { units: number; net: number; tax: number; transactions: number };

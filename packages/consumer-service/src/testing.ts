@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import type { z } from 'zod';
 import { posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
 import { loadConsumerOffset } from '@tillstream/db';
-import { TypedProducer, topicOffsets, type KafkaPrincipal, type RecordReceipt } from '@tillstream/kafka';
+import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
-import { bearer, kafkaServiceEnv, publishAcknowledged, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, publishAcknowledged, testDatabase, testKafka, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import type { ConsumerServiceEnv } from './env.ts';
 import type { RunningService } from './runtime.ts';
@@ -67,7 +67,7 @@ export async function testConsumerService<Env extends ConsumerServiceEnv>(option
   const env = options.schema.parse({
     STORE_ID: 'S001',
     TOPIC_PREFIX: kafka.prefix,
-    ...kafkaServiceEnv(options.name as KafkaPrincipal),
+    ...kafkaServiceEnv(options.name),
     DATABASE_URL: db.urlFor(options.name),
     PORT: '0',
     ...testTlsEnv(),

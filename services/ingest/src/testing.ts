@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { storeTopics } from '@tillstream/contracts';
 import { issueTerminalToken } from '@tillstream/db';
 import { createLogger } from '@tillstream/observability';
-import { kafkaServiceEnv, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
+import { kafkaServiceEnv, testDatabase, testKafka, testTlsEnv, testTokens, type SiteTokens, type TestDatabase, type TestKafka } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
 import { ingestEnv } from './env.ts';
 import type { Clock } from './rate-limit.ts';
