@@ -260,8 +260,10 @@ describe('store -> HQ sync', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
     const token = await issueStoreToken(hqDb.pool, 'S001');
+    // As S001's sync uploads: its client certificate (mutual TLS) and its token.
+    const asS001 = await testStoreFetch('S001');
     const post = (body: { batchId: string }, headers: Record<string, string> = {}) =>
-      fetch(`${hq.url}/v1/stores/S001/batches`, {
+      asS001(`${hq.url}/v1/stores/S001/batches`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': body.batchId, ...headers },
         body: JSON.stringify(body),

@@ -5,7 +5,7 @@ import { testInventory } from '@tillstream/inventory/testing';
 import { createKafkaClient, kafkaRefusal, topicRecordCount, type Kafka, type KafkaSecurity } from '@tillstream/kafka';
 import { localKafkaSecurity } from '@tillstream/infra';
 import { issueTerminalToken } from '@tillstream/db';
-import { kafkaServiceEnv, makeTransaction, testDatabase, testEnv, testKafka, testKafkaCredentials, testLogger, waitFor } from '@tillstream/testing';
+import { bearer, kafkaServiceEnv, makeTransaction, testDatabase, testEnv, testKafka, testKafkaCredentials, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 /**
  * The local brokers are secured as a store's are (SASL_SSL, SCRAM-SHA-512,
@@ -101,7 +101,7 @@ describe('Kafka ACLs per service principal', () => {
     const token = await issueTerminalToken(db.pool, { storeId: 'S001', terminalId: 'T01' });
     // Inventory's principal may read the POS topic (so ingest starts) but not write it.
     const ingest = await startIngest(
-      ingestEnv.parse({ STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, ...kafkaServiceEnv('inventory'), DATABASE_URL: db.url, PORT: '0' }),
+      ingestEnv.parse({ ...testTlsEnv(), STORE_ID: 'S001', TOPIC_PREFIX: kafka.prefix, ...kafkaServiceEnv('inventory'), DATABASE_URL: db.urlFor('ingest'), PORT: '0' }),
       { logger: testLogger('ingest') },
     );
     onTestFinished(() => ingest.stop());
@@ -111,7 +111,8 @@ describe('Kafka ACLs per service principal', () => {
       body: JSON.stringify(makeTransaction([{ sku: 'SKU-1' }])),
     });
     expect(sale.status).toBe(503);
-    const ready = await fetch(`${ingest.url}/readyz`);
+    const viewer = (await testTokens(db.pool, 'store'))['store-viewer'];
+    const ready = await fetch(`${ingest.url}/readyz`, { headers: bearer(viewer) });
     const body = await ready.text();
     expect(ready.status).toBe(503);
     expect(body).toContain('refused principal \\"inventory\\"');

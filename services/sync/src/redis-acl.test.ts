@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics } from '@tillstream/contracts';
 import { createLogger } from '@tillstream/observability';
-import { dropRedisUser, ensureRedisUser, redisUserUrl, syncRedisUrl, testDatabase, testEnv, testKafka, uniqueName, waitFor } from '@tillstream/testing';
+import { bearer, dropRedisUser, ensureRedisUser, kafkaServiceEnv, redisUserUrl, syncRedisUrl, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, uniqueName, waitFor } from '@tillstream/testing';
 import { syncEnv } from './env.ts';
 import { startSync } from './service.ts';
 
@@ -65,7 +65,7 @@ describe("sync's Redis user", () => {
     onTestFinished(() => dropRedisUser({ adminUrl: testEnv.REDIS_URL, user }));
     const passwordFile = join(mkdtempSync(join(tmpdir(), 'tillstream-redis-')), 'sync-password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-    const { env } = await syncFixture(redisUserUrl(testEnv.REDIS_URL, user, 'a-stale-password-in-the-url'), { REDIS_PASSWORD_FILE: passwordFile });
+    const { env, db } = await syncFixture(redisUserUrl(testEnv.REDIS_URL, user, 'a-stale-password-in-the-url'), { REDIS_PASSWORD_FILE: passwordFile });
     const logs: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -75,7 +75,8 @@ describe("sync's Redis user", () => {
     });
     const sync = await startSync(env, { logger: createLogger({ name: 'sync', level: 'info', destination }) });
     onTestFinished(() => sync.stop());
-    const status = async () => (await (await fetch(`${sync.url}/v1/sync/status`)).json()) as { queue: unknown; queueError: string | null };
+    const viewer = bearer((await testTokens(db.pool, 'store'))['store-viewer']);
+    const status = async () => (await (await fetch(`${sync.url}/v1/sync/status`, { headers: viewer })).json()) as { queue: unknown; queueError: string | null };
     await waitFor(async () => (await status()).queue !== null, { message: 'the upload queue to answer' });
 
     // The operator rotates the password; sync's connections are dropped and log in again with the old one.
@@ -103,7 +104,8 @@ async function syncFixture(redisUrl: string, overrides: Record<string, string> =
   const env = syncEnv.parse({
     STORE_ID: 'S001',
     TOPIC_PREFIX: kafka.prefix,
-    KAFKA_BROKERS: testEnv.KAFKA_BROKERS.join(','),
+    ...testTlsEnv(),
+    ...kafkaServiceEnv('sync'),
     DATABASE_URL: db.urlFor('sync'),
     REDIS_URL: redisUrl,
     SYNC_QUEUE: uniqueName('sync'),
@@ -112,5 +114,5 @@ async function syncFixture(redisUrl: string, overrides: Record<string, string> =
     HQ_TOKEN: 'no-hq-in-this-test',
     ...overrides,
   });
-  return { env };
+  return { env, db };
 }

@@ -22,7 +22,7 @@ describe('npx tillstream migrate', () => {
     const first = await runTillstream('migrate', '--target', 'store', '--database', name, '--passwords-dir', secrets);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(new RegExp(`^${name} \\(created\\): applied .*service-roles; roles provisioned \\(passwords set: ingest\\)\\n$`));
+    expect(first.stdout).toMatch(new RegExp(`^${name} \\(created\\): applied .*service-roles.*; roles provisioned \\(passwords set: ingest\\)\\n$`));
     expect(first.stdout).not.toContain(password);
 
     const admin = await testDatabase({ target: 'empty' }); // any connection as the administrator

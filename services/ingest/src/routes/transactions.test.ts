@@ -276,7 +276,7 @@ describe('POST /v1/transactions/batch', () => {
     const { rows } = await ingest.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_transactions');
     expect(rows[0]!.n).toBe(2);
     expect(ingest.logs.join('')).not.toMatch(/4111|5555\.5555/);
-    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    const metrics = await (await fetch(`${ingest.url}/metrics`, { headers: bearer(ingest.tokens['store-viewer']) })).text();
     expect(metrics).toMatch(/ingest_card_numbers_rejected_total\{service="ingest"\} 2/);
 
     // The till resends its backlog: the refused item is refused again, the others replay.
