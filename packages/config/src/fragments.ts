@@ -24,6 +24,7 @@ export const kafkaSecurityEnv = z.object({
   KAFKA_TLS_CA_FILE: z.string().min(1).optional().describe("PEM file of the CA that issued the Kafka broker's certificate; set, the client speaks TLS."),
   KAFKA_SASL_USERNAME: z.string().min(1).optional().describe("This service's Kafka principal (SASL SCRAM-SHA-512)."),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional().describe("The principal's SCRAM password (a secret: from the environment or the orchestrator's secrets)."),
+  KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional().describe("File holding the principal's SCRAM password (a secret, e.g. a compose secret); overrides KAFKA_SASL_PASSWORD."),
 });
 
 export const storeKafkaEnv = z.object({

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KAFKA_PRINCIPALS, kafkaGrants, kafkaSecurityFromEnv, kafkaRefusal } from './security.ts';
 
@@ -6,6 +9,25 @@ describe('kafkaSecurityFromEnv', () => {
     expect(() => kafkaSecurityFromEnv({ KAFKA_SASL_USERNAME: 'ingest' })).toThrow('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together');
     expect(() => kafkaSecurityFromEnv({ KAFKA_SASL_USERNAME: 'ingest', KAFKA_SASL_PASSWORD: 'p' })).toThrow('set KAFKA_TLS_CA_FILE');
     expect(kafkaSecurityFromEnv({})).toEqual({});
+  });
+
+  it('reads the password from KAFKA_SASL_PASSWORD_FILE (a compose secret), over KAFKA_SASL_PASSWORD, and refuses an empty file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
+    try {
+      const ca = join(dir, 'ca.crt');
+      const file = join(dir, 'password');
+      writeFileSync(ca, 'PEM');
+      writeFileSync(file, 'from-the-secret\n');
+      expect(kafkaSecurityFromEnv({ KAFKA_TLS_CA_FILE: ca, KAFKA_SASL_USERNAME: 'ingest', KAFKA_SASL_PASSWORD_FILE: file, KAFKA_SASL_PASSWORD: 'from-env' })).toEqual({
+        ca: 'PEM',
+        sasl: { username: 'ingest', password: 'from-the-secret' },
+      });
+      writeFileSync(file, '\n');
+      expect(() => kafkaSecurityFromEnv({ KAFKA_TLS_CA_FILE: ca, KAFKA_SASL_USERNAME: 'ingest', KAFKA_SASL_PASSWORD_FILE: file })).toThrow('KAFKA_SASL_PASSWORD_FILE is empty');
+      expect(() => kafkaSecurityFromEnv({ KAFKA_TLS_CA_FILE: ca, KAFKA_SASL_USERNAME: 'ingest', KAFKA_SASL_PASSWORD_FILE: join(dir, 'missing') })).toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

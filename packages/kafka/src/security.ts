@@ -23,12 +23,19 @@ export interface KafkaSecurityEnv {
   KAFKA_TLS_CA_FILE?: string | undefined;
   KAFKA_SASL_USERNAME?: string | undefined;
   KAFKA_SASL_PASSWORD?: string | undefined;
+  KAFKA_SASL_PASSWORD_FILE?: string | undefined;
 }
 
-/** The security a service's env asks for (the CA file read now: a missing file fails at boot). */
+/**
+ * The security a service's env asks for (the CA and password files read now:
+ * a missing file fails at boot). The password file (a compose secret) keeps
+ * the password out of the process environment, as DATABASE_PASSWORD_FILE does.
+ */
 export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): KafkaSecurity {
-  if (Boolean(env.KAFKA_SASL_USERNAME) !== Boolean(env.KAFKA_SASL_PASSWORD)) {
-    throw new Error('invalid environment: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together');
+  const password = env.KAFKA_SASL_PASSWORD_FILE ? readFileSync(env.KAFKA_SASL_PASSWORD_FILE, 'utf8').trim() : env.KAFKA_SASL_PASSWORD;
+  if (env.KAFKA_SASL_PASSWORD_FILE && !password) throw new Error('invalid environment: KAFKA_SASL_PASSWORD_FILE is empty');
+  if (Boolean(env.KAFKA_SASL_USERNAME) !== Boolean(password)) {
+    throw new Error('invalid environment: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together (the password may come from KAFKA_SASL_PASSWORD_FILE)');
   }
   // SCRAM never sends the password, but the session after it (every sale) would travel in the clear.
   if (env.KAFKA_SASL_USERNAME && !env.KAFKA_TLS_CA_FILE) {
@@ -36,7 +43,7 @@ export function kafkaSecurityFromEnv(env: KafkaSecurityEnv): KafkaSecurity {
   }
   return {
     ...(env.KAFKA_TLS_CA_FILE ? { ca: readFileSync(env.KAFKA_TLS_CA_FILE, 'utf8') } : {}),
-    ...(env.KAFKA_SASL_USERNAME && env.KAFKA_SASL_PASSWORD ? { sasl: { username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD } } : {}),
+    ...(env.KAFKA_SASL_USERNAME && password ? { sasl: { username: env.KAFKA_SASL_USERNAME, password } } : {}),
   };
 }
 
