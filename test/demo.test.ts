@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { demoNames } from '@tillstream/cli';
 import { dropDatabase } from '@tillstream/db';
 import { isPortFree } from '@tillstream/infra';
-import { testEnv, uniqueName, waitFor, testTlsFiles } from '@tillstream/testing';
+import { dropRedisUser, testEnv, testTlsFiles, uniqueName, waitFor } from '@tillstream/testing';
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.meta.url));
 
@@ -56,6 +56,8 @@ describe('npm start (tillstream demo)', () => {
       const server = testEnv.POSTGRES_URL;
       const names = demoNames(namespace);
       for (const name of [names.hqDatabase, names.storeDatabase('S001'), names.storeDatabase('S002')]) await dropDatabase(server, name).catch(() => undefined);
+      // The demo's sync logs in to Redis as a user of the namespace's own; the shared server keeps no trace of this run.
+      await dropRedisUser({ adminUrl: testEnv.REDIS_URL, user: `tillstream_sync_${namespace}` });
     });
 
     await waitFor(() => output.includes('Tillstream demo is running') || demo.exitCode !== null, { timeoutMs: 240_000, message: 'the demo to start' });
