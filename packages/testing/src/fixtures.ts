@@ -64,7 +64,9 @@ export async function testDatabase(options: { target: MigrationTarget | 'empty';
   const url = databaseUrl(testEnv.POSTGRES_URL, name);
   const pool = createPool({ connectionString: url, logger: testLogger(), applicationName: 'tillstream-test', max: 5 });
   (options.cleanup ?? defaultCleanup)(async () => {
-    await pool.end();
+    // The drop must happen even when the pool cannot end cleanly (ended by the test already, or
+    // its connections killed by the test): a database left behind stays on the shared server.
+    await pool.end().catch(() => undefined);
     await dropDatabase(testEnv.POSTGRES_URL, name);
   });
   return { name, url, pool, urlFor: (service) => serviceDatabaseUrl(url, service) };
