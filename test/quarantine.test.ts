@@ -138,7 +138,10 @@ describe('quarantine, replay and reconciliation', () => {
     expect(replay.stdout.match(/^replayed entry/gm)).toHaveLength(2);
 
     // Booked once, by the service that set it aside; nobody else was handed a second copy.
-    await waitFor(async () => (await reconciled())?.status === 'complete', { timeoutMs: 60_000, message: 'the day to reconcile complete' });
+    // Replay -> booked -> uploaded -> HQ's views -> the reconciler: five hops, each polling. Once in four
+    // fresh-clone runs (2026-11-29) this took over 60 s on the 2-core CI machine, so the deadline is generous;
+    // what is asserted is the end state, not how fast it comes.
+    await waitFor(async () => (await reconciled())?.status === 'complete', { timeoutMs: 150_000, message: 'the day to reconcile complete' });
     expect((await reconciled())!.details?.quarantined ?? []).toEqual([]);
     const inInventory = await storeDb.pool.query('SELECT count(*)::int AS n FROM inventory_pos_transactions WHERE transaction_id = $1', [lostByInventory]);
     expect(inInventory.rows[0].n).toBe(1);
@@ -157,5 +160,5 @@ describe('quarantine, replay and reconciliation', () => {
     ]);
     await waitFor(async () => (await hqQuarantine()).open === 0, { timeoutMs: 30_000, message: 'HQ to see both entries replayed' });
     expect((await hqQuarantine()).entries.map((e) => e.status)).toEqual(['replayed', 'replayed']);
-  }, 180_000);
+  }, 300_000);
 });
