@@ -1,7 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Redis } from 'ioredis';
-import { storeTopics, type PosTransactionInput } from '@tillstream/contracts';
+import { hqTransactions, storeTopics, topicName, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
+import { topicRecordCount } from '@tillstream/kafka';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
@@ -195,7 +196,8 @@ describe('store -> HQ sync', () => {
 
   it('applies a batch once, however often and however concurrently it is sent, and a store writes only its own data', async () => {
     const hqDb = await testDatabase({ target: 'hq' });
-    const hq = await startTestHq(hqDb, (await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS })).prefix);
+    const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
+    const hq = await startTestHq(hqDb, hqKafka.prefix);
     const tokens = { S001: await issueStoreToken(hqDb.pool, 'S001'), S002: await issueStoreToken(hqDb.pool, 'S002') };
     // S001's client certificate on every request: what follows is about what its token and batches may do.
     const asS001 = await testStoreFetch('S001');
@@ -249,9 +251,10 @@ describe('store -> HQ sync', () => {
     expect(withCard.status).toBe(422);
     expect(await json<{ code: string; errors: Array<{ pointer: string }> }>(withCard)).toMatchObject({ code: 'CARD_NUMBER_DETECTED', errors: [{ pointer: '/records/0/data/operatorId' }] });
 
-    // Applied once: the view holds each transaction once, and nothing of S002 was written.
+    // Applied once: HQ's topic holds each accepted transaction once (HQ answered 201 only once the broker had it),
+    // so once the view booked those two, nothing else can arrive: each transaction once, nothing of S002.
+    expect(await topicRecordCount(hqKafka.kafka, topicName(hqKafka.prefix, hqTransactions))).toBe(2);
     await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_transactions')).rowCount === 2, { message: 'the view to book the batches' });
-    await new Promise((resolve) => setTimeout(resolve, 500));
     const { rows } = await hqDb.pool.query<{ store_id: string; transaction_id: string }>('SELECT store_id, transaction_id FROM hq_transactions ORDER BY occurred_at');
     expect(rows).toEqual([tx, third].map((t) => ({ store_id: 'S001', transaction_id: t.transactionId })));
   }, 60_000);

@@ -39,8 +39,10 @@ describe('terminal simulator', () => {
       },
       mode: 'synthetic',
       stores: [{ storeId: 'S001', ingestUrl: `${new URL(ingest.url).protocol}//127.0.0.1:${proxy.port}`, tokens }],
+      // A count, not a duration: how many sales a 4 s run rang up followed the machine's load (and with it
+      // whether a void or an offline till came up at all); 240 at 60 a second is the same run on any machine.
       rate: 60,
-      durationMs: 4000,
+      count: 240,
       returnRate: 0.1,
       voidRate: 0.05,
       trainingRate: 0.05,

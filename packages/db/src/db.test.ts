@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { testDatabase, testLogger } from '@tillstream/testing';
+import { testDatabase, testLogger, waitFor } from '@tillstream/testing';
 import { classifyPgError, isTransientPgError, pgErrorClass } from './errors.ts';
 import { migrate } from './migrate.ts';
 import { loadConsumerOffset, saveConsumerOffset } from './offsets.ts';
@@ -79,7 +79,8 @@ describe('a transaction whose connection is lost between two statements', () => 
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       // Another session ends this one while it computes between statements, as a database restart would.
       await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // pg_terminate_backend only signals: the next statement must meet a session that is gone, so wait until it is.
+      await waitFor(async () => (await db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rowCount === 0, { message: 'the session to end' });
       return client.query('SELECT 1');
     }).catch((err: unknown) => err);
     expect(outcome).toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });

@@ -28,17 +28,24 @@ async function front(target: string, timeoutMs?: number) {
 
 async function backend() {
   const seen: Array<{ method: string; url: string; body: unknown; forwardedFor: unknown }> = [];
+  // '/v1/sales/slow' never answers while the test runs: the front's own timeout is the only way its caller gets
+  // an answer, however slow the machine (a handler answering after 1 s raced a 300 ms timeout).
+  const held: Array<() => void> = [];
   const app = express();
   app.use(express.json());
   app.all('/v1/sales/{*rest}', (req, res) => {
     seen.push({ method: req.method, url: req.originalUrl, body: req.body, forwardedFor: req.headers['x-forwarded-for'] });
     if (req.path === '/v1/sales/missing') return void res.status(404).type('application/problem+json').json({ code: 'NOT_FOUND' });
-    if (req.path === '/v1/sales/slow') return void setTimeout(() => res.json({ late: true }), 1000);
+    if (req.path === '/v1/sales/slow') return void held.push(() => res.json({ late: true }));
     res.status(req.method === 'POST' ? 201 : 200).setHeader('x-owner', 'trends').json({ path: req.path, query: req.query });
   });
   const server = await listen(app, '127.0.0.1', 0);
-  onTestFinished(() => server.close());
-  return { url: server.url, seen, close: () => server.close() };
+  const close = () => {
+    for (const answer of held.splice(0)) answer();
+    return server.close();
+  };
+  onTestFinished(close);
+  return { url: server.url, seen, close };
 }
 
 describe('forward', () => {
