@@ -32,17 +32,74 @@ export const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** How a variable falls back when unset, from the zod definition itself. */
+function fallbackOf(field: z.ZodType): { required: boolean; text: string } {
+  const def = (field as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def;
+  if (def.type === 'default') return { required: false, text: `default: ${JSON.stringify(def.defaultValue)}` };
+  if (def.type === 'optional') return { required: false, text: 'optional' };
+  return { required: true, text: 'required' };
+}
+
+interface InputConstraints {
+  enum?: unknown[];
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  format?: string;
+}
+
+/**
+ * The rules a value must meet that a reader cannot guess from the
+ * description ("one of: ...", "at least 24 characters", "6000..300000"), read
+ * from the schema's JSON Schema so the help names exactly what parsing checks.
+ */
+function constraintsOf(field: z.ZodType): string[] {
+  let json: InputConstraints;
+  try {
+    json = z.toJSONSchema(field, { io: 'input', unrepresentable: 'any' }) as InputConstraints;
+  } catch {
+    return [];
+  }
+  // .int() bounds a number by the safe-integer range: no news to anyone.
+  if (json.maximum === Number.MAX_SAFE_INTEGER) delete json.maximum;
+  if (json.minimum === Number.MIN_SAFE_INTEGER) delete json.minimum;
+  const rules: string[] = [];
+  if (json.enum) rules.push(`one of: ${json.enum.join(', ')}`);
+  if (json.minLength !== undefined && json.minLength > 1) rules.push(`at least ${json.minLength} characters`);
+  if (json.maxLength !== undefined) rules.push(`at most ${json.maxLength} characters`);
+  if (json.minimum !== undefined && json.maximum !== undefined) rules.push(`${json.minimum}..${json.maximum}`);
+  else if (json.minimum !== undefined && json.minimum !== 0) rules.push(`at least ${json.minimum}`);
+  else if (json.maximum !== undefined) rules.push(`at most ${json.maximum}`);
+  if (json.format === 'uri') rules.push('a URL');
+  return rules;
+}
+
 /**
  * Text for a service's --help: every variable of its env schema with its
- * description and default, from the schema itself, so help and parsing never
- * disagree.
+ * description, the rules its value must meet, and its default, from the
+ * schema itself, so help and parsing never disagree.
  */
 export function envHelp(schema: z.ZodObject): string {
   const lines = Object.entries(schema.shape).map(([name, field]) => {
     const f = field as z.ZodType;
-    const def = (f as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def;
-    const fallback = def.type === 'default' ? `default: ${JSON.stringify(def.defaultValue)}` : def.type === 'optional' ? 'optional' : 'required';
-    return `  ${name.padEnd(30)} ${f.description ?? ''} (${fallback})`;
+    const rules = constraintsOf(f);
+    const text = [f.description ?? '', rules.length ? `[${rules.join('; ')}]` : ''].filter(Boolean).join(' ');
+    return `  ${name.padEnd(30)} ${text} (${fallbackOf(f).text})`;
   });
   return lines.join('\n');
+}
+
+/** The variables of `schema` a process cannot start without (no default, not optional). */
+export function requiredEnv(schema: z.ZodObject): string[] {
+  return Object.entries(schema.shape)
+    .filter(([, field]) => fallbackOf(field as z.ZodType).required)
+    .map(([name]) => name);
+}
+
+/** The usage line of a service's --help: the variables it requires, by name, from its schema. */
+export function envUsage(schema: z.ZodObject, workspace: string): string {
+  const required = requiredEnv(schema).map((name) => `${name}=<value> `);
+  return `Usage: ${required.join('')}[VAR=value ...] npm start -w ${workspace}`;
 }

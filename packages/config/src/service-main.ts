@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { EnvError, envHelp, parseEnv } from './env.ts';
+import { EnvError, envHelp, envUsage, parseEnv } from './env.ts';
 
 export interface ServiceMainOptions<S extends z.ZodObject> {
   /** The npm workspace, for the usage line: "@tillstream/ingest". */
@@ -19,7 +19,7 @@ export interface ServiceMainOptions<S extends z.ZodObject> {
  */
 export async function runService<S extends z.ZodObject>(options: ServiceMainOptions<S>): Promise<void> {
   if (options.argv.includes('--help') || options.argv.includes('-h')) {
-    process.stdout.write(`Usage: STORE_ID=<id> [VAR=value ...] npm start -w ${options.workspace}
+    process.stdout.write(`${envUsage(options.schema, options.workspace)}
 
 ${options.description}
 Configured by environment variables only:
