@@ -331,7 +331,7 @@ describe('the store and HQ templates', () => {
 
   it("documents the Redis ACL file with syncRedisRules' rules, the password as its SHA-256", () => {
     const rules = syncRedisRules('PASSWORD').map((r) => (r === '>PASSWORD' ? '#%s' : r));
-    expect(read('README.md')).toContain(`user default on nopass -@all +ping\\nuser tillstream_sync ${rules.join(' ')}\\n`);
+    expect(read('docs/deployment.md')).toContain(`user default on nopass -@all +ping\\nuser tillstream_sync ${rules.join(' ')}\\n`);
   });
 });
 

@@ -4,7 +4,7 @@ import { BusinessDay, Identifier, Rfc3339 } from './pos-transaction.ts';
 /**
  * Quarantine: the one place where a record that can never be processed as it
  * is waits, visible, until someone fixes the cause and replays it or discards
- * it with a recorded reason (README "Quarantine", QUARANTINE.md).
+ * it with a recorded reason (docs/quarantine.md).
  *
  * - `dead-letter`: a consumer dead-lettered a record (it is also on the
  *   topic's dead-letter topic, error in headers);

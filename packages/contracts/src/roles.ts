@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Who may call what (README "Roles"). Least privilege: a terminal only
+ * Who may call what (docs/roles.md). Least privilege: a terminal only
  * ingests, a store only uploads its own data, a viewer only reads. Two roles
  * include another: a store manager may do what a store viewer may, an HQ
  * admin what an HQ viewer may (see `admits`).

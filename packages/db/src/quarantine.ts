@@ -4,7 +4,7 @@ import { appendSyncOutbox } from './sync-outbox.ts';
 
 /**
  * The quarantine (migrations/store/*_quarantine.sql and hq/*_hq-quarantine.sql;
- * README "Quarantine"). A store's entries live in its `quarantine` table and
+ * docs/quarantine.md). A store's entries live in its `quarantine` table and
  * every entry, at every revision, is appended to the sync outbox (stream
  * `quarantine`) in the same transaction, so HQ sees every store's poison.
  * HQ keeps the latest revision per (store, entry id) in `hq_quarantine`,

@@ -23,7 +23,7 @@ export interface ForwardOptions {
   /**
    * The service behind them, e.g. https://127.0.0.1:8082. An https target's
    * certificate is verified against Node's trusted CAs, to which the chain CA
-   * is added with NODE_EXTRA_CA_CERTS (see README, "HTTPS").
+   * is added with NODE_EXTRA_CA_CERTS (see docs/security.md, "HTTPS").
    */
   target: string;
   /** Its name in problem details ("the trends service"). */

@@ -3,7 +3,7 @@ import type { Counter, Logger } from '@tillstream/observability';
 import type { RefusedRecord } from './uploader.ts';
 
 /**
- * Upload refusals in the store's quarantine (README "Quarantine", issue 13
+ * Upload refusals in the store's quarantine (docs/quarantine.md, issue 13
  * item 6): an outbox record HQ refused on its own gets an entry with source
  * `upload-refused`, in the transaction that sets its batch aside; the entry
  * reaches HQ through the outbox (stream `quarantine`) like every entry.

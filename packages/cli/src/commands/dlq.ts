@@ -22,7 +22,7 @@ import { cliEnv } from '../env.ts';
 import { storeDatabaseUrl } from './terminal.ts';
 
 /**
- * `tillstream dlq`: the quarantine (README "Quarantine") of a store or of HQ.
+ * `tillstream dlq`: the quarantine (docs/quarantine.md) of a store or of HQ.
  *
  * Replay re-produces the record's original bytes to its topic with the header
  * `tillstream-replay-for: <consumer group>`: the one consumer group that

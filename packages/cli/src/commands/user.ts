@@ -24,7 +24,7 @@ function withSiteDb<T>(site: 'store' | 'hq', opts: Target, fn: (pool: Pool) => P
   return withStoreDb(opts.store, opts.databaseUrl, fn);
 }
 
-const roleOption = () => new Option('--role <role>', 'what the user may do (see README "Roles")').choices(ROLES);
+const roleOption = () => new Option('--role <role>', 'what the user may do (see docs/roles.md)').choices(ROLES);
 
 export function userCommand(): Command {
   const user = new Command('user').description("people's tokens: store managers and viewers (a store's database), HQ viewers and admins (HQ's)");
