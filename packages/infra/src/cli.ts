@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { errorCode } from '@tillstream/contracts';
-import { logEnv, parseEnv } from '@tillstream/config';
+import { envHelp, logEnv, parseEnv } from '@tillstream/config';
 import { createLogger } from '@tillstream/observability';
-import { infraConfigFromEnv } from './env.ts';
+import { infraConfigFromEnv, infraEnv } from './env.ts';
 import { down, status, up } from './infra.ts';
 
 const HELP = `Usage: npm run infra:<up|down|status>   (or: tsx packages/infra/src/cli.ts <command>)
@@ -19,23 +19,15 @@ Commands:
   down    Stop exactly what 'up' started. Nothing running: no-op.
   status  Show each broker (pid, port, log file) and whether Redis answers.
 
-Environment (defaults in parentheses):
-  KAFKA_VERSION (3.9.1)           Apache Kafka version; 4.x can be tried
-  KAFKA_HEAP_MB (512)             broker JVM heap
-  STORE_KAFKA_PORT (9092), STORE_KAFKA_CONTROLLER_PORT (9093)
-  HQ_KAFKA_PORT (9192), HQ_KAFKA_CONTROLLER_PORT (9193)
-  TILLSTREAM_CACHE_DIR (~/.cache/tillstream)        Kafka jars
-  TILLSTREAM_STATE_DIR (~/.local/state/tillstream)  pid files, broker data and logs, the CA, Kafka credentials
-  POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres)
-  REDIS_URL (redis://127.0.0.1:6379)
-  TILLSTREAM_DATABASES (tillstream_hq,tillstream_store_s001,tillstream_store_s002)
-  INFRA_AUTOSTART_SERVICES (true)  start PostgreSQL/Redis if down
-  LOG_LEVEL (info)
+Environment:
+
+${envHelp(infraEnv.extend(logEnv.shape))}
 `;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  // `npm run infra:up -- --help` arrives as "up --help": help, never a start.
+  if (!command || command === 'help' || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
     return command ? 0 : 1;
   }

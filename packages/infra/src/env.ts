@@ -7,18 +7,18 @@ import type { InfraConfig } from './infra.ts';
 
 /** Everything the local infrastructure reads from the environment, with the defaults of ARCHITECTURE.md. */
 export const infraEnv = z.object({
-  KAFKA_VERSION: z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 3.9.1').default('3.9.1'),
-  TILLSTREAM_CACHE_DIR: z.string().default(join(homedir(), '.cache', 'tillstream')),
-  TILLSTREAM_STATE_DIR: z.string().default(join(homedir(), '.local', 'state', 'tillstream')),
-  STORE_KAFKA_PORT: port.default(9092),
-  STORE_KAFKA_CONTROLLER_PORT: port.default(9093),
-  HQ_KAFKA_PORT: port.default(9192),
-  HQ_KAFKA_CONTROLLER_PORT: port.default(9193),
-  KAFKA_HEAP_MB: z.coerce.number().int().min(128).max(8192).default(512),
+  KAFKA_VERSION: z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 3.9.1').default('3.9.1').describe('Apache Kafka version of the local brokers; 4.x can be tried.'),
+  TILLSTREAM_CACHE_DIR: z.string().default(join(homedir(), '.cache', 'tillstream')).describe("Where the Kafka jars Maven resolved are kept."),
+  TILLSTREAM_STATE_DIR: z.string().default(join(homedir(), '.local', 'state', 'tillstream')).describe('Pid files, broker data and logs, the CA, the Kafka credentials.'),
+  STORE_KAFKA_PORT: port.default(9092).describe("The store broker's SASL_SSL listener."),
+  STORE_KAFKA_CONTROLLER_PORT: port.default(9093).describe("The store broker's KRaft controller listener."),
+  HQ_KAFKA_PORT: port.default(9192).describe("The HQ broker's SASL_SSL listener."),
+  HQ_KAFKA_CONTROLLER_PORT: port.default(9193).describe("The HQ broker's KRaft controller listener."),
+  KAFKA_HEAP_MB: z.coerce.number().int().min(128).max(8192).default(512).describe("Each broker's JVM heap, in MB."),
   ...postgresServerEnv.shape,
   ...redisEnv.shape,
-  TILLSTREAM_DATABASES: csv.default(['tillstream_hq', 'tillstream_store_s001', 'tillstream_store_s002']),
-  INFRA_AUTOSTART_SERVICES: bool.default(true),
+  TILLSTREAM_DATABASES: csv.default(['tillstream_hq', 'tillstream_store_s001', 'tillstream_store_s002']).describe('Databases `up` creates when missing (empty: `tillstream migrate` migrates them).'),
+  INFRA_AUTOSTART_SERVICES: bool.default(true).describe('Start PostgreSQL and Redis (Debian\'s servers) when they are down.'),
 });
 
 export function infraConfigFromEnv(env: Record<string, string | undefined>, logger: Logger): InfraConfig {

@@ -73,12 +73,6 @@ describe('local infrastructure tool', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^infra: \[JAVA_MISSING\] java is not on PATH/);
   });
-
-  it('prints help', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, '--help']);
-    expect(stdout).toMatch(/Usage: npm run infra:<up\|down\|status>/);
-    expect(stdout).toMatch(/KAFKA_VERSION \(3\.9\.1\)/);
-  });
 });
 
 describe('KRaft cluster ids', () => {
