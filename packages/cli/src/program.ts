@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { envHelp } from '@tillstream/config';
 import { certsCommand } from './commands/certs.ts';
 import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
@@ -8,6 +9,7 @@ import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
 import { userCommand } from './commands/user.ts';
+import { cliEnvSchema } from './env.ts';
 
 /** The `tillstream` command tree; every command has --help. */
 export function program(): Command {
@@ -22,5 +24,9 @@ export function program(): Command {
     .addCommand(dlqCommand())
     .addCommand(kafkaCommand())
     .addCommand(simulateCommand())
-    .addCommand(demoCommand());
+    .addCommand(demoCommand())
+    .addHelpText(
+      'after',
+      `\nEnvironment (each command's flags override it; the local infrastructure's: npm run infra:up -- --help):\n\n${envHelp(cliEnvSchema)}\n`,
+    );
 }

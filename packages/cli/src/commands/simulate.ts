@@ -92,7 +92,7 @@ export function simulateCommand(): Command {
 synthetic: baskets of the bakery's items weighted by their real sales, cash and card,
   returns, post-voids, training transactions, terminal clock skew, and terminals that
   go offline and later upload their backlog through the batch endpoint.
-replay: the bakery's real log (../shared/data/bakery-transactions.csv, 9,465 transactions
+replay: the bakery's real log (../shared/data/bakery-transactions.csv, 9,531 transactions
   over 159 days) at --speed times real time.
 
 Terminal tokens are issued in each store's database (as \`terminal add\` would: it
