@@ -14,3 +14,4 @@ export * from './roles.ts';
 export * from './users.ts';
 export * from './locks.ts';
 export * from './idempotent.ts';
+export * from './held-voids.ts';
