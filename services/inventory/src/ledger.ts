@@ -75,7 +75,8 @@ export async function recordPosTransactions(
     [unique.map((r) => r.tx.transactionId), unique.map((r) => r.tx.type), unique.map((r) => r.tx.trainingMode), unique.map((r) => r.partition), unique.map((r) => r.offset)],
   );
   const isNew = new Set(inserted.rows.map((r) => r.transaction_id));
-  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
+  // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
+  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
 
   const items = new Map<string, ItemFacts>();
   const lines = { sku: [] as string[], kind: [] as string[], quantity: [] as string[], tx: [] as string[], line: [] as number[], at: [] as string[] };

@@ -109,7 +109,8 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
   let sums = sumWindows([...contributionOfId.values()], ctx.timeZone);
   const { rows: inserted } = await inserting;
   const isNew = new Set(inserted.map((r) => r.transaction_id));
-  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
+  // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
+  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
   const added = [...contributionOfId].filter(([id]) => isNew.has(id)).map(([, c]) => c);
   if (added.length < contributionOfId.size) sums = sumWindows(added, ctx.timeZone);
 
