@@ -147,7 +147,7 @@ describe('store -> HQ sync', () => {
       expect(Number(held[0]!.n)).toBe(ids.size);
     }
 
-    // HQ publishes a catalog: each store applies it atomically (its catalog and the items' reorder settings) and acknowledges it.
+    // HQ publishes a catalog: each store's sync stores it atomically and acknowledges it (inventory then applies it to its items).
     const admin = (await testTokens(hqDb.pool, 'hq'))['hq-admin'];
     const publish = (body: unknown, token = admin) =>
       fetch(`${hq!.url}/v1/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
