@@ -148,7 +148,7 @@ describe('store -> HQ sync', () => {
       expect(Number(held[0]!.n)).toBe(ids.size);
     }
 
-    // HQ publishes a catalog: each store applies it atomically (its catalog and the items' reorder settings) and acknowledges it.
+    // HQ publishes a catalog: each store's sync stores it atomically and acknowledges it (inventory then applies it to its items).
     const admin = (await testTokens(hqDb.pool, 'hq'))['hq-admin'];
     const publish = (body: unknown, token = admin) =>
       fetch(`${hq!.url}/v1/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
@@ -165,8 +165,7 @@ describe('store -> HQ sync', () => {
         { sku: 'SKU-1', unit_price: '450', reorder_point: '12.000' },
         { sku: 'SKU-2', unit_price: '450', reorder_point: null },
       ]);
-      const { rows: items } = await s.trends.db.pool.query<{ reorder_point: string }>("SELECT reorder_point FROM inventory_items WHERE sku = 'SKU-1'");
-      expect(items[0]?.reorder_point).toBe('12.000');
+      // The items' reorder settings reach the stock ledger through the inventory service (services/inventory/src/catalog.test.ts).
     }
     const { stores: health } = await json<{ stores: Array<{ storeId: string; catalogVersion: number | null; status: string }> }>(fetch(`${hq.url}/v1/stores/health`, { headers: await hqViewer(hqDb) }));
     expect(health.map((h) => [h.storeId, h.status, h.catalogVersion])).toEqual(stores.map((s) => [s.id, 'online', published.version]));

@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express, Router } from 'express';
+import { backoffDelay } from '@tillstream/backoff';
 import type { TopicSettings } from '@tillstream/contracts';
 import { classifyPgError, findPrincipal, isTransientPgError, type Pool } from '@tillstream/db';
 import { listen, plainHttpRefusal, serviceApp, type ListenOptions } from '@tillstream/http';
 import { KafkaAccessDenied, TopicsMissing, asAccessDenied, requireTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
 import type { Logger, Registry } from '@tillstream/observability';
+
+const START_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
 /**
  * Runs `start` until it succeeds or `stopping()` turns true, backing off from
@@ -24,12 +27,12 @@ async function startWhenReachable(logger: Logger, start: () => Promise<void>, st
         return;
       }
       if (err instanceof TopicsMissing) {
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        const delay = backoffDelay(attempt, START_BACKOFF);
         logger.error({ attempt, delayMs: delay }, `${err.message}; not consuming until they exist`);
         await sleep(delay);
         continue;
       }
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      const delay = backoffDelay(attempt, START_BACKOFF);
       logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
       await sleep(delay);
     }

@@ -12,3 +12,6 @@ export * from './sync-outbox.ts';
 export * from './quarantine.ts';
 export * from './roles.ts';
 export * from './users.ts';
+export * from './locks.ts';
+export * from './idempotent.ts';
+export * from './held-voids.ts';

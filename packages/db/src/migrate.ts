@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '@tillstream/observability';
+import { advisorySessionLock } from './locks.ts';
 import { verifyFull } from './pool.ts';
 import { adoptTables, ensureRoles, OWNER_ROLE, secureDatabase, type RolePasswords } from './roles.ts';
 
@@ -25,9 +26,6 @@ export interface MigrateOptions {
   caFile?: string;
 }
 
-/** Key of the advisory lock that serialises migration runs on one database. */
-const MIGRATION_LOCK = 7_421_001;
-
 /**
  * Prepares a Tillstream database and applies every pending migration of
  * `target`, each in its own transaction, as the owner role: the roles exist
@@ -50,7 +48,7 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
   client.on('error', (err) => log.warn({ err }, 'migration connection lost'));
   await client.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await advisorySessionLock(client, 'migrations');
     await ensureRoles(client, options.passwords);
     const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
     await secureDatabase(client, rows[0]!.name, options.target);

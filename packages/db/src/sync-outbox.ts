@@ -1,3 +1,4 @@
+import { advisoryXactLock } from './locks.ts';
 import type { PoolClient } from './pool.ts';
 
 /**
@@ -5,9 +6,8 @@ import type { PoolClient } from './pool.ts';
  * consumers and by anything else whose record must reach HQ (quarantine
  * entries). Writers and sync's batch cutter share one advisory lock: ids
  * below the cutter's view are all committed, so a batch's range never gains a
- * row after it was cut.
+ * row after it was cut (LOCK_NAMESPACE.syncOutbox).
  */
-export const SYNC_OUTBOX_LOCK = 0x5f4e_c001;
 
 export interface SyncOutboxRow {
   stream: string;
@@ -22,7 +22,7 @@ export interface SyncOutboxRow {
 /** Appends records to the sync outbox in the caller's transaction, in order; a known (stream, key) is skipped. */
 export async function appendSyncOutbox(client: PoolClient, rows: readonly SyncOutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await client.query('SELECT pg_advisory_xact_lock($1)', [SYNC_OUTBOX_LOCK]);
+  await advisoryXactLock(client, 'syncOutbox');
   // append_sync_outbox (migrations/store/*_service-roles.sql): writers other than sync may append, never read.
   await client.query(
     'SELECT append_sync_outbox($1::jsonb)',

@@ -1,4 +1,5 @@
 import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { backoffDelay } from '@tillstream/backoff';
 import { deadLetterTopicName, errorCode, isRetriable, maskCardLikeDigits, topicName, type Envelope, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { topicOffsets } from './admin.ts';
@@ -459,9 +460,8 @@ export class ConsumerRunner<Data> {
   }
 
   private backoff(attempt: number): number {
-    const { initialMs, maxMs } = this.options.retryBackoff ?? { initialMs: 200, maxMs: 30_000 };
-    const exp = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 20));
-    return Math.round(exp / 2 + Math.random() * (exp / 2)); // jitter so restarted members do not retry in lockstep
+    // Jittered, so restarted members do not retry in lockstep.
+    return backoffDelay(attempt, this.options.retryBackoff ?? { initialMs: 200, maxMs: 30_000 });
   }
 
   private sleep(ms: number): Promise<void> {

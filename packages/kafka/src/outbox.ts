@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '@tillstream/backoff';
 import type { AnyTopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import type { TypedProducer } from './producer.ts';
@@ -99,7 +100,7 @@ export class OutboxPublisher {
         }
       } catch (err) {
         failures++;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        const delay = backoffDelay(failures, { initialMs: 500, maxMs: 30_000 });
         this.options.logger.warn({ err, delayMs: delay }, 'publishing the outbox failed; will retry');
         await this.idle(delay);
         continue;

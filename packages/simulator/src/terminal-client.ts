@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '@tillstream/backoff';
 import type { PosTransactionInput } from '@tillstream/contracts';
 
 /** How a transaction ended, as a till would see it. */
@@ -78,7 +79,7 @@ export class TerminalClient {
   private async backoff(attempt: number, told?: number): Promise<boolean> {
     if (this.options.stopped()) return false;
     this.options.tally.retries++;
-    await sleep(told ?? Math.min(5000, (this.options.retryBaseMs ?? 200) * 2 ** attempt));
+    await sleep(told ?? backoffDelay(attempt + 1, { initialMs: this.options.retryBaseMs ?? 200, maxMs: 5000 }));
     return !this.options.stopped();
   }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   hqInventoryAlerts,
   hqInventoryLevels,
@@ -9,7 +8,7 @@ import {
   type SyncBatch,
   type SyncStream,
 } from '@tillstream/contracts';
-import { bookHqQuarantine, withTransaction, type Pool, type Queryable } from '@tillstream/db';
+import { bookHqQuarantine, requestHash, runIdempotent, type Pool, type PoolClient, type Queryable } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 
@@ -50,50 +49,54 @@ export async function touchStore(db: Queryable, storeId: string, backlog: SyncBa
  * each record's own identity, count them once.
  */
 export async function applyBatch(pool: Pool, producer: TypedProducer, storeId: string, batch: SyncBatch): Promise<AppliedBatch> {
-  const hash = createHash('sha256').update(JSON.stringify(batch.records)).update(String(batch.replayOf ?? '')).digest();
-  return withTransaction(pool, async (client) => {
-    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 11)) AS locked', [`hq-batch:${storeId}:${batch.batchId}`]);
-    if (!lock[0]?.locked) throw new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'this batch is being applied; retry shortly', { retryAfterSeconds: 1 });
-    const { rows: existing } = await client.query<{ body_hash: Buffer; result: BatchResult }>('SELECT body_hash, result FROM hq_batches WHERE store_id = $1 AND batch_id = $2', [
-      storeId,
-      batch.batchId,
-    ]);
-    const previous = existing[0];
-    if (previous) {
-      if (!previous.body_hash.equals(hash)) throw new HttpProblem('IDEMPOTENCY_KEY_REUSED', `batch ${batch.batchId} was applied with a different body`);
-      await touchStore(client, storeId, batch.backlog, true);
-      return { result: previous.result, replayed: true };
-    }
-
-    const foreign = batch.records.findIndex((r) => r.data.storeId !== storeId);
-    if (foreign >= 0) {
-      throw new HttpProblem('FORBIDDEN', `record ${foreign} belongs to store ${batch.records[foreign]!.data.storeId}; a store uploads only its own data`, {
-        errors: [{ pointer: pointer(['records', foreign, 'data', 'storeId']), message: `must be ${storeId}` }],
-      });
-    }
-    for (const stream of Object.keys(TOPIC_OF) as Array<keyof typeof TOPIC_OF>) {
-      const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
-      if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
-    }
-    // The latest state of each entry, in the batch's own transaction: applied once with the batch. The days they name are verified again.
-    const quarantine = batch.records.flatMap((r) => (r.stream === 'quarantine' ? [r.data] : []));
-    await bookHqQuarantine(client, quarantine);
-    const days = [...new Set(quarantine.flatMap((e) => (e.businessDay ? [e.businessDay] : [])))];
-    if (days.length > 0) {
-      await client.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = ANY($2::date[])", [storeId, days]);
-    }
-    const result: BatchResult = { batchId: batch.batchId, storeId, records: batch.records.length, appliedAt: new Date().toISOString() };
-    await client.query('INSERT INTO hq_batches (store_id, batch_id, body_hash, records, result) VALUES ($1, $2, $3, $4, $5)', [
-      storeId,
-      batch.batchId,
-      hash,
-      batch.records.length,
-      JSON.stringify(result),
-    ]);
-    if (batch.replayOf !== undefined) await answerReplay(client, storeId, batch.replayOf, batch.records.length);
-    await touchStore(client, storeId, batch.backlog, true);
-    return { result, replayed: false };
+  const hash = requestHash(JSON.stringify(batch.records), String(batch.replayOf ?? ''));
+  const { result, replayed } = await runIdempotent<BatchResult>(pool, {
+    namespace: 'hqBatch',
+    key: `${storeId}:${batch.batchId}`,
+    hash,
+    refuse: {
+      inFlight: () => new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'this batch is being applied; retry shortly', { retryAfterSeconds: 1 }),
+      reused: () => new HttpProblem('IDEMPOTENCY_KEY_REUSED', `batch ${batch.batchId} was applied with a different body`),
+    },
+    find: async (client) => {
+      const { rows } = await client.query<{ body_hash: Buffer; result: BatchResult }>('SELECT body_hash, result FROM hq_batches WHERE store_id = $1 AND batch_id = $2', [storeId, batch.batchId]);
+      return rows[0] && { hash: rows[0].body_hash, result: rows[0].result };
+    },
+    onReplay: (client) => touchStore(client, storeId, batch.backlog, true),
+    perform: (client) => apply(client, producer, storeId, batch, hash),
   });
+  return { result, replayed };
+}
+
+async function apply(client: PoolClient, producer: TypedProducer, storeId: string, batch: SyncBatch, hash: Buffer): Promise<BatchResult> {
+  const foreign = batch.records.findIndex((r) => r.data.storeId !== storeId);
+  if (foreign >= 0) {
+    throw new HttpProblem('FORBIDDEN', `record ${foreign} belongs to store ${batch.records[foreign]!.data.storeId}; a store uploads only its own data`, {
+      errors: [{ pointer: pointer(['records', foreign, 'data', 'storeId']), message: `must be ${storeId}` }],
+    });
+  }
+  for (const stream of Object.keys(TOPIC_OF) as Array<keyof typeof TOPIC_OF>) {
+    const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
+    if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
+  }
+  // The latest state of each entry, in the batch's own transaction: applied once with the batch. The days they name are verified again.
+  const quarantine = batch.records.flatMap((r) => (r.stream === 'quarantine' ? [r.data] : []));
+  await bookHqQuarantine(client, quarantine);
+  const days = [...new Set(quarantine.flatMap((e) => (e.businessDay ? [e.businessDay] : [])))];
+  if (days.length > 0) {
+    await client.query("UPDATE hq_manifests SET status = 'pending', check_offsets = NULL WHERE store_id = $1 AND business_day = ANY($2::date[])", [storeId, days]);
+  }
+  const result: BatchResult = { batchId: batch.batchId, storeId, records: batch.records.length, appliedAt: new Date().toISOString() };
+  await client.query('INSERT INTO hq_batches (store_id, batch_id, body_hash, records, result) VALUES ($1, $2, $3, $4, $5)', [
+    storeId,
+    batch.batchId,
+    hash,
+    batch.records.length,
+    JSON.stringify(result),
+  ]);
+  if (batch.replayOf !== undefined) await answerReplay(client, storeId, batch.replayOf, batch.records.length);
+  await touchStore(client, storeId, batch.backlog, true);
+  return result;
 }
 
 /** A replay arrived: the request is answered, and its day's manifest is verified again once HQ's consumer has booked it. */

@@ -12,6 +12,7 @@ export const inventoryEnv = z.object({
   TRENDS_URL: z.url().default('http://127.0.0.1:8082').describe("The store's trends service: /v1/sales on this port and the dashboard's sales figures."),
   SYNC_URL: z.url().default('http://127.0.0.1:8083').describe("The store's sync service: /v1/sync on this port and the dashboard's link to HQ."),
   DASHBOARD_INTERVAL_MS: positiveInt.default(1000).describe('How often open dashboards are brought up to date.'),
+  CATALOG_POLL_MS: positiveInt.default(2000).describe("How often inventory looks for a catalog version sync stored from HQ, to apply it to its items (one indexed read)."),
 });
 
 export type InventoryEnv = z.output<typeof inventoryEnv>;

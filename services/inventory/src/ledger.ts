@@ -7,11 +7,15 @@ import {
   toMilli,
   type InventoryAlert,
   type InventoryLevel,
+  countingLines,
+  firstCopies,
+  postVoids,
+  salesSign,
   type MovementKind,
-  type PosTransaction,
+  type PosRecord,
   type StockState,
 } from '@tillstream/contracts';
-import { writeOutbox, type OutboxEvent, type PoolClient } from '@tillstream/db';
+import { HELD_VOID_TABLES, holdVoids, releaseVoids, writeOutbox, type OutboxEvent, type PoolClient } from '@tillstream/db';
 import { nextState, type AlertPolicy } from './alerts.ts';
 
 /**
@@ -38,12 +42,6 @@ export interface ItemFacts {
   unitOfMeasure?: string | undefined;
 }
 
-export interface PosRecord {
-  tx: PosTransaction;
-  partition: number;
-  offset: string;
-}
-
 interface MovementRow {
   id: string;
   sku: string;
@@ -57,18 +55,17 @@ const toMovement = (r: MovementRow): Movement => ({ id: r.id, sku: r.sku, kind: 
 const RETURNING_MOVEMENT = 'RETURNING id, sku, kind, quantity, occurred_at';
 
 /**
- * Books a batch of POS transactions: each transaction once (retried copies
- * change nothing), one movement per line that is not voided, nothing for
- * training mode or NO_SALE; a POST_VOID reverses its original's movements,
- * now if the original is known, else as soon as it arrives.
+ * Books a batch of POS transactions by the POS booking rules
+ * (@tillstream/contracts pos-rules.ts): each transaction once (retried copies
+ * change nothing), one movement per counting line (a sale's take stock out),
+ * nothing for training mode or NO_SALE; a POST_VOID reverses its original's
+ * movements, now if the original is known, else as soon as it arrives.
  */
 export async function recordPosTransactions(
   client: PoolClient,
   records: readonly PosRecord[],
 ): Promise<{ movements: Movement[]; items: Map<string, ItemFacts>; booked: number }> {
-  const firstCopies = new Map<string, PosRecord>();
-  for (const record of records) if (!firstCopies.has(record.tx.transactionId)) firstCopies.set(record.tx.transactionId, record);
-  const unique = [...firstCopies.values()];
+  const unique = firstCopies(records);
 
   const inserted = await client.query<{ transaction_id: string }>(
     `INSERT INTO inventory_pos_transactions (transaction_id, type, training, kafka_partition, kafka_offset)
@@ -78,15 +75,15 @@ export async function recordPosTransactions(
     [unique.map((r) => r.tx.transactionId), unique.map((r) => r.tx.type), unique.map((r) => r.tx.trainingMode), unique.map((r) => r.partition), unique.map((r) => r.offset)],
   );
   const isNew = new Set(inserted.rows.map((r) => r.transaction_id));
-  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
+  // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
+  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
 
   const items = new Map<string, ItemFacts>();
   const lines = { sku: [] as string[], kind: [] as string[], quantity: [] as string[], tx: [] as string[], line: [] as number[], at: [] as string[] };
   for (const tx of fresh) {
-    if (tx.type !== 'SALE' && tx.type !== 'RETURN') continue;
-    const sign = tx.type === 'SALE' ? -1 : 1;
-    for (const line of tx.lines) {
-      if (line.voided) continue;
+    // Stock moves against sales: a sale's lines take stock out, a return's put it back.
+    const sign = -salesSign(tx);
+    for (const line of countingLines(tx)) {
       lines.sku.push(line.sku);
       lines.kind.push(tx.type);
       lines.quantity.push(milliToDecimal(sign * toMilli(line.quantity)));
@@ -108,39 +105,24 @@ export async function recordPosTransactions(
     movements.push(...rows.map(toMovement));
   }
 
-  const voids = fresh.filter((tx) => tx.type === 'POST_VOID' && tx.original);
-  if (voids.length > 0) {
-    // First void of an original wins; a second one changes nothing.
-    await client.query(
-      `INSERT INTO inventory_voids (original_transaction_id, void_transaction_id, occurred_at)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[])
-       ON CONFLICT (original_transaction_id) DO NOTHING`,
-      [voids.map((v) => v.original!.transactionId), voids.map((v) => v.transactionId), voids.map((v) => v.occurredAt)],
-    );
-  }
-  movements.push(...(await applyReadyVoids(client)));
+  await holdVoids(client, HELD_VOID_TABLES.inventory, postVoids(fresh));
+  movements.push(...(await reverseVoided(client)));
   return { movements, items, booked: isNew.size };
 }
 
-/**
- * Reverses the movements of every original whose void is waiting and which
- * has now arrived (in this batch or any earlier one). Pending voids are few
- * (a partial index holds only them), so this is cheap when there are none.
- */
-async function applyReadyVoids(client: PoolClient): Promise<Movement[]> {
+/** Reverses the movements of every original whose void was held and which is now known (in this batch or any earlier one). */
+async function reverseVoided(client: PoolClient): Promise<Movement[]> {
+  const released = await releaseVoids(client, HELD_VOID_TABLES.inventory);
+  if (released.length === 0) return [];
   const { rows } = await client.query<MovementRow>(
-    `WITH ready AS (
-       UPDATE inventory_voids v SET applied_at = now()
-       WHERE v.applied_at IS NULL
-         AND EXISTS (SELECT 1 FROM inventory_pos_transactions t WHERE t.transaction_id = v.original_transaction_id)
-       RETURNING v.original_transaction_id, v.void_transaction_id, v.occurred_at
-     )
-     INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
-     SELECT m.sku, 'POST_VOID', -m.quantity, r.void_transaction_id, m.line_number, r.occurred_at
-     FROM ready r JOIN inventory_movements m ON m.transaction_id = r.original_transaction_id
+    `INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
+     SELECT m.sku, 'POST_VOID', -m.quantity, r.void_id, m.line_number, r.occurred_at
+     FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS r(original_id, void_id, occurred_at)
+     JOIN inventory_movements m ON m.transaction_id = r.original_id
      ORDER BY m.id
      ON CONFLICT ON CONSTRAINT inventory_movements_pos_line DO NOTHING
      ${RETURNING_MOVEMENT}`,
+    [released.map((v) => v.originalTransactionId), released.map((v) => v.voidTransactionId), released.map((v) => v.occurredAt)],
   );
   return rows.map(toMovement);
 }

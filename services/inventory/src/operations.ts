@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import {
   milliToDecimal,
@@ -12,7 +11,7 @@ import {
   type StockState,
   type TransferRequest,
 } from '@tillstream/contracts';
-import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { requestHash, runIdempotent, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
 import { applyMovements, lockOnHand, recordOperationMovements, resettleItems, type ItemFacts, type LedgerContext, type OperationMovement } from './ledger.ts';
 
@@ -59,7 +58,7 @@ export interface BookedOperation {
 
 /** Hash of the validated body (zod rebuilds objects in schema order, so key order does not matter). */
 function bodyHash(operation: Operation): Buffer {
-  return createHash('sha256').update(operation.kind).update(JSON.stringify(operation.body)).digest();
+  return requestHash(operation.kind, JSON.stringify(operation.body));
 }
 
 function unknownSkus(skus: string[], known: Map<string, number>, action: string): HttpProblem | undefined {
@@ -109,54 +108,56 @@ async function plan(client: PoolClient, operation: Operation): Promise<{ kind: M
 /** Books `operation` under `key`; `actor` (the signed-in store manager) is recorded with it and shown in the movement history. */
 export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string, operation: Operation, actor: string): Promise<BookedOperation> {
   const hash = bodyHash(operation);
-  return withTransaction(pool, async (client) => {
-    const { rows: lock } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7)) AS locked', [`inventory-op:${key}`]);
-    if (!lock[0]?.locked) throw new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is being processed; retry shortly', { retryAfterSeconds: 1 });
-    const { rows: existing } = await client.query<{ body_hash: Buffer; response: OperationResponse }>(
-      'SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1',
-      [key],
-    );
-    const previous = existing[0];
-    if (previous) {
-      if (!previous.body_hash.equals(hash)) {
-        throw new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key');
-      }
-      return { response: previous.response, replayed: true };
-    }
-
-    const planned = await plan(client, operation);
-    const body = operation.body as { reference?: string; reason?: string; counterparty?: string; note?: string };
-    const { rows } = await client.query<{ id: string; created_at: Date }>(
-      `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, reason, counterparty, note, actor, response)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}') RETURNING id, created_at`,
-      [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null, actor],
-    );
-    const op = rows[0]!;
-    const movements = await recordOperationMovements(client, op.id, planned.moves);
-    const changes = await applyMovements(client, movements, planned.items, ctx);
-    const response: OperationResponse = {
-      operationId: op.id,
-      kind: planned.kind,
-      idempotencyKey: key,
-      reference: body.reference ?? null,
-      reason: body.reason ?? null,
-      counterparty: body.counterparty ?? null,
-      recordedAt: op.created_at.toISOString(),
-      lines: planned.moves.map((m) => {
-        const change = changes.get(m.sku)!;
-        const count = planned.counted?.get(m.sku);
-        return {
-          sku: m.sku,
-          quantity: milliToQuantity(m.milli),
-          ...(count ? { counted: milliToQuantity(count.counted), previous: milliToQuantity(count.previous) } : {}),
-          onHand: milliToQuantity(change.onHandMilli),
-          state: change.state,
-        };
-      }),
-    };
-    await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
-    return { response, replayed: false };
+  const { result, replayed } = await runIdempotent<OperationResponse>(pool, {
+    namespace: 'inventoryOperation',
+    key,
+    hash,
+    refuse: {
+      inFlight: () => new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is being processed; retry shortly', { retryAfterSeconds: 1 }),
+      reused: () => new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key'),
+    },
+    find: async (client) => {
+      const { rows } = await client.query<{ body_hash: Buffer; response: OperationResponse }>('SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1', [key]);
+      return rows[0] && { hash: rows[0].body_hash, result: rows[0].response };
+    },
+    perform: (client) => perform(client, ctx, key, operation, actor, hash),
   });
+  return { response: result, replayed };
+}
+
+async function perform(client: PoolClient, ctx: LedgerContext, key: string, operation: Operation, actor: string, hash: Buffer): Promise<OperationResponse> {
+  const planned = await plan(client, operation);
+  const body = operation.body as { reference?: string; reason?: string; counterparty?: string; note?: string };
+  const { rows } = await client.query<{ id: string; created_at: Date }>(
+    `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, reason, counterparty, note, actor, response)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}') RETURNING id, created_at`,
+    [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null, actor],
+  );
+  const op = rows[0]!;
+  const movements = await recordOperationMovements(client, op.id, planned.moves);
+  const changes = await applyMovements(client, movements, planned.items, ctx);
+  const response: OperationResponse = {
+    operationId: op.id,
+    kind: planned.kind,
+    idempotencyKey: key,
+    reference: body.reference ?? null,
+    reason: body.reason ?? null,
+    counterparty: body.counterparty ?? null,
+    recordedAt: op.created_at.toISOString(),
+    lines: planned.moves.map((m) => {
+      const change = changes.get(m.sku)!;
+      const count = planned.counted?.get(m.sku);
+      return {
+        sku: m.sku,
+        quantity: milliToQuantity(m.milli),
+        ...(count ? { counted: milliToQuantity(count.counted), previous: milliToQuantity(count.previous) } : {}),
+        onHand: milliToQuantity(change.onHandMilli),
+        state: change.state,
+      };
+    }),
+  };
+  await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
+  return response;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
-import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
+import { repeatEvery, startConsumerService, type RunningService } from '@tillstream/consumer-service';
 import type { Dashboard } from '@tillstream/dashboard';
 import { allow, forward } from '@tillstream/http';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
+import { applyStoreCatalog } from './catalog.ts';
 import { createInventoryMetrics } from './metrics.ts';
 import { storeDashboard } from './dashboard.ts';
 import { inventoryRouter } from './routes/inventory.ts';
@@ -21,6 +22,7 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
   const metrics = createInventoryMetrics(registry);
   const ledger: LedgerContext = { storeId: env.STORE_ID, policy: { bandPercent: env.ALERT_BAND_PERCENT } };
   let board: Dashboard | undefined;
+  let catalog: { stop(): Promise<void> } | undefined;
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
@@ -44,6 +46,19 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
       for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
     },
     routes: ({ pool, published, logger }) => {
+      // HQ's catalog, as sync stored it, reaches the items through the ledger (alert states re-evaluated and published).
+      const catalogLog = logger.child({ component: 'catalog' });
+      catalog = repeatEvery(
+        env.CATALOG_POLL_MS,
+        async () => {
+          const applied = await applyStoreCatalog(pool, ledger);
+          if (!applied) return;
+          published();
+          for (const change of applied.changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
+          catalogLog.info({ version: applied.version, items: applied.items }, 'catalog applied to items');
+        },
+        (err) => catalogLog.warn({ err }, 'cannot apply the catalog now; retrying'),
+      );
       board = storeDashboard({ pool, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, intervalMs: env.DASHBOARD_INTERVAL_MS, logger: logger.child({ component: 'dashboard' }) });
       return [
         inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published }),
@@ -53,6 +68,9 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         board.router,
       ];
     },
-    beforeStop: async () => board?.close(),
+    beforeStop: async () => {
+      await catalog?.stop();
+      board?.close();
+    },
   });
 }

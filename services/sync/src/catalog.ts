@@ -8,10 +8,11 @@ export async function appliedCatalogVersion(db: Queryable): Promise<{ version: n
 
 /**
  * Applies an HQ catalog version atomically: the store catalog becomes exactly
- * this version's items, and each item's reorder settings reach the
- * inventory ledger's items, in one transaction. A version at or below the
- * applied one changes nothing. (Alert states are re-evaluated by the
- * inventory service at the SKU's next movement.)
+ * this version's items, in one transaction. A version at or below the
+ * applied one changes nothing. The items' reorder settings reach the stock
+ * ledger through the inventory service, which applies each stored version
+ * itself and re-evaluates alert states (services/inventory/src/catalog.ts):
+ * sync's role may not write inventory's tables.
  */
 export async function applyCatalog(pool: Pool, catalog: Catalog): Promise<boolean> {
   return withTransaction(pool, async (client) => {
@@ -35,13 +36,6 @@ export async function applyCatalog(pool: Pool, catalog: Catalog): Promise<boolea
       `INSERT INTO store_catalog (sku, description, category, unit_price, reorder_point, reorder_quantity, maximum, version)
        SELECT sku, description, category, unit_price, reorder_point, reorder_quantity, maximum, $2 FROM jsonb_to_recordset($1::jsonb) AS r(${columns})`,
       [items, catalog.version],
-    );
-    await client.query(
-      `INSERT INTO inventory_items AS i (sku, description, category, reorder_point, reorder_quantity, maximum)
-       SELECT sku, description, category, reorder_point, reorder_quantity, maximum FROM jsonb_to_recordset($1::jsonb) AS r(${columns})
-       ON CONFLICT (sku) DO UPDATE SET description = EXCLUDED.description, category = EXCLUDED.category, reorder_point = EXCLUDED.reorder_point,
-         reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum, settings_by = NULL, updated_at = now()`,
-      [items],
     );
     await client.query('INSERT INTO store_catalog_versions (version, items) VALUES ($1, $2)', [catalog.version, catalog.items.length]);
     return true;

@@ -1,4 +1,5 @@
 import { Agent, fetch, type Dispatcher } from 'undici';
+import { backoffDelay } from '@tillstream/backoff';
 import { SyncLimitsV1, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
 
 /** HQ could not take the request now (unreachable, 5xx, 429, 409 in flight): try again, no sooner than `retryAfterMs` if HQ said so. */
@@ -53,10 +54,9 @@ export interface RetrySettings {
   maxMs: number;
 }
 
-/** Capped exponential backoff with jitter: half to all of base * 2^(failures-1), at most maxMs. */
+/** The retry schedule (@tillstream/backoff) in sync's settings: half to all of base * 2^(failures-1), at most maxMs. */
 export function backoffMs(failures: number, retry: RetrySettings, random = Math.random): number {
-  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffDelay(failures, { initialMs: retry.baseMs, maxMs: retry.maxMs, random });
 }
 
 /** The store's side of mutual TLS: its client certificate, and the CA HQ's server certificate must chain to. */

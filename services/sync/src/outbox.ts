@@ -1,5 +1,5 @@
 import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord } from '@tillstream/contracts';
-import { appendSyncOutbox, SYNC_OUTBOX_LOCK, type PoolClient, type Queryable } from '@tillstream/db';
+import { advisoryXactLock, appendSyncOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 
 /**
  * The store's HQ backlog (migrations/store/*_sync.sql). Each sync consumer
@@ -8,7 +8,6 @@ import { appendSyncOutbox, SYNC_OUTBOX_LOCK, type PoolClient, type Queryable } f
  * is not uploaded twice. Writers and the batch cutter share one advisory
  * lock (appendSyncOutbox in @tillstream/db, which quarantine entries use too).
  */
-const OUTBOX_LOCK = SYNC_OUTBOX_LOCK;
 const append = appendSyncOutbox;
 
 /** The identity of each stream's records, and what a manifest or replay selects a transaction by. */
@@ -57,7 +56,7 @@ export interface BatchLimits {
  * however often it is enqueued or sent.
  */
 export async function cutBatches(client: PoolClient, storeId: string, limits: BatchLimits): Promise<number> {
-  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  await advisoryXactLock(client, 'syncOutbox');
   const large = Math.max(1, Math.floor(limits.bytes / 4));
   const span = Math.max(1, limits.bytes - large);
   const { rows } = await client.query<{ n: string }>(
@@ -90,7 +89,7 @@ export async function cutBatches(client: PoolClient, storeId: string, limits: Ba
  * the batch was acknowledged, refused or split meanwhile.
  */
 export async function splitRefusedBatch(client: PoolClient, storeId: string, batchId: string, refusal: string): Promise<'split' | 'set-aside' | undefined> {
-  await client.query('SELECT pg_advisory_xact_lock($1)', [OUTBOX_LOCK]);
+  await advisoryXactLock(client, 'syncOutbox');
   const { rows } = await client.query<{ first_id: string; last_id: string; oldest_at: Date }>(
     'SELECT first_id, last_id, oldest_at FROM sync_batches WHERE batch_id = $1 AND acked_at IS NULL AND refused_at IS NULL FOR UPDATE',
     [batchId],

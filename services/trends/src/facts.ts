@@ -2,13 +2,19 @@ import {
   decimalToMilli,
   milliToQuantity,
   salesAggregates,
+  countingLines,
+  countsForSales,
+  firstCopies,
+  postVoids,
+  salesSign,
   toMilli,
   type Dimension,
   type Granularity,
+  type PosRecord,
   type PosTransaction,
   type SalesAggregate,
 } from '@tillstream/contracts';
-import type { Pool, PoolClient } from '@tillstream/db';
+import { HELD_VOID_TABLES, holdVoids, releaseVoids, type Pool, type PoolClient } from '@tillstream/db';
 import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
 import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } from './windows.ts';
 
@@ -16,7 +22,8 @@ import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } f
  * The trends service's write path (tables: packages/db/migrations/store/*_trends.sql).
  *
  * A transaction is recorded once (retried copies change nothing) with its
- * counting lines and tenders, signed (a return's are negative). Its
+ * counting lines and tenders, signed (a return's are negative), by the POS
+ * booking rules (@tillstream/contracts pos-rules.ts). Its
  * contribution is then added to every window it belongs to: 5-minute and
  * hourly windows of occurredAt in the store's time zone, and its business
  * day; by store, SKU, category, terminal and tender. A post-void subtracts
@@ -32,12 +39,6 @@ export interface TrendsContext {
 
 /** This service's name in the event outbox. */
 export const OUTBOX_PUBLISHER = 'trends';
-
-export interface PosRecord {
-  tx: PosTransaction;
-  partition: number;
-  offset: string;
-}
 
 export interface Recorded {
   /** Transactions recorded for the first time. */
@@ -56,10 +57,9 @@ interface StoredContribution {
 
 /** What a SALE or RETURN adds to its windows: its lines that count and its tenders net of change, signed (a return's negative). */
 function contributionOf(tx: PosTransaction): Contribution {
-  const sign = tx.type === 'RETURN' ? -1 : 1;
+  const sign = salesSign(tx);
   const contribution: Contribution = { sign: 1, type: tx.type as Contribution['type'], businessDay: tx.businessDay, occurredAtMs: Date.parse(tx.occurredAt), terminalId: tx.terminalId, lines: [], tenders: [] };
-  for (const line of tx.lines) {
-    if (line.voided) continue;
+  for (const line of countingLines(tx)) {
     contribution.lines.push({
       sku: line.sku,
       category: line.category,
@@ -80,12 +80,9 @@ const stored = (c: Contribution): StoredContribution => ({
 });
 
 export async function recordSales(client: PoolClient, records: readonly PosRecord[], ctx: TrendsContext): Promise<Recorded> {
-  const firstCopies = new Map<string, PosRecord>();
-  for (const r of records) if (!firstCopies.has(r.tx.transactionId)) firstCopies.set(r.tx.transactionId, r);
-  const unique = [...firstCopies.values()];
-  const counts = (tx: PosTransaction) => !tx.trainingMode && (tx.type === 'SALE' || tx.type === 'RETURN');
+  const unique = firstCopies(records);
   const contributionOfId = new Map<string, Contribution>();
-  for (const { tx } of unique) if (counts(tx)) contributionOfId.set(tx.transactionId, contributionOf(tx));
+  for (const { tx } of unique) if (countsForSales(tx)) contributionOfId.set(tx.transactionId, contributionOf(tx));
   // One row per transaction, its contribution with it (read back only if a post-void takes it off).
   const inserting = client.query<{ transaction_id: string }>(
     `INSERT INTO sales_transactions (transaction_id, type, training, business_day, occurred_at, terminal_id, kafka_partition, kafka_offset, contribution)
@@ -112,25 +109,15 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
   let sums = sumWindows([...contributionOfId.values()], ctx.timeZone);
   const { rows: inserted } = await inserting;
   const isNew = new Set(inserted.map((r) => r.transaction_id));
-  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId) && !r.tx.trainingMode).map((r) => r.tx);
+  // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
+  const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
   const added = [...contributionOfId].filter(([id]) => isNew.has(id)).map(([, c]) => c);
   if (added.length < contributionOfId.size) sums = sumWindows(added, ctx.timeZone);
 
-  const voids = fresh.filter((tx) => tx.type === 'POST_VOID' && tx.original);
-  if (voids.length > 0) {
-    await client.query(
-      `INSERT INTO sales_voids (original_transaction_id, void_transaction_id)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT (original_transaction_id) DO NOTHING`,
-      [voids.map((v) => v.original!.transactionId), voids.map((v) => v.transactionId)],
-    );
-  }
-  // Originals whose void is waiting and which are now known: their contribution comes off.
-  const { rows: voided } = await client.query<{ original_transaction_id: string }>(
-    `UPDATE sales_voids v SET applied_at = now()
-     WHERE v.applied_at IS NULL AND EXISTS (SELECT 1 FROM sales_transactions t WHERE t.transaction_id = v.original_transaction_id)
-     RETURNING v.original_transaction_id`,
-  );
-  if (voided.length > 0) sums = sumWindows([...added, ...(await storedContributions(client, voided.map((v) => v.original_transaction_id), -1))], ctx.timeZone);
+  await holdVoids(client, HELD_VOID_TABLES.trends, postVoids(fresh));
+  // Originals whose void was held and which are now known: their contribution comes off.
+  const voided = await releaseVoids(client, HELD_VOID_TABLES.trends);
+  if (voided.length > 0) sums = sumWindows([...added, ...(await storedContributions(client, voided.map((v) => v.originalTransactionId), -1))], ctx.timeZone);
   const windows = await addToWindows(client, sums);
   const latest = Math.max(...added.map((c) => c.occurredAtMs));
   const latestWall = added.length > 0 ? wallClock(ctx.timeZone)(latest) : undefined;

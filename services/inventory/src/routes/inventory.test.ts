@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { inventoryAlerts } from '@tillstream/contracts';
-import { issueTerminalToken } from '@tillstream/db';
+import { advisoryXactLock, issueTerminalToken } from '@tillstream/db';
 import { bearer, makeTransaction, readRecords } from '@tillstream/testing';
 import { testInventory, type TestInventory } from '../testing.ts';
 
@@ -99,7 +99,7 @@ describe('store inventory API', () => {
     const holder = new pg.Client({ connectionString: inv.db.url });
     await holder.connect();
     await holder.query('BEGIN');
-    await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`inventory-op:${key}`]);
+    await advisoryXactLock(holder, 'inventoryOperation', key);
     const res = await book(inv, 'receipts', { reference: 'DN-2', lines: [{ sku: 'OIL', quantity: 1 }] }, key);
     await holder.query('ROLLBACK');
     await holder.end();
