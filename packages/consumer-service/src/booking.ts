@@ -34,7 +34,7 @@ export interface BookingConsumerOptions<Data> {
    * The transaction a record is (POS topics): named beside its request id in
    * the line logged for each booked record that carries one.
    */
-  transactionIdOf?(data: Data): string;
+  transactionIdOf?: (data: Data) => string;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { pinoHttp } from 'pino-http';
-import { RequestId, maskCardLikeDigits } from '@tillstream/contracts';
+import { RequestId } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { containsCardNumber } from './card-numbers.ts';
+import { routeOf } from './metrics.ts';
 
 /** The header a caller may name its request with, and in which every answer names it. */
 export const REQUEST_ID_HEADER = 'X-Request-Id';
@@ -30,16 +31,19 @@ export function requestIdOf(req: IncomingMessage): string | undefined {
 /** Requests polled by monitors: answered, never logged one by one. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-const pathOf = (url: string | undefined): string => (url ?? '').split('?', 1)[0]!;
+/** What the line of a completed request says: its route pattern, never its path, query, headers or body. */
+function completed(req: IncomingMessage, res: ServerResponse, fields: object): object {
+  return { ...fields, method: req.method, route: routeOf(req as Request, res as Response) };
+}
 
 /**
  * Names each request and gives it a child logger: the id is the caller's
  * `X-Request-Id` when acceptable (acceptRequestId), else a new UUID; it is
  * echoed in the answer's `X-Request-Id`, is `req.id`, and is `requestId` on
  * every line logged through `req.log`. One line is logged per completed
- * request (monitoring routes aside): method, path (query dropped, card-like
- * digits masked), status and duration; never headers or bodies. Mounted
- * before anything that may refuse a request, so refusals are named too.
+ * request (monitoring routes aside): method, route pattern, status and
+ * duration. Mounted before anything that may refuse a request (a card
+ * number in the path is refused by a later guard), so refusals are named too.
  */
 export function requestLogging(logger: Logger): RequestHandler {
   const middleware = pinoHttp<IncomingMessage, ServerResponse>({
@@ -51,12 +55,15 @@ export function requestLogging(logger: Logger): RequestHandler {
       res.setHeader(REQUEST_ID_HEADER, id);
       return id;
     },
-    // Metadata, not documents: the path may hold a card number a guard is about to refuse.
+    // The raw request is never serialized (its path, query and headers may hold a card number or a token).
+    wrapSerializers: false,
     serializers: {
-      req: (req: { method?: string; url?: string }) => ({ method: req.method, path: maskCardLikeDigits(pathOf(req.url)) }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      req: () => undefined,
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
     },
-    autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
+    customSuccessObject: completed,
+    customErrorObject: (req, res, _err, fields: object) => completed(req, res, fields),
+    autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?', 1)[0]!) },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
   });
   return (req, res, next) => middleware(req, res, next);
