@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { anonymous } from './auth.ts';
 import { listen, serviceApp } from './app.ts';
+import { HttpProblem } from './problem.ts';
 import { acceptRequestId } from './request-log.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -41,6 +42,12 @@ describe('serviceApp request ids', () => {
     routes.get('/v1/items/:id', anonymous('test route'), (req, res) => {
       req.log.info({ item: 'seen' }, 'handler line');
       res.json({ ok: true });
+    });
+    routes.get('/v1/boom', anonymous('test route'), () => {
+      throw new Error('the handler broke');
+    });
+    routes.get('/v1/away', anonymous('test route'), () => {
+      throw new HttpProblem('OVERLOADED', 'a dependency is away', { retryAfterSeconds: 1 });
     });
     const app = serviceApp({
       registry: createMetricsRegistry({ service: 'test' }),
@@ -87,6 +94,16 @@ describe('serviceApp request ids', () => {
       const health = await get('/healthz', { 'x-request-id': 'probe-1' });
       expect(health.headers.get('x-request-id')).toBe('probe-1');
       expect(lines('probe-1')).toEqual([]);
+
+      // A fault is logged once with its cause under the request's id, and its answer's line says the status; a 503 is a warning.
+      await get('/v1/boom', { 'x-request-id': 'boom-1' });
+      expect(lines('boom-1')).toMatchObject([
+        { level: 50, msg: 'request failed', err: { message: 'the handler broke' } },
+        { level: 50, msg: 'request completed', route: '/v1/boom', res: { statusCode: 500 } },
+      ]);
+      expect(lines('boom-1')[1]).not.toHaveProperty('err');
+      await get('/v1/away', { 'x-request-id': 'away-1' });
+      expect(lines('away-1').filter((l) => l.msg === 'request completed')).toMatchObject([{ level: 40, res: { statusCode: 503 } }]);
 
       const all = logs.join('');
       expect(all).not.toMatch(/4111|secret|items\/A|nowhere|a b/);

@@ -62,9 +62,12 @@ export function requestLogging(logger: Logger): RequestHandler {
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
     },
     customSuccessObject: completed,
-    customErrorObject: (req, res, _err, fields: object) => completed(req, res, fields),
+    // A 5xx is one line like any other: the error itself, if any, was logged by problemMiddleware with its cause.
+    customErrorObject: (req, res, _err, fields: { res?: unknown; responseTime?: unknown }) => completed(req, res, { res: fields.res, responseTime: fields.responseTime }),
+    customErrorMessage: () => 'request completed',
     autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?', 1)[0]!) },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    // 503 is a designed answer (a dependency is away: retry later), not a fault of this process.
+    customLogLevel: (_req, res, err) => (err || (res.statusCode >= 500 && res.statusCode !== 503) ? 'error' : res.statusCode === 503 ? 'warn' : 'info'),
   });
   return (req, res, next) => middleware(req, res, next);
 }
