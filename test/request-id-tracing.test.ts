@@ -9,7 +9,8 @@ import { startChain, type Chain } from './chain.ts';
  * as X-Request-Id (or the one ingest gives a request without a usable one) is
  * echoed, written on the POS record's headers, named by every service's log
  * lines about the sale (ingest, inventory, trends, sync, HQ), uploaded with
- * the transaction and kept in HQ's hq_transactions row.
+ * the transaction and kept in HQ's hq_transactions row; sync's uploads are
+ * named in HQ's request lines by their batch ids.
  */
 
 type Service = keyof Chain['logs'];
@@ -90,6 +91,12 @@ describe('request id tracing, terminal to HQ', () => {
           message: `${service} to log booking ${transactionId} under request ${requestId}`,
         });
       }
+    }
+    // Sync's uploads are named by their batch ids in HQ's request lines.
+    const { rows: batches } = await chain.db.pool.query<{ batch_id: string }>('SELECT batch_id FROM sync_batches WHERE acked_at IS NOT NULL');
+    expect(batches.length).toBeGreaterThan(0);
+    for (const { batch_id: id } of batches) {
+      await waitFor(() => linesOf(chain, 'hq', id).some((l) => l.msg === 'request completed' && l.method === 'POST'), { timeoutMs: 10_000, message: `HQ to name upload ${id}` });
     }
     // The id a till sent that was not a safe token is in no log line.
     for (const service of Object.keys(chain.logs) as Service[]) expect(chain.logs[service].join('')).not.toContain('not a token');
