@@ -1,6 +1,6 @@
 import type { TopicSpec } from '@tillstream/contracts';
 import { consumerOffsetHooks, recordQuarantine, withConsumerTransaction, type Pool, type PoolClient, type QuarantineTarget } from '@tillstream/db';
-import { ConsumerRunner, type ConsumedRecord, type Kafka, type TypedProducer } from '@tillstream/kafka';
+import { ConsumerRunner, requestIdHeader, type ConsumedRecord, type Kafka, type TypedProducer } from '@tillstream/kafka';
 import { deadLetteredCounter, type Logger, type Registry } from '@tillstream/observability';
 
 export interface BookingConsumerOptions<Data> {
@@ -30,6 +30,26 @@ export interface BookingConsumerOptions<Data> {
   book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
   /** After the batch committed. */
   afterCommit?(records: ConsumedRecord<Data>[]): void;
+  /**
+   * The transaction a record is (POS topics): named beside its request id in
+   * the line logged for each booked record that carries one.
+   */
+  transactionIdOf?: (data: Data) => string;
+}
+
+/**
+ * One line per booked record that carries a request id (a POS transaction,
+ * from the terminal's request at ingest), so a sale's id appears in every
+ * service's log on its way to HQ; records derived from many transactions
+ * carry none and are not logged one by one.
+ */
+function logTraced<Data>(logger: Logger, records: readonly ConsumedRecord<Data>[], transactionIdOf: ((data: Data) => string) | undefined): void {
+  for (const record of records) {
+    const requestId = requestIdHeader(record.headers);
+    if (requestId === undefined) continue;
+    const transactionId = transactionIdOf?.(record.envelope.data);
+    logger.info({ requestId, ...(transactionId ? { transactionId } : {}), topic: record.topic, partition: record.partition, offset: record.offset }, 'record booked');
+  }
 }
 
 /**
@@ -76,6 +96,7 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
     handleBatch: async (records, batch) => {
       const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
       await withConsumerTransaction(pool, position, (client) => options.book(client, records));
+      logTraced(options.logger, records, options.transactionIdOf);
       options.afterCommit?.(records);
     },
   });

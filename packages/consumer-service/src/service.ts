@@ -106,6 +106,7 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
     quarantine: 'store',
     storeId: env.STORE_ID,
     registry,
+    transactionIdOf: (tx) => tx.transactionId,
     book: async (client, records) => {
       for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
       const stop = batchSeconds.startTimer();

@@ -12,3 +12,4 @@ export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';
 export * from './roles.ts';
+export * from './tracing.ts';

@@ -5,6 +5,7 @@ import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, ty
 import { QuarantineEntryV1 } from './quarantine.ts';
 import { SalesAggregateV1 } from './sales.ts';
 import { Text } from './text.ts';
+import { RequestId } from './tracing.ts';
 
 /**
  * Store -> HQ synchronisation: what a store uploads (batches of its sync
@@ -17,7 +18,11 @@ export type SyncStream = z.infer<typeof SyncStream>;
 
 /** One outbox record: its stream, its identity within the stream, and the event data as the store published it. */
 export const SyncRecord = z.discriminatedUnion('stream', [
-  z.strictObject({ stream: z.literal('transaction'), key: z.string().min(1).max(200), data: PosTransactionV1 }),
+  /**
+   * `requestId`: the terminal's request that brought the transaction in (X-Request-Id at ingest), so HQ's
+   * log lines about it name the same id as the store's. Optional: stores before it upload without one.
+   */
+  z.strictObject({ stream: z.literal('transaction'), key: z.string().min(1).max(200), data: PosTransactionV1, requestId: RequestId.optional() }),
   z.strictObject({ stream: z.literal('aggregate'), key: z.string().min(1).max(200), data: SalesAggregateV1 }),
   z.strictObject({ stream: z.literal('level'), key: z.string().min(1).max(200), data: InventoryLevelV1 }),
   z.strictObject({ stream: z.literal('alert'), key: z.string().min(1).max(200), data: InventoryAlertV1 }),

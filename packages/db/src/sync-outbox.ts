@@ -17,6 +17,8 @@ export interface SyncOutboxRow {
   businessDay?: string;
   terminalId?: string;
   sequenceNumber?: number;
+  /** For transactions: the request that brought it in at ingest (uploaded with it, for HQ's logs). */
+  requestId?: string | undefined;
 }
 
 /** Appends records to the sync outbox in the caller's transaction, in order; a known (stream, key) is skipped. */
@@ -35,6 +37,7 @@ export async function appendSyncOutbox(client: PoolClient, rows: readonly SyncOu
           business_day: r.businessDay ?? null,
           terminal_id: r.terminalId ?? null,
           sequence_number: r.sequenceNumber ?? null,
+          request_id: r.requestId ?? null,
         })),
       ),
     ],

@@ -11,6 +11,7 @@ import { hardenServer } from './edge.ts';
 import { operationsRouter } from './health.ts';
 import { httpMetrics } from './metrics.ts';
 import { HttpProblem, problemMiddleware } from './problem.ts';
+import { requestLogging } from './request-log.ts';
 import { plainHttpRefusal, type ListenOptions } from './tls.ts';
 
 export interface ServiceAppOptions {
@@ -31,7 +32,8 @@ export interface ServiceAppOptions {
 }
 
 /**
- * The express app every Tillstream API starts from: request metrics, the
+ * The express app every Tillstream API starts from: request metrics, a
+ * request id and child logger per request (requestLogging), the
  * card-number guard on path, query and headers (before anything else reads
  * them), the operations routes (/healthz, /readyz, /metrics), the service's
  * routes, a problem+json 404 for everything else and the one error middleware.
@@ -40,6 +42,7 @@ export function serviceApp(options: ServiceAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(httpMetrics(options.registry));
+  app.use(requestLogging(options.logger));
   // Card numbers first (in the path, the query or a header they are refused before anything reads or logs them), then who is calling.
   app.use(cardNumberGuard(options.onCardNumber ? { onCardNumber: options.onCardNumber } : {}));
   useAuthentication(app, options.authentication);

@@ -4,6 +4,7 @@ import { Router, type RequestHandler } from 'express';
 import type { Guard } from './auth.ts';
 import { sendContinue } from './edge.ts';
 import { HttpProblem, sendProblem } from './problem.ts';
+import { requestIdOf } from './request-log.ts';
 
 /**
  * Headers that belong to one connection, not to the message (RFC 9110 §7.6.1); never passed on.
@@ -70,6 +71,8 @@ export function forward(options: ForwardOptions): Router {
         path: req.originalUrl,
         headers: {
           ...endToEnd(req.headers),
+          // The service behind names the request as this front did (it may have made the id itself).
+          ...(requestIdOf(req) ? { 'x-request-id': requestIdOf(req) } : {}),
           host: target.host,
           'x-forwarded-for': [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', '),
           'x-forwarded-host': req.headers.host ?? '',

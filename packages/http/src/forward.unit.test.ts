@@ -27,14 +27,14 @@ async function front(target: string, timeoutMs?: number) {
 }
 
 async function backend() {
-  const seen: Array<{ method: string; url: string; body: unknown; forwardedFor: unknown }> = [];
+  const seen: Array<{ method: string; url: string; body: unknown; forwardedFor: unknown; requestId: unknown }> = [];
   // '/v1/sales/slow' never answers while the test runs: the front's own timeout is the only way its caller gets
   // an answer, however slow the machine (a handler answering after 1 s raced a 300 ms timeout).
   const held: Array<() => void> = [];
   const app = express();
   app.use(express.json());
   app.all('/v1/sales/{*rest}', (req, res) => {
-    seen.push({ method: req.method, url: req.originalUrl, body: req.body, forwardedFor: req.headers['x-forwarded-for'] });
+    seen.push({ method: req.method, url: req.originalUrl, body: req.body, forwardedFor: req.headers['x-forwarded-for'], requestId: req.headers['x-request-id'] });
     if (req.path === '/v1/sales/missing') return void res.status(404).type('application/problem+json').json({ code: 'NOT_FOUND' });
     if (req.path === '/v1/sales/slow') return void held.push(() => res.json({ late: true }));
     res.status(req.method === 'POST' ? 201 : 200).setHeader('x-owner', 'trends').json({ path: req.path, query: req.query });
@@ -61,6 +61,9 @@ describe('forward', () => {
     const posted = await fetch(`${url}/v1/sales/notes`, { method: 'POST', headers: { 'content-type': 'application/json', ...VIEWER }, body: JSON.stringify({ a: [1, 2] }) });
     expect(posted.status).toBe(201);
     expect(trends.seen.at(-1)).toMatchObject({ method: 'POST', url: '/v1/sales/notes', body: { a: [1, 2] }, forwardedFor: '127.0.0.1' });
+    // The service behind hears the id the front named the request with (its own, here: the caller sent none).
+    expect(trends.seen.at(-1)!.requestId).toBe(posted.headers.get('x-request-id'));
+    expect(posted.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
     const missing = await fetch(`${url}/v1/sales/missing`, { headers: VIEWER });
     expect(missing.status).toBe(404);

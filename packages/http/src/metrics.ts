@@ -1,4 +1,16 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+
+/**
+ * The express pattern a request matched ("/v1/inventory/items/:sku"), once
+ * answered; "unmatched" when none did. Never the raw path: it is what
+ * metrics and logs name a request by (a raw path may hold anything).
+ */
+export function routeOf(req: Request, res: Response): string {
+  const pattern = (req.route as { path?: unknown } | undefined)?.path;
+  // A handler without an express pattern (a forwarded prefix) may name its route in res.locals.route.
+  const named = (res.locals as { route?: unknown }).route;
+  return typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : typeof named === 'string' ? named : 'unmatched';
+}
 import { Counter, Histogram, type Registry } from '@tillstream/observability';
 
 /**
@@ -23,10 +35,7 @@ export function httpMetrics(registry: Registry): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const pattern = (req.route as { path?: unknown } | undefined)?.path;
-      // A handler without an express pattern (a forwarded prefix) may name its route in res.locals.route.
-      const named = (res.locals as { route?: unknown }).route;
-      const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : typeof named === 'string' ? named : 'unmatched';
+      const route = routeOf(req, res);
       requests.inc({ route, method: req.method, status: String(res.statusCode) });
       duration.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });

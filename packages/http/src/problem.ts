@@ -150,7 +150,8 @@ export function problemMiddleware(logger: Logger, options: { classify?: (err: un
   return (err: unknown, req, res, _next) => {
     const problem = toProblem(options.classify ? options.classify(err) : err);
     if (problem.status >= 500) {
-      logger.error({ err: problem.cause ?? problem, code: problem.code, route: (req.route as { path?: unknown } | undefined)?.path, method: req.method }, 'request failed');
+      // req.log names the request (requestLogging); an app without it logs through the service's logger.
+      (req.log ?? logger).error({ err: problem.cause ?? problem, code: problem.code, route: (req.route as { path?: unknown } | undefined)?.path, method: req.method }, 'request failed');
     }
     if (res.headersSent) {
       res.end();

@@ -1,4 +1,5 @@
 import type { IHeaders } from 'kafkajs';
+import { RequestId } from '@tillstream/contracts';
 
 /** Header names Tillstream writes on records. */
 export const HEADER = {
@@ -6,6 +7,12 @@ export const HEADER = {
   contentType: 'content-type',
   /** When ingest received a transaction (server clock). */
   receivedAt: 'tillstream-received-at',
+  /**
+   * The id of the HTTP request that brought the record's transaction in
+   * (ingest's X-Request-Id), carried on so every service's log lines about
+   * it name the same id; records derived from many transactions carry none.
+   */
+  requestId: 'tillstream-request-id',
   errorCode: 'tillstream-error-code',
   errorMessage: 'tillstream-error-message',
   errorRetriable: 'tillstream-error-retriable',
@@ -32,4 +39,10 @@ export function decodeHeaders(headers: IHeaders | undefined): Record<string, str
     if (first !== undefined) out[name] = first.toString();
   }
   return out;
+}
+
+/** The record's request id (HEADER.requestId) if it is a valid RequestId; a missing or malformed one is none. */
+export function requestIdHeader(headers: Record<string, string>): string | undefined {
+  const value = headers[HEADER.requestId];
+  return value !== undefined && RequestId.safeParse(value).success ? value : undefined;
 }

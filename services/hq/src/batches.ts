@@ -10,7 +10,7 @@ import {
 } from '@tillstream/contracts';
 import { bookHqQuarantine, requestHash, runIdempotent, type Pool, type PoolClient, type Queryable } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
-import type { TypedProducer } from '@tillstream/kafka';
+import { HEADER, type TypedProducer } from '@tillstream/kafka';
 
 /** Where each uploaded stream goes in HQ's cluster (quarantine entries are booked straight into hq_quarantine). */
 const TOPIC_OF: Record<Exclude<SyncStream, 'quarantine'>, AnyTopicSpec> = {
@@ -76,7 +76,10 @@ async function apply(client: PoolClient, producer: TypedProducer, storeId: strin
     });
   }
   for (const stream of Object.keys(TOPIC_OF) as Array<keyof typeof TOPIC_OF>) {
-    const events = batch.records.filter((r) => r.stream === stream).map((r) => ({ storeId, data: r.data }));
+    // A transaction's request id (from the store's ingest) rides on as a header, for HQ's view consumer to log and keep.
+    const events = batch.records
+      .filter((r) => r.stream === stream)
+      .map((r) => ({ storeId, data: r.data, ...(r.stream === 'transaction' && r.requestId ? { headers: { [HEADER.requestId]: r.requestId } } : {}) }));
     if (events.length > 0) await producer.send(TOPIC_OF[stream], events, { dataValidated: true });
   }
   // The latest state of each entry, in the batch's own transaction: applied once with the batch. The days they name are verified again.

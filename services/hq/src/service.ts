@@ -1,7 +1,7 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
+import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
 import { listenOptionsFromFiles } from '@tillstream/http';
@@ -30,7 +30,11 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
   const producer = new TypedProducer({ kafka, logger, source: 'hq', topicPrefix: env.HQ_TOPIC_PREFIX });
   const registry = createMetricsRegistry({ service: 'hq' });
 
-  const view = <Data>(spec: TopicSpec<Data>, write: (client: PoolClient, data: Data[]) => Promise<void>): ConsumerRunner<Data> =>
+  const view = <Data>(
+    spec: TopicSpec<Data>,
+    write: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
+    transactionIdOf?: (data: Data) => string,
+  ): ConsumerRunner<Data> =>
     bookingConsumer<Data>({
       kafka,
       logger,
@@ -47,10 +51,11 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
       // A record that names no store (not even invalid JSON's envelope) is filed under "unknown".
       storeId: 'unknown',
       registry,
-      book: (client, records) => write(client, records.map((r) => r.envelope.data)),
+      ...(transactionIdOf ? { transactionIdOf } : {}),
+      book: (client, records) => write(client, records.map((r) => r.envelope.data), records.map((r) => requestIdHeader(r.headers))),
     });
   const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
-    view(hqTransactions, writeTransactions),
+    view(hqTransactions, writeTransactions, (tx) => tx.transactionId),
     view(hqSalesAggregates, writeAggregates),
     view(hqInventoryLevels, writeLevels),
     view(hqInventoryAlerts, writeAlerts),

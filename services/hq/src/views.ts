@@ -9,9 +9,10 @@ import type { Queryable } from '@tillstream/db';
  * higher revision; levels only to a later movement.
  */
 
-export async function writeTransactions(db: Queryable, txs: readonly PosTransaction[]): Promise<void> {
+/** `requestIds[i]`: the request that brought `txs[i]` in at its store's ingest, as uploaded (none from older stores). */
+export async function writeTransactions(db: Queryable, txs: readonly PosTransaction[], requestIds: ReadonlyArray<string | undefined> = []): Promise<void> {
   if (txs.length === 0) return;
-  const rows = txs.map((tx) => ({
+  const rows = txs.map((tx, i) => ({
     store_id: tx.storeId,
     transaction_id: tx.transactionId,
     terminal_id: tx.terminalId,
@@ -23,12 +24,13 @@ export async function writeTransactions(db: Queryable, txs: readonly PosTransact
     grand: tx.totals.grand,
     tenders: tx.tenders.map((t) => ({ type: t.type, amount: t.amount, change: t.change ?? 0 })),
     occurred_at: tx.occurredAt,
+    request_id: requestIds[i] ?? null,
   }));
   await db.query(
-    `INSERT INTO hq_transactions (store_id, transaction_id, terminal_id, sequence_number, business_day, type, training, net, grand, tenders, occurred_at)
-     SELECT store_id, transaction_id, terminal_id, sequence_number, business_day, type, training, net, grand, tenders, occurred_at
+    `INSERT INTO hq_transactions (store_id, transaction_id, terminal_id, sequence_number, business_day, type, training, net, grand, tenders, occurred_at, request_id)
+     SELECT store_id, transaction_id, terminal_id, sequence_number, business_day, type, training, net, grand, tenders, occurred_at, request_id
      FROM jsonb_to_recordset($1::jsonb) AS r(store_id text, transaction_id uuid, terminal_id text, sequence_number bigint, business_day date,
-       type text, training boolean, net bigint, grand bigint, tenders jsonb, occurred_at timestamptz)
+       type text, training boolean, net bigint, grand bigint, tenders jsonb, occurred_at timestamptz, request_id text)
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
   );

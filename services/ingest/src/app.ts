@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { classifyPgError, findPrincipal, type Pool } from '@tillstream/db';
-import { HttpProblem, anonymous, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware, useAuthentication } from '@tillstream/http';
+import { HttpProblem, anonymous, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware, requestLogging, useAuthentication } from '@tillstream/http';
 import type { Logger, Registry } from '@tillstream/observability';
 import { terminalAuth } from './auth.ts';
 import type { ProducerGate } from './broker.ts';
@@ -37,6 +37,7 @@ export function createApp(deps: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(httpMetrics(deps.registry));
+  app.use(requestLogging(deps.logger));
   // Path, query and headers (the terminal's token aside) are scanned before auth or any route reads them.
   app.use(cardNumberGuard({ onCardNumber: () => deps.metrics.cardNumbers.inc() }));
   // Terminals and the store's people share the store database: one lookup tells them apart.

@@ -14,6 +14,8 @@ export interface CaptureItem {
   /** SHA-256 of `json`: "same body" means the same hash. */
   bodyHash: Buffer;
   receivedAt: Date;
+  /** The HTTP request that brought it (X-Request-Id): written in the record's headers for every consumer's log lines. */
+  requestId?: string | undefined;
 }
 
 export type CaptureOutcome =
@@ -310,7 +312,7 @@ export class Capture {
       storeId: this.options.storeId,
       data: item.tx,
       dataJson: item.json,
-      headers: { [HEADER.receivedAt]: item.receivedAt.toISOString() },
+      headers: { [HEADER.receivedAt]: item.receivedAt.toISOString(), ...(item.requestId ? { [HEADER.requestId]: item.requestId } : {}) },
     }));
     this.options.metrics.produceBatchSize.observe(batch.length);
     const started = performance.now();

@@ -191,7 +191,8 @@ export class HqClient {
   /** Uploads a batch: the object, or its JSON already serialised (`PreparedJson`, with its batch id). */
   async uploadBatch(batch: SyncBatch | { batchId: string; prepared: PreparedJson }): Promise<{ result: BatchResult; replayed: boolean }> {
     const body = 'prepared' in batch ? batch.prepared : batch;
-    const { status, body: result } = await this.request<BatchResult>('POST', '/batches', body, { 'idempotency-key': batch.batchId });
+    // HQ's request lines name the batch (its transactions' own ids travel inside it, as `requestId`).
+    const { status, body: result } = await this.request<BatchResult>('POST', '/batches', body, { 'idempotency-key': batch.batchId, 'x-request-id': batch.batchId });
     if (status === 404) throw new HqRejected('HQ has no batch endpoint for this store', status, result);
     return { result: result!, replayed: status === 200 };
   }

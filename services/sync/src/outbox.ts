@@ -12,10 +12,19 @@ const append = appendSyncOutbox;
 
 /** The identity of each stream's records, and what a manifest or replay selects a transaction by. */
 export const appendOutbox = {
-  transactions: (client: PoolClient, txs: readonly PosTransaction[]) =>
+  /** `requestIds[i]`: the request that brought `txs[i]` in at ingest (its POS record's header), if any. */
+  transactions: (client: PoolClient, txs: readonly PosTransaction[], requestIds: ReadonlyArray<string | undefined> = []) =>
     append(
       client,
-      txs.map((tx) => ({ stream: 'transaction', key: tx.transactionId, data: tx, businessDay: tx.businessDay, terminalId: tx.terminalId, sequenceNumber: tx.sequenceNumber })),
+      txs.map((tx, i) => ({
+        stream: 'transaction',
+        key: tx.transactionId,
+        data: tx,
+        businessDay: tx.businessDay,
+        terminalId: tx.terminalId,
+        sequenceNumber: tx.sequenceNumber,
+        requestId: requestIds[i],
+      })),
     ),
   aggregates: (client: PoolClient, aggregates: readonly SalesAggregate[]) =>
     append(
@@ -126,6 +135,10 @@ export async function unackedBatches(db: Queryable, limit = 10_000): Promise<Bat
   return rows.map((r) => ({ batchId: r.batch_id, firstId: r.first_id, lastId: r.last_id, records: r.records }));
 }
 
+/** An outbox row as a SyncRecord; `requestId` only where there is one (an upload without it is what HQ took before). */
+const RECORD_JSON = `CASE WHEN request_id IS NULL THEN json_build_object('stream', stream, 'key', record_key, 'data', data)
+  ELSE json_build_object('stream', stream, 'key', record_key, 'data', data, 'requestId', request_id) END`;
+
 /**
  * A batch's records as the JSON array the batch body carries, built by
  * PostgreSQL from the stored documents: the store parses and re-serialises
@@ -133,7 +146,7 @@ export async function unackedBatches(db: Queryable, limit = 10_000): Promise<Bat
  */
 export async function batchRecordsJson(db: Queryable, batch: Pick<Batch, 'firstId' | 'lastId'>): Promise<{ json: string; count: number }> {
   const { rows } = await db.query<{ json: string; n: string }>(
-    `SELECT coalesce(json_agg(json_build_object('stream', stream, 'key', record_key, 'data', data) ORDER BY id), '[]')::text AS json, count(*) AS n
+    `SELECT coalesce(json_agg(${RECORD_JSON} ORDER BY id), '[]')::text AS json, count(*) AS n
      FROM sync_outbox WHERE id BETWEEN $1 AND $2`,
     [batch.firstId, batch.lastId],
   );
@@ -142,14 +155,14 @@ export async function batchRecordsJson(db: Queryable, batch: Pick<Batch, 'firstI
 
 /** The transactions a replay request asks for, as the store holds them (but those HQ refused: they wait in quarantine). */
 export async function journalRange(db: Queryable, range: { businessDay: string; terminalId: string; from: number; to: number }): Promise<SyncRecord[]> {
-  const { rows } = await db.query<{ record_key: string; data: PosTransaction }>(
-    `SELECT record_key, data FROM sync_outbox
+  const { rows } = await db.query<{ record_key: string; data: PosTransaction; request_id: string | null }>(
+    `SELECT record_key, data, request_id FROM sync_outbox
      WHERE stream = 'transaction' AND business_day = $1 AND terminal_id = $2 AND sequence_number BETWEEN $3 AND $4
        AND NOT EXISTS (SELECT 1 FROM sync_batches b WHERE b.refused_at IS NOT NULL AND sync_outbox.id BETWEEN b.first_id AND b.last_id)
      ORDER BY sequence_number, id`,
     [range.businessDay, range.terminalId, range.from, range.to],
   );
-  return rows.map((r) => ({ stream: 'transaction', key: r.record_key, data: r.data }));
+  return rows.map((r) => ({ stream: 'transaction', key: r.record_key, data: r.data, ...(r.request_id === null ? {} : { requestId: r.request_id }) }));
 }
 
 export interface Backlog {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumerRunner } from '@tillstream/kafka';
+import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { listenOptionsFromFiles } from '@tillstream/http';
@@ -128,7 +128,11 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     },
   });
 
-  const feed = <Data>(spec: TopicSpec<Data>, append: (client: PoolClient, data: Data[]) => Promise<void>): ConsumerRunner<Data> =>
+  const feed = <Data>(
+    spec: TopicSpec<Data>,
+    append: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
+    transactionIdOf?: (data: Data) => string,
+  ): ConsumerRunner<Data> =>
     bookingConsumer<Data>({
       kafka,
       logger,
@@ -144,10 +148,14 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       quarantine: 'store',
       storeId: env.STORE_ID,
       registry,
-      book: (client, records) => append(client, records.filter((r) => r.envelope.storeId === env.STORE_ID).map((r) => r.envelope.data)),
+      ...(transactionIdOf ? { transactionIdOf } : {}),
+      book: (client, records) => {
+        const own = records.filter((r) => r.envelope.storeId === env.STORE_ID);
+        return append(client, own.map((r) => r.envelope.data), own.map((r) => requestIdHeader(r.headers)));
+      },
     });
   const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
-    feed(posTransactions, appendOutbox.transactions),
+    feed(posTransactions, appendOutbox.transactions, (tx) => tx.transactionId),
     feed(salesAggregates, appendOutbox.aggregates),
     feed(inventoryLevels, appendOutbox.levels),
     feed(inventoryAlerts, appendOutbox.alerts),

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import { IngestBatchRequest, MAX_BATCH_TRANSACTIONS, type IngestBatchResponse } from '@tillstream/contracts';
-import { HttpProblem, cardNumberProblem, containsCardNumber, findCardNumber, jsonBody, sendProblem, validationProblem } from '@tillstream/http';
+import { HttpProblem, cardNumberProblem, containsCardNumber, findCardNumber, jsonBody, requestIdOf, sendProblem, validationProblem } from '@tillstream/http';
 import type { TerminalIdentity } from '@tillstream/db';
 import type { CaptureItem, CaptureOutcome } from '../capture.ts';
 import { serialize, validateTransaction, type ValidationContext } from '../validate.ts';
@@ -47,7 +47,10 @@ export function transactionsRouter(deps: IngestDeps, auth: RequestHandler, limit
     spendTransactions(req.terminal!, 1);
     const result = validateTransaction(req.body, context(req.terminal!));
     if (result instanceof HttpProblem) throw reject(result);
-    const [outcome] = await capture.submit([{ tx: result, ...serialize(result), receivedAt }]);
+    const [outcome] = await capture.submit([{ tx: result, ...serialize(result), receivedAt, requestId: requestIdOf(req) }]);
+    if ('receipt' in outcome!) {
+      req.log.debug({ transactionId: result.transactionId, partition: outcome.receipt.partition, offset: outcome.receipt.offset }, outcome.status === 201 ? 'transaction captured' : 'transaction replayed');
+    }
     reply(res, outcome!);
   });
 
@@ -89,7 +92,7 @@ export function transactionsRouter(deps: IngestDeps, auth: RequestHandler, limit
         const echo = typeof transactionId === 'string' && !containsCardNumber(transactionId) ? { transactionId: transactionId.slice(0, 64) } : {};
         results[index] = { index, ...echo, status: result.status, problem: result.body() };
       } else {
-        items.push({ tx: result, ...serialize(result), receivedAt });
+        items.push({ tx: result, ...serialize(result), receivedAt, requestId: requestIdOf(req) });
         indexes.push(index);
       }
     }
@@ -107,6 +110,7 @@ export function transactionsRouter(deps: IngestDeps, auth: RequestHandler, limit
       else if (r.status === 200) summary.replayed++;
       else summary.failed++;
     }
+    req.log.info(summary, 'batch captured');
     res.status(200).json({ results, summary } satisfies IngestBatchResponse);
   });
 
