@@ -11,3 +11,5 @@ export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';
 export * from './roles.ts';
+export * from './read-api.ts';
+export * from './api-routes.ts';

@@ -11,3 +11,4 @@ export * from './auth.ts';
 export * from './forward.ts';
 export { declaredCharset, findDuplicateKey, hasDuplicateKey, hardenServer, sendContinue, textFault, textFaultMessage, type TextFault } from './edge.ts';
 export * from './routes.ts';
+export * from './openapi.ts';
