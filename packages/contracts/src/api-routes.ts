@@ -68,13 +68,15 @@ const REPLAYED = { 'Idempotent-Replayed': '"true" when this is the stored answer
 
 // --- ingest --------------------------------------------------------------------
 
+const PosTransaction = PosTransactionV1.meta({ id: 'PosTransactionV1', description: 'A POS transaction, contract v1 (ARTS POSLog-like); money in minor units' });
+
 export const ingestApi: readonly ApiOperation[] = [
   {
     method: 'POST',
     path: '/v1/transactions',
     summary: 'Capture one POS transaction',
     description: 'A 2xx means the store broker acknowledged it (acks=all). The transactionId is the idempotency key.',
-    body: PosTransactionV1,
+    body: PosTransaction,
     responses: { 201: json('Captured: the broker acknowledged it', IngestReceipt), 200: json('Already captured with this body: the original receipt', IngestReceipt, REPLAYED) },
     problems: ['CARD_NUMBER_DETECTED', 'IDEMPOTENCY_IN_FLIGHT', 'IDEMPOTENCY_KEY_REUSED', 'UNPROCESSABLE', 'RATE_LIMITED', 'BROKER_UNAVAILABLE', 'OVERLOADED'],
   },
@@ -82,7 +84,7 @@ export const ingestApi: readonly ApiOperation[] = [
     method: 'POST',
     path: '/v1/transactions/batch',
     summary: "Capture a terminal's offline backlog: a result per item",
-    body: z.strictObject({ transactions: z.array(PosTransactionV1).min(1).max(MAX_BATCH_TRANSACTIONS) }),
+    body: z.strictObject({ transactions: z.array(PosTransaction).min(1).max(MAX_BATCH_TRANSACTIONS) }),
     responses: { 200: json('Each item with its own status (201, 200, 4xx, 503) and receipt or problem', IngestBatchResponse) },
     problems: ['CARD_NUMBER_DETECTED', 'RATE_LIMITED', 'BROKER_UNAVAILABLE', 'OVERLOADED'],
   },
@@ -242,3 +244,36 @@ export const hqApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/quarantine', summary: "Every store's quarantine and HQ's own dead letters", query: ChainQuarantineQuery, responses: { 200: json('Counts and entries', QuarantineListing) } },
   { method: 'POST', path: '/v1/catalog', summary: 'Publish a new catalog version (prices, reorder settings)', body: CatalogPublishRequest, responses: { 201: json('Published', CatalogPublished) } },
 ];
+
+// --- dashboards (served by inventory for the store, by HQ) ---------------------------------
+
+/** A dashboard's routes (packages/dashboard), its figures shaped by `snapshot`. */
+export function dashboardApi(snapshot: z.ZodType): readonly ApiOperation[] {
+  const page = (description: string): ApiResponse => ({ description, contentType: 'text/html', schema: z.string() });
+  return [
+    { method: 'GET', path: '/', summary: 'The dashboard page for a signed-in viewer, else the sign-in form', responses: { 200: page('The page or the sign-in form'), 403: page('Signed in, but not as a viewer of this site') } },
+    {
+      method: 'POST',
+      path: '/v1/session',
+      summary: 'Sign in: a token (form field "token") for a session cookie',
+      responses: { 303: { description: 'Signed in: the session cookie is set, on to /', headers: { 'Set-Cookie': 'The session cookie' } }, 401: page('Unknown or revoked token'), 403: page('Not a viewer of this site') },
+      problems: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    },
+    { method: 'POST', path: '/v1/session/end', summary: 'Sign out: ends the session', responses: { 303: { description: 'Signed out, on to /' } } },
+    {
+      method: 'GET',
+      path: '/dashboard/:file',
+      summary: "The pages' scripts and styles",
+      params: z.strictObject({ file: z.string() }),
+      responses: { 200: { description: 'The file (JavaScript or CSS)', contentType: 'text/plain', schema: z.string() } },
+    },
+    { method: 'GET', path: '/v1/dashboard', summary: 'The figures the page shows', responses: { 200: json('The latest snapshot', snapshot) } },
+    {
+      method: 'GET',
+      path: '/v1/dashboard/events',
+      summary: 'The figures as a live stream (server-sent events, one snapshot per event)',
+      responses: { 200: { description: 'An event stream', contentType: 'text/event-stream', schema: z.string() } },
+      problems: ['RATE_LIMITED'],
+    },
+  ];
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AlertType, InventoryAlertV1, MovementKind, StockState } from './inventory.ts';
-import { BusinessDay, Rfc3339 } from './pos-transaction.ts';
+import { BusinessDay, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import { SalesAnomalyV1, SalesFigures } from './sales.ts';
 import { ReconciliationStatus } from './sync.ts';
@@ -111,7 +111,7 @@ export const InventoryItemsQuery = z.strictObject({
 });
 export const InventoryAlertsQuery = z.strictObject({
   type: commaList(AlertType).optional().meta({ description: 'Comma-separated alert types' }),
-  sku: z.string().max(64).optional(),
+  sku: Sku.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
 });
@@ -280,6 +280,7 @@ export const StoreHealth = z
 export type StoreHealth = z.infer<typeof StoreHealth>;
 
 export const StoresHealth = z.strictObject({ stores: z.array(StoreHealth) }).meta({ id: 'StoresHealth' });
+export type StoresHealth = z.infer<typeof StoresHealth>;
 
 export const ReconciliationDay = z
   .strictObject({
@@ -297,6 +298,39 @@ export const ReconciliationDay = z
 export type ReconciliationDay = z.infer<typeof ReconciliationDay>;
 
 export const ChainReconciliation = z.strictObject({ days: z.array(ReconciliationDay) }).meta({ id: 'ChainReconciliation' });
+export type ChainReconciliation = z.infer<typeof ChainReconciliation>;
 
 export const CatalogPublished = z.strictObject({ version: z.number().int().positive(), publishedAt: Rfc3339, items: z.number().int() }).meta({ id: 'CatalogPublished' });
 export type CatalogPublished = z.infer<typeof CatalogPublished>;
+
+// --- dashboards (GET /v1/dashboard and its live stream) ---------------------------------
+
+/** The store dashboard's figures: stock from inventory, sales from trends' API and the link from sync's (null when that service does not answer). */
+export const StoreDashboardSnapshot = z
+  .strictObject({
+    businessDay: BusinessDay,
+    lastWeekDay: BusinessDay,
+    summary: SalesFigures.nullable(),
+    hourly: z.strictObject({ today: z.array(SalesPoint).nullable(), lastWeek: z.array(SalesPoint).nullable() }),
+    top: z.array(TopSeller).nullable(),
+    anomalies: z.array(SalesAnomalyV1).nullable(),
+    sync: SyncStatus.nullable(),
+    stock: z.array(InventoryItem),
+    alerts: z.array(InventoryAlertV1),
+    quarantine: QuarantineListing,
+  })
+  .meta({ id: 'StoreDashboardSnapshot' });
+export type StoreDashboardSnapshot = z.infer<typeof StoreDashboardSnapshot>;
+
+/** HQ's dashboard figures: the last 7 business days' sales by store, store health, reconciliation and quarantine. */
+export const HqDashboardSnapshot = z
+  .strictObject({
+    today: BusinessDay,
+    days: z.array(BusinessDay),
+    sales: z.array(StoreDaySales),
+    health: z.array(StoreHealth),
+    reconciliation: z.array(ReconciliationDay),
+    quarantine: QuarantineListing,
+  })
+  .meta({ id: 'HqDashboardSnapshot' });
+export type HqDashboardSnapshot = z.infer<typeof HqDashboardSnapshot>;
