@@ -265,7 +265,7 @@ export function dashboardApi(snapshot: z.ZodType): readonly ApiOperation[] {
       path: '/dashboard/:file',
       summary: "The pages' scripts and styles",
       params: z.strictObject({ file: z.string() }),
-      responses: { 200: { description: 'The file (JavaScript or CSS)', contentType: 'text/plain', schema: z.string() } },
+      responses: { 200: { description: 'The file (JavaScript or CSS)', contentType: 'text/*', schema: z.string() } },
     },
     { method: 'GET', path: '/v1/dashboard', summary: 'The figures the page shows', responses: { 200: json('The latest snapshot', snapshot) } },
     {

@@ -334,3 +334,14 @@ export const HqDashboardSnapshot = z
   })
   .meta({ id: 'HqDashboardSnapshot' });
 export type HqDashboardSnapshot = z.infer<typeof HqDashboardSnapshot>;
+
+// --- operations (every service) ---------------------------------------------------------
+
+/** GET /readyz: every dependency's check, how long it took and why it failed. */
+export const Readiness = z
+  .strictObject({
+    status: z.enum(['ready', 'not ready']),
+    checks: z.array(z.strictObject({ name: z.string(), ok: z.boolean(), ms: z.number(), error: z.string().optional() })),
+  })
+  .meta({ id: 'Readiness' });
+export type Readiness = z.infer<typeof Readiness>;

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
-import { ProblemDocument, type ApiOperation, type Role } from '@tillstream/contracts';
+import { ProblemDocument, Readiness, type ApiOperation, type Role } from '@tillstream/contracts';
 import { anonymous, type RouteOwner } from './auth.ts';
 import { PROBLEMS, type ProblemCode } from './problem.ts';
 import { listRoutes, type AppRoute } from './routes.ts';
@@ -24,7 +24,6 @@ export const OPENAPI_ANONYMOUS_REASON = "the API's shape (paths, schemas, the ro
 
 const Problem = ProblemDocument.meta({ id: 'Problem', description: 'RFC 9457 problem details; `code` is stable, `errors` point at the fields at fault' });
 const Text = z.string();
-const Readiness = z.strictObject({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), z.unknown()) }).meta({ id: 'Readiness' });
 
 /** What every service's app answers besides its own routes (operationsRouter and this document). */
 export const operationsApi: readonly ApiOperation[] = [
