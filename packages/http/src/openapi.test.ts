@@ -1,7 +1,8 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { Router } from 'express';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ApiOperation } from '@tillstream/contracts';
+import { HqDashboardSnapshot, StoreDashboardSnapshot, dashboardApi, hqApi, ingestApi, inventoryApi, salesApi, syncApi, type ApiOperation } from '@tillstream/contracts';
 import { allow, anonymous } from './auth.ts';
 import { forward } from './forward.ts';
 import { openApiDocument } from './openapi.ts';
@@ -64,5 +65,23 @@ describe('openApiDocument', () => {
 
   it('refuses a problem code the error catalog does not define (a typo would document an answer nobody gives)', () => {
     expect(() => openApiDocument(routes(), { title: 'Test', description: 'x', operations: [{ ...operations[1]!, problems: ['IDEMPOTENCY_IN_FLYGHT'] }] })).toThrow(/IDEMPOTENCY_IN_FLYGHT/);
+  });
+
+  it("builds a valid OpenAPI 3.1 document (the specification's own JSON schema) for every service's API", async () => {
+    const apis: Record<string, readonly ApiOperation[]> = {
+      ingest: ingestApi,
+      store: [...inventoryApi, ...salesApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
+      trends: salesApi,
+      sync: syncApi,
+      hq: [...hqApi, ...dashboardApi(HqDashboardSnapshot)],
+    };
+    const faults: string[] = [];
+    for (const [name, api] of Object.entries(apis)) {
+      // Owners as the services declare them: store people, the store's own routes, the terminal's.
+      const owned = api.map((op) => ({ method: op.method, path: op.path, prefix: false, owner: { roles: [op.path.startsWith('/v1/stores/:') ? 'store' : name === 'ingest' ? 'terminal' : 'store-viewer'] as const } }));
+      const result = await new Validator().validate(JSON.parse(JSON.stringify(openApiDocument(owned, { title: name, description: name, operations: api }))) as Record<string, unknown>);
+      if (!result.valid) faults.push(`${name}: ${JSON.stringify(result.errors).slice(0, 2000)}`);
+    }
+    expect(faults).toEqual([]);
   });
 });
