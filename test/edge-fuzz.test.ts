@@ -180,7 +180,12 @@ const ANONYMOUS: Record<string, string> = {
   'trends GET /healthz': 'liveness only',
   'sync GET /healthz': 'liveness only',
   'hq GET /healthz': 'liveness only',
+  // Generated from contracts and the routes' guards: paths, shapes and role names, never a figure, a store id, a URL or a setting.
   'ingest GET /openapi.json': "the API's description for terminal vendors; no data",
+  'inventory GET /openapi.json': "the store API's description; no data",
+  'trends GET /openapi.json': "the sales API's description; no data",
+  'sync GET /openapi.json': "the sync API's description; no data",
+  'hq GET /openapi.json': "HQ's API description; no data",
   'inventory GET /': 'the sign-in form, or the page shell for a signed-in viewer; no figures',
   'hq GET /': 'the sign-in form, or the page shell for a signed-in viewer; no figures',
   'inventory GET /dashboard/:file': "the dashboard's static scripts and styles",

@@ -13,3 +13,5 @@ export * from './quarantine.ts';
 export * from './text.ts';
 export * from './roles.ts';
 export * from './tracing.ts';
+export * from './read-api.ts';
+export * from './api-routes.ts';

@@ -1,6 +1,7 @@
 // HQ dashboard: chain sales by store (chart), each store's sync health and
 // lag, reconciliation per store and business day, every store's quarantine.
-// Snapshot from HQ's GET /v1/dashboard: { today, days, sales, health, reconciliation, quarantine }.
+// Snapshot from HQ's GET /v1/dashboard: { today, days, sales, health, reconciliation, quarantine },
+// shaped as HqDashboardSnapshot in packages/contracts/src/read-api.ts.
 'use strict';
 
 const palette = ['#2e90fa', '#f79009', '#12b76a', '#9e77ed', '#f04438', '#0ba5ec', '#ee46bc', '#667085'];

@@ -1,7 +1,9 @@
 // Store dashboard: today's sales against the same weekday last week, top
 // sellers, low and out-of-stock items, the latest stock alerts, anomalies,
 // the link to HQ, the quarantine. Snapshot
-// from the store API's GET /v1/dashboard (null parts: that service is away).
+// from the store API's GET /v1/dashboard (null parts: that service is away),
+// shaped as StoreDashboardSnapshot in packages/contracts/src/read-api.ts (trends'
+// and sync's own answer shapes; test/openapi.test.ts checks real ones).
 'use strict';
 
 const hours = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);

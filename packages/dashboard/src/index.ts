@@ -16,7 +16,7 @@ export interface DashboardOptions<Snapshot> {
   page: 'store' | 'hq';
   /** The browser tab's title. */
   title: string;
-  /** Everything the page shows, read fresh (the same figures the service's API serves). */
+  /** Everything the page shows, read fresh (the same figures the service's API serves): StoreDashboardSnapshot or HqDashboardSnapshot of @tillstream/contracts. */
   snapshot: () => Promise<Snapshot>;
   /** How often live pages are brought up to date; default 1000 ms. */
   intervalMs?: number;

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Role } from '@tillstream/contracts';
+import type { Readiness, Role } from '@tillstream/contracts';
 import { runHealthChecks, type HealthCheck, type Registry } from '@tillstream/observability';
 import { allow, anonymous } from './auth.ts';
 
@@ -20,7 +20,7 @@ export function operationsRouter(options: { ready: Record<string, HealthCheck>; 
   });
   router.get('/readyz', monitor, async (_req, res) => {
     const report = await runHealthChecks(options.ready, { timeoutMs: options.timeoutMs ?? 1500 });
-    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'ready' : 'not ready', checks: report.checks });
+    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'ready' : 'not ready', checks: report.checks } satisfies Readiness);
   });
   router.get('/metrics', monitor, async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());

@@ -12,3 +12,4 @@ export * from './forward.ts';
 export { declaredCharset, findDuplicateKey, hasDuplicateKey, hardenServer, sendContinue, textFault, textFaultMessage, type TextFault } from './edge.ts';
 export * from './routes.ts';
 export * from './request-log.ts';
+export * from './openapi.ts';

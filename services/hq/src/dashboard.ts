@@ -1,3 +1,4 @@
+import type { HqDashboardSnapshot } from '@tillstream/contracts';
 import { dashboardSessions, quarantineView, type Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
@@ -28,7 +29,7 @@ export function hqDashboard(options: { pool: Pool; offlineAfterSeconds: number; 
         reconciliation(options.pool, {}),
         quarantineView(options.pool, 'hq', { limit: 30 }),
       ]);
-      return { today: days[6]!, days, sales, health, reconciliation: manifests.slice(0, 60), quarantine };
+      return { today: days[6]!, days, sales, health, reconciliation: manifests.slice(0, 60), quarantine } satisfies HqDashboardSnapshot;
     },
   });
 }

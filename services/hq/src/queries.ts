@@ -1,19 +1,7 @@
+import type { ReconciliationDay, ReconciliationStatus, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** HQ's chain views, read side. Money in minor units; quantities as JSON numbers (exact to 3 decimals). */
-
-export interface StoreDaySales {
-  storeId: string;
-  businessDay: string;
-  net: number;
-  gross: number;
-  discounts: number;
-  tax: number;
-  transactions: number;
-  units: number;
-  returns: number;
-  revision: number;
-}
 
 export async function salesByStore(db: Queryable, filter: { storeId?: string; from?: string; to?: string }): Promise<StoreDaySales[]> {
   const { rows } = await db.query<{ store_id: string; business_day: string; net: string; gross: string; discounts: string; tax: string; transactions: number; units: string; returns: number; revision: number }>(
@@ -50,8 +38,8 @@ export async function salesByMember(db: Queryable, dimension: 'sku' | 'category'
   return rows.map((r) => ({ [dimension]: r.member, net: Number(r.net), units: Number(r.units), transactions: Number(r.transactions), stores: Number(r.stores) }));
 }
 
-export async function stockAcrossStores(db: Queryable, sku: string) {
-  const { rows } = await db.query<{ store_id: string; on_hand: string; state: string; unit_of_measure: string; updated_at: Date }>(
+export async function stockAcrossStores(db: Queryable, sku: string): Promise<StockAcrossStores> {
+  const { rows } = await db.query<{ store_id: string; on_hand: string; state: StockState; unit_of_measure: string; updated_at: Date }>(
     'SELECT store_id, on_hand, state, unit_of_measure, updated_at FROM hq_inventory_levels WHERE sku = $1 ORDER BY store_id',
     [sku],
   );
@@ -61,7 +49,7 @@ export async function stockAcrossStores(db: Queryable, sku: string) {
   return { sku, total: totalMilli / 1000, stores };
 }
 
-export async function storeHealth(db: Queryable, offlineAfterSeconds: number) {
+export async function storeHealth(db: Queryable, offlineAfterSeconds: number): Promise<StoreHealth[]> {
   const { rows } = await db.query<{
     store_id: string;
     last_seen_at: Date;
@@ -80,7 +68,7 @@ export async function storeHealth(db: Queryable, offlineAfterSeconds: number) {
     const offline = r.seen_ago > offlineAfterSeconds;
     return {
       storeId: r.store_id,
-      status: offline ? 'offline' : 'online',
+      status: offline ? ('offline' as const) : ('online' as const),
       lastSeenAt: r.last_seen_at.toISOString(),
       offlineSeconds: offline ? Math.round(r.seen_ago) : 0,
       lastBatchAt: r.last_batch_at?.toISOString() ?? null,
@@ -92,11 +80,11 @@ export async function storeHealth(db: Queryable, offlineAfterSeconds: number) {
   });
 }
 
-export async function reconciliation(db: Queryable, filter: { storeId?: string; businessDay?: string; status?: string }) {
+export async function reconciliation(db: Queryable, filter: { storeId?: string; businessDay?: string; status?: string }): Promise<ReconciliationDay[]> {
   const { rows } = await db.query<{
     store_id: string;
     business_day: string;
-    status: string;
+    status: ReconciliationStatus;
     details: unknown;
     received_at: Date;
     verified_at: Date | null;

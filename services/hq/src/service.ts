@@ -1,10 +1,10 @@
-import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
+import { HqDashboardSnapshot, dashboardApi, hqApi, hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
-import { listenOptionsFromFiles } from '@tillstream/http';
+import { listenOptionsFromFiles, openApiRouter } from '@tillstream/http';
 import { Reconciler } from './reconcile.ts';
 import { hqDashboard } from './dashboard.ts';
 import { chainRouter } from './routes/chain.ts';
@@ -97,6 +97,11 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
         storeRouter({ pool, producer, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS }),
         chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES }),
         board.router,
+        openApiRouter({
+          title: 'Tillstream HQ API',
+          description: 'Store uploads (mutual TLS and a store token), the chain views, catalog publishing and the HQ dashboard.',
+          operations: [...hqApi, ...dashboardApi(HqDashboardSnapshot)],
+        }),
       ],
     },
   });

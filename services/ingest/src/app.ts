@@ -1,12 +1,12 @@
 import express, { type Express } from 'express';
 import { classifyPgError, findPrincipal, type Pool } from '@tillstream/db';
-import { HttpProblem, anonymous, cardNumberGuard, httpMetrics, operationsRouter, problemMiddleware, requestLogging, useAuthentication } from '@tillstream/http';
+import { ingestApi } from '@tillstream/contracts';
+import { HttpProblem, cardNumberGuard, httpMetrics, openApiRouter, operationsRouter, problemMiddleware, requestLogging, useAuthentication } from '@tillstream/http';
 import type { Logger, Registry } from '@tillstream/observability';
 import { terminalAuth } from './auth.ts';
 import type { ProducerGate } from './broker.ts';
 import type { Capture } from './capture.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { openApiDocument } from './openapi.ts';
 import { TerminalLimiter, type Clock, type TerminalLimits } from './rate-limit.ts';
 import { transactionsRouter } from './routes/transactions.ts';
 
@@ -63,10 +63,7 @@ export function createApp(deps: IngestDeps): Express {
       },
     }),
   );
-  const spec = openApiDocument();
-  app.get('/openapi.json', anonymous('the API description a terminal vendor reads: no data'), (_req, res) => {
-    res.json(spec);
-  });
+  app.use(openApiRouter({ title: 'Tillstream ingest API', description: 'POS terminals post transactions (contract v1). A 2xx means the store broker has it on disk.', operations: ingestApi }));
   // Per route (not app.use) so that a 401 or 429 is counted under its route in the metrics.
   const auth = terminalAuth({ storeId: deps.config.storeId });
   const limiter = new TerminalLimiter(deps.config.limits, deps.clock);

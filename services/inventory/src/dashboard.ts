@@ -1,3 +1,4 @@
+import type { SalesAnomalies, SalesSummary, SalesTimeseries, StoreDashboardSnapshot, SyncStatus, TopSellers } from '@tillstream/contracts';
 import { dashboardSessions, issueUserToken, quarantineView, type Pool } from '@tillstream/db';
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
@@ -14,10 +15,6 @@ async function read<T>(url: string, token: () => Promise<string>): Promise<T | n
   } catch {
     return null;
   }
-}
-
-interface Series {
-  points: Array<{ windowStart: string; net: number; transactions: number }>;
 }
 
 /**
@@ -47,16 +44,16 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
     intervalMs: options.intervalMs,
     onError: (err) => options.logger.warn({ err }, 'dashboard snapshot failed'),
     snapshot: async () => {
-      const summary = await read<{ businessDay: string; figures: Record<string, number> }>(`${trendsUrl}/v1/sales/summary`, token);
+      const summary = await read<SalesSummary>(`${trendsUrl}/v1/sales/summary`, token);
       const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
       const lastWeek = shiftDay(day, -7);
-      const hourly = (d: string) => read<Series>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`, token);
+      const hourly = (d: string) => read<SalesTimeseries>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`, token);
       const [today, weekAgo, top, anomalies, sync, stock, alerts, quarantine] = await Promise.all([
         hourly(day),
         hourly(lastWeek),
-        read<{ items: unknown[] }>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`, token),
-        read<{ anomalies: unknown[] }>(`${trendsUrl}/v1/sales/anomalies?limit=10`, token),
-        read<unknown>(`${syncUrl}/v1/sync/status`, token),
+        read<TopSellers>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`, token),
+        read<SalesAnomalies>(`${trendsUrl}/v1/sales/anomalies?limit=10`, token),
+        read<SyncStatus>(`${syncUrl}/v1/sync/status`, token),
         listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
         latestAlerts(pool, { limit: 15 }),
         quarantineView(pool, 'store', { limit: 20 }),
@@ -72,7 +69,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         stock: stock.items,
         alerts: alerts.alerts,
         quarantine,
-      };
+      } satisfies StoreDashboardSnapshot;
     },
   });
 }

@@ -1,37 +1,11 @@
-import { decimalToMilli, milliToQuantity, type AlertType, type InventoryAlert, type MovementKind, type StockState } from '@tillstream/contracts';
+import { decimalToMilli, milliToQuantity, type AlertType, type InventoryAlert, type InventoryItem, type MovementKind, type StockMovement, type StockState } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** Read side of the ledger for the store API. */
 
-export interface ItemView {
-  sku: string;
-  description: string | null;
-  category: string | null;
-  unitOfMeasure: string;
-  onHand: number;
-  state: StockState;
-  /** updatedBy: the store manager who set them last (null for settings from HQ's catalog or before actors were recorded). */
-  settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null; updatedBy: string | null };
-  lastMovementAt: string | null;
-  updatedAt: string;
-}
-
-export interface MovementView {
-  id: string;
-  kind: MovementKind;
-  quantity: number;
-  occurredAt: string;
-  recordedAt: string;
-  /** POS movements: the transaction and line (for POST_VOID, the void's id and the original's line). */
-  transactionId: string | null;
-  lineNumber: number | null;
-  /** Store-API movements: the operation and what it said. */
-  operationId: string | null;
-  reference: string | null;
-  reason: string | null;
-  /** Who booked the operation (the store manager's name); null for POS movements. */
-  actor: string | null;
-}
+/** The store API's shapes (@tillstream/contracts): what these queries return is what the routes answer. */
+export type ItemView = InventoryItem;
+export type MovementView = StockMovement;
 
 interface ItemRow {
   sku: string;

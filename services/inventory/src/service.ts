@@ -1,7 +1,7 @@
-import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
+import { StoreDashboardSnapshot, dashboardApi, inventoryAlerts, inventoryApi, inventoryLevels, salesApi, syncApi } from '@tillstream/contracts';
 import { repeatEvery, startConsumerService, type RunningService } from '@tillstream/consumer-service';
 import type { Dashboard } from '@tillstream/dashboard';
-import { allow, forward } from '@tillstream/http';
+import { allow, forward, openApiRouter } from '@tillstream/http';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
@@ -66,6 +66,11 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         forward({ prefix: '/v1/sales', target: env.TRENDS_URL, name: 'the trends service', guard: allow('store-viewer') }),
         forward({ prefix: '/v1/sync', target: env.SYNC_URL, name: 'the sync service', guard: allow('store-viewer') }),
         board.router,
+        openApiRouter({
+          title: 'Tillstream store API',
+          description: 'The store API on one port: inventory (this service), sales (trends) and sync status (sync), and the store dashboard.',
+          operations: [...inventoryApi, ...salesApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
+        }),
       ];
     },
     beforeStop: async () => {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, syncApi, topicName, type TopicSpec } from '@tillstream/contracts';
 import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
-import { listenOptionsFromFiles } from '@tillstream/http';
+import { listenOptionsFromFiles, openApiRouter } from '@tillstream/http';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
 import { quarantineRefused } from './quarantine.ts';
@@ -187,7 +187,11 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       ...listenOptionsFromFiles(env),
       registry,
       site: 'store',
-      routes: [statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }), quarantineRouter({ pool })],
+      routes: [
+        statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }),
+        quarantineRouter({ pool }),
+        openApiRouter({ title: 'Tillstream sync API', description: "The store's link to HQ: sync status and quarantine (also served through the store API port).", operations: syncApi }),
+      ],
       logFields: { hq: env.HQ_URL },
     },
   });

@@ -1,4 +1,4 @@
-import type { Dimension, Granularity, SalesAggregate, SalesAnomaly, SalesFigures } from '@tillstream/contracts';
+import type { Dimension, Granularity, SalesAggregate, SalesAnomaly, SalesFigures, TopSeller } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 import { aggregateColumns, toAggregate, type TrendsContext } from './facts.ts';
 
@@ -59,19 +59,12 @@ export async function timeseries(
   return rows.map((r) => toAggregate(ctx.storeId, r));
 }
 
-export interface TopEntry {
-  sku: string;
-  units: number;
-  revenue: number;
-  transactions: number;
-}
-
 /**
  * Top sellers by units or revenue (net, minor units) over: a business day,
  * the last 7 business days up to it, or the last hour (twelve 5-minute
  * windows up to now).
  */
-export async function topSellers(db: Queryable, ctx: TrendsContext, q: { window: 'day' | '7d' | '1h'; businessDay: string; by: 'units' | 'revenue'; limit: number; now?: Date }): Promise<TopEntry[]> {
+export async function topSellers(db: Queryable, ctx: TrendsContext, q: { window: 'day' | '7d' | '1h'; businessDay: string; by: 'units' | 'revenue'; limit: number; now?: Date }): Promise<TopSeller[]> {
   const order = q.by === 'units' ? 'units' : 'revenue';
   // $1 is the limit; the range's own parameters follow.
   const [range, params] =

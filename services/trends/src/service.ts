@@ -1,5 +1,6 @@
-import { salesAggregates, salesAnomalies } from '@tillstream/contracts';
+import { salesAggregates, salesAnomalies, salesApi } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
+import { openApiRouter } from '@tillstream/http';
 import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';
@@ -41,6 +42,6 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       for (const [granularity, n] of Object.entries(windows)) restated.inc({ granularity }, n);
       for (const a of found) anomalies.inc({ kind: a.kind });
     },
-    routes: ({ pool }) => [salesRouter({ pool, ctx })],
+    routes: ({ pool }) => [salesRouter({ pool, ctx }), openApiRouter({ title: 'Tillstream trends API', description: 'The sales part of the store API (also served through the store API port).', operations: salesApi })],
   });
 }

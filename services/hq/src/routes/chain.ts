@@ -1,6 +1,18 @@
 import { Router } from 'express';
-import { z } from 'zod';
-import { BusinessDay, CatalogPublishRequest, Identifier, QuarantineSource, QuarantineStatus, ReconciliationStatus, Sku } from '@tillstream/contracts';
+import {
+  CatalogPublishRequest,
+  ChainMemberQuery,
+  ChainQuarantineQuery,
+  ChainReconciliationQuery,
+  ChainSalesQuery,
+  Sku,
+  type CatalogPublished,
+  type ChainReconciliation,
+  type ChainSalesByStore,
+  type QuarantineListing,
+  type StockAcrossStores,
+  type StoresHealth,
+} from '@tillstream/contracts';
 import { quarantineView, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
@@ -13,51 +25,39 @@ export interface ChainRouteDeps {
   catalogLimitBytes: number;
 }
 
-const SalesQuery = z.strictObject({ storeId: Identifier.optional(), from: BusinessDay.optional(), to: BusinessDay.optional(), businessDay: BusinessDay.optional() });
-const MemberQuery = z.strictObject({ businessDay: BusinessDay, storeId: Identifier.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
-const QuarantineQuery = z.strictObject({
-  storeId: Identifier.optional(),
-  status: z.union([QuarantineStatus, z.literal('all')]).default('open'),
-  source: QuarantineSource.optional(),
-  service: z.string().min(1).max(64).optional(),
-  code: z.string().min(1).max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
-const ReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
-
 /** HQ's chain views (HQ viewers) and catalog publishing (HQ admins). */
 export function chainRouter(deps: ChainRouteDeps): Router {
   const router = Router();
   const viewer = allow('hq-viewer');
 
   router.get('/v1/sales/stores', viewer, async (req, res) => {
-    const q = parseQuery(SalesQuery, req);
+    const q = parseQuery(ChainSalesQuery, req);
     const from = q.businessDay ?? q.from;
     const to = q.businessDay ?? q.to;
-    res.json({ sales: await salesByStore(deps.pool, { ...(q.storeId ? { storeId: q.storeId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) }) });
+    res.json({ sales: await salesByStore(deps.pool, { ...(q.storeId ? { storeId: q.storeId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) }) } satisfies ChainSalesByStore);
   });
   for (const dimension of ['sku', 'category'] as const) {
     router.get(`/v1/sales/${dimension === 'sku' ? 'skus' : 'categories'}`, viewer, async (req, res) => {
-      const q = parseQuery(MemberQuery, req);
+      const q = parseQuery(ChainMemberQuery, req);
       res.json({ businessDay: q.businessDay, sales: await salesByMember(deps.pool, dimension, { businessDay: q.businessDay, limit: q.limit, ...(q.storeId ? { storeId: q.storeId } : {}) }) });
     });
   }
   router.get('/v1/stock/:sku', viewer, async (req, res) => {
     const sku = Sku.safeParse(req.params.sku);
     if (!sku.success) throw new HttpProblem('NOT_FOUND', 'not a valid SKU');
-    res.json(await stockAcrossStores(deps.pool, sku.data));
+    res.json((await stockAcrossStores(deps.pool, sku.data)) satisfies StockAcrossStores);
   });
   router.get('/v1/stores/health', viewer, async (_req, res) => {
-    res.json({ stores: await storeHealth(deps.pool, deps.offlineAfterSeconds) });
+    res.json({ stores: await storeHealth(deps.pool, deps.offlineAfterSeconds) } satisfies StoresHealth);
   });
   router.get('/v1/reconciliation', viewer, async (req, res) => {
-    const q = parseQuery(ReconciliationQuery, req);
-    res.json({ days: await reconciliation(deps.pool, q) });
+    const q = parseQuery(ChainReconciliationQuery, req);
+    res.json({ days: await reconciliation(deps.pool, q) } satisfies ChainReconciliation);
   });
 
   // Every store's poison in one place (the stores' quarantine entries at their latest revision, and HQ's own dead letters).
   router.get('/v1/quarantine', viewer, async (req, res) => {
-    const q = parseQuery(QuarantineQuery, req);
+    const q = parseQuery(ChainQuarantineQuery, req);
     res.json(
       await quarantineView(deps.pool, 'hq', {
         status: q.status,
@@ -66,13 +66,13 @@ export function chainRouter(deps: ChainRouteDeps): Router {
         ...(q.source ? { source: q.source } : {}),
         ...(q.service ? { service: q.service } : {}),
         ...(q.code ? { code: q.code } : {}),
-      }),
+      }) satisfies QuarantineListing,
     );
   });
 
   // The token is checked before the body is read or parsed: an anonymous caller costs nothing.
   router.post('/v1/catalog', allow('hq-admin'), ...jsonBody({ limitBytes: deps.catalogLimitBytes }), async (req, res) => {
-    res.status(201).json(await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items));
+    res.status(201).json((await publishCatalog(deps.pool, parseBody(CatalogPublishRequest, req).items)) satisfies CatalogPublished);
   });
 
   return router;

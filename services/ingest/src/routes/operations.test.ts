@@ -30,7 +30,7 @@ describe('operations endpoints', () => {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
       components: { schemas: Record<string, { properties?: Record<string, { maxItems?: number }>; required?: string[] }> };
     };
-    expect(doc.openapi).toBe('3.0.3');
+    expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/transactions', '/v1/transactions/batch', '/readyz']));
     expect(Object.keys(doc.paths['/v1/transactions']!.post!.responses)).toEqual(expect.arrayContaining(['200', '201', '401', '409', '422', '503']));
     const tx = doc.components.schemas.PosTransactionV1!;

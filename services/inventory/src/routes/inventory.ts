@@ -2,12 +2,17 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import {
   AdjustmentRequest,
-  AlertType,
   GoodsReceiptRequest,
   IdempotencyKey,
+  InventoryAlertsQuery,
+  InventoryItemQuery,
+  InventoryItemsQuery,
   ItemSettingsRequest,
   Sku,
   StockCountRequest,
+  type InventoryAlertsPage,
+  type InventoryItemDetail,
+  type InventoryItemsPage,
   type StockState,
   TransferRequest,
 } from '@tillstream/contracts';
@@ -24,28 +29,6 @@ export interface InventoryRouteDeps {
   /** Called after a write committed (wakes the outbox publisher). */
   published: () => void;
 }
-
-/** A query parameter listing values separated by commas ("low,out"), each one checked. */
-const commaList = <T extends z.ZodType<unknown, string>>(value: T) =>
-  z
-    .string()
-    .transform((s) => s.split(','))
-    .pipe(z.array(value).min(1));
-
-const ListQuery = z.strictObject({
-  status: commaList(z.enum(['low', 'out', 'negative', 'ok'])).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).regex(/^[\w-]+$/).optional(),
-});
-
-const AlertQuery = z.strictObject({
-  type: commaList(AlertType).optional(),
-  sku: Sku.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
-});
-
-const ItemQuery = z.strictObject({ movements: z.coerce.number().int().min(0).max(200).default(20) });
 
 function skuParam(req: Request): string {
   const parsed = Sku.safeParse(req.params.sku);
@@ -78,16 +61,16 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
   const manager = allow('store-manager');
 
   router.get('/v1/inventory/items', viewer, async (req, res) => {
-    const query = parseQuery(ListQuery, req);
+    const query = parseQuery(InventoryItemsQuery, req);
     const states = query.status?.map((s) => s.toUpperCase() as StockState);
     const page = await listItems(deps.pool, { ...(states ? { states } : {}), ...(query.cursor ? { after: skuOfCursor(query.cursor) } : {}), limit: query.limit });
     const last = page.items[page.items.length - 1];
-    res.json({ items: page.items, nextCursor: page.more && last ? cursorOf(last.sku) : null });
+    res.json({ items: page.items, nextCursor: page.more && last ? cursorOf(last.sku) : null } satisfies InventoryItemsPage);
   });
 
   // The alert feed: what the ledger raised, newest first (the store dashboard's live alerts).
   router.get('/v1/inventory/alerts', viewer, async (req, res) => {
-    const query = parseQuery(AlertQuery, req);
+    const query = parseQuery(InventoryAlertsQuery, req);
     const page = await latestAlerts(deps.pool, {
       ...(query.type ? { types: query.type } : {}),
       ...(query.sku ? { sku: query.sku } : {}),
@@ -95,15 +78,15 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
       limit: query.limit,
     });
     const last = page.alerts[page.alerts.length - 1];
-    res.json({ alerts: page.alerts, nextCursor: page.more && last ? alertCursorOf(last) : null });
+    res.json({ alerts: page.alerts, nextCursor: page.more && last ? alertCursorOf(last) : null } satisfies InventoryAlertsPage);
   });
 
   router.get('/v1/inventory/items/:sku', viewer, async (req, res) => {
     const sku = skuParam(req);
-    const query = parseQuery(ItemQuery, req);
+    const query = parseQuery(InventoryItemQuery, req);
     const item = await getItem(deps.pool, sku);
     if (!item) throw new HttpProblem('NOT_FOUND', 'this store has no such SKU');
-    res.json({ ...item, movements: await latestMovements(deps.pool, sku, query.movements) });
+    res.json({ ...item, movements: await latestMovements(deps.pool, sku, query.movements) } satisfies InventoryItemDetail);
   });
 
   router.put('/v1/inventory/items/:sku/settings', manager, ...body, async (req, res) => {

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { SyncStatus } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import { allow } from '@tillstream/http';
 import { appliedCatalogVersion } from '../catalog.ts';
@@ -49,7 +50,7 @@ export function statusRouter(deps: StatusRouteDeps): Router {
       queue,
       // Why the queue is null when Redis answers but refuses this store's user (wrong password, ACL).
       queueError: deps.uploader.authError,
-    });
+    } satisfies SyncStatus);
   });
   return router;
 }
