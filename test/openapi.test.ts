@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { HqDashboardSnapshot, StoreDashboardSnapshot, dashboardApi, hqApi, ingestApi, inventoryApi, salesApi, syncApi, type ApiOperation, type Role, type SyncStatus } from '@tillstream/contracts';
-import { listRoutes, openApiPath, operationsApi, routeOf, type AppRoute } from '@tillstream/http';
+import { listRoutes, openApiPath, operationsApi, routeFor, type AppRoute } from '@tillstream/http';
 import { bearer, makeTransaction, testStoreFetch, waitFor } from '@tillstream/testing';
 import { startChain, type Chain } from './chain.ts';
 
@@ -102,14 +102,14 @@ describe('every service documents its API', () => {
       }
       for (const key of documented) {
         const [method, path] = key.split(' ') as [ApiOperation['method'], string];
-        if (!routeOf(routes, { method, path })) faults.push(`${s.name} ${key}: in /openapi.json but no route answers it`);
+        if (!routeFor(routes, { method, path })) faults.push(`${s.name} ${key}: in /openapi.json but no route answers it`);
       }
 
       // Every documented GET, called as its owner with real data, answers its documented status and shape.
       for (const op of [...operationsApi, ...s.operations]) {
         if (op.method !== 'GET') continue;
         const key = `${s.name} GET ${op.path}`;
-        const route = routeOf(routes, op);
+        const route = routeFor(routes, op);
         const owner = route?.owner;
         if (!owner) continue; // reported above
         const ok = op.responses[200];

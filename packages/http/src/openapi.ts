@@ -56,7 +56,7 @@ const BODY_PROBLEMS: readonly ProblemCode[] = [
 export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z_]\w*)/g, '{$1}');
 
 /** The route of `routes` that answers `op`: its own, else the prefix mount (a forward) it falls under. */
-export function routeOf(routes: readonly AppRoute[], op: Pick<ApiOperation, 'method' | 'path'>): AppRoute | undefined {
+export function routeFor(routes: readonly AppRoute[], op: Pick<ApiOperation, 'method' | 'path'>): AppRoute | undefined {
   return (
     routes.find((r) => !r.prefix && r.method === op.method && r.path === op.path) ??
     routes.find((r) => r.prefix && (op.path === r.path || op.path.startsWith(`${r.path}/`)))
@@ -158,7 +158,7 @@ export function openApiDocument(routes: readonly AppRoute[], options: OpenApiOpt
   const paths: ZodOpenApiPathsObject = {};
   for (const op of [...operationsApi, ...options.operations]) {
     const path = openApiPath(op.path);
-    paths[path] = { ...paths[path], [op.method.toLowerCase()]: operationObject(op, routeOf(routes, op)) };
+    paths[path] = { ...paths[path], [op.method.toLowerCase()]: operationObject(op, routeFor(routes, op)) };
   }
   return createDocument({
     openapi: '3.1.0',
