@@ -1,21 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Express, Router } from 'express';
+import type { Express } from 'express';
 import { backoffDelay } from '@tillstream/backoff';
 import type { TopicSettings } from '@tillstream/contracts';
-import { classifyPgError, findPrincipal, isTransientPgError, type Pool } from '@tillstream/db';
-import { listen, plainHttpRefusal, serviceApp, type ListenOptions } from '@tillstream/http';
+import type { Pool } from '@tillstream/db';
+import { listen, plainHttpRefusal, type ListenOptions } from '@tillstream/http';
 import { KafkaAccessDenied, TopicsMissing, asAccessDenied, requireTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
-import type { Logger, Registry } from '@tillstream/observability';
+import type { HealthCheck, Logger } from '@tillstream/observability';
 
 const START_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
 /**
- * Runs `start` until it succeeds or `stopping()` turns true, backing off from
+ * Runs `start` until it succeeds or `stopping` is aborted, backing off from
  * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
  * down, and starts consuming once it answers.
  */
-async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: () => boolean, denied: (err: KafkaAccessDenied) => void): Promise<void> {
-  for (let attempt = 1; !stopping(); attempt++) {
+async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: AbortSignal, denied: (err: KafkaAccessDenied) => void): Promise<void> {
+  // A stop cuts the wait short: a service whose broker is away stops at once, not after its next attempt.
+  const wait = (ms: number) => sleep(ms, undefined, { signal: stopping }).catch(() => undefined);
+  for (let attempt = 1; !stopping.aborted; attempt++) {
     try {
       await start();
       return;
@@ -29,22 +31,27 @@ async function startWhenReachable(logger: Logger, start: () => Promise<void>, st
       if (err instanceof TopicsMissing) {
         const delay = backoffDelay(attempt, START_BACKOFF);
         logger.error({ attempt, delayMs: delay }, `${err.message}; not consuming until they exist`);
-        await sleep(delay);
+        await wait(delay);
         continue;
       }
       const delay = backoffDelay(attempt, START_BACKOFF);
       logger.warn({ err, attempt, delayMs: delay }, 'cannot start consuming yet (broker down?); retrying');
-      await sleep(delay);
+      await wait(delay);
     }
   }
 }
 
-export interface ConsumingServiceOptions {
-  /** "inventory", "hq": log lines. */
+/** Something a service runs beside its API (a timer, a job worker, a publisher) that the runtime stops in order. */
+export interface ServiceWorker {
+  /** "sweeper", "outbox": named in the log when its stop overruns the deadline. */
   name: string;
-  logger: Logger;
-  pool: Pool;
+  stop(): Promise<void> | void;
+}
+
+/** The broker side of a service that consumes: what must exist, who it is, what it runs. */
+export interface ServiceBroker {
   kafka: Kafka;
+  /** Connected before the consumers start, disconnected after the API closed (requests in flight may produce). */
   producer: TypedProducer;
   topicPrefix: string;
   /** Topics that must exist before consuming (a provisioning step creates them; the service's principal may not). */
@@ -54,22 +61,38 @@ export interface ConsumingServiceOptions {
   consumers: ReadonlyArray<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>>;
   /** After every consumer started (start publishers, reconcilers). */
   onConsuming?(): void;
-  /** On stop, before the consumers stop (timers, job workers). */
-  beforeConsumersStop?(): Promise<void>;
-  /** On stop, after the consumers stopped and before the producer disconnects (drain an outbox). */
-  afterConsumersStop?(): Promise<void>;
+}
+
+/** What the runtime hands a service's createApp: its readiness check of the consumers. */
+export interface RuntimeChecks {
+  /** Fails until every consumer runs, and names a refused principal; passes at once for a service without a broker. */
+  consuming: HealthCheck;
+}
+
+export interface ServiceOptions {
+  /** "inventory", "hq": log lines. */
+  name: string;
+  logger: Logger;
+  pool: Pool;
+  /** The broker this service consumes from (retried in the background until it answers); absent for one that consumes nothing. */
+  broker?: ServiceBroker;
+  /** The service's createApp (it does not listen): the runtime listens, with the keep-alive sweep on stop. */
+  app(checks: RuntimeChecks): Express;
   /** `tls`: HTTPS (listenOptionsFromFiles of the service's env); plain HTTP only on loopback or when allowed. */
-  http: {
-    host: string;
-    port: number;
-    registry: Registry;
-    routes: Router[];
-    /** Whose database this is: who can be told apart by their credentials (terminals and store people, or stores and HQ people). */
-    site: 'store' | 'hq';
-    /** How long a looked-up credential is trusted; default 5 s. */
-    credentialCacheMs?: number;
-    logFields?: Record<string, unknown>;
-  } & ListenOptions;
+  http: { host: string; port: number; logFields?: Record<string, unknown> } & ListenOptions;
+  /** Stopped first, in this order, once the API stops accepting: dashboards, timers, job workers. */
+  workers?: ServiceWorker[];
+  /** Stopped after the consumers and before the API's last connection is awaited: what drains (an outbox, ingest's capture). */
+  drains?: ServiceWorker[];
+  /** Disconnected after the API closed, with the producer (ingest's broker gate). */
+  links?: ServiceWorker[];
+  /**
+   * The whole of stop() takes at most this long: a step that overruns is
+   * logged and left behind, the next ones still run (the pool still ends).
+   * Default 8 s: inside the 10 s a supervisor (docker stop, the demo) gives
+   * before SIGKILL.
+   */
+  stopDeadlineMs?: number;
 }
 
 export interface RunningService {
@@ -79,59 +102,50 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+const DEFAULT_STOP_DEADLINE_MS = 8000;
+
 /**
- * The process shape every Tillstream consumer service shares: the API (with
- * readiness for the database and the consumers, and database outages
- * answered 503) serves at once; the consumers start once the broker answers;
- * stop() closes the API, stops the consumers, the producer and the pool, in
- * that order, once however often it is called.
+ * The one process shape every Tillstream service shares: the API (built by
+ * the service's createApp, with readiness for the database and the
+ * consumers) serves at once; the consumers start once the broker answers.
+ * stop(), once however often it is called and within its deadline: the API
+ * stops accepting (idle keep-alive connections are closed as they go idle),
+ * the workers stop, then the consumers, then what drains; then the API's
+ * last connection, the producer and the broker links, and the pool.
  */
-export async function runConsumingService(options: ConsumingServiceOptions): Promise<RunningService> {
-  const { logger, pool, producer, consumers } = options;
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { logger, pool, broker } = options;
   // Before the consumers start: a listener that may not start as configured must not leave them running.
   const refusal = plainHttpRefusal(options.http.host, options.http);
   if (refusal) throw new Error(refusal);
-  let stopping = false;
-  let consuming = false;
+  const stopping = new AbortController();
+  let consuming = !broker;
   let denial: KafkaAccessDenied | undefined;
-  const started = startWhenReachable(
-    logger,
-    async () => {
-      await requireTopics({ kafka: options.kafka, prefix: options.topicPrefix, specs: options.topics, principal: options.principal });
-      await producer.connect().catch((err: unknown) => {
-        throw asAccessDenied(err, options.principal, 'connecting its producer');
-      });
-      await Promise.all(consumers.map((c) => c.start()));
-      consuming = true;
-      options.onConsuming?.();
-    },
-    () => stopping,
-    (err) => {
-      denial = err;
-    },
-  );
+  const started = broker
+    ? startWhenReachable(
+        logger,
+        async () => {
+          await requireTopics({ kafka: broker.kafka, prefix: broker.topicPrefix, specs: broker.topics, principal: broker.principal });
+          await broker.producer.connect().catch((err: unknown) => {
+            throw asAccessDenied(err, broker.principal, 'connecting its producer');
+          });
+          await Promise.all(broker.consumers.map((c) => c.start()));
+          consuming = true;
+          broker.onConsuming?.();
+        },
+        stopping.signal,
+        (err) => {
+          denial = err;
+        },
+      )
+    : Promise.resolve();
 
-  const app = serviceApp({
-    registry: options.http.registry,
-    logger,
-    ready: {
-      database: async () => {
-        await pool.query('SELECT 1');
-      },
-      consumer: async () => {
-        const refused = denial ?? consumers.find((c) => c.denied)?.denied;
-        if (refused) throw refused;
-        if (!consuming) throw new Error(`${options.name} is not consuming its topics (broker unreachable?)`);
-      },
+  const app = options.app({
+    consuming: async () => {
+      const refused = denial ?? broker?.consumers.find((c) => c.denied)?.denied;
+      if (refused) throw refused;
+      if (!consuming) throw new Error(`${options.name} is not consuming its topics (broker unreachable?)`);
     },
-    routes: options.http.routes,
-    authentication: {
-      lookup: (credential) => findPrincipal(pool, options.http.site, credential),
-      onLookupError: classifyPgError,
-      ...(options.http.credentialCacheMs === undefined ? {} : { cacheMs: options.http.credentialCacheMs }),
-    },
-    monitor: options.http.site === 'store' ? 'store-viewer' : 'hq-viewer',
-    classify: (err) => (isTransientPgError(err) ? classifyPgError(err) : err),
   });
   const http = await listen(app, options.http.host, options.http.port, options.http);
   logger.info({ url: http.url, ...options.http.logFields }, `${options.name} listening`);
@@ -143,18 +157,37 @@ export async function runConsumingService(options: ConsumingServiceOptions): Pro
     stop: () =>
       (stopped ??= (async () => {
         logger.info(`${options.name} stopping`);
-        stopping = true;
+        const deadline = Date.now() + (options.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS);
+        const step = (name: string, run: () => Promise<void> | void) => shutdownStep(logger, deadline, name, run);
+        stopping.abort();
         const closed = http.close();
-        await started;
-        await options.beforeConsumersStop?.();
-        if (consuming) await Promise.all(consumers.map((c) => c.stop()));
-        await options.afterConsumersStop?.();
-        await producer.disconnect();
-        await closed;
-        await pool.end();
+        await step('broker start', () => started);
+        for (const worker of options.workers ?? []) await step(worker.name, () => worker.stop());
+        if (broker && consuming) await step('consumers', async () => void (await Promise.all(broker.consumers.map((c) => c.stop()))));
+        for (const drain of options.drains ?? []) await step(drain.name, () => drain.stop());
+        await step('http', () => closed);
+        if (broker) await step('producer', () => broker.producer.disconnect());
+        for (const link of options.links ?? []) await step(link.name, () => link.stop());
+        await step('database pool', () => pool.end());
         logger.info(`${options.name} stopped`);
       })()),
   };
+}
+
+/** Runs one step of a stop until it ends or the stop's deadline passes; a failure or an overrun is logged, never thrown: the next steps still run. */
+async function shutdownStep(logger: Logger, deadline: number, name: string, run: () => Promise<void> | void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<'overran'>((resolve) => {
+    timer = setTimeout(() => resolve('overran'), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    const outcome = await Promise.race([Promise.resolve().then(run), overran]);
+    if (outcome === 'overran') logger.error({ step: name }, 'shutdown step overran the stop deadline; left behind');
+  } catch (err) {
+    logger.error({ err, step: name }, 'shutdown step failed');
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -1,11 +1,11 @@
-import type { Router } from 'express';
+import type { Express } from 'express';
 import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
 import { createPool, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
 import { listenOptionsFromFiles } from '@tillstream/http';
 import { bookingConsumer } from './booking.ts';
-import { runConsumingService, type RunningService } from './runtime.ts';
+import { startService, type RunningService, type RuntimeChecks, type ServiceWorker } from './runtime.ts';
 import type { ConsumerServiceEnv } from './env.ts';
 
 export interface ConsumerServiceContext {
@@ -37,10 +37,10 @@ export interface ConsumerServiceDefinition<Booked> {
   book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<Booked>;
   /** After the batch committed (metrics). */
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
-  /** The service's API routes. */
-  routes(ctx: ConsumerServiceContext): Router[];
-  /** Runs first when the service stops (ends what holds connections open, such as live dashboards). */
-  beforeStop?: () => Promise<void>;
+  /** The service's createApp: its API (siteApp with its routes), given the runtime's readiness check. */
+  createApp(ctx: ConsumerServiceContext & RuntimeChecks): Express;
+  /** Stopped first when the service stops (what holds connections open, such as live dashboards). */
+  workers?: ServiceWorker[];
 }
 
 /**
@@ -120,28 +120,23 @@ export async function startConsumerService<Booked>(def: ConsumerServiceDefinitio
   });
   let booked: Booked | undefined;
 
-  return runConsumingService({
+  return startService({
     name,
     logger,
     pool,
-    kafka,
-    producer,
-    topicPrefix: env.TOPIC_PREFIX,
-    // What it reads and writes, and nothing else: its principal may not even see the other topics.
-    topics: [posTransactions, ...def.publishes],
-    principal: env.KAFKA_SASL_USERNAME,
-    consumers: [consumer],
-    onConsuming: () => outbox.start(),
-    ...(def.beforeStop ? { beforeConsumersStop: def.beforeStop } : {}),
-    afterConsumersStop: () => outbox.stop(),
-    http: {
-      host: env.HOST,
-      port: env.PORT,
-      ...listenOptionsFromFiles(env),
-      registry,
-      site: 'store',
-      routes: def.routes({ pool, logger, registry, published: () => outbox.wake() }),
-      logFields: { topicPrefix: env.TOPIC_PREFIX },
+    broker: {
+      kafka,
+      producer,
+      topicPrefix: env.TOPIC_PREFIX,
+      // What it reads and writes, and nothing else: its principal may not even see the other topics.
+      topics: [posTransactions, ...def.publishes],
+      principal: env.KAFKA_SASL_USERNAME,
+      consumers: [consumer],
+      onConsuming: () => outbox.start(),
     },
+    app: (checks) => def.createApp({ pool, logger, registry, published: () => outbox.wake(), ...checks }),
+    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env), logFields: { topicPrefix: env.TOPIC_PREFIX } },
+    ...(def.workers ? { workers: def.workers } : {}),
+    drains: [{ name: 'outbox', stop: () => outbox.stop() }],
   });
 }

@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
+import type { Express } from 'express';
 import type { z } from 'zod';
 import { posTransactions, storeTopics, type PosTransaction, type PosTransactionInput } from '@tillstream/contracts';
-import { loadConsumerOffset } from '@tillstream/db';
+import { createPool, loadConsumerOffset, type DatabaseService, type Pool } from '@tillstream/db';
 import { TypedProducer, topicOffsets, type RecordReceipt } from '@tillstream/kafka';
+import { listen } from '@tillstream/http';
 import { createLogger, type Logger } from '@tillstream/observability';
 import { bearer, kafkaServiceEnv, publishAcknowledged, testDatabase, testKafka, testTlsEnv, testTokens, waitFor, type SiteTokens, type TestDatabase, type TestKafka, type TopicRecord } from '@tillstream/testing';
 import { onTestFinished } from 'vitest';
@@ -29,6 +31,23 @@ export interface TestConsumerService<Env> {
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   send(method: 'POST' | 'PUT', path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   restart(): Promise<void>;
+}
+
+/**
+ * Serves a service's createApp on a free loopback port (plain HTTP, as
+ * loopback allows) until the test finishes: route tests with no broker.
+ */
+export async function serveTestApp(app: Express): Promise<string> {
+  const http = await listen(app, '127.0.0.1', 0);
+  onTestFinished(() => http.close());
+  return http.url;
+}
+
+/** A pool on `db` as `service`'s own role (only its grants, as the service runs), ended when the test finishes. */
+export function testServicePool(db: TestDatabase, service: DatabaseService): Pool {
+  const pool = createPool({ connectionString: db.urlFor(service), logger: createLogger({ name: service, level: 'silent' }), applicationName: `${service}-test`, max: 2 });
+  onTestFinished(() => pool.end());
+  return pool;
 }
 
 /** The POS topic's end offset (partition 0: the topic has one). */

@@ -57,6 +57,8 @@ export class OutboxPublisher {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** Aborted by stop(): a linger in progress ends at once (what it waited for is published at the next start). */
+  private stopping = new AbortController();
   private pending = false;
   private readonly specs: Map<string, AnyTopicSpec>;
 
@@ -66,6 +68,7 @@ export class OutboxPublisher {
 
   start(): void {
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
@@ -77,6 +80,7 @@ export class OutboxPublisher {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.wakeUp?.();
     await this.loop;
   }
@@ -95,7 +99,7 @@ export class OutboxPublisher {
         // more commits gather so the next produce carries more.
         if (full) continue;
         if (published > 0) {
-          await sleep(this.options.lingerMs ?? 50);
+          await sleep(this.options.lingerMs ?? 50, undefined, { signal: this.stopping.signal }).catch(() => undefined);
           continue;
         }
       } catch (err) {

@@ -1,14 +1,13 @@
-import { HqDashboardSnapshot, dashboardApi, hqApi, hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
+import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
+import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
-import { listenOptionsFromFiles, openApiRouter } from '@tillstream/http';
+import { listenOptionsFromFiles } from '@tillstream/http';
 import { Reconciler } from './reconcile.ts';
 import { hqDashboard } from './dashboard.ts';
-import { chainRouter } from './routes/chain.ts';
-import { storeRouter } from './routes/stores.ts';
+import { createApp } from './app.ts';
 import { writeAggregates, writeAlerts, writeLevels, writeTransactions } from './views.ts';
 
 export type HqService = RunningService;
@@ -71,38 +70,26 @@ export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Pr
   });
 
   const board = hqDashboard({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, logger: logger.child({ component: 'dashboard' }) });
-  return runConsumingService({
+  return startService({
     name: 'hq',
     logger,
     pool,
-    kafka,
-    producer,
-    topicPrefix: env.HQ_TOPIC_PREFIX,
-    topics: hqTopics,
-    principal: env.KAFKA_SASL_USERNAME,
-    consumers,
-    onConsuming: () => reconciler.start(),
-    beforeConsumersStop: async () => {
-      board.close();
-      await reconciler.stop();
-    },
-    http: {
-      host: env.HOST,
-      port: env.PORT,
-      ...listenOptionsFromFiles(env),
-      registry,
-      site: 'hq',
-      credentialCacheMs: env.STORE_TOKEN_CACHE_MS,
-      routes: [
-        storeRouter({ pool, producer, batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS }),
-        chainRouter({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES }),
-        board.router,
-        openApiRouter({
-          title: 'Tillstream HQ API',
-          description: 'Store uploads (mutual TLS and a store token), the chain views, catalog publishing and the HQ dashboard.',
-          operations: [...hqApi, ...dashboardApi(HqDashboardSnapshot)],
-        }),
-      ],
-    },
+    broker: { kafka, producer, topicPrefix: env.HQ_TOPIC_PREFIX, topics: hqTopics, principal: env.KAFKA_SASL_USERNAME, consumers, onConsuming: () => reconciler.start() },
+    app: ({ consuming }) =>
+      createApp({
+        config: { batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS },
+        pool,
+        producer,
+        logger,
+        registry,
+        consuming,
+        dashboard: board.router,
+      }),
+    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env) },
+    workers: [
+      // Live pages first: they hold connections the API's close waits for.
+      { name: 'dashboard', stop: () => board.close() },
+      { name: 'reconciler', stop: () => reconciler.stop() },
+    ],
   });
 }

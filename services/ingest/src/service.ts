@@ -1,7 +1,7 @@
-import type { Express } from 'express';
 import { posTransactions, topicName } from '@tillstream/contracts';
 import { createPool, pruneJournal } from '@tillstream/db';
-import { listenOptionsFromFiles, plainHttpRefusal, serve } from '@tillstream/http';
+import { startService, type RunningService } from '@tillstream/consumer-service';
+import { listenOptionsFromFiles, plainHttpRefusal } from '@tillstream/http';
 import { KafkaAccessDenied, TopicsMissing, asAccessDenied, createKafkaClient, kafkaSecurityFromEnv, requireTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
@@ -13,20 +13,15 @@ import type { IngestEnv } from './env.ts';
 import { createIngestMetrics } from './metrics.ts';
 import { catchUpWithBroker } from './recovery.ts';
 
-export interface IngestService {
-  /** The address it listens on (PORT=0 picks a free port). */
-  url: string;
-  /** The express app it serves (its routes are listed from it: listRoutes). */
-  app: Express;
-  stop(): Promise<void>;
-}
+/** `url`: the address it listens on (PORT=0 picks a free port). */
+export type IngestService = RunningService;
 
 /**
  * Builds and starts ingest (the store database is migrated beforehand by
  * `npx tillstream migrate`: ingest's role may not run DDL), creates the store's
  * topics, connects the producer (or keeps trying, answering 503 meanwhile)
- * and listens. stop() refuses new work, drains what is in flight and closes
- * everything, in that order.
+ * and listens through the service runtime. stop() refuses new work, drains
+ * what is in flight and closes everything, in that order.
  */
 export async function startIngest(env: IngestEnv, options: { logger?: Logger; clock?: Clock } = {}): Promise<IngestService> {
   const logger = options.logger ?? createLogger({ name: 'ingest', level: env.LOG_LEVEL });
@@ -104,8 +99,6 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
     },
     tokenCacheMs: env.TOKEN_CACHE_MS,
   };
-  const app = createApp({ config, pool, gate, capture, metrics, registry, logger: log, ...(options.clock ? { clock: options.clock } : {}) });
-
   // Forget transactionIds past the retention, an hour apart, a slice at a time.
   const prune = setInterval(() => {
     const before = new Date(Date.now() - env.IDEMPOTENCY_RETENTION_DAYS * 86_400_000);
@@ -115,27 +108,26 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
   }, 3600_000);
   prune.unref();
 
-  // Terminals send their bearer token with every sale: HTTPS unless on loopback (serve() refuses otherwise).
-  const { server, url } = await serve(app, env.HOST, env.PORT, listening);
-  log.info({ url, topicPrefix: env.TOPIC_PREFIX }, 'ingest listening');
-
-  let stopping: Promise<void> | undefined;
-  return {
-    url,
-    app,
-    stop: () =>
-      (stopping ??= (async () => {
-        log.info('ingest stopping');
-        clearInterval(prune);
-        stopped = true;
-        clearTimeout(catchUpTimer);
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await capture.close();
-        await closed;
-        await gate.stop();
-        await pool.end();
-        log.info('ingest stopped');
-      })()),
-  };
+  // Terminals send their bearer token with every sale: HTTPS unless on loopback (the runtime refuses otherwise).
+  // Ingest's broker link is its gate (a producer that answers 503 while the broker is away), not consumers.
+  return startService({
+    name: 'ingest',
+    logger: log,
+    pool,
+    app: () => createApp({ config, pool, gate, capture, metrics, registry, logger: log, ...(options.clock ? { clock: options.clock } : {}) }),
+    http: { host: env.HOST, port: env.PORT, ...listening, logFields: { topicPrefix: env.TOPIC_PREFIX } },
+    workers: [
+      { name: 'journal pruning', stop: () => clearInterval(prune) },
+      {
+        name: 'catch-up',
+        stop: () => {
+          stopped = true;
+          clearTimeout(catchUpTimer);
+        },
+      },
+    ],
+    // Requests in flight are answered (their receipts written) before the API's last connection closes.
+    drains: [{ name: 'capture', stop: () => capture.close() }],
+    links: [{ name: 'broker gate', stop: () => gate.stop() }],
+  });
 }

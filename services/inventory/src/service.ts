@@ -1,14 +1,12 @@
-import { StoreDashboardSnapshot, dashboardApi, inventoryAlerts, inventoryApi, inventoryLevels, salesApi, syncApi } from '@tillstream/contracts';
-import { repeatEvery, startConsumerService, type RunningService } from '@tillstream/consumer-service';
-import type { Dashboard } from '@tillstream/dashboard';
-import { allow, forward, openApiRouter } from '@tillstream/http';
+import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
+import { repeatEvery, startConsumerService, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, applyMovements, recordPosTransactions, type LedgerContext } from './ledger.ts';
 import { applyStoreCatalog } from './catalog.ts';
 import { createInventoryMetrics } from './metrics.ts';
 import { storeDashboard } from './dashboard.ts';
-import { inventoryRouter } from './routes/inventory.ts';
+import { createApp } from './app.ts';
 
 export type InventoryService = RunningService;
 
@@ -21,8 +19,8 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
   const registry = createMetricsRegistry({ service: OUTBOX_PUBLISHER });
   const metrics = createInventoryMetrics(registry);
   const ledger: LedgerContext = { storeId: env.STORE_ID, policy: { bandPercent: env.ALERT_BAND_PERCENT } };
-  let board: Dashboard | undefined;
-  let catalog: { stop(): Promise<void> } | undefined;
+  // The dashboard's live streams, closed first on stop (its board is made with the app, from the service's pool).
+  const workers: ServiceWorker[] = [];
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
@@ -45,10 +43,10 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
       for (const [kind, n] of byKind) metrics.movements.inc({ kind }, n);
       for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
     },
-    routes: ({ pool, published, logger }) => {
+    createApp: ({ pool, logger, registry, published, consuming }) => {
       // HQ's catalog, as sync stored it, reaches the items through the ledger (alert states re-evaluated and published).
       const catalogLog = logger.child({ component: 'catalog' });
-      catalog = repeatEvery(
+      const catalog = repeatEvery(
         env.CATALOG_POLL_MS,
         async () => {
           const applied = await applyStoreCatalog(pool, ledger);
@@ -59,23 +57,11 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         },
         (err) => catalogLog.warn({ err }, 'cannot apply the catalog now; retrying'),
       );
-      board = storeDashboard({ pool, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, intervalMs: env.DASHBOARD_INTERVAL_MS, logger: logger.child({ component: 'dashboard' }) });
-      return [
-        inventoryRouter({ pool, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, published }),
-        // The whole store API on one port: sales and sync answered by the services that own them.
-        forward({ prefix: '/v1/sales', target: env.TRENDS_URL, name: 'the trends service', guard: allow('store-viewer') }),
-        forward({ prefix: '/v1/sync', target: env.SYNC_URL, name: 'the sync service', guard: allow('store-viewer') }),
-        board.router,
-        openApiRouter({
-          title: 'Tillstream store API',
-          description: 'The store API on one port: inventory (this service), sales (trends) and sync status (sync), and the store dashboard.',
-          operations: [...inventoryApi, ...salesApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
-        }),
-      ];
+      workers.push({ name: 'catalog', stop: () => catalog.stop() });
+      const board = storeDashboard({ pool, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, intervalMs: env.DASHBOARD_INTERVAL_MS, logger: logger.child({ component: 'dashboard' }) });
+      workers.push({ name: 'dashboard', stop: () => board.close() });
+      return createApp({ pool, logger, registry, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, published, consuming, dashboard: board.router });
     },
-    beforeStop: async () => {
-      await catalog?.stop();
-      board?.close();
-    },
+    workers,
   });
 }

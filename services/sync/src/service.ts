@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, syncApi, topicName, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, runConsumingService, type RunningService } from '@tillstream/consumer-service';
+import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
+import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
 import { createPool, type PoolClient } from '@tillstream/db';
 import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
-import { listenOptionsFromFiles, openApiRouter } from '@tillstream/http';
+import { listenOptionsFromFiles } from '@tillstream/http';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
 import { quarantineRefused } from './quarantine.ts';
-import { quarantineRouter } from './routes/quarantine.ts';
-import { statusRouter, type LinkState } from './routes/status.ts';
+import { createApp } from './app.ts';
+import type { LinkState } from './routes/status.ts';
 import { Sweeper } from './sweeper.ts';
 import { checkRedisLogin, Uploader, type RedisLogin } from './uploader.ts';
 
@@ -163,37 +163,29 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
 
   uploader.start();
   sweeper.start();
-  const running = await runConsumingService({
+  // Set when the stop begins: the chores and the queue share SYNC_STOP_DEADLINE_MS from then, whatever Redis or HQ do.
+  let stopBy = Infinity;
+  const running = await startService({
     name: 'sync',
     logger,
     pool,
-    kafka,
-    producer,
-    topicPrefix: env.TOPIC_PREFIX,
     // What it reads, and nothing else: its principal may not even see the other topics.
-    topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts],
-    principal: env.KAFKA_SASL_USERNAME,
-    consumers,
-    // SIGTERM completes within SYNC_STOP_DEADLINE_MS here whatever Redis or HQ do (then the consumers stop as in every service).
-    beforeConsumersStop: async () => {
-      const until = Date.now() + env.SYNC_STOP_DEADLINE_MS;
-      await sweeper.stop(until);
-      await uploader.close(Math.max(0, until - Date.now()));
-      await hq.close();
-    },
-    http: {
-      host: env.HOST,
-      port: env.PORT,
-      ...listenOptionsFromFiles(env),
-      registry,
-      site: 'store',
-      routes: [
-        statusRouter({ pool, storeId: env.STORE_ID, hqUrl: env.HQ_URL, link, uploader }),
-        quarantineRouter({ pool }),
-        openApiRouter({ title: 'Tillstream sync API', description: "The store's link to HQ: sync status and quarantine (also served through the store API port).", operations: syncApi }),
-      ],
-      logFields: { hq: env.HQ_URL },
-    },
+    broker: { kafka, producer, topicPrefix: env.TOPIC_PREFIX, topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts], principal: env.KAFKA_SASL_USERNAME, consumers },
+    app: ({ consuming }) => createApp({ storeId: env.STORE_ID, hqUrl: env.HQ_URL, pool, logger, registry, link, uploader, consuming }),
+    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env), logFields: { hq: env.HQ_URL } },
+    workers: [
+      {
+        name: 'sweeper',
+        stop: () => {
+          stopBy = Date.now() + env.SYNC_STOP_DEADLINE_MS;
+          return sweeper.stop(stopBy);
+        },
+      },
+      { name: 'uploader', stop: () => uploader.close(Math.max(0, stopBy - Date.now())) },
+      { name: 'hq client', stop: () => hq.close() },
+    ],
+    // Its own deadline, and a little more for the consumers, the pool and the API.
+    stopDeadlineMs: env.SYNC_STOP_DEADLINE_MS + 5000,
   });
   return { ...running, sweep: () => sweeper.round() };
 }

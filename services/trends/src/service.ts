@@ -5,7 +5,7 @@ import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observa
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, aggregatesOutbox, recordSales, type TrendsContext } from './facts.ts';
-import { salesRouter } from './routes/sales.ts';
+import { createApp } from './app.ts';
 
 export type TrendsService = RunningService;
 
@@ -42,6 +42,6 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       for (const [granularity, n] of Object.entries(windows)) restated.inc({ granularity }, n);
       for (const a of found) anomalies.inc({ kind: a.kind });
     },
-    routes: ({ pool }) => [salesRouter({ pool, ctx }), openApiRouter({ title: 'Tillstream trends API', description: 'The sales part of the store API (also served through the store API port).', operations: salesApi })],
+    createApp: ({ pool, logger, registry, consuming }) => createApp({ pool, logger, registry, ctx, consuming }),
   });
 }

@@ -107,7 +107,10 @@ export function demoCommand(): Command {
       const brokerOf = (name: 'store' | 'hq') => `127.0.0.1:${infra.brokers.find((b) => b.name === name)!.port}`;
       let started: Awaited<ReturnType<typeof up>> | undefined;
       const stopAll = async () => {
-        for (const child of children.reverse()) await stopProcess(child);
+        // Every store's services at once (none waits on another's stop), then HQ, which the stores' sync calls.
+        const [hq, ...storeServices] = children;
+        await Promise.all(storeServices.map((child) => stopProcess(child)));
+        if (hq) await stopProcess(hq);
         if (started) logger.info({ stopped: await down(infra, started) }, 'local infrastructure stopped (what this demo started)');
       };
       let signals = 0;

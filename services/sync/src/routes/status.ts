@@ -17,7 +17,8 @@ export interface StatusRouteDeps {
   storeId: string;
   hqUrl: string;
   link: LinkState;
-  uploader: Uploader;
+  /** The upload queue's figures (null while Redis is away) and why Redis refuses this store's user, if it does. */
+  uploader: Pick<Uploader, 'counts' | 'authError'>;
 }
 
 /** GET /v1/sync/status: how far behind HQ this store is, and whether HQ answers (store viewers: it names HQ's URL and its last error). */

@@ -1,0 +1,51 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createPool } from '@tillstream/db';
+import { createLogger, createMetricsRegistry } from '@tillstream/observability';
+import { bearer, testDatabase, testTokens } from '@tillstream/testing';
+import { siteApp } from './app.ts';
+import { startService } from './runtime.ts';
+
+describe('startService', () => {
+  it('stops workers, then drains, then links, then the pool; a step past the deadline is left behind and the later ones still run', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const tokens = await testTokens(db.pool, 'store');
+    const logs: string[] = [];
+    const logger = createLogger({
+      name: 'runtime-test',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          logs.push(chunk.toString());
+          done();
+        },
+      }),
+    });
+    const pool = createPool({ connectionString: db.urlFor('inventory'), logger, applicationName: 'runtime-test', max: 2 });
+    const stopped: string[] = [];
+    const service = await startService({
+      name: 'runtime-test',
+      logger,
+      pool,
+      app: ({ consuming }) => siteApp({ pool, logger, registry: createMetricsRegistry({ service: 'runtime-test' }), site: 'store', consuming, routes: [] }),
+      http: { host: '127.0.0.1', port: 0 },
+      workers: [
+        { name: 'timer', stop: () => void stopped.push('timer') },
+        // A worker whose stop never ends (a wedged Redis, say): the deadline must cut it short.
+        { name: 'wedged', stop: () => new Promise<void>(() => undefined) },
+      ],
+      drains: [{ name: 'outbox', stop: () => void stopped.push('outbox') }],
+      links: [{ name: 'gate', stop: () => void stopped.push('gate') }],
+      stopDeadlineMs: 300,
+    });
+    // No broker: nothing to consume, so ready as soon as the database answers.
+    const ready = await fetch(`${service.url}/readyz`, { headers: bearer(tokens['store-viewer']) });
+    expect(ready.status).toBe(200);
+
+    await Promise.all([service.stop(), service.stop()]);
+    expect(stopped).toEqual(['timer', 'outbox', 'gate']);
+    expect(pool.ended).toBe(true);
+    const overran = logs.map((l) => JSON.parse(l) as { msg: string; step?: string }).filter((l) => l.msg.includes('overran'));
+    expect(overran.map((l) => l.step)).toContain('wedged');
+    await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
+  });
+});

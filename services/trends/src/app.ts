@@ -1,0 +1,32 @@
+import type { Express } from 'express';
+import { siteApp } from '@tillstream/consumer-service';
+import { salesApi } from '@tillstream/contracts';
+import type { Pool } from '@tillstream/db';
+import { openApiRouter } from '@tillstream/http';
+import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
+import type { TrendsContext } from './facts.ts';
+import { salesRouter } from './routes/sales.ts';
+
+export interface TrendsDeps {
+  pool: Pool;
+  logger: Logger;
+  registry: Registry;
+  ctx: TrendsContext;
+  /** /readyz's consumer check (the runtime's); absent: ready when the database answers. */
+  consuming?: HealthCheck;
+}
+
+/** The store API's sales part as an express app, without listening. */
+export function createApp(deps: TrendsDeps): Express {
+  return siteApp({
+    pool: deps.pool,
+    logger: deps.logger,
+    registry: deps.registry,
+    site: 'store',
+    consuming: deps.consuming,
+    routes: [
+      salesRouter({ pool: deps.pool, ctx: deps.ctx }),
+      openApiRouter({ title: 'Tillstream trends API', description: 'The sales part of the store API (also served through the store API port).', operations: salesApi }),
+    ],
+  });
+}
