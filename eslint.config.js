@@ -45,8 +45,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Node scripts and tool configs (dependency-cruiser's is CommonJS).
+    files: ['scripts/**/*.js', '**/*.cjs'],
+    languageOptions: { globals: globals.node },
   },
   {
     // The dashboards' browser scripts: plain scripts sharing globals (Chart.js, live.js's Live), no build step.
