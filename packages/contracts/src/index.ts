@@ -11,3 +11,4 @@ export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';
 export * from './roles.ts';
+export * from './jobs.ts';
