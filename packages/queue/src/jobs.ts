@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions, type QueueOptions, type WorkerOptions } from 'bullmq';
-import type { JobCatalog, JobData } from '@tillstream/contracts';
+import type { ErrorCode, JobCatalog, JobData } from '@tillstream/contracts';
 
 export { Queue, QueueEvents, UnrecoverableError, Worker, type Job, type JobsOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
 
@@ -10,7 +10,8 @@ export { Queue, QueueEvents, UnrecoverableError, Worker, type Job, type JobsOpti
  * to be seen) instead of being cast and misread. Never retriable.
  */
 export class JobInvalid extends UnrecoverableError {
-  readonly code = 'JOB_INVALID';
+  // BullMQ needs an UnrecoverableError, so this cannot extend TillstreamError; it carries the same registry fields.
+  readonly code: ErrorCode = 'JOB_INVALID';
   readonly retriable = false;
 
   constructor(message: string) {

@@ -1,4 +1,4 @@
-import { syncUploadJobs, type SyncUploadJobs } from '@tillstream/contracts';
+import { TillstreamError, syncUploadJobs, type SyncUploadJobs } from '@tillstream/contracts';
 import { JobInvalid, TypedQueue, createRedis, createTypedWorker, type Redis, type RedisOptions, type Worker } from '@tillstream/queue';
 import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
@@ -59,8 +59,11 @@ export function isRedisAuthError(err: Error): boolean {
 export type RedisLogin = Pick<RedisOptions, 'username' | 'password' | 'tls'>;
 
 /** Redis refused sync's login: configuration, not an outage; sync does not start on it. */
-export class RedisLoginRefused extends Error {
-  readonly code = 'REDIS_LOGIN_REFUSED';
+export class RedisLoginRefused extends TillstreamError {
+  constructor(message: string) {
+    super('REDIS_LOGIN_REFUSED', message);
+    this.name = 'RedisLoginRefused';
+  }
 }
 
 /**
