@@ -3,7 +3,8 @@
 // (production code: `dependencies`; tests and test helpers: `dependencies` or
 // `devDependencies`), and every path a package.json exports exists. Without
 // this, npm and turbo see another graph than the code's: undeclared imports
-// work by hoisting and hide cycles. Run by `npm run depcheck` (and so by .ci/run).
+// work by hoisting and hide cycles. The declared workspace graph must then be
+// acyclic. Run by `npm run depcheck` (and so by .ci/run).
 //
 // One exception, stated rather than hidden: a workspace that
 // @tillstream/testing itself depends on (contracts, db, kafka, infra, ...)
@@ -91,8 +92,26 @@ const rootFiles = [
 ];
 check(rootFiles, rootManifest, 'root', rootManifest.name);
 
+// The declared workspace graph has no cycle (dependencies and devDependencies:
+// npm and turbo order by both); with every import declared, it is the code's graph.
+const graph = new Map(
+  [...manifests.values()].map((m) => [m.name, Object.keys({ ...m.dependencies, ...m.devDependencies }).filter((d) => byName.has(d))]),
+);
+const state = new Map();
+function visit(name, path) {
+  if (state.get(name) === 'done') return;
+  if (state.get(name) === 'open') {
+    problems.push(`workspace cycle: ${[...path.slice(path.indexOf(name)), name].join(' -> ')}`);
+    return;
+  }
+  state.set(name, 'open');
+  for (const dep of graph.get(name) ?? []) visit(dep, [...path, name]);
+  state.set(name, 'done');
+}
+for (const name of graph.keys()) visit(name, []);
+
 if (problems.length > 0) {
-  console.error(`${problems.length} undeclared imports or missing exports:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  console.error(`${problems.length} undeclared imports, missing exports or workspace cycles:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   process.exit(1);
 }
 console.log(`workspace dependencies: ${manifests.size + 1} package.json files declare every import`);
