@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { decimalToMilli, storeTopics } from '@tillstream/contracts';
-import { listQuarantine } from '@tillstream/db';
+import { createClient, listQuarantine } from '@tillstream/db';
 import { expectedStock, testInventory } from '@tillstream/inventory/testing';
 import { topicRecordCount } from '@tillstream/kafka';
 import { readTopic, seededRandom, storeTraffic, testDatabase, testEnv, testKafka, waitFor } from '@tillstream/testing';
@@ -23,7 +22,7 @@ describe('inventory while the store database is read-only', () => {
     await inv.caughtUp();
 
     // The server side of a failover: new sessions are read-only, and existing ones are ended (as a promoted standby would).
-    const admin = new pg.Client({ connectionString: testEnv.POSTGRES_URL });
+    const admin = createClient({ connectionString: testEnv.POSTGRES_URL });
     await admin.connect();
     const setReadOnly = async (on: boolean) => {
       await admin.query(`ALTER DATABASE "${db.name}" SET default_transaction_read_only = ${on ? 'on' : 'off'}`);

@@ -1,9 +1,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { Redis } from 'ioredis';
 import { hqTransactions, storeTopics, topicName, type PosTransactionInput } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { topicRecordCount } from '@tillstream/kafka';
 import { hqEnv, startHq, type HqService } from '@tillstream/hq';
+import { createRedis } from '@tillstream/queue';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testTrends, type TestTrends } from '@tillstream/trends/testing';
 import { bearer, httpProxy, kafkaServiceEnv, makeTransaction, seededRandom, storeTraffic, syncRedisUrl, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testStoreFetch, testTlsEnv, testTokens, waitFor, type TestDatabase } from '@tillstream/testing';
@@ -118,7 +118,7 @@ describe('store -> HQ sync', () => {
     // Redis loses every job in the middle of the drain: the sweepers re-enqueue what HQ has not acknowledged.
     await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { message: 'the first batch at HQ' });
     // As the administrator: the stores' ACL user may not FLUSHDB.
-    const redis = new Redis(`${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`, { maxRetriesPerRequest: null });
+    const redis = createRedis(`${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`, 'command');
     await redis.flushdb();
     redis.disconnect();
 

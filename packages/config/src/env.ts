@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { TillstreamError } from '@tillstream/contracts';
 
 /** Thrown at boot when the environment is not usable; lists every problem at once. */
-export class EnvError extends Error {
-  readonly code = 'ENV_INVALID';
+export class EnvError extends TillstreamError {
   constructor(readonly issues: string[]) {
-    super(`invalid environment:\n  ${issues.join('\n  ')}`);
+    super('ENV_INVALID', `invalid environment:\n  ${issues.join('\n  ')}`);
     this.name = 'EnvError';
   }
 }

@@ -15,3 +15,4 @@ export * from './roles.ts';
 export * from './tracing.ts';
 export * from './read-api.ts';
 export * from './api-routes.ts';
+export * from './jobs.ts';

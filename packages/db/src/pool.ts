@@ -5,6 +5,8 @@ import { classifyPgError, isTransientPgError } from './errors.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** One connection outside any pool; see {@link createClient}. */
+export type Client = pg.Client;
 /** Anything that runs queries: a pool, or a client inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
@@ -33,6 +35,15 @@ export interface PoolOptions {
   caFile?: string;
   /** File holding the role's password (a secret); replaces a password in the connection string. */
   passwordFile?: string;
+}
+
+/**
+ * One connection outside any pool (an administrator's session, a probe, a
+ * test holding a lock open); the caller connects and ends it. pg is imported
+ * nowhere but this package: this is the way to a single connection.
+ */
+export function createClient(options: { connectionString: string; connectionTimeoutMs?: number }): Client {
+  return new pg.Client({ connectionString: options.connectionString, connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000 });
 }
 
 /** The connection string and password of a role whose password is a secret file. */

@@ -1,44 +1,18 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { z } from 'zod';
-import { TillstreamError, errorCode, isRetriable } from '@tillstream/contracts';
+import { HTTP_PROBLEMS, TillstreamError, errorCode, isRetriable, type HttpProblemCode } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 
 /**
  * The catalog of problem codes every Tillstream API answers with: one stable
- * code, one HTTP status, one title. Clients check `code`; `detail` is for
- * people. docs/problems.md lists them and a test keeps the two in sync.
+ * code, one HTTP status, one title, its retriable flag. Clients check `code`;
+ * `detail` is for people. It is the HTTP part of the error-code registry
+ * (packages/contracts/src/errors.ts); docs/problems.md lists every code and a
+ * test keeps the two in sync.
  */
-export const PROBLEMS = {
-  MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
-  BODY_TOO_DEEP: { status: 400, title: 'The body nests too deeply' },
-  FORBIDDEN_KEY: { status: 400, title: 'The body uses a forbidden key' },
-  DUPLICATE_KEY: { status: 400, title: 'The body gives a key twice in one object' },
-  INVALID_TEXT: { status: 400, title: 'A string holds a control character or is not well-formed Unicode' },
-  BAD_CONTENT_ENCODING: { status: 400, title: 'The body cannot be decoded as its Content-Encoding says' },
-  BAD_REQUEST: { status: 400, title: 'The request is malformed' },
-  VALIDATION_FAILED: { status: 400, title: 'The body does not match the schema' },
-  BAD_QUERY: { status: 400, title: 'The query parameters are not valid' },
-  IDEMPOTENCY_KEY_REQUIRED: { status: 400, title: 'An Idempotency-Key header is required' },
-  UNAUTHORIZED: { status: 401, title: 'Missing or invalid credentials' },
-  FORBIDDEN: { status: 403, title: 'These credentials may not do this' },
-  NOT_FOUND: { status: 404, title: 'No such resource' },
-  IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'The same request is being processed' },
-  PAYLOAD_TOO_LARGE: { status: 413, title: 'The body is too large' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The body must be application/json' },
-  UNSUPPORTED_CHARSET: { status: 415, title: 'The body must be UTF-8' },
-  UNSUPPORTED_ENCODING: { status: 415, title: 'The Content-Encoding is not accepted' },
-  UNPROCESSABLE: { status: 422, title: 'The document is well-formed but cannot be accepted' },
-  CARD_NUMBER_DETECTED: { status: 422, title: 'The request contains what looks like a payment card number' },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This idempotency key was used with a different body' },
-  RATE_LIMITED: { status: 429, title: 'Too many requests' },
-  INTERNAL: { status: 500, title: 'Internal error' },
-  BROKER_UNAVAILABLE: { status: 503, title: 'The event broker cannot take writes right now' },
-  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable' },
-  OVERLOADED: { status: 503, title: 'The service is at capacity' },
-  UPSTREAM_UNAVAILABLE: { status: 503, title: 'The service behind this path does not answer' },
-} as const satisfies Record<string, { status: number; title: string }>;
+export const PROBLEMS = HTTP_PROBLEMS;
 
-export type ProblemCode = keyof typeof PROBLEMS;
+export type ProblemCode = HttpProblemCode;
 
 /** A field that failed, as an RFC 6901 JSON Pointer into the request body. */
 export interface ProblemField {
@@ -67,7 +41,7 @@ export class HttpProblem extends TillstreamError {
     detail: string,
     readonly extra: { errors?: ProblemField[]; retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
-    super(code, detail, { cause: extra.cause, retriable: PROBLEMS[code].status >= 500 });
+    super(code, detail, { cause: extra.cause });
     this.name = 'HttpProblem';
     this.status = PROBLEMS[code].status;
   }

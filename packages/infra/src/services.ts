@@ -1,9 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { databaseUrl, ensureDatabase } from '@tillstream/db';
+import { createClient, databaseUrl, ensureDatabase } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
+import { createRedis } from '@tillstream/queue';
 import { InfraError } from './errors.ts';
 import { execFileAsync, sleep, which } from './process.ts';
 
@@ -15,7 +14,7 @@ import { execFileAsync, sleep, which } from './process.ts';
  */
 
 async function postgresAnswers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const client = createClient({ connectionString: url, connectionTimeoutMs: 2000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -155,7 +154,7 @@ export function syncRedisRules(password: string): string[] {
 export async function ensureRedisUser(options: { adminUrl: string; user: string; password: string }): Promise<void> {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(options.user)) throw new Error(`invalid Redis user name "${options.user}"`);
   if (!/^[\x21-\x7e]{16,}$/.test(options.password)) throw new Error('a Redis password must be at least 16 printable characters without spaces');
-  const redis = new Redis(options.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = createRedis(options.adminUrl, 'command', { lazyConnect: true, enableOfflineQueue: false });
   try {
     await redis.connect();
     await redis.call('ACL', 'SETUSER', options.user, ...syncRedisRules(options.password));
@@ -166,7 +165,7 @@ export async function ensureRedisUser(options: { adminUrl: string; user: string;
 
 /** Removes ACL user `user` (a test run's own); its open connections are closed by Redis. */
 export async function dropRedisUser(options: { adminUrl: string; user: string }): Promise<void> {
-  const redis = new Redis(options.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = createRedis(options.adminUrl, 'command', { lazyConnect: true, enableOfflineQueue: false });
   try {
     await redis.connect();
     await redis.call('ACL', 'DELUSER', options.user);

@@ -164,7 +164,7 @@ describe('kafka package against the real store broker', () => {
     const handled = new Set<string>();
     await runner(env, producer, async (records) => {
       if (records.some((r) => r.envelope.data.transactionId === poison)) {
-        throw new TillstreamError('UNKNOWN_SKU', 'SKU-3 is not in the catalog', { retriable: false });
+        throw new TillstreamError('WRONG_STORE', 'transaction of another store', { retriable: false });
       }
       for (const r of records) handled.add(r.envelope.data.transactionId);
     }).start();
@@ -172,7 +172,7 @@ describe('kafka package against the real store broker', () => {
     const dead = await readRecords(env.kafka, deadLetterTopicName(`${env.prefix}pos.transactions.v1`), { atLeast: 1 });
     await waitFor(() => handled.size === 3, { message: 'the three healthy records' });
     expect(JSON.parse(dead[0]!.value).data.transactionId).toBe(poison);
-    expect(dead[0]!.headers[HEADER.errorCode]).toBe('UNKNOWN_SKU');
+    expect(dead[0]!.headers[HEADER.errorCode]).toBe('WRONG_STORE');
     expect(handled.has(poison)).toBe(false);
   });
 

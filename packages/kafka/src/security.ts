@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
-import { deadLetterTopicName, hqTopics, storeTopics, topicName, type TopicSettings, type TopicSpec } from '@tillstream/contracts';
+import { TillstreamError, deadLetterTopicName, hqTopics, storeTopics, topicName, type TopicSettings, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { ensureTopics } from './admin.ts';
 
@@ -86,15 +86,14 @@ export function kafkaRefusal(err: unknown): { type: string; message: string } | 
  * said plainly (in the log and on /readyz) so an operator fixes the
  * credentials or the ACLs instead of watching a retry loop.
  */
-export class KafkaAccessDenied extends Error {
-  readonly code = 'KAFKA_ACCESS_DENIED';
-  readonly retriable = false;
+export class KafkaAccessDenied extends TillstreamError {
   constructor(
     readonly refusal: { type: string; message: string },
     readonly principal: string | undefined,
     doing: string,
   ) {
     super(
+      'KAFKA_ACCESS_DENIED',
       `the Kafka broker refused ${principal ? `principal "${principal}"` : 'this client (no SASL credentials)'} ${doing}: ${refusal.type} (${refusal.message}); ` +
         (refusal.type === 'SASL_AUTHENTICATION_FAILED'
           ? 'check KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD'
@@ -112,10 +111,9 @@ export function asAccessDenied(err: unknown, principal: string | undefined, doin
 }
 
 /** Thrown when a service's topics are not there: services do not create topics, a provisioning step does. */
-export class TopicsMissing extends Error {
-  readonly code = 'KAFKA_TOPICS_MISSING';
+export class TopicsMissing extends TillstreamError {
   constructor(readonly topics: string[]) {
-    super(`topics ${topics.join(', ')} do not exist; provision them with \`npx tillstream kafka provision\` (npm run infra:up does it for the local store)`);
+    super('KAFKA_TOPICS_MISSING', `topics ${topics.join(', ')} do not exist; provision them with \`npx tillstream kafka provision\` (npm run infra:up does it for the local store)`);
     this.name = 'TopicsMissing';
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QueueEvents } from 'bullmq';
+import { QueueEvents } from '@tillstream/queue';
 import { testQueue, testRedis } from './fixtures.ts';
 
 describe('BullMQ on the real Redis', () => {

@@ -1,6 +1,4 @@
 import { onTestFinished } from 'vitest';
-import { Queue, Worker, type Processor } from 'bullmq';
-import { Redis } from 'ioredis';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +31,7 @@ import {
   type TypedProducer,
 } from '@tillstream/kafka';
 import { createLogger, type Logger } from '@tillstream/observability';
+import { Queue, Worker, createRedis, type Processor, type Redis } from '@tillstream/queue';
 import { TEMPLATE_DB, operatorEnv, testEnv, testKafkaCredentials } from './env.ts';
 import { uniqueName } from './names.ts';
 
@@ -130,7 +129,7 @@ export async function testKafka(
 
 /** A Redis connection for this test, closed on cleanup. BullMQ workers need maxRetriesPerRequest: null. */
 export function testRedis(options: { cleanup?: Cleanup } = {}): Redis {
-  const redis = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+  const redis = createRedis(testEnv.REDIS_URL, 'worker');
   (options.cleanup ?? defaultCleanup)(async () => {
     redis.disconnect();
   });

@@ -1,15 +1,15 @@
 import { Agent, fetch, type Dispatcher } from 'undici';
 import { backoffDelay } from '@tillstream/backoff';
-import { SyncLimitsV1, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
+import { SyncLimitsV1, TillstreamError, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
 
 /** HQ could not take the request now (unreachable, 5xx, 429, 409 in flight): try again, no sooner than `retryAfterMs` if HQ said so. */
-export class HqUnavailable extends Error {
+export class HqUnavailable extends TillstreamError {
   constructor(
     message: string,
     readonly retryAfterMs: number | undefined,
     readonly status: number | undefined,
   ) {
-    super(message);
+    super('HQ_UNAVAILABLE', message);
     this.name = 'HqUnavailable';
   }
 }
@@ -25,13 +25,13 @@ export function refusesContent(status: number): boolean {
 }
 
 /** HQ refused the request (4xx other than 409/429): a bug or a misconfiguration (credentials) that retrying alone will not fix. */
-export class HqRejected extends Error {
+export class HqRejected extends TillstreamError {
   constructor(
     message: string,
     readonly status: number,
     readonly problem: unknown,
   ) {
-    super(message);
+    super('HQ_REJECTED', message);
     this.name = 'HqRejected';
   }
 }

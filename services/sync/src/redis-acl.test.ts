@@ -3,17 +3,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics } from '@tillstream/contracts';
 import { createLogger } from '@tillstream/observability';
+import { createRedis, type Redis } from '@tillstream/queue';
 import { bearer, dropRedisUser, ensureRedisUser, kafkaServiceEnv, redisUserUrl, syncRedisUrl, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, uniqueName, waitFor } from '@tillstream/testing';
 import { syncEnv } from './env.ts';
 import { startSync } from './service.ts';
 
 /** A connection as the sync service's ACL user (the global setup's, the one every sync test runs as). */
 function asSyncUser(url = syncRedisUrl()): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  const redis = createRedis(url, 'command', { lazyConnect: true });
   onTestFinished(() => redis.disconnect());
   return redis;
 }
@@ -31,7 +31,7 @@ describe("sync's Redis user", () => {
     await redis.connect();
     const mine = `bull:${uniqueName('acl')}:probe`;
     onTestFinished(async () => {
-      const admin = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: 1 });
+      const admin = createRedis(testEnv.REDIS_URL, 'command');
       await admin.del(mine);
       admin.disconnect();
     });
@@ -49,7 +49,7 @@ describe("sync's Redis user", () => {
     const wrong = new URL(syncRedisUrl());
     wrong.password = 'not-the-password-of-this-user';
     // Redis's answer to that login: AUTH <user> <wrong password> on a connection of its own.
-    const probe = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: 1 });
+    const probe = createRedis(testEnv.REDIS_URL, 'command');
     onTestFinished(() => probe.disconnect());
     expect(await refusal(probe.call('AUTH', decodeURIComponent(wrong.username), wrong.password))).toMatch(/^WRONGPASS invalid username-password pair/);
 
@@ -81,7 +81,7 @@ describe("sync's Redis user", () => {
 
     // The operator rotates the password; sync's connections are dropped and log in again with the old one.
     await ensureRedisUser({ adminUrl: testEnv.REDIS_URL, user, password: randomBytes(24).toString('hex') });
-    const admin = new Redis(testEnv.REDIS_URL, { maxRetriesPerRequest: 1 });
+    const admin = createRedis(testEnv.REDIS_URL, 'command');
     onTestFinished(() => admin.disconnect());
     await admin.call('CLIENT', 'KILL', 'USER', user);
     const refused = await waitFor(async () => {

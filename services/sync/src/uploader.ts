@@ -1,15 +1,12 @@
-import { Queue, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
-import type { ReplayRequest } from '@tillstream/contracts';
+import { TillstreamError, syncUploadJobs, type SyncUploadJobs } from '@tillstream/contracts';
+import { JobInvalid, TypedQueue, createRedis, createTypedWorker, type Redis, type RedisOptions, type Worker } from '@tillstream/queue';
 import { withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { Logger } from '@tillstream/observability';
 import { HqRejected, HqUnavailable, PreparedJson, backoffMs, refusesContent, type HqClient, type RetrySettings } from './hq-client.ts';
 import { backlog, batchRecordsJson, splitRefusedBatch, type Batch } from './outbox.ts';
 import { sendReplay } from './replays.ts';
 
-type UploadJob = { batchId: string };
 type BatchRow = { batch_id: string; first_id: string; last_id: string };
-type ReplayJob = ReplayRequest;
 
 /** An outbox record HQ refused on its own: its id, HQ's status and code, and what HQ said. */
 export interface RefusedRecord {
@@ -62,8 +59,11 @@ export function isRedisAuthError(err: Error): boolean {
 export type RedisLogin = Pick<RedisOptions, 'username' | 'password' | 'tls'>;
 
 /** Redis refused sync's login: configuration, not an outage; sync does not start on it. */
-export class RedisLoginRefused extends Error {
-  readonly code = 'REDIS_LOGIN_REFUSED';
+export class RedisLoginRefused extends TillstreamError {
+  constructor(message: string) {
+    super('REDIS_LOGIN_REFUSED', message);
+    this.name = 'RedisLoginRefused';
+  }
 }
 
 /**
@@ -80,14 +80,7 @@ export async function checkRedisLogin(url: string, options: RedisLogin = {}, tim
   if (!password) return;
   u.username = '';
   u.password = '';
-  const redis = new Redis(u.toString(), {
-    ...(options.tls ? { tls: options.tls } : {}),
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: timeoutMs,
-  });
+  const redis = createRedis(u.toString(), 'probe', { ...(options.tls ? { tls: options.tls } : {}), connectTimeout: timeoutMs });
   redis.on('error', () => undefined); // Redis away: the uploader copes with that, as before
   try {
     await redis.connect();
@@ -115,7 +108,7 @@ export async function checkRedisLogin(url: string, options: RedisLogin = {}, tim
  * batch read from PostgreSQL while HQ applies the current one.
  */
 export class Uploader {
-  private readonly queue: Queue;
+  private readonly queue: TypedQueue<SyncUploadJobs>;
   private readonly worker: Worker;
   private readonly connections: Redis[];
   /** Redis's refusal of the sync user (WRONGPASS, NOPERM), while it lasts; null once a connection is ready. */
@@ -123,7 +116,7 @@ export class Uploader {
 
   constructor(private readonly options: UploaderOptions) {
     const connect = (enableOfflineQueue: boolean) => {
-      const redis = new Redis(options.redisUrl, { ...options.redisOptions, maxRetriesPerRequest: null, enableOfflineQueue });
+      const redis = createRedis(options.redisUrl, enableOfflineQueue ? 'worker' : 'queue', options.redisOptions);
       redis.on('error', (err) => {
         // A refused login is configuration, not an outage: say so plainly, once per connection attempt streak.
         if (isRedisAuthError(err)) {
@@ -140,15 +133,25 @@ export class Uploader {
     // Redis is away (no offline queue): an enqueue then fails at once instead of waiting for ever,
     // and the sweeper enqueues again from PostgreSQL once Redis is back (issue 13 item 8).
     this.connections = [connect(false), connect(true)];
-    this.queue = new Queue(options.queueName, { connection: this.connections[0]! });
-    this.queue.on('error', (err) => options.logger.debug({ err: loggableRedisError(err) }, 'upload queue error'));
-    this.worker = new Worker(options.queueName, (job) => this.process(job), {
+    this.queue = new TypedQueue(options.queueName, syncUploadJobs, { connection: this.connections[0]! });
+    this.queue.bull.on('error', (err) => options.logger.debug({ err: loggableRedisError(err) }, 'upload queue error'));
+    // Job data is validated against the catalog before a handler sees it; a job that does not match fails as poison.
+    const handlers = {
+      upload: (data: { batchId: string }) => this.upload(data.batchId),
+      // "replay" jobs were enqueued by earlier versions; replays are now sent by the sweeper from PostgreSQL.
+      replay: (data: Parameters<typeof sendReplay>[1]) => sendReplay(this.options, data),
+    };
+    this.worker = createTypedWorker(options.queueName, syncUploadJobs, handlers, {
       connection: this.connections[1]!,
       concurrency: 1,
       autorun: false,
       settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelayMs(attemptsMade, err, options.retry) },
     });
     this.worker.on('failed', (job, err) => {
+      if (err instanceof JobInvalid) {
+        options.logger.error({ job: job?.id, err: err.message }, 'upload job is poison (its data does not match the job catalog); failed without retry (a later upload job takes its batch: each uploads every unacknowledged batch before its own)');
+        return;
+      }
       const level = err instanceof HqRejected ? 'error' : 'debug';
       options.logger[level]({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'upload failed; will retry');
     });
@@ -182,7 +185,7 @@ export class Uploader {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
     try {
-      return await Promise.race([this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), late]);
+      return await Promise.race([this.queue.bull.getJobCounts('waiting', 'active', 'delayed', 'failed'), late]);
     } catch {
       return null;
     } finally {
@@ -207,12 +210,6 @@ export class Uploader {
     if (!closed) this.options.logger.warn({ deadlineMs }, 'Redis did not answer the upload queue\'s close; dropping its connections');
     graceful.catch(() => undefined); // settles (or not) after the connections are dropped
     for (const c of this.connections) c.disconnect();
-  }
-
-  private async process(job: Job): Promise<void> {
-    // "replay" jobs were enqueued by earlier versions; replays are now sent by the sweeper from PostgreSQL.
-    if (job.name === 'replay') await sendReplay(this.options, job.data as ReplayJob);
-    else await this.upload((job.data as UploadJob).batchId);
   }
 
   /**

@@ -1,6 +1,5 @@
-import { salesAggregates, salesAnomalies, salesApi } from '@tillstream/contracts';
+import { salesAggregates, salesAnomalies } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
-import { openApiRouter } from '@tillstream/http';
 import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { inventoryAlerts } from '@tillstream/contracts';
-import { advisoryXactLock, issueTerminalToken } from '@tillstream/db';
+import { advisoryXactLock, createClient, issueTerminalToken } from '@tillstream/db';
 import { bearer, makeTransaction, readRecords } from '@tillstream/testing';
 import { testInventory, type TestInventory } from '../testing.ts';
 
@@ -96,7 +95,7 @@ describe('store inventory API', () => {
     const inv = await testInventory();
     const key = randomUUID();
     // Hold the key's lock as a concurrent request would.
-    const holder = new pg.Client({ connectionString: inv.db.url });
+    const holder = createClient({ connectionString: inv.db.url });
     await holder.connect();
     await holder.query('BEGIN');
     await advisoryXactLock(holder, 'inventoryOperation', key);
