@@ -17,12 +17,13 @@ COPY services ./services
 RUN npm ci --ignore-scripts --no-audit --no-fund
 RUN npx tsc -b packages/cli services/*
 
-# 2. /deploy: SERVICE's production dependencies (npm ci of that workspace
+# 2. /deploy (the quoted heredoc goes to sh as it is; SERVICE is in its
+#    environment): SERVICE's production dependencies (npm ci of that workspace
 #    alone, from the same lockfile), the workspaces it links, without their
 #    sources, and main.js linking to SERVICE's entry point.
 FROM build AS deploy
 ARG SERVICE
-RUN <<SH
+RUN <<'SH'
 set -eu
 : "${SERVICE:?build with --build-arg SERVICE=<ingest|inventory|trends|sync|hq|cli>}"
 dir="services/${SERVICE}"
