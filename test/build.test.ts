@@ -1,11 +1,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
  * What `npm run build` and the image rely on, read from the files: every
  * workspace entry point resolves to its TypeScript under the "development"
- * condition (vitest, tsx) and to what `tsc -b` emits under plain node; the
+ * condition (vitest, tsx) and to what `tsc -b` emits under plain node; every
+ * workspace is a project `tsc -b` builds, whose references are exactly the
+ * workspaces its built sources import (a new import needs its reference); the
  * supported Node.js major is the same in engines, the Dockerfile and the
  * runtime script CI sources; the image runs the build as a non-root user.
  * (.ci/run starts each built entry point under plain node after the build.)
@@ -14,7 +17,35 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file: string) => readFileSync(`${ROOT}${file}`, 'utf8');
 const workspaces = ['packages', 'services'].flatMap((dir) => readdirSync(`${ROOT}${dir}`).map((name) => `${dir}/${name}`));
 
+/** The `"path"` entries of a tsconfig.json's references (JSONC: read with a pattern, not JSON.parse). */
+const references = (file: string) => [...read(file).matchAll(/\{\s*"path":\s*"([^"]+)"\s*\}/g)].map((m) => m[1]!).sort();
+
+/** The workspaces a workspace's built sources import (its tests and src/testing.ts are not built). */
+function imported(workspace: string): string[] {
+  const names = new Set<string>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(`${ROOT}${dir}`, { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (path.endsWith('.ts') && !path.endsWith('.test.ts') && path !== `${workspace}/src/testing.ts`) {
+        for (const m of read(path).matchAll(/from '@tillstream\/([a-z-]+)/g)) names.add(m[1]!);
+      }
+    }
+  };
+  walk(`${workspace}/src`);
+  return [...names].map((name) => workspaces.find((w) => w.endsWith(`/${name}`))!).map((w) => relative(workspace, w)).sort();
+}
+
 describe('the build', () => {
+  it('builds every workspace: the root tsconfig.json references each one', () => {
+    expect(references('tsconfig.json')).toEqual([...workspaces].sort());
+  });
+
+  it.each(workspaces)('%s is a composite project that references exactly the workspaces its sources import', (workspace) => {
+    expect(read(`${workspace}/tsconfig.json`)).toMatch(/"extends": "\.\.\/\.\.\/tsconfig\.base\.json"/);
+    expect(references(`${workspace}/tsconfig.json`)).toEqual(imported(workspace));
+  });
+
   it.each(workspaces)('%s exports src under "development" and dist otherwise', (workspace) => {
     const pkg = JSON.parse(read(`${workspace}/package.json`)) as { exports: Record<string, string | Record<string, string>> };
     for (const [key, target] of Object.entries(pkg.exports)) {
