@@ -14,7 +14,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages ./packages
 COPY services ./services
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# npm's download cache survives between builds (BuildKit cache mount), not in the image.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 RUN npx tsc -b packages/cli services/*
 
 # 2. /deploy (the quoted heredoc goes to sh as it is; SERVICE is in its
@@ -23,7 +24,7 @@ RUN npx tsc -b packages/cli services/*
 #    sources, and main.js linking to SERVICE's entry point.
 FROM build AS deploy
 ARG SERVICE
-RUN <<'SH'
+RUN --mount=type=cache,target=/root/.npm <<'SH'
 set -eu
 : "${SERVICE:?build with --build-arg SERVICE=<ingest|inventory|trends|sync|hq|cli>}"
 dir="services/${SERVICE}"
