@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch } from 'undici';
 import { hqTopics, storeTopics } from '@tillstream/contracts';
-import { ensureTopics } from '@tillstream/kafka';
+import { deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { freePort } from '@tillstream/testing';
 import { table } from './harness.ts';
 import { localKafka } from './kafka.ts';
@@ -85,10 +85,12 @@ export async function startupBench(): Promise<string> {
 
   const store = localKafka('store');
   const hq = localKafka('hq');
+  const storeKafka = store.client('bench-startup');
+  const hqKafka = hq.client('bench-startup-hq');
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka: store.client('bench-startup'), logger, prefix, specs: storeTopics });
+  await ensureTopics({ kafka: storeKafka, logger, prefix, specs: storeTopics });
   await store.grant('store', prefix);
-  await ensureTopics({ kafka: hq.client('bench-startup-hq'), logger, prefix, specs: hqTopics });
+  await ensureTopics({ kafka: hqKafka, logger, prefix, specs: hqTopics });
   await hq.grant('hq', prefix);
   const storeDb = await scratchDatabase('startup');
   const hqDb = await scratchDatabase('startup_hq', 'hq');
@@ -134,5 +136,7 @@ export async function startupBench(): Promise<string> {
     await dispatcher.close();
     await storeDb.drop();
     await hqDb.drop();
+    await deleteTopics(storeKafka, storeTopics.flatMap((t) => [`${prefix}${t.name}`, `${prefix}${t.name}.dlq`])).catch(() => undefined);
+    await deleteTopics(hqKafka, hqTopics.flatMap((t) => [`${prefix}${t.name}`, `${prefix}${t.name}.dlq`])).catch(() => undefined);
   }
 }
