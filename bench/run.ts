@@ -5,6 +5,7 @@ import { fairnessBench } from './fairness.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
+import { startupBench } from './startup.ts';
 import { syncCutBench } from './sync-cut.ts';
 import { machine, withInfra } from './harness.ts';
 
@@ -40,6 +41,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   sync: {
     about: "a week's backlog (50,000 transactions and their aggregates) drained from a store to HQ vs HQ's plain batch-apply rate",
     run: () => syncBench(),
+  },
+  startup: {
+    about: "each service's time from spawn to /healthz and its memory then, from TypeScript under tsx vs the built JavaScript under node (npm run build first)",
+    run: () => startupBench(),
   },
   'sync-cut': {
     about: 'cutting the sync outbox into batches capped in bytes vs by count alone; what the stored byte size adds to outbox writes',

@@ -16,14 +16,17 @@ export interface ProcessOptions {
 }
 
 /**
- * A service started as its own process, as production runs it (its main.ts
- * under tsx), resolved once `readyUrl` answers 2xx. The demo runs the chain
+ * A service started as its own process, resolved once `readyUrl` answers
+ * 2xx. A `.ts` script runs from source under tsx, with workspace packages
+ * resolved to their sources too (the "development" export condition); a
+ * built `.js` one (dist/main.js) under plain node, as production runs it. The demo runs the chain
  * this way; crash tests SIGKILL it; benchmarks keep the load generator off
  * its event loop.
  */
 export async function startProcess(script: string, env: Record<string, string>, readyUrl: string, options: ProcessOptions = {}): Promise<ChildProcess> {
   const output = options.logFile ? openSync(options.logFile, 'a') : undefined;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
+  const runtime = script.endsWith('.ts') ? ['--conditions=development', '--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...runtime, script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', output ?? 'ignore', output ?? 'inherit'],

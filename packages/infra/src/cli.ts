@@ -5,7 +5,7 @@ import { createLogger } from '@tillstream/observability';
 import { infraConfigFromEnv, infraEnv } from './env.ts';
 import { down, status, up } from './infra.ts';
 
-const HELP = `Usage: npm run infra:<up|down|status>   (or: tsx packages/infra/src/cli.ts <command>)
+const HELP = `Usage: npm run infra:<up|down|status>   (or: npx tsx --conditions=development packages/infra/src/cli.ts <command>)
 
 Local infrastructure for Tillstream on this machine, without Docker.
 

@@ -63,7 +63,7 @@ describe('local infrastructure tool', () => {
   it('says in one line that java is missing, and exits non-zero', async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'tillstream-cache-'));
     onTestFinished(() => rm(cacheDir, { recursive: true, force: true }));
-    const result = await run(process.execPath, ['--import', 'tsx', CLI, 'up'], {
+    const result = await run(process.execPath, ['--conditions=development', '--import', 'tsx', CLI, 'up'], {
       env: { ...process.env, PATH: '/nonexistent', TILLSTREAM_CACHE_DIR: cacheDir, INFRA_AUTOSTART_SERVICES: 'false', TILLSTREAM_DATABASES: 'postgres', LOG_LEVEL: 'silent' },
     }).then(
       () => ({ code: 0, stderr: '' }),

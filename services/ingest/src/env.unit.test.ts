@@ -12,7 +12,7 @@ describe('ingest configuration', () => {
   });
 
   it('--help lists every variable with its description and default, from the schema', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', MAIN, '--help']);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=development', '--import', 'tsx', MAIN, '--help']);
     for (const name of Object.keys(ingestEnv.shape)) expect(stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     expect(stdout).toMatch(/STORE_ID +This store\. \(required\)/);
     expect(stdout).toMatch(/PORT +.*\(default: 8080\)/);
