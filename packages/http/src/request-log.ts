@@ -7,6 +7,17 @@ import type { Logger } from '@tillstream/observability';
 import { containsCardNumber } from './card-numbers.ts';
 import { routeOf } from './metrics.ts';
 
+// pino-http sets these on every request (its own typings augment node's IncomingMessage, which a service
+// that never imports pino-http does not see): declared here, on express's Request, for every route handler.
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** This request's child logger: every line carries its requestId. */
+    log: Logger;
+    /** The request id (the caller's X-Request-Id when it is a safe token, otherwise one made here). */
+    id: string | number | object;
+  }
+}
+
 /** The header a caller may name its request with, and in which every answer names it. */
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
