@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import autocannon from 'autocannon';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { deadLetterTopicName, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
@@ -10,6 +12,7 @@ import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing'
 import { percentile, table } from './harness.ts';
 import { openModelLoad, type OpenModelResult } from './open-model.ts';
 import { localKafka } from './kafka.ts';
+import { FLOOD_BATCH, type FloodResult } from './flood.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const SERVER = parseEnv(postgresServerEnv, process.env).POSTGRES_URL;
@@ -20,30 +23,22 @@ const FLOOD_CONNECTIONS = 8;
 const PORTS = { fair: 18090, unlimited: 18091 };
 
 const sale = (terminal: number) => JSON.stringify(makeTransaction([{ sku: 'BREAD', quantity: 2, unitPrice: 180 }, { sku: 'COFFEE', unitPrice: 250 }], { terminalId: `T${terminal + 1}` }));
-const PLACEHOLDER = '00000000-0000-4000-8000-000000000000';
-const floodTemplate = JSON.stringify({ transactions: Array.from({ length: 500 }, () => ({ ...makeTransaction([{ sku: 'FLOOD' }], { terminalId: 'T6' }), transactionId: PLACEHOLDER })) });
-/** A batch of 500 new transactions (fresh ids in a template: the load generator must not be the bottleneck). */
-const floodBatch = () => floodTemplate.replaceAll(PLACEHOLDER, () => randomUUID());
-
-interface Flood {
-  requests: number;
-  statuses: Record<string, number>;
-  /** Transactions the flooder had accepted per second (2xx batches x 500). */
+interface Flood extends FloodResult {
+  /** Transactions the flooder had accepted per second (2xx batches x FLOOD_BATCH). */
   acceptedPerSecond: number;
 }
 
-/** One terminal posting 500-transaction batches as fast as it can, on FLOOD_CONNECTIONS connections. */
+/** One terminal posting batches as fast as it can on FLOOD_CONNECTIONS connections, from its own process (bench/flood.ts). */
 async function flood(url: string, token: string, seconds: number): Promise<Flood> {
-  const result = await autocannon({
-    url: `${url}/v1/transactions/batch`,
-    method: 'POST',
-    connections: FLOOD_CONNECTIONS,
-    duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [{ setupRequest: (req) => ({ ...req, body: floodBatch() }) }],
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./flood.ts', import.meta.url)), url, token, String(seconds), String(FLOOD_CONNECTIONS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const statuses: Record<string, number> = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]));
-  return { requests: result.requests.total, statuses, acceptedPerSecond: Math.round(((statuses['200'] ?? 0) * 500) / seconds) };
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the flooding terminal's process exited with ${code}`);
+  const result = JSON.parse(out) as FloodResult;
+  return { ...result, acceptedPerSecond: Math.round(((result.statuses['200'] ?? 0) * FLOOD_BATCH) / seconds) };
 }
 
 /** The five sellers at a fixed rate (open model), one terminal per request in turn. */

@@ -49,6 +49,9 @@ interface Pending {
   resolve: (outcome: CaptureOutcome) => void;
 }
 
+/** A terminal that submitted within this long counts as selling now when produce requests are shared out. */
+const ACTIVE_WINDOW_MS = 2000;
+
 function problemOutcome(problem: HttpProblem): CaptureOutcome {
   return { status: problem.status, problem };
 }
@@ -77,6 +80,8 @@ export class Capture {
   private inFlight = 0;
   /** In-flight transactions per terminalId. */
   private readonly inFlightOf = new Map<string, number>();
+  /** When each terminal last submitted (ms, monotonic): the tills selling now share each produce request. */
+  private readonly lastSeen = new Map<string, number>();
   /** transactionId -> body hash of every transaction between submit and answer in this process. */
   private readonly capturing = new Map<string, Buffer>();
   private looking = 0;
@@ -127,8 +132,10 @@ export class Capture {
       return Promise.resolve(items.map(() => problemOutcome(new HttpProblem('DATABASE_UNAVAILABLE', 'the store database is unavailable; keep the transaction and retry', { retryAfterSeconds: 5 }))));
     }
     const share = this.options.maxInFlightPerTerminal ?? this.options.maxInFlight;
+    const now = performance.now();
     const wanted = new Map<string, number>();
     for (const { tx } of items) wanted.set(tx.terminalId, (wanted.get(tx.terminalId) ?? 0) + 1);
+    for (const terminal of wanted.keys()) this.lastSeen.set(terminal, now);
     for (const [terminal, count] of wanted) {
       if ((this.inFlightOf.get(terminal) ?? 0) + count > share) {
         this.options.metrics.overloaded.inc({ scope: 'terminal' }, items.length);
@@ -278,15 +285,20 @@ export class Capture {
    */
   private takeFairly(): Pending[] {
     const max = this.options.maxBatch;
-    if (this.ready.length <= max) return this.ready.splice(0);
+    // While several tills are selling, one till's records fill at most its share of a produce request:
+    // a sale that arrives while another till's 500-transaction backlog is being produced waits for a
+    // request of ~max/active records, not the whole backlog (the produce slot is single). A till alone
+    // (a backlog replayed after an outage, the ingest benchmark's one token) still fills whole requests.
+    const share = Math.max(1, Math.ceil(max / this.activeTerminals()));
     const queues = new Map<string, Pending[]>();
     for (const p of this.ready) {
       const queue = queues.get(p.item.tx.terminalId);
       if (queue) queue.push(p);
       else queues.set(p.item.tx.terminalId, [p]);
     }
+    if (this.ready.length <= max && [...queues.values()].every((queue) => queue.length <= share)) return this.ready.splice(0);
     const taken = new Set<Pending>();
-    for (let turn = 0; taken.size < max; turn++) {
+    for (let turn = 0; turn < share && taken.size < max; turn++) {
       let any = false;
       for (const queue of queues.values()) {
         const p = queue[turn];
@@ -299,6 +311,13 @@ export class Capture {
     }
     this.ready = this.ready.filter((p) => !taken.has(p));
     return [...taken];
+  }
+
+  /** Terminals that submitted within the last ACTIVE_WINDOW_MS (forgetting the rest), at least 1. */
+  private activeTerminals(): number {
+    const since = performance.now() - ACTIVE_WINDOW_MS;
+    for (const [terminal, at] of this.lastSeen) if (at < since) this.lastSeen.delete(terminal);
+    return Math.max(1, this.lastSeen.size);
   }
 
   private journalEntries(batch: Pending[], receipts: RecordReceipt[]): JournalEntry[] {

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Router, type RequestHandler, type Response } from 'express';
 import { IngestBatchRequest, MAX_BATCH_TRANSACTIONS, type IngestBatchResponse } from '@tillstream/contracts';
 import { HttpProblem, cardNumberProblem, containsCardNumber, findCardNumber, jsonBody, requestIdOf, sendProblem, validationProblem } from '@tillstream/http';
@@ -6,6 +7,9 @@ import type { CaptureItem, CaptureOutcome } from '../capture.ts';
 import { serialize, validateTransaction, type ValidationContext } from '../validate.ts';
 import type { IngestDeps } from '../app.ts';
 import { terminalRateLimit, type TerminalLimiter } from '../rate-limit.ts';
+
+/** How long a batch's validation holds the event loop before it lets other requests run, in ms. */
+const YIELD_AFTER_MS = 1;
 
 function reply(res: Response, outcome: CaptureOutcome): void {
   if ('receipt' in outcome) {
@@ -77,11 +81,16 @@ export function transactionsRouter(deps: IngestDeps, auth: RequestHandler, limit
     const results: IngestBatchResponse['results'] = new Array<IngestBatchResponse['results'][number]>(parsed.data.transactions.length);
     const items: CaptureItem[] = [];
     const indexes: number[] = [];
+    let turnStarted = performance.now();
     for (const [index, body] of parsed.data.transactions.entries()) {
-      // Validating and hashing took 0.4-1.1 ms a transaction on the shared 2-core machine (a full batch
-      // 210-550 ms): a batch yields to the event loop every 10, so other tills' sales are answered in between
-      // (the five tills' p99 under a flood: 248 ms yielding every 50, 166 ms every 10; BENCHMARKS.md, fairness).
-      if (index > 0 && index % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+      // Validating and hashing a transaction takes 0.05 ms on a quiet core and 20 times that on a loaded one:
+      // a batch gives the event loop back whenever it has held it for YIELD_AFTER_MS, so other tills' sales
+      // wait at most that long per step behind a backlog, whatever the machine's load (a fixed count of
+      // transactions per turn held it 5-100 ms; BENCHMARKS.md, fairness).
+      if (performance.now() - turnStarted >= YIELD_AFTER_MS) {
+        await nextTurn();
+        turnStarted = performance.now();
+      }
       const card = findCardNumber(body);
       if (card) onCardNumber();
       const result = card ? cardNumberProblem(['transactions', index, ...card]) : validateTransaction(body, ctx, ['transactions', index]);
