@@ -30,7 +30,7 @@ interface Flood extends FloodResult {
 
 /** One terminal posting batches as fast as it can on FLOOD_CONNECTIONS connections, from its own process (bench/flood.ts). */
 async function flood(url: string, token: string, seconds: number): Promise<Flood> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./flood.ts', import.meta.url)), url, token, String(seconds), String(FLOOD_CONNECTIONS)], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', fileURLToPath(new URL('./flood.ts', import.meta.url)), url, token, String(seconds), String(FLOOD_CONNECTIONS)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
