@@ -49,10 +49,9 @@ COPY deploy/healthcheck.js /deploy/healthcheck.mjs
 
 # 3. The runtime: root owns the files, the service runs as node.
 FROM ${NODE_IMAGE}
-# kafkajs 2.2.4 passes a negative delay to setTimeout (tulios/kafkajs#1751);
-# Node 20 clamped it to 1 ms silently, Node 24 clamps it the same way but
-# writes a warning to stderr, between the JSON log lines, on every connection.
-ENV NODE_ENV=production NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning
+# (kafkajs 2.2.4's negative setTimeout, tulios/kafkajs#1751, is fixed where
+# kafkajs is loaded: packages/kafka/src/request-queue-fix.ts; no warning is hidden.)
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deploy /deploy /app
 USER node
