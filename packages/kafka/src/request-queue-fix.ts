@@ -23,7 +23,7 @@ interface RequestQueueLike {
   pending: unknown[];
   throttledUntil: number;
   throttleCheckTimeoutId: NodeJS.Timeout | null;
-  scheduleCheckPendingRequests(): void;
+  scheduleCheckPendingRequests: (this: RequestQueueLike) => void;
 }
 
 const PATCHED = Symbol.for('tillstream.kafkajs.requestQueueFix');
