@@ -131,6 +131,7 @@ export async function fairnessBench(): Promise<string> {
     TERMINAL_BYTES_PER_SECOND: '1000000000',
     TERMINAL_BYTES_BURST: '1000000000',
     MAX_IN_FLIGHT_PER_TERMINAL: '10000',
+    TERMINAL_REFUSAL_DELAY_MS: '0',
   };
   const rows: Array<Record<string, string | number>> = [];
   const row = (run: string, s: OpenModelResult, f?: Flood) =>

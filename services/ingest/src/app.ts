@@ -7,7 +7,7 @@ import { terminalAuth } from './auth.ts';
 import type { ProducerGate } from './broker.ts';
 import type { Capture } from './capture.ts';
 import type { IngestMetrics } from './metrics.ts';
-import { TerminalLimiter, type Clock, type TerminalLimits } from './rate-limit.ts';
+import { TerminalLimiter, type Clock, type RefusalPacing, type TerminalLimits } from './rate-limit.ts';
 import { transactionsRouter } from './routes/transactions.ts';
 
 export interface IngestConfig {
@@ -17,6 +17,8 @@ export interface IngestConfig {
   retentionDays: number;
   maxClockSkewMinutes: number;
   limits: TerminalLimits;
+  /** How repeated refusals of one terminal are paced; default DEFAULT_PACING. */
+  pacing?: RefusalPacing;
   tokenCacheMs: number;
 }
 
@@ -66,7 +68,7 @@ export function createApp(deps: IngestDeps): Express {
   app.use(openApiRouter({ title: 'Tillstream ingest API', description: 'POS terminals post transactions (contract v1). A 2xx means the store broker has it on disk.', operations: ingestApi }));
   // Per route (not app.use) so that a 401 or 429 is counted under its route in the metrics.
   const auth = terminalAuth({ storeId: deps.config.storeId });
-  const limiter = new TerminalLimiter(deps.config.limits, deps.clock);
+  const limiter = new TerminalLimiter(deps.config.limits, deps.clock, deps.config.pacing);
   app.use(transactionsRouter(deps, auth, limiter));
   app.use((req, _res, next) => {
     next(new HttpProblem('NOT_FOUND', `no route for ${req.method} ${req.path}`));

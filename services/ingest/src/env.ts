@@ -30,6 +30,13 @@ export const ingestEnv = z
   TERMINAL_TRANSACTIONS_BURST: positiveInt.default(500).describe('Transactions a terminal may send at once before its rate applies (one full batch; a backlog then drains at the rate); at least a full batch (500).'),
   TERMINAL_BYTES_PER_SECOND: positiveInt.default(512 * 1024).describe('Per-terminal body bytes/s (token bucket), charged from Content-Length before the body is read.'),
   TERMINAL_BYTES_BURST: positiveInt.default(4 * 1024 * 1024).describe('Body bytes a terminal may send at once before its rate applies; at least BATCH_BODY_LIMIT_BYTES.'),
+  TERMINAL_REFUSAL_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(1000)
+    .describe("How long a terminal's repeated 429s (within 5 s of its last one, up to 16 at a time) are held before they are answered; a till that honours Retry-After never meets it. 0 answers every refusal at once."),
   IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(35).describe('How long transactionIds are remembered; terminals replay backlogs up to a month old.'),
   TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(5000).describe("How long a looked-up credential (a terminal's or a person's token, a session) is trusted; bounds how long a revoked one keeps working."),
   IDEMPOTENCY_FILTER_CAPACITY: positiveInt.default(2_000_000).describe('transactionIds the in-memory idempotency filter is sized for (1% false positives at that count; 2.4 MB per two million).'),

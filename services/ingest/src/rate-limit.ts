@@ -22,6 +22,23 @@ interface Bucket {
 }
 
 /**
+ * How a terminal that keeps sending after a 429 is answered: its next
+ * refusals within `windowMs` of the last one are held `delayMs` before they
+ * go out (at most `maxHeld` at a time per terminal; past that, at once). A
+ * till that honours Retry-After never meets the delay; one that ignores it
+ * (a runaway backlog replay on eight connections) is slowed from hundreds
+ * of refused requests a second, each costing ingest a connection, a parse
+ * of its head and a problem document, to a handful.
+ */
+export interface RefusalPacing {
+  delayMs: number;
+  windowMs: number;
+  maxHeld: number;
+}
+
+export const DEFAULT_PACING: RefusalPacing = { delayMs: 1000, windowMs: 5000, maxHeld: 16 };
+
+/**
  * Per-terminal budgets in requests, transactions and bytes. Requests alone
  * let one till starve a store (40 batch requests are 20,000 transactions and
  * up to 40 MB), so each terminal also has a budget of transactions and of
@@ -31,10 +48,13 @@ interface Bucket {
  */
 export class TerminalLimiter {
   private readonly buckets = new Map<string, Record<Resource, Bucket>>();
+  /** Per terminal: when it was last refused (limiter clock) and how many of its refusals are being held. */
+  private readonly refusals = new Map<string, { at: number; held: number }>();
 
   constructor(
     readonly limits: TerminalLimits,
     private readonly now: Clock = () => performance.now(),
+    readonly pacing: RefusalPacing = DEFAULT_PACING,
   ) {
     for (const [resource, { perSecond, burst }] of Object.entries(limits)) {
       if (!(perSecond > 0) || !(burst >= 1)) throw new TillstreamError('CONFIG_INVALID', `terminal ${resource} limit needs a positive rate and a burst of at least 1`);
@@ -62,6 +82,31 @@ export class TerminalLimiter {
     if (bucket.tokens < amount) return { retryAfterSeconds: Math.max(1, Math.ceil((amount - bucket.tokens) / perSecond)) };
     bucket.tokens -= amount;
     return { remaining: bucket.tokens };
+  }
+
+  /**
+   * How long to hold this refusal of `terminal` before answering it, in ms
+   * (see RefusalPacing), and the function to call once it is answered. The
+   * first refusal after a quiet window goes out at once.
+   */
+  pace(terminal: string): { delayMs: number; release: () => void } {
+    const now = this.now();
+    const last = this.refusals.get(terminal);
+    const repeated = last !== undefined && now - last.at < this.pacing.windowMs;
+    const entry = repeated ? last : { at: now, held: 0 };
+    entry.at = now;
+    this.refusals.set(terminal, entry);
+    if (!repeated || this.pacing.delayMs === 0 || entry.held >= this.pacing.maxHeld) return { delayMs: 0, release: () => undefined };
+    entry.held++;
+    let released = false;
+    return {
+      delayMs: this.pacing.delayMs,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.held--;
+      },
+    };
   }
 
   /** `take`, as the 429 problem to answer when refused. */
@@ -100,7 +145,20 @@ export function terminalRateLimit(limiter: TerminalLimiter, maxBodyBytes: number
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? (declared > maxBodyBytes ? 0 : declared) : maxBodyBytes;
     const refuse = (problem: HttpProblem) => {
       res.setHeader('Connection', 'close');
-      next(problem);
+      const { delayMs, release } = limiter.pace(terminal.terminalId);
+      if (delayMs === 0) {
+        next(problem);
+        return;
+      }
+      // Held, not read: the body waits in the socket's buffers (TCP flow control stops the sender) and is never read.
+      const timer = setTimeout(() => {
+        release();
+        next(problem);
+      }, delayMs);
+      res.once('close', () => {
+        clearTimeout(timer);
+        release();
+      });
     };
     const requests = limiter.take(terminal.terminalId, 'requests', 1);
     if (!('remaining' in requests)) {

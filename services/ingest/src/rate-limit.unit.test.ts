@@ -24,3 +24,28 @@ describe('per-terminal budgets', () => {
     expect(problem?.code).toBe('RATE_LIMITED');
   });
 });
+
+describe('pacing the refusals of a terminal that ignores Retry-After', () => {
+  it('answers the first refusal at once, holds the repeats within the window, never more than maxHeld at a time, and forgets after a quiet window', () => {
+    let now = 0;
+    const limiter = new TerminalLimiter(limits, () => now, { delayMs: 1000, windowMs: 5000, maxHeld: 2 });
+    expect(limiter.pace('T1').delayMs).toBe(0); // a till that honours Retry-After only ever sees this one
+    now += 10;
+    const first = limiter.pace('T1');
+    const second = limiter.pace('T1');
+    expect([first.delayMs, second.delayMs]).toEqual([1000, 1000]);
+    expect(limiter.pace('T1').delayMs).toBe(0); // two held already: past the cap, answered at once
+    expect(limiter.pace('T2').delayMs).toBe(0); // another terminal is paced on its own
+    first.release();
+    first.release(); // twice is once
+    expect(limiter.pace('T1').delayMs).toBe(1000);
+    now += 5000; // a quiet window since the last refusal
+    second.release();
+    expect(limiter.pace('T1').delayMs).toBe(0);
+  });
+
+  it('never holds when the delay is 0 (pacing off)', () => {
+    const limiter = new TerminalLimiter(limits, () => 0, { delayMs: 0, windowMs: 5000, maxHeld: 16 });
+    for (let i = 0; i < 5; i++) expect(limiter.pace('T1').delayMs).toBe(0);
+  });
+});

@@ -5,7 +5,7 @@ import { listenOptionsFromFiles, plainHttpRefusal } from '@tillstream/http';
 import { KafkaAccessDenied, TopicsMissing, asAccessDenied, createKafkaClient, kafkaSecurityFromEnv, requireTopics } from '@tillstream/kafka';
 import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { createApp, type IngestConfig } from './app.ts';
-import type { Clock } from './rate-limit.ts';
+import { DEFAULT_PACING, type Clock } from './rate-limit.ts';
 import { ProducerGate } from './broker.ts';
 import { Capture } from './capture.ts';
 import { KnownIds } from './known-ids.ts';
@@ -97,6 +97,7 @@ export async function startIngest(env: IngestEnv, options: { logger?: Logger; cl
       transactions: { perSecond: env.TERMINAL_TRANSACTIONS_PER_SECOND, burst: env.TERMINAL_TRANSACTIONS_BURST },
       bytes: { perSecond: env.TERMINAL_BYTES_PER_SECOND, burst: env.TERMINAL_BYTES_BURST },
     },
+    pacing: { ...DEFAULT_PACING, delayMs: env.TERMINAL_REFUSAL_DELAY_MS },
     tokenCacheMs: env.TOKEN_CACHE_MS,
   };
   // Forget transactionIds past the retention, an hour apart, a slice at a time.
