@@ -4,6 +4,6 @@ export * from './jars.ts';
 export * from './services.ts';
 export * from './infra.ts';
 export * from './env.ts';
-export { isPortFree } from './process.ts';
+export { isAlive, isPortFree } from './process.ts';
 export * from './children.ts';
 export * from './kafka-security.ts';

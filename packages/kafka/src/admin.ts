@@ -1,7 +1,8 @@
 import kafkajs, { type Admin, type Kafka, type ITopicConfig } from 'kafkajs';
 
 // kafkajs (CommonJS) exports this enum in a way Node's ES module loader does not see as a named export.
-const { ConfigResourceTypes } = kafkajs;
+// Exported: describing a topic's configs through a client of this package's (admin().describeConfigs) needs it.
+export const { ConfigResourceTypes } = kafkajs;
 import { deadLetterTopicName, posTransactions, topicName, type TopicSettings } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 

@@ -6,7 +6,7 @@ import { TLSSocket, createSecureContext } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate, type KeyPairPem } from '@tillstream/certs';
 import { testDatabase, testLogger, type TestDatabase } from '@tillstream/testing';
-import { createPool } from './pool.ts';
+import { createPool } from '@tillstream/db';
 
 /**
  * PostgreSQL with TLS, as a managed or compose server has it: the local test

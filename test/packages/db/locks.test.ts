@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testDatabase } from '@tillstream/testing';
-import { LOCK_NAMESPACE, advisoryXactLock, tryAdvisoryXactLock } from './locks.ts';
-import { runIdempotent, requestHash } from './idempotent.ts';
+import { LOCK_NAMESPACE, advisoryXactLock, requestHash, runIdempotent, tryAdvisoryXactLock } from '@tillstream/db';
 
 describe('advisory locks', () => {
   it('gives every namespace its own number', () => {

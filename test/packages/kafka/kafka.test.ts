@@ -1,13 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import kafkajs, { type Kafka } from 'kafkajs';
-
-const { ConfigResourceTypes } = kafkajs;
 import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction } from '@tillstream/contracts';
 import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
-import { deadLetterRetentionMs, ensureTopics, topicRecordCount } from './admin.ts';
-import { ConsumerRunner, type ConsumedRecord, type ConsumerRunnerOptions } from './consumer.ts';
-import { HEADER } from './headers.ts';
-import { TypedProducer } from './producer.ts';
+import {
+  ConfigResourceTypes,
+  ConsumerRunner,
+  HEADER,
+  TypedProducer,
+  deadLetterRetentionMs,
+  ensureTopics,
+  topicRecordCount,
+  type ConsumedRecord,
+  type ConsumerRunnerOptions,
+  type Kafka,
+} from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
 
 const stops: Array<() => Promise<void>> = [];

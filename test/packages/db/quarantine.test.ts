@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { maskCardLikeDigits, QuarantineEntryV1, safeErrorText, type QuarantineEntry } from '@tillstream/contracts';
 import { testDatabase } from '@tillstream/testing';
-import { withTransaction, type Pool } from './pool.ts';
 import {
+  withTransaction,
+  type Pool,
   bookHqQuarantine,
   listQuarantine,
   openQuarantinedTransactions,
@@ -10,7 +11,7 @@ import {
   resolveQuarantine,
   summarizeQuarantine,
   type DeadLetterInput,
-} from './quarantine.ts';
+} from '@tillstream/db';
 
 const TX = '0b9f1c1e-8f43-4c3e-9a0e-2f8d3f1a7b11';
 const value = Buffer.from(JSON.stringify({ schema: 'pos.transaction.v1', storeId: 'S001', data: { transactionId: TX, businessDay: '2026-11-28', storeId: 'S001' } }));

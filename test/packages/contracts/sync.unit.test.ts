@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeTransaction } from '@tillstream/testing';
-import { SyncRecord } from './sync.ts';
+import { SyncRecord } from '@tillstream/contracts';
 
 describe('a transaction in a store upload', () => {
   const tx = makeTransaction([{ sku: 'BREAD', unitPrice: 180 }]);

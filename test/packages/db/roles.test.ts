@@ -1,9 +1,16 @@
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { testDatabase, testLogger, type TestDatabase } from '@tillstream/testing';
-import type { MigrationTarget } from './migrate.ts';
-import { createPool } from './pool.ts';
-import { DATABASE_SERVICES, OWNER_ONLY_TABLES, OWNER_ROLE, SERVICE_DATABASE, serviceRole, type DatabaseService } from './roles.ts';
+import {
+  DATABASE_SERVICES,
+  OWNER_ONLY_TABLES,
+  OWNER_ROLE,
+  SERVICE_DATABASE,
+  createClient,
+  createPool,
+  serviceRole,
+  type DatabaseService,
+  type MigrationTarget,
+} from '@tillstream/db';
 
 /** A pool of `service`'s own role on `db`, closed when the test ends. */
 function as(db: TestDatabase, service: DatabaseService) {
@@ -92,7 +99,7 @@ describe('database roles', () => {
   it("no store role can connect to HQ's database, and HQ's role cannot connect to a store's", async () => {
     const [store, hq] = await Promise.all([testDatabase({ target: 'store' }), testDatabase({ target: 'hq' })]);
     const connect = async (url: string) => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      const client = createClient({ connectionString: url, connectionTimeoutMs: 5000 });
       try {
         await client.connect();
         await client.query('SELECT 1');

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeTransaction } from '@tillstream/testing';
-import { IdempotencyKey, PosTransactionV1, Sku } from './pos-transaction.ts';
-import { isValidGtin } from './gtin.ts';
+import { IdempotencyKey, PosTransactionV1, Sku, isValidGtin } from '@tillstream/contracts';
 
 function issuePaths(input: unknown): string[] {
   const result = PosTransactionV1.safeParse(input);

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { testDatabase, testLogger, waitFor } from '@tillstream/testing';
-import { classifyPgError, isTransientPgError, pgErrorClass } from './errors.ts';
-import { migrate } from './migrate.ts';
-import { loadConsumerOffset, saveConsumerOffset } from './offsets.ts';
-import { createPool, withTransaction } from './pool.ts';
+import {
+  classifyPgError,
+  createPool,
+  isTransientPgError,
+  loadConsumerOffset,
+  migrate,
+  pgErrorClass,
+  saveConsumerOffset,
+  withTransaction,
+} from '@tillstream/db';
 
 describe('migrations', () => {
   for (const target of ['store', 'hq'] as const) {

@@ -2,8 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { syncUploadJobs } from '@tillstream/contracts';
 import { testEnv, uniqueName, waitFor } from '@tillstream/testing';
-import { JobInvalid, QueueEvents, TypedQueue, createTypedWorker, parseJobData, type Worker } from './jobs.ts';
-import { createRedis, type Redis } from './redis.ts';
+import { JobInvalid, QueueEvents, TypedQueue, createRedis, createTypedWorker, parseJobData, type Redis, type Worker } from '@tillstream/queue';
 
 const catalog = { add: z.strictObject({ a: z.number().int(), b: z.number().int() }) } as const;
 

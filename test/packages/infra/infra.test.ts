@@ -7,13 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { testLogger } from '@tillstream/testing';
-import { brokerPid, newClusterId } from './broker.ts';
-import { infraConfigFromEnv } from './env.ts';
-import { down, status, up, type InfraConfig } from './infra.ts';
-import { isAlive } from './process.ts';
+import { brokerPid, down, infraConfigFromEnv, isAlive, newClusterId, status, up, type InfraConfig } from '@tillstream/infra';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/infra/src/cli.ts', import.meta.url));
 
 // A broker of this suite's own, on ports the shared test brokers do not use,
 // with its own state folder; the jar cache is shared with the global setup.
