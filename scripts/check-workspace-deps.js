@@ -6,11 +6,10 @@
 // work by hoisting and hide cycles. The declared workspace graph must then be
 // acyclic. Run by `npm run depcheck` (and so by .ci/run).
 //
-// One exception, stated rather than hidden: a workspace that
-// @tillstream/testing itself depends on (contracts, db, kafka, infra, ...)
-// cannot declare @tillstream/testing without a workspace cycle that turbo
-// refuses. Its tests import the harness as the test runner's dependency: the
-// root package.json (whose vitest runs every test) declares it.
+// No exceptions: a workspace @tillstream/testing builds on (contracts, db,
+// kafka, infra, ...) cannot declare the harness without a cycle, so its tests
+// that need the harness live in the black-box layer (test/packages/<name>/),
+// whose package.json (the root's) declares everything they import.
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative, dirname } from 'node:path';
@@ -42,20 +41,6 @@ const workspaces = rootManifest.workspaces
 const manifests = new Map(workspaces.map((dir) => [dir, readJson(join(dir, 'package.json'))]));
 const byName = new Map([...manifests].map(([dir, m]) => [m.name, dir]));
 
-/** Workspaces @tillstream/testing depends on, directly or not. */
-function closure(name, seen = new Set()) {
-  const dir = byName.get(name);
-  if (!dir) return seen;
-  for (const dep of Object.keys(manifests.get(dir).dependencies ?? {})) {
-    if (byName.has(dep) && !seen.has(dep)) {
-      seen.add(dep);
-      closure(dep, seen);
-    }
-  }
-  return seen;
-}
-const underTesting = closure('@tillstream/testing');
-
 const problems = [];
 function check(files, manifest, where, self) {
   const prod = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
@@ -73,7 +58,6 @@ function check(files, manifest, where, self) {
       const rel = relative(root, file);
       const test = where === 'root' || isTestFile(rel);
       if (prod.has(name) || (test && dev.has(name))) continue;
-      if (test && name === '@tillstream/testing' && underTesting.has(self) && rootManifest.devDependencies?.[name]) continue;
       problems.push(`${rel}: imports ${name}, which ${where === 'root' ? 'the root package.json' : `${self}'s package.json`} does not declare${test ? '' : ' in dependencies'}`);
     }
   }
