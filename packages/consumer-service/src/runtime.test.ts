@@ -4,9 +4,9 @@ import { createPool } from '@tillstream/db';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { bearer, testDatabase, testTokens } from '@tillstream/testing';
 import { siteApp } from './app.ts';
-import { startService } from './runtime.ts';
+import { serve } from './runtime.ts';
 
-describe('startService', () => {
+describe('serve', () => {
   it('stops workers, then drains, then links, then the pool; a step past the deadline is left behind and the later ones still run', async () => {
     const db = await testDatabase({ target: 'store' });
     const tokens = await testTokens(db.pool, 'store');
@@ -22,7 +22,7 @@ describe('startService', () => {
     });
     const pool = createPool({ connectionString: db.urlFor('inventory'), logger, applicationName: 'runtime-test', max: 2 });
     const stopped: string[] = [];
-    const service = await startService({
+    const service = await serve({
       name: 'runtime-test',
       logger,
       pool,
