@@ -19,6 +19,7 @@ import {
   type KafkaSecurityEnv,
 } from '@tillstream/kafka';
 import { createLogger, type HealthCheck, type Logger } from '@tillstream/observability';
+import { bookingConsumer, type ServiceConsumerOptions } from './booking.ts';
 
 const START_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
@@ -138,7 +139,13 @@ export interface ServiceSetup<Producer extends boolean = true> {
 }
 
 /** What the runtime built for the service, handed to its createApp, consumers and workers. */
-export type ServiceResources<Producer extends boolean = true> = { logger: Logger; pool: Pool; kafka: Kafka } & (Producer extends false ? unknown : { producer: TypedProducer });
+export type ServiceResources<Producer extends boolean = true> = { logger: Logger; pool: Pool; kafka: Kafka } & (Producer extends false
+    ? unknown
+    : {
+        producer: TypedProducer;
+        /** A booking consumer on this service's client, pool and principal, dead-lettering through its producer. */
+        consumer: <Data>(options: ServiceConsumerOptions<Data>) => ConsumerRunner<Data>;
+      });
 
 /** What a service says of itself once it has its resources: its API, consumers, workers. */
 export interface ServiceParts extends Omit<ServiceOptions, 'name' | 'logger' | 'pool' | 'broker' | 'http'> {
@@ -172,7 +179,9 @@ export async function startService<Producer extends boolean = true>(
   try {
     const kafka = createKafkaClient({ brokers: setup.kafka.brokers, clientId: id, logger, security: kafkaSecurityFromEnv(env) });
     const producer = setup.kafka.producer === false ? undefined : new TypedProducer({ kafka, logger, source: name, topicPrefix: setup.kafka.topicPrefix });
-    const { broker, logFields, ...parts } = await build({ logger, pool, kafka, ...(producer ? { producer } : {}) } as ServiceResources<Producer>);
+    const shared = { kafka, logger, pool, principal: env.KAFKA_SASL_USERNAME, topicPrefix: setup.kafka.topicPrefix, service: name };
+    const consumer = <Data>(options: ServiceConsumerOptions<Data>) => bookingConsumer<Data>({ ...shared, deadLetterProducer: producer as TypedProducer, ...options });
+    const { broker, logFields, ...parts } = await build({ logger, pool, kafka, ...(producer ? { producer, consumer } : {}) } as ServiceResources<Producer>);
     if (broker && !producer) throw new Error(`${name} consumes but declared no producer (its dead letters need one)`);
     return await serve({
       ...parts,

@@ -3,7 +3,6 @@ import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction
 import { outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
-import { bookingConsumer } from './booking.ts';
 import { startService, type RunningService, type RuntimeChecks, type ServiceWorker } from './runtime.ts';
 import type { ConsumerServiceEnv } from './env.ts';
 
@@ -51,7 +50,7 @@ export interface ConsumerServiceDefinition<Booked> {
  */
 export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Booked>): Promise<RunningService> {
   const { env, name } = def;
-  return startService({ name, env, logger: def.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, kafka, producer }) => {
+  return startService({ name, env, logger: def.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, producer, consumer: booking }) => {
     const registry = def.registry ?? createMetricsRegistry({ service: name });
     const sources = [outboxStore(pool, name), ...(def.outboxSources?.(pool) ?? [])];
     new Gauge({
@@ -87,18 +86,11 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
       holdWhile: () => consumer.lag > env.PUBLISH_HOLD_LAG,
     });
     const groupId = env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}${name}`;
-    const consumer = bookingConsumer<PosTransaction>({
-      kafka,
-      logger,
-      pool,
+    const consumer = booking<PosTransaction>({
       groupId,
-      principal: env.KAFKA_SASL_USERNAME,
       spec: posTransactions,
-      topicPrefix: env.TOPIC_PREFIX,
-      deadLetterProducer: producer,
       maxBatchSize: env.CONSUME_MAX_BATCH,
       sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-      service: name,
       quarantine: 'store',
       storeId: env.STORE_ID,
       registry,

@@ -1,7 +1,6 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
-import type { PoolClient } from '@tillstream/db';
-import { requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
+import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
+import type { ConsumerRunner } from '@tillstream/kafka';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
 import { Reconciler } from './reconcile.ts';
@@ -22,32 +21,11 @@ export function hqGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
  * effectively once, and the reconciler that proves each store day complete.
  */
 export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<HqService> {
-  return startService({ name: 'hq', env, logger: options.logger, kafka: { brokers: env.HQ_KAFKA_BROKERS, topicPrefix: env.HQ_TOPIC_PREFIX } }, ({ logger, pool, kafka, producer }) => {
+  return startService({ name: 'hq', env, logger: options.logger, kafka: { brokers: env.HQ_KAFKA_BROKERS, topicPrefix: env.HQ_TOPIC_PREFIX } }, ({ logger, pool, kafka, producer, consumer }) => {
     const registry = createMetricsRegistry({ service: 'hq' });
-    const view = <Data>(
-      spec: TopicSpec<Data>,
-      write: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
-      transactionIdOf?: (data: Data) => string,
-    ): ConsumerRunner<Data> =>
-      bookingConsumer<Data>({
-        kafka,
-        logger,
-        pool,
-        groupId: hqGroup(env.HQ_TOPIC_PREFIX, spec),
-        principal: env.KAFKA_SASL_USERNAME,
-        spec,
-        topicPrefix: env.HQ_TOPIC_PREFIX,
-        deadLetterProducer: producer,
-        maxBatchSize: 5000,
-        sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-        service: 'hq',
-        quarantine: 'hq',
-        // A record that names no store (not even invalid JSON's envelope) is filed under "unknown".
-        storeId: 'unknown',
-        registry,
-        ...(transactionIdOf ? { transactionIdOf } : {}),
-        book: (client, records) => write(client, records.map((r) => r.envelope.data), records.map((r) => requestIdHeader(r.headers))),
-      });
+    const view = <Data>(spec: TopicSpec<Data>, write: DataWriter<Data>, transactionIdOf?: (data: Data) => string) =>
+      // A record that names no store (not even invalid JSON's envelope) is filed under "unknown".
+      consumer({ spec, groupId: hqGroup(env.HQ_TOPIC_PREFIX, spec), maxBatchSize: 5000, sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS, quarantine: 'hq', storeId: 'unknown', registry, transactionIdOf, book: writeData(write) });
     const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
       view(hqTransactions, writeTransactions, (tx) => tx.transactionId),
       view(hqSalesAggregates, writeAggregates),

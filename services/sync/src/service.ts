@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
-import type { PoolClient } from '@tillstream/db';
-import { requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
+import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
+import type { ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
@@ -56,7 +55,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
   const redis = redisConnection(env);
   await checkRedisLogin(redis.url, redis.options);
   let sweeper: Sweeper | undefined;
-  const running = await startService({ name: 'sync', env, logger: options.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, kafka, producer }) => {
+  const running = await startService({ name: 'sync', env, logger: options.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, consumer }) => {
     const registry = createMetricsRegistry({ service: 'sync' });
 
     const link: LinkState = { reachable: null, lastError: null, lastAttemptAt: null };
@@ -125,32 +124,9 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       },
     });
 
-    const feed = <Data>(
-      spec: TopicSpec<Data>,
-      append: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
-      transactionIdOf?: (data: Data) => string,
-    ): ConsumerRunner<Data> =>
-      bookingConsumer<Data>({
-        kafka,
-        logger,
-        pool,
-        groupId: syncGroup(env.TOPIC_PREFIX, spec),
-        principal: env.KAFKA_SASL_USERNAME,
-        spec,
-        topicPrefix: env.TOPIC_PREFIX,
-        deadLetterProducer: producer,
-        maxBatchSize: 5000,
-        sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-        service: 'sync',
-        quarantine: 'store',
-        storeId: env.STORE_ID,
-        registry,
-        ...(transactionIdOf ? { transactionIdOf } : {}),
-        book: (client, records) => {
-          const own = records.filter((r) => r.envelope.storeId === env.STORE_ID);
-          return append(client, own.map((r) => r.envelope.data), own.map((r) => requestIdHeader(r.headers)));
-        },
-      });
+    // Records of another store (a shared demo broker) are not this store's to upload.
+    const feed = <Data>(spec: TopicSpec<Data>, append: DataWriter<Data>, transactionIdOf?: (data: Data) => string) =>
+      consumer({ spec, groupId: syncGroup(env.TOPIC_PREFIX, spec), maxBatchSize: 5000, sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS, quarantine: 'store', storeId: env.STORE_ID, registry, transactionIdOf, book: writeData(append, (r) => r.envelope.storeId === env.STORE_ID) });
     const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
       feed(posTransactions, appendOutbox.transactions, (tx) => tx.transactionId),
       feed(salesAggregates, appendOutbox.aggregates),
