@@ -34,7 +34,21 @@ export interface BookingConsumerOptions<Data> {
    * The transaction a record is (POS topics): named beside its request id in
    * the line logged for each booked record that carries one.
    */
-  transactionIdOf?: (data: Data) => string;
+  transactionIdOf?: ((data: Data) => string) | undefined;
+}
+
+/** What a service says of one of its consumers; the runtime adds its client, logger, pool, principal, topic prefix, dead-letter producer and name. */
+export type ServiceConsumerOptions<Data> = Omit<BookingConsumerOptions<Data>, 'kafka' | 'logger' | 'pool' | 'principal' | 'topicPrefix' | 'deadLetterProducer' | 'service'>;
+
+/** Writes one batch as its records' data and request ids (HQ's views, sync's outbox feeds). */
+export type DataWriter<Data> = (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>;
+
+/** A consumer's book() that hands `write` the data and request ids of the records `keep` keeps (default all). */
+export function writeData<Data>(write: DataWriter<Data>, keep: (record: ConsumedRecord<Data>) => boolean = () => true): BookingConsumerOptions<Data>['book'] {
+  return (client, records) => {
+    const kept = records.filter(keep);
+    return write(client, kept.map((r) => r.envelope.data), kept.map((r) => requestIdHeader(r.headers)));
+  };
 }
 
 /**

@@ -1,12 +1,13 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { createPool } from '@tillstream/db';
+import express from 'express';
+import { describe, expect, it, vi } from 'vitest';
+import { createPool, type Pool } from '@tillstream/db';
 import { createLogger, createMetricsRegistry } from '@tillstream/observability';
 import { bearer, testDatabase, testTokens } from '@tillstream/testing';
 import { siteApp } from './app.ts';
-import { startService } from './runtime.ts';
+import { serve, startService, type RuntimeEnv } from './runtime.ts';
 
-describe('startService', () => {
+describe('serve', () => {
   it('stops workers, then drains, then links, then the pool; a step past the deadline is left behind and the later ones still run', async () => {
     const db = await testDatabase({ target: 'store' });
     const tokens = await testTokens(db.pool, 'store');
@@ -22,7 +23,7 @@ describe('startService', () => {
     });
     const pool = createPool({ connectionString: db.urlFor('inventory'), logger, applicationName: 'runtime-test', max: 2 });
     const stopped: string[] = [];
-    const service = await startService({
+    const service = await serve({
       name: 'runtime-test',
       logger,
       pool,
@@ -47,5 +48,25 @@ describe('startService', () => {
     const overran = logs.map((l) => JSON.parse(l) as { msg: string; step?: string }).filter((l) => l.msg.includes('overran'));
     expect(overran.map((l) => l.step)).toContain('wedged');
     await expect(fetch(`${service.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('startService', () => {
+  it('refuses plain HTTP off loopback before building anything, and ends the pool it built when the service cannot start', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const env: RuntimeEnv = { LOG_LEVEL: 'silent', DATABASE_URL: db.urlFor('inventory'), DATABASE_POOL_MAX: 2, HOST: '0.0.0.0', PORT: 0 };
+    const kafka = { brokers: ['127.0.0.1:9092'], topicPrefix: '' };
+    const build = vi.fn(() => ({ app: () => express() }));
+    await expect(startService({ name: 'runtime-test', env, kafka }, build)).rejects.toThrow(/plain HTTP/i);
+    expect(build).not.toHaveBeenCalled();
+
+    let built: Pool | undefined;
+    const failing = startService({ name: 'runtime-test', env: { ...env, HOST: '127.0.0.1' }, storeId: 'store-1', kafka }, async ({ pool }) => {
+      built = pool;
+      await pool.query('select 1');
+      throw new Error('the service could not start');
+    });
+    await expect(failing).rejects.toThrow('the service could not start');
+    expect(built?.ended).toBe(true);
   });
 });

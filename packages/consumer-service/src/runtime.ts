@@ -1,11 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express } from 'express';
 import { backoffDelay } from '@tillstream/backoff';
+import type { z } from 'zod';
+import type { logEnv, postgresEnv } from '@tillstream/config';
 import type { TopicSettings } from '@tillstream/contracts';
-import type { Pool } from '@tillstream/db';
-import { listen, plainHttpRefusal, type ListenOptions } from '@tillstream/http';
-import { KafkaAccessDenied, TopicsMissing, asAccessDenied, requireTopics, type ConsumerRunner, type Kafka, type TypedProducer } from '@tillstream/kafka';
-import type { HealthCheck, Logger } from '@tillstream/observability';
+import { createPool, type Pool } from '@tillstream/db';
+import { listen, listenOptionsFromFiles, plainHttpRefusal, type ListenOptions, type TlsFileSettings } from '@tillstream/http';
+import {
+  KafkaAccessDenied,
+  TopicsMissing,
+  TypedProducer,
+  asAccessDenied,
+  createKafkaClient,
+  kafkaSecurityFromEnv,
+  requireTopics,
+  type ConsumerRunner,
+  type Kafka,
+  type KafkaSecurityEnv,
+} from '@tillstream/kafka';
+import { createLogger, type HealthCheck, type Logger } from '@tillstream/observability';
+import { bookingConsumer, type ServiceConsumerOptions } from './booking.ts';
 
 const START_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
@@ -105,6 +119,85 @@ export interface RunningService {
 const DEFAULT_STOP_DEADLINE_MS = 8000;
 
 /**
+ * What the runtime reads from a service's env (its own fragments: logEnv,
+ * postgresEnv('<service>'), httpEnv, its Kafka fragment with
+ * kafkaSecurityEnv) to build what every service has.
+ */
+export type RuntimeEnv = z.output<typeof logEnv> & z.output<ReturnType<typeof postgresEnv>> & KafkaSecurityEnv & TlsFileSettings & { HOST: string; PORT: number };
+
+/** Who the service is and where its broker is; everything else the runtime builds comes from `env`. */
+export interface ServiceSetup<Producer extends boolean = true> {
+  /** "ingest", "hq": the logger's name, the pool's application name, the Kafka client id. */
+  name: string;
+  env: RuntimeEnv;
+  /** Tests pass their own; default a logger named `name` at env.LOG_LEVEL. */
+  logger?: Logger | undefined;
+  /** A store service's STORE_ID: its log lines carry it, its pool and Kafka client are named "<name>-<store>". */
+  storeId?: string;
+  /** Its Kafka cluster (store or HQ); `producer: false` for a service that produces through something of its own (ingest's gate). */
+  kafka: { brokers: string[]; topicPrefix: string; producer?: Producer };
+}
+
+/** What the runtime built for the service, handed to its createApp, consumers and workers. */
+export type ServiceResources<Producer extends boolean = true> = { logger: Logger; pool: Pool; kafka: Kafka } & (Producer extends false
+    ? unknown
+    : {
+        producer: TypedProducer;
+        /** A booking consumer on this service's client, pool and principal, dead-lettering through its producer. */
+        consumer: <Data>(options: ServiceConsumerOptions<Data>) => ConsumerRunner<Data>;
+      });
+
+/** What a service says of itself once it has its resources: its API, consumers, workers. */
+export interface ServiceParts extends Omit<ServiceOptions, 'name' | 'logger' | 'pool' | 'broker' | 'http'> {
+  /** Its consumers and the topics they need; the runtime adds the client, the producer, the prefix and the principal. */
+  broker?: Omit<ServiceBroker, 'kafka' | 'producer' | 'topicPrefix' | 'principal'>;
+  /** Extra fields of the "listening" log line. */
+  logFields?: Record<string, unknown>;
+}
+
+/**
+ * Starts a service through the runtime: the listener's settings are checked
+ * first (a bad certificate file or plain HTTP off loopback fails at once),
+ * then the logger, the pool (the service's own role), the Kafka client (with
+ * its TLS and SASL principal) and, unless declared otherwise, the producer
+ * are built from the service's env and handed to `build`, which says what is
+ * specific to the service; then as {@link serve}. A build that fails ends the
+ * pool.
+ */
+export async function startService<Producer extends boolean = true>(
+  setup: ServiceSetup<Producer>,
+  build: (resources: ServiceResources<Producer>) => ServiceParts | Promise<ServiceParts>,
+): Promise<RunningService> {
+  const { env, name, storeId } = setup;
+  const http = { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env) };
+  const refusal = plainHttpRefusal(http.host, http);
+  if (refusal) throw new Error(refusal);
+  const base = setup.logger ?? createLogger({ name, level: env.LOG_LEVEL });
+  const logger = storeId === undefined ? base : base.child({ store: storeId });
+  const id = storeId === undefined ? name : `${name}-${storeId}`;
+  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: id, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
+  try {
+    const kafka = createKafkaClient({ brokers: setup.kafka.brokers, clientId: id, logger, security: kafkaSecurityFromEnv(env) });
+    const producer = setup.kafka.producer === false ? undefined : new TypedProducer({ kafka, logger, source: name, topicPrefix: setup.kafka.topicPrefix });
+    const shared = { kafka, logger, pool, principal: env.KAFKA_SASL_USERNAME, topicPrefix: setup.kafka.topicPrefix, service: name };
+    const consumer = <Data>(options: ServiceConsumerOptions<Data>) => bookingConsumer<Data>({ ...shared, deadLetterProducer: producer as TypedProducer, ...options });
+    const { broker, logFields, ...parts } = await build({ logger, pool, kafka, ...(producer ? { producer, consumer } : {}) } as ServiceResources<Producer>);
+    if (broker && !producer) throw new Error(`${name} consumes but declared no producer (its dead letters need one)`);
+    return await serve({
+      ...parts,
+      name,
+      logger,
+      pool,
+      ...(broker && producer ? { broker: { ...broker, kafka, producer, topicPrefix: setup.kafka.topicPrefix, principal: env.KAFKA_SASL_USERNAME } } : {}),
+      http: { ...http, ...(logFields ? { logFields } : {}) },
+    });
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
  * The one process shape every Tillstream service shares: the API (built by
  * the service's createApp, with readiness for the database and the
  * consumers) serves at once; the consumers start once the broker answers.
@@ -113,7 +206,7 @@ const DEFAULT_STOP_DEADLINE_MS = 8000;
  * the workers stop, then the consumers, then what drains; then the API's
  * last connection, the producer and the broker links, and the pool.
  */
-export async function startService(options: ServiceOptions): Promise<RunningService> {
+export async function serve(options: ServiceOptions): Promise<RunningService> {
   const { logger, pool, broker } = options;
   // Before the consumers start: a listener that may not start as configured must not leave them running.
   const refusal = plainHttpRefusal(options.http.host, options.http);

@@ -1,10 +1,8 @@
 import type { Express } from 'express';
 import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
-import { createPool, outboxStore, type Pool, type PoolClient } from '@tillstream/db';
-import { OutboxPublisher, TypedProducer, createKafkaClient, kafkaSecurityFromEnv, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
-import { createLogger, createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
-import { listenOptionsFromFiles } from '@tillstream/http';
-import { bookingConsumer } from './booking.ts';
+import { outboxStore, type Pool, type PoolClient } from '@tillstream/db';
+import { OutboxPublisher, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
+import { createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
 import { startService, type RunningService, type RuntimeChecks, type ServiceWorker } from './runtime.ts';
 import type { ConsumerServiceEnv } from './env.ts';
 
@@ -20,7 +18,7 @@ export interface ConsumerServiceDefinition<Booked> {
   /** "inventory": logger and client names, the default consumer group suffix, the outbox publisher. */
   name: string;
   env: ConsumerServiceEnv;
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** The service's metrics registry, if it registers metrics of its own; default a new one. */
   registry?: Registry;
   /** Topics this service publishes to through its outbox. */
@@ -50,93 +48,77 @@ export interface ConsumerServiceDefinition<Booked> {
  * batch, resuming from the stored offset, and publishes its outbox.
  * stop() stops consuming, drains the publisher and closes everything.
  */
-export async function startConsumerService<Booked>(def: ConsumerServiceDefinition<Booked>): Promise<RunningService> {
+export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Booked>): Promise<RunningService> {
   const { env, name } = def;
-  const logger = (def.logger ?? createLogger({ name, level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `${name}-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `${name}-${env.STORE_ID}`, logger, security: kafkaSecurityFromEnv(env) });
-  const producer = new TypedProducer({ kafka, logger, source: name, topicPrefix: env.TOPIC_PREFIX });
-  const registry = def.registry ?? createMetricsRegistry({ service: name });
-  const sources = [outboxStore(pool, name), ...(def.outboxSources?.(pool) ?? [])];
-  new Gauge({
-    name: 'outbox_backlog',
-    help: 'Derived events committed but not yet published to Kafka',
-    registers: [registry],
-    async collect() {
-      this.set((await Promise.all(sources.map((s) => s.backlog()))).reduce((a, b) => a + b, 0));
-    },
-  });
-  new Gauge({
-    name: 'consumer_lag_records',
-    help: 'POS records the consumer is behind the end of the topic, as of its last batch',
-    registers: [registry],
-    collect() {
-      this.set(consumer.lag);
-    },
-  });
-  const batchSeconds = new Histogram({
-    name: 'consume_batch_seconds',
-    help: 'Time to book one consumed batch (one database transaction)',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
-  const outbox = new OutboxPublisher({
-    sources,
-    producer,
-    logger: logger.child({ component: 'outbox' }),
-    storeId: env.STORE_ID,
-    specs: def.publishes,
-    ...(def.publishLingerMs === undefined ? {} : { lingerMs: def.publishLingerMs }),
-    // Catching up on a backlog, derived state is restated by every batch: publish it once, when caught up.
-    holdWhile: () => consumer.lag > env.PUBLISH_HOLD_LAG,
-  });
-  const groupId = env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}${name}`;
-  const consumer = bookingConsumer<PosTransaction>({
-    kafka,
-    logger,
-    pool,
-    groupId,
-    principal: env.KAFKA_SASL_USERNAME,
-    spec: posTransactions,
-    topicPrefix: env.TOPIC_PREFIX,
-    deadLetterProducer: producer,
-    maxBatchSize: env.CONSUME_MAX_BATCH,
-    sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-    service: name,
-    quarantine: 'store',
-    storeId: env.STORE_ID,
-    registry,
-    transactionIdOf: (tx) => tx.transactionId,
-    book: async (client, records) => {
-      for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
-      const stop = batchSeconds.startTimer();
-      booked = await def.book(client, records);
-      stop();
-    },
-    afterCommit: (records) => {
-      def.afterCommit?.(booked as Booked, records);
-      outbox.wake();
-    },
-  });
-  let booked: Booked | undefined;
-
-  return startService({
-    name,
-    logger,
-    pool,
-    broker: {
-      kafka,
+  return startService({ name, env, logger: def.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, producer, consumer: booking }) => {
+    const registry = def.registry ?? createMetricsRegistry({ service: name });
+    const sources = [outboxStore(pool, name), ...(def.outboxSources?.(pool) ?? [])];
+    new Gauge({
+      name: 'outbox_backlog',
+      help: 'Derived events committed but not yet published to Kafka',
+      registers: [registry],
+      async collect() {
+        this.set((await Promise.all(sources.map((s) => s.backlog()))).reduce((a, b) => a + b, 0));
+      },
+    });
+    new Gauge({
+      name: 'consumer_lag_records',
+      help: 'POS records the consumer is behind the end of the topic, as of its last batch',
+      registers: [registry],
+      collect() {
+        this.set(consumer.lag);
+      },
+    });
+    const batchSeconds = new Histogram({
+      name: 'consume_batch_seconds',
+      help: 'Time to book one consumed batch (one database transaction)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    const outbox = new OutboxPublisher({
+      sources,
       producer,
-      topicPrefix: env.TOPIC_PREFIX,
-      // What it reads and writes, and nothing else: its principal may not even see the other topics.
-      topics: [posTransactions, ...def.publishes],
-      principal: env.KAFKA_SASL_USERNAME,
-      consumers: [consumer],
-      onConsuming: () => outbox.start(),
-    },
-    app: (checks) => def.createApp({ pool, logger, registry, published: () => outbox.wake(), ...checks }),
-    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env), logFields: { topicPrefix: env.TOPIC_PREFIX } },
-    ...(def.workers ? { workers: def.workers } : {}),
-    drains: [{ name: 'outbox', stop: () => outbox.stop() }],
+      logger: logger.child({ component: 'outbox' }),
+      storeId: env.STORE_ID,
+      specs: def.publishes,
+      ...(def.publishLingerMs === undefined ? {} : { lingerMs: def.publishLingerMs }),
+      // Catching up on a backlog, derived state is restated by every batch: publish it once, when caught up.
+      holdWhile: () => consumer.lag > env.PUBLISH_HOLD_LAG,
+    });
+    const groupId = env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}${name}`;
+    const consumer = booking<PosTransaction>({
+      groupId,
+      spec: posTransactions,
+      maxBatchSize: env.CONSUME_MAX_BATCH,
+      sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+      quarantine: 'store',
+      storeId: env.STORE_ID,
+      registry,
+      transactionIdOf: (tx) => tx.transactionId,
+      book: async (client, records) => {
+        for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
+        const stop = batchSeconds.startTimer();
+        booked = await def.book(client, records);
+        stop();
+      },
+      afterCommit: (records) => {
+        def.afterCommit?.(booked as Booked, records);
+        outbox.wake();
+      },
+    });
+    let booked: Booked | undefined;
+
+    return {
+      broker: {
+        // What it reads and writes, and nothing else: its principal may not even see the other topics.
+        topics: [posTransactions, ...def.publishes],
+        consumers: [consumer],
+        onConsuming: () => outbox.start(),
+      },
+      app: (checks) => def.createApp({ pool, logger, registry, published: () => outbox.wake(), ...checks }),
+      logFields: { topicPrefix: env.TOPIC_PREFIX },
+      ...(def.workers ? { workers: def.workers } : {}),
+      drains: [{ name: 'outbox', stop: () => outbox.stop() }],
+    };
   });
 }

@@ -1,4 +1,4 @@
-import { runService } from '@tillstream/config';
+import { runService } from '@tillstream/consumer-service';
 import { hqEnv } from './env.ts';
 import { startHq } from './service.ts';
 

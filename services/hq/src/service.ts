@@ -1,10 +1,8 @@
 import { hqInventoryAlerts, hqInventoryLevels, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
-import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
-import { createLogger, createMetricsRegistry, type Logger } from '@tillstream/observability';
+import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
+import type { ConsumerRunner } from '@tillstream/kafka';
+import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { HqEnv } from './env.ts';
-import { listenOptionsFromFiles } from '@tillstream/http';
 import { Reconciler } from './reconcile.ts';
 import { hqDashboard } from './dashboard.ts';
 import { createApp } from './app.ts';
@@ -22,74 +20,46 @@ export function hqGroup(prefix: string, spec: Pick<TopicSpec, 'name'>): string {
  * catalog), HQ's consumers that build the chain views from HQ's own topics
  * effectively once, and the reconciler that proves each store day complete.
  */
-export async function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<HqService> {
-  const logger = options.logger ?? createLogger({ name: 'hq', level: env.LOG_LEVEL });
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: 'hq', max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.HQ_KAFKA_BROKERS, clientId: 'hq', logger, security: kafkaSecurityFromEnv(env) });
-  const producer = new TypedProducer({ kafka, logger, source: 'hq', topicPrefix: env.HQ_TOPIC_PREFIX });
-  const registry = createMetricsRegistry({ service: 'hq' });
-
-  const view = <Data>(
-    spec: TopicSpec<Data>,
-    write: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
-    transactionIdOf?: (data: Data) => string,
-  ): ConsumerRunner<Data> =>
-    bookingConsumer<Data>({
-      kafka,
-      logger,
-      pool,
-      groupId: hqGroup(env.HQ_TOPIC_PREFIX, spec),
-      principal: env.KAFKA_SASL_USERNAME,
-      spec,
-      topicPrefix: env.HQ_TOPIC_PREFIX,
-      deadLetterProducer: producer,
-      maxBatchSize: 5000,
-      sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-      service: 'hq',
-      quarantine: 'hq',
+export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<HqService> {
+  return startService({ name: 'hq', env, logger: options.logger, kafka: { brokers: env.HQ_KAFKA_BROKERS, topicPrefix: env.HQ_TOPIC_PREFIX } }, ({ logger, pool, kafka, producer, consumer }) => {
+    const registry = createMetricsRegistry({ service: 'hq' });
+    const view = <Data>(spec: TopicSpec<Data>, write: DataWriter<Data>, transactionIdOf?: (data: Data) => string) =>
       // A record that names no store (not even invalid JSON's envelope) is filed under "unknown".
-      storeId: 'unknown',
-      registry,
-      ...(transactionIdOf ? { transactionIdOf } : {}),
-      book: (client, records) => write(client, records.map((r) => r.envelope.data), records.map((r) => requestIdHeader(r.headers))),
+      consumer({ spec, groupId: hqGroup(env.HQ_TOPIC_PREFIX, spec), maxBatchSize: 5000, sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS, quarantine: 'hq', storeId: 'unknown', registry, transactionIdOf, book: writeData(write) });
+    const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
+      view(hqTransactions, writeTransactions, (tx) => tx.transactionId),
+      view(hqSalesAggregates, writeAggregates),
+      view(hqInventoryLevels, writeLevels),
+      view(hqInventoryAlerts, writeAlerts),
+    ];
+    const reconciler = new Reconciler({
+      pool,
+      kafka,
+      logger: logger.child({ component: 'reconciler' }),
+      topicPrefix: env.HQ_TOPIC_PREFIX,
+      transactionsGroup: hqGroup(env.HQ_TOPIC_PREFIX, hqTransactions),
+      intervalMs: env.RECONCILE_INTERVAL_MS,
+      reverifyAfterMs: env.REVERIFY_AFTER_MS,
     });
-  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
-    view(hqTransactions, writeTransactions, (tx) => tx.transactionId),
-    view(hqSalesAggregates, writeAggregates),
-    view(hqInventoryLevels, writeLevels),
-    view(hqInventoryAlerts, writeAlerts),
-  ];
-  const reconciler = new Reconciler({
-    pool,
-    kafka,
-    logger: logger.child({ component: 'reconciler' }),
-    topicPrefix: env.HQ_TOPIC_PREFIX,
-    transactionsGroup: hqGroup(env.HQ_TOPIC_PREFIX, hqTransactions),
-    intervalMs: env.RECONCILE_INTERVAL_MS,
-    reverifyAfterMs: env.REVERIFY_AFTER_MS,
-  });
 
-  const board = hqDashboard({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, logger: logger.child({ component: 'dashboard' }) });
-  return startService({
-    name: 'hq',
-    logger,
-    pool,
-    broker: { kafka, producer, topicPrefix: env.HQ_TOPIC_PREFIX, topics: hqTopics, principal: env.KAFKA_SASL_USERNAME, consumers, onConsuming: () => reconciler.start() },
-    app: ({ consuming }) =>
-      createApp({
-        config: { batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS },
-        pool,
-        producer,
-        logger,
-        registry,
-        consuming,
-        dashboard: board.router,
-      }),
-    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env) },
-    workers: [
-      // Live pages first: they hold connections the API's close waits for.
-      { name: 'dashboard', stop: () => board.close() },
-      { name: 'reconciler', stop: () => reconciler.stop() },
-    ],
+    const board = hqDashboard({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, logger: logger.child({ component: 'dashboard' }) });
+    return {
+      broker: { topics: hqTopics, consumers, onConsuming: () => reconciler.start() },
+      app: ({ consuming }) =>
+        createApp({
+          config: { batchLimitBytes: env.BATCH_BODY_LIMIT_BYTES, catalogLimitBytes: env.CATALOG_BODY_LIMIT_BYTES, tokenCacheMs: env.STORE_TOKEN_CACHE_MS, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS },
+          pool,
+          producer,
+          logger,
+          registry,
+          consuming,
+          dashboard: board.router,
+        }),
+      workers: [
+        // Live pages first: they hold connections the API's close waits for.
+        { name: 'dashboard', stop: () => board.close() },
+        { name: 'reconciler', stop: () => reconciler.stop() },
+      ],
+    };
   });
 }

@@ -1,4 +1,4 @@
-import { runService } from '@tillstream/config';
+import { runService } from '@tillstream/consumer-service';
 import { ingestEnv } from './env.ts';
 import { startIngest } from './service.ts';
 

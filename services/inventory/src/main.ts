@@ -1,4 +1,4 @@
-import { runService } from '@tillstream/config';
+import { runService } from '@tillstream/consumer-service';
 import { inventoryEnv } from './env.ts';
 import { startInventory } from './service.ts';
 

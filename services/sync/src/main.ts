@@ -1,4 +1,4 @@
-import { runService } from '@tillstream/config';
+import { runService } from '@tillstream/consumer-service';
 import { syncEnv } from './env.ts';
 import { startSync } from './service.ts';
 

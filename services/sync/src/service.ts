@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
-import { bookingConsumer, startService, type RunningService } from '@tillstream/consumer-service';
-import { createPool, type PoolClient } from '@tillstream/db';
-import { TypedProducer, createKafkaClient, kafkaSecurityFromEnv, requestIdHeader, type ConsumerRunner } from '@tillstream/kafka';
-import { Counter, createLogger, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
+import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
+import type { ConsumerRunner } from '@tillstream/kafka';
+import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
-import { listenOptionsFromFiles } from '@tillstream/http';
 import { HqClient } from './hq-client.ts';
 import { appendOutbox, backlog } from './outbox.ts';
 import { quarantineRefused } from './quarantine.ts';
@@ -54,138 +52,113 @@ export interface SyncService extends RunningService {
  * trends do not wait for it, and HQ being away only grows the outbox.
  */
 export async function startSync(env: SyncEnv, options: { logger?: Logger } = {}): Promise<SyncService> {
-  const logger = (options.logger ?? createLogger({ name: 'sync', level: env.LOG_LEVEL })).child({ store: env.STORE_ID });
   const redis = redisConnection(env);
   await checkRedisLogin(redis.url, redis.options);
-  const pool = createPool({ connectionString: env.DATABASE_URL, logger, applicationName: `sync-${env.STORE_ID}`, max: env.DATABASE_POOL_MAX, caFile: env.DATABASE_CA_FILE, passwordFile: env.DATABASE_PASSWORD_FILE });
-  const kafka = createKafkaClient({ brokers: env.KAFKA_BROKERS, clientId: `sync-${env.STORE_ID}`, logger, security: kafkaSecurityFromEnv(env) });
-  const producer = new TypedProducer({ kafka, logger, source: 'sync', topicPrefix: env.TOPIC_PREFIX });
-  const registry = createMetricsRegistry({ service: 'sync' });
+  let sweeper: Sweeper | undefined;
+  const running = await startService({ name: 'sync', env, logger: options.logger, storeId: env.STORE_ID, kafka: { brokers: env.KAFKA_BROKERS, topicPrefix: env.TOPIC_PREFIX } }, ({ logger, pool, consumer }) => {
+    const registry = createMetricsRegistry({ service: 'sync' });
 
-  const link: LinkState = { reachable: null, lastError: null, lastAttemptAt: null };
-  const hq = new HqClient({
-    url: env.HQ_URL,
-    ...(env.HQ_CLIENT_CERT_FILE && env.HQ_CLIENT_KEY_FILE
-      ? {
-          tls: {
-            cert: readFileSync(env.HQ_CLIENT_CERT_FILE, 'utf8'),
-            key: readFileSync(env.HQ_CLIENT_KEY_FILE, 'utf8'),
-            ...(env.HQ_CA_FILE ? { ca: readFileSync(env.HQ_CA_FILE, 'utf8') } : {}),
-          },
-        }
-      : {}),
-    storeId: env.STORE_ID,
-    token: env.HQ_TOKEN,
-    timeoutMs: env.HQ_TIMEOUT_MS,
-    retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
-    onOutcome: (reachable, error) => {
-      if (reachable !== link.reachable) logger.info({ hq: env.HQ_URL, error }, reachable ? 'HQ reachable' : 'HQ unreachable; the store keeps selling and syncs later');
-      link.reachable = reachable;
-      link.lastError = error ?? null;
-      link.lastAttemptAt = new Date().toISOString();
-    },
-  });
-  const refused = new Counter({
-    name: 'sync_upload_refused_total',
-    help: 'Outbox records HQ refused on their own (set aside and quarantined), by HQ problem code',
-    labelNames: ['code'],
-    registers: [registry],
-  });
-  const uploader = new Uploader({
-    redisUrl: redis.url,
-    redisOptions: redis.options,
-    queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
-    pool,
-    hq,
-    storeId: env.STORE_ID,
-    logger: logger.child({ component: 'uploader' }),
-    retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
-    onSetAside: (client, record) => quarantineRefused(client, { storeId: env.STORE_ID, logger, refused }, record),
-  });
-  const sweeper = new Sweeper({
-    pool,
-    hq,
-    uploader,
-    storeId: env.STORE_ID,
-    posConsumer: { groupId: syncGroup(env.TOPIC_PREFIX, posTransactions), topic: topicName(env.TOPIC_PREFIX, posTransactions) },
-    logger: logger.child({ component: 'sweeper' }),
-    batchRecords: env.SYNC_BATCH_RECORDS,
-    batchBytes: env.SYNC_BATCH_BYTES,
-    intervalMs: env.SWEEP_INTERVAL_MS,
-    manifestIntervalMs: env.MANIFEST_INTERVAL_MS,
-    manifestDays: env.MANIFEST_DAYS,
-    catalogIntervalMs: env.CATALOG_INTERVAL_MS,
-    heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
-    retentionDays: env.SYNC_RETENTION_DAYS,
-    choreDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
-  });
-  new Gauge({
-    name: 'sync_backlog_records',
-    help: 'Outbox records HQ has not acknowledged',
-    registers: [registry],
-    async collect() {
-      this.set((await backlog(pool)).records);
-    },
-  });
-
-  const feed = <Data>(
-    spec: TopicSpec<Data>,
-    append: (client: PoolClient, data: Data[], requestIds: Array<string | undefined>) => Promise<void>,
-    transactionIdOf?: (data: Data) => string,
-  ): ConsumerRunner<Data> =>
-    bookingConsumer<Data>({
-      kafka,
-      logger,
-      pool,
-      groupId: syncGroup(env.TOPIC_PREFIX, spec),
-      principal: env.KAFKA_SASL_USERNAME,
-      spec,
-      topicPrefix: env.TOPIC_PREFIX,
-      deadLetterProducer: producer,
-      maxBatchSize: 5000,
-      sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
-      service: 'sync',
-      quarantine: 'store',
+    const link: LinkState = { reachable: null, lastError: null, lastAttemptAt: null };
+    const hq = new HqClient({
+      url: env.HQ_URL,
+      ...(env.HQ_CLIENT_CERT_FILE && env.HQ_CLIENT_KEY_FILE
+        ? {
+            tls: {
+              cert: readFileSync(env.HQ_CLIENT_CERT_FILE, 'utf8'),
+              key: readFileSync(env.HQ_CLIENT_KEY_FILE, 'utf8'),
+              ...(env.HQ_CA_FILE ? { ca: readFileSync(env.HQ_CA_FILE, 'utf8') } : {}),
+            },
+          }
+        : {}),
       storeId: env.STORE_ID,
-      registry,
-      ...(transactionIdOf ? { transactionIdOf } : {}),
-      book: (client, records) => {
-        const own = records.filter((r) => r.envelope.storeId === env.STORE_ID);
-        return append(client, own.map((r) => r.envelope.data), own.map((r) => requestIdHeader(r.headers)));
+      token: env.HQ_TOKEN,
+      timeoutMs: env.HQ_TIMEOUT_MS,
+      retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+      onOutcome: (reachable, error) => {
+        if (reachable !== link.reachable) logger.info({ hq: env.HQ_URL, error }, reachable ? 'HQ reachable' : 'HQ unreachable; the store keeps selling and syncs later');
+        link.reachable = reachable;
+        link.lastError = error ?? null;
+        link.lastAttemptAt = new Date().toISOString();
       },
     });
-  const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
-    feed(posTransactions, appendOutbox.transactions, (tx) => tx.transactionId),
-    feed(salesAggregates, appendOutbox.aggregates),
-    feed(inventoryLevels, appendOutbox.levels),
-    feed(inventoryAlerts, appendOutbox.alerts),
-  ];
-
-  uploader.start();
-  sweeper.start();
-  // Set when the stop begins: the chores and the queue share SYNC_STOP_DEADLINE_MS from then, whatever Redis or HQ do.
-  let stopBy = Infinity;
-  const running = await startService({
-    name: 'sync',
-    logger,
-    pool,
-    // What it reads, and nothing else: its principal may not even see the other topics.
-    broker: { kafka, producer, topicPrefix: env.TOPIC_PREFIX, topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts], principal: env.KAFKA_SASL_USERNAME, consumers },
-    app: ({ consuming }) => createApp({ storeId: env.STORE_ID, hqUrl: env.HQ_URL, pool, logger, registry, link, uploader, consuming }),
-    http: { host: env.HOST, port: env.PORT, ...listenOptionsFromFiles(env), logFields: { hq: env.HQ_URL } },
-    workers: [
-      {
-        name: 'sweeper',
-        stop: () => {
-          stopBy = Date.now() + env.SYNC_STOP_DEADLINE_MS;
-          return sweeper.stop(stopBy);
-        },
+    const refused = new Counter({
+      name: 'sync_upload_refused_total',
+      help: 'Outbox records HQ refused on their own (set aside and quarantined), by HQ problem code',
+      labelNames: ['code'],
+      registers: [registry],
+    });
+    const uploader = new Uploader({
+      redisUrl: redis.url,
+      redisOptions: redis.options,
+      queueName: env.SYNC_QUEUE ?? `tillstream-sync-${env.TOPIC_PREFIX}${env.STORE_ID}`,
+      pool,
+      hq,
+      storeId: env.STORE_ID,
+      logger: logger.child({ component: 'uploader' }),
+      retry: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+      onSetAside: (client, record) => quarantineRefused(client, { storeId: env.STORE_ID, logger, refused }, record),
+    });
+    const sweeps = new Sweeper({
+      pool,
+      hq,
+      uploader,
+      storeId: env.STORE_ID,
+      posConsumer: { groupId: syncGroup(env.TOPIC_PREFIX, posTransactions), topic: topicName(env.TOPIC_PREFIX, posTransactions) },
+      logger: logger.child({ component: 'sweeper' }),
+      batchRecords: env.SYNC_BATCH_RECORDS,
+      batchBytes: env.SYNC_BATCH_BYTES,
+      intervalMs: env.SWEEP_INTERVAL_MS,
+      manifestIntervalMs: env.MANIFEST_INTERVAL_MS,
+      manifestDays: env.MANIFEST_DAYS,
+      catalogIntervalMs: env.CATALOG_INTERVAL_MS,
+      heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+      retentionDays: env.SYNC_RETENTION_DAYS,
+      choreDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
+    });
+    new Gauge({
+      name: 'sync_backlog_records',
+      help: 'Outbox records HQ has not acknowledged',
+      registers: [registry],
+      async collect() {
+        this.set((await backlog(pool)).records);
       },
-      { name: 'uploader', stop: () => uploader.close(Math.max(0, stopBy - Date.now())) },
-      { name: 'hq client', stop: () => hq.close() },
-    ],
-    // Its own deadline, and a little more for the consumers, the pool and the API.
-    stopDeadlineMs: env.SYNC_STOP_DEADLINE_MS + 5000,
+    });
+
+    // Records of another store (a shared demo broker) are not this store's to upload.
+    const feed = <Data>(spec: TopicSpec<Data>, append: DataWriter<Data>, transactionIdOf?: (data: Data) => string) =>
+      consumer({ spec, groupId: syncGroup(env.TOPIC_PREFIX, spec), maxBatchSize: 5000, sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS, quarantine: 'store', storeId: env.STORE_ID, registry, transactionIdOf, book: writeData(append, (r) => r.envelope.storeId === env.STORE_ID) });
+    const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
+      feed(posTransactions, appendOutbox.transactions, (tx) => tx.transactionId),
+      feed(salesAggregates, appendOutbox.aggregates),
+      feed(inventoryLevels, appendOutbox.levels),
+      feed(inventoryAlerts, appendOutbox.alerts),
+    ];
+
+    uploader.start();
+    sweeps.start();
+    sweeper = sweeps;
+    // Set when the stop begins: the chores and the queue share SYNC_STOP_DEADLINE_MS from then, whatever Redis or HQ do.
+    let stopBy = Infinity;
+    return {
+      // What it reads, and nothing else: its principal may not even see the other topics.
+      broker: { topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts], consumers },
+      app: ({ consuming }) => createApp({ storeId: env.STORE_ID, hqUrl: env.HQ_URL, pool, logger, registry, link, uploader, consuming }),
+      logFields: { hq: env.HQ_URL },
+      workers: [
+        {
+          name: 'sweeper',
+          stop: () => {
+            stopBy = Date.now() + env.SYNC_STOP_DEADLINE_MS;
+            return sweeps.stop(stopBy);
+          },
+        },
+        { name: 'uploader', stop: () => uploader.close(Math.max(0, stopBy - Date.now())) },
+        { name: 'hq client', stop: () => hq.close() },
+      ],
+      // Its own deadline, and a little more for the consumers, the pool and the API.
+      stopDeadlineMs: env.SYNC_STOP_DEADLINE_MS + 5000,
+    };
   });
-  return { ...running, sweep: () => sweeper.round() };
+  const chores = sweeper as Sweeper;
+  return { ...running, sweep: () => chores.round() };
 }

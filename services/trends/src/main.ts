@@ -1,4 +1,4 @@
-import { runService } from '@tillstream/config';
+import { runService } from '@tillstream/consumer-service';
 import { trendsEnv } from './env.ts';
 import { startTrends } from './service.ts';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { EnvError, envHelp, envUsage, parseEnv } from './env.ts';
+import { EnvError, envHelp, envUsage, parseEnv } from '@tillstream/config';
 
 export interface ServiceMainOptions<S extends z.ZodObject> {
   /** The npm workspace, for the usage line: "@tillstream/ingest". */
