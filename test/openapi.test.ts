@@ -163,11 +163,12 @@ describe('every service documents its API', () => {
     const asStore = await testStoreFetch('S001');
     const faults: string[] = [];
     let validated = 0;
+    let refusedQueries = 0;
     for (const s of servicesOf(chain)) {
       const routes: AppRoute[] = listRoutes(s.app);
       const res = await fetch(`${s.url}/openapi.json`);
       expect(res.status, `${s.name} /openapi.json`).toBe(200);
-      const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[] }>> };
+      const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[]; responses?: Record<string, { content?: Record<string, unknown> }> }>> };
       expect(doc.openapi).toBe('3.1.0');
 
       // Every route the app answers is documented, and nothing is documented that it does not answer.
@@ -213,6 +214,16 @@ describe('every service documents its API', () => {
         const parsed = (ok.schema as z.ZodType).safeParse(await answer.json());
         if (!parsed.success) faults.push(`${key}: the answer does not match its schema: ${JSON.stringify(parsed.error.issues.slice(0, 5))}`);
         else validated++;
+        // A query it does not take is refused with the BAD_QUERY problem its document lists.
+        if (!op.query) continue;
+        const target = sample(op.path, today);
+        const refused = await call(`${s.url}${target}${target.includes('?') ? '&' : '?'}unexpected=1`, { headers: token ? bearer(token) : {} });
+        const text = await refused.text();
+        const listed = doc.paths[openApiPath(op.path)]?.get?.responses?.[String(refused.status)]?.content?.['application/problem+json'];
+        const problem = ProblemDocument.safeParse(jsonOf(text));
+        if (refused.status !== 400 || !listed || !(refused.headers.get('content-type') ?? '').startsWith('application/problem+json') || !problem.success || problem.data.code !== 'BAD_QUERY') {
+          faults.push(`${key}?unexpected=1: ${refused.status}${listed ? '' : ' (not documented as a problem)'} ${refused.headers.get('content-type')} ${text.slice(0, 300)}`);
+        } else refusedQueries++;
       }
     }
     const manifest = (await chain.hqDb.pool.query<{ manifest: unknown }>("SELECT manifest FROM hq_manifests WHERE store_id = 'S001' AND business_day = $1", [today])).rows[0]?.manifest;
@@ -286,5 +297,7 @@ describe('every service documents its API', () => {
     expect(written).toBe(39);
     // Every JSON GET of every service (the store API's sales and sync twice: direct and through the store port).
     expect(validated).toBeGreaterThan(30);
+    // Every GET that takes a query, refusing one it does not take.
+    expect(refusedQueries).toBe(20);
   });
 });
