@@ -256,8 +256,12 @@ export function dashboardApi(snapshot: z.ZodType): readonly ApiOperation[] {
       method: 'POST',
       path: '/v1/session',
       summary: 'Sign in: a token (form field "token") for a session cookie',
-      responses: { 303: { description: 'Signed in: the session cookie is set, on to /', headers: { 'Set-Cookie': 'The session cookie' } }, 401: page('Unknown or revoked token'), 403: page('Not a viewer of this site') },
-      problems: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+      description: 'The body is an application/x-www-form-urlencoded form of at most 4 KiB; anything else is answered as no token, with the sign-in form again.',
+      responses: {
+        303: { description: 'Signed in: the session cookie is set, on to /', headers: { 'Set-Cookie': 'The session cookie' } },
+        401: page('No token (not a form, or over 4 KiB), or an unknown or revoked one: the sign-in form again'),
+        403: page('Not a viewer of this site'),
+      },
     },
     { method: 'POST', path: '/v1/session/end', summary: 'Sign out: ends the session', responses: { 303: { description: 'Signed out, on to /' } } },
     {
