@@ -53,9 +53,11 @@ describe('PostgreSQL over TLS, sslmode=verify-full (caFile)', () => {
   let caFile: string;
   let otherCaFile: string;
   const fronts: Array<{ port: number; close(): Promise<void> }> = [];
+  // afterAll called inside beforeAll registers nothing: the database was never dropped (one left per run).
+  let dropDatabase: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    db = await testDatabase({ target: 'store', cleanup: (fn) => afterAll(fn) });
+    db = await testDatabase({ target: 'store', cleanup: (fn) => (dropDatabase = fn) });
     const ca = await createCa({ commonName: 'Tillstream test CA (PostgreSQL TLS)' });
     const other = await createCa({ commonName: 'Someone else' });
     caFile = join(dir, 'ca.crt');
@@ -69,6 +71,7 @@ describe('PostgreSQL over TLS, sslmode=verify-full (caFile)', () => {
   });
   afterAll(async () => {
     for (const f of fronts) await f.close();
+    await dropDatabase?.();
   });
 
   /** Ingest's role through front `port` (or straight to the server), with `ca`. */
