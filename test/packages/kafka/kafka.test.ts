@@ -214,8 +214,11 @@ describe('kafka package against the real store broker', () => {
       const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
       return Number(resources[0]!.configEntries.find((c) => c.configName === 'retention.ms')!.configValue);
     };
-    expect(await retention(dlq)).toBeGreaterThanOrEqual(posTransactions.retentionMs);
-    expect(await retention(deadLetterTopicName(`${env.prefix}${salesAggregates.name}`))).toBeGreaterThanOrEqual(posTransactions.retentionMs);
+    // A broker answers describeConfigs from the metadata it has applied, which may trail the alteration just
+    // committed (KRaft): the assertion is the setting once in force, read until it is.
+    for (const topic of [dlq, deadLetterTopicName(`${env.prefix}${salesAggregates.name}`)]) {
+      await waitFor(async () => (await retention(topic)) >= posTransactions.retentionMs, { timeoutMs: 30_000, message: `${topic} to keep records ${posTransactions.retentionMs} ms` });
+    }
     expect(deadLetterRetentionMs(hqTransactions)).toBe(hqTransactions.retentionMs);
   });
 });
