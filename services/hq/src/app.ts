@@ -1,9 +1,9 @@
-import type { Express, Router } from 'express';
+import type { Express, RequestHandler, Router } from 'express';
 import { siteApp } from '@tillstream/consumer-service';
 import { HqDashboardSnapshot, dashboardApi, hqApi } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import { openApiRouter } from '@tillstream/http';
-import type { TypedProducer } from '@tillstream/kafka';
+import type { BatchProducer } from './batches.ts';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
 import { chainRouter } from './routes/chain.ts';
 import { storeRouter } from './routes/stores.ts';
@@ -14,13 +14,17 @@ export interface HqConfig {
   /** How long a store's looked-up token (and any credential) is trusted. */
   tokenCacheMs: number;
   offlineAfterSeconds: number;
+  /** How long a batch being applied stays claimed. */
+  batchClaimLeaseMs?: number;
 }
 
 export interface HqDeps {
   config: HqConfig;
   pool: Pool;
   /** Where accepted store batches go (HQ's Kafka); only the store upload routes use it, and only once called. */
-  producer: TypedProducer;
+  producer: BatchProducer;
+  /** Refuses upload batches before their body is read while HQ is saturated (admission.ts). */
+  admission?: RequestHandler;
   logger: Logger;
   registry: Registry;
   /** /readyz's consumer check (the runtime's); absent: ready when the database answers. */
@@ -40,7 +44,14 @@ export function createApp(deps: HqDeps): Express {
     consuming: deps.consuming,
     credentialCacheMs: config.tokenCacheMs,
     routes: [
-      storeRouter({ pool, producer: deps.producer, batchLimitBytes: config.batchLimitBytes, tokenCacheMs: config.tokenCacheMs }),
+      storeRouter({
+        pool,
+        producer: deps.producer,
+        batchLimitBytes: config.batchLimitBytes,
+        tokenCacheMs: config.tokenCacheMs,
+        ...(config.batchClaimLeaseMs === undefined ? {} : { batchClaimLeaseMs: config.batchClaimLeaseMs }),
+        ...(deps.admission ? { admission: deps.admission } : {}),
+      }),
       chainRouter({ pool, offlineAfterSeconds: config.offlineAfterSeconds, catalogLimitBytes: config.catalogLimitBytes }),
       ...(deps.dashboard ? [deps.dashboard] : []),
       openApiRouter({

@@ -1,5 +1,4 @@
 import {
-  buildManifest,
   compareManifests,
   hqTransactions,
   topicName,
@@ -9,10 +8,9 @@ import {
   type ReconciliationStatus,
   type ReplayRequest,
   type TenderType,
-  type TransactionType,
 } from '@tillstream/contracts';
 import { repeatEvery } from '@tillstream/consumer-service';
-import { loadConsumerOffset, openQuarantinedTransactions, withTransaction, type Pool, type Queryable } from '@tillstream/db';
+import { openQuarantinedTransactions, withTransaction, type Pool, type Queryable } from '@tillstream/db';
 import { topicOffsets, type Kafka } from '@tillstream/kafka';
 import type { Logger } from '@tillstream/observability';
 import { touchStore } from './batches.ts';
@@ -62,17 +60,49 @@ export async function openReplayRequests(db: Queryable, storeId: string, busines
   return rows.map((r) => ({ requestId: Number(r.request_id), businessDay: r.business_day, terminalId: r.terminal_id, from: Number(r.from_seq), to: Number(r.to_seq) }));
 }
 
-/** HQ's own manifest of a store's day, from its transaction view, by the same rule the store uses. */
+/**
+ * HQ's own manifest of a store's day, computed in SQL from its transaction
+ * view by the rule buildManifest applies to the store's journal (the result
+ * is the manifest, never the rows): each terminal's held sequence numbers as
+ * ranges (gaps and islands), the transactions counted, the money by tender
+ * type (amount - change; sales +, returns -, training and the rest nothing).
+ */
 export async function hqManifest(db: Queryable, storeId: string, businessDay: string): Promise<DayManifest> {
-  const { rows } = await db.query<{ terminal_id: string; sequence_number: string; type: TransactionType; training: boolean; tenders: Array<{ type: TenderType; amount: number; change: number }> }>(
-    'SELECT terminal_id, sequence_number, type, training, tenders FROM hq_transactions WHERE store_id = $1 AND business_day = $2',
+  const { rows } = await db.query<{ transactions: number; ranges: Array<{ terminal: string; from: string; to: string }> | null; tenders: Record<string, string> | null }>(
+    `WITH day AS (
+       SELECT terminal_id, sequence_number, type, training, tenders FROM hq_transactions WHERE store_id = $1 AND business_day = $2
+     ), held AS (
+       SELECT terminal_id, sequence_number, sequence_number - row_number() OVER (PARTITION BY terminal_id ORDER BY sequence_number) AS island
+       FROM (SELECT DISTINCT terminal_id, sequence_number FROM day) d
+     ), ranges AS (
+       SELECT terminal_id, min(sequence_number) AS from_seq, max(sequence_number) AS to_seq FROM held GROUP BY terminal_id, island
+     ), money AS (
+       SELECT t->>'type' AS tender, sum(CASE WHEN d.type = 'RETURN' THEN -1 ELSE 1 END * ((t->>'amount')::bigint - coalesce((t->>'change')::bigint, 0))) AS amount
+       FROM day d CROSS JOIN LATERAL jsonb_array_elements(d.tenders) t
+       WHERE NOT d.training AND d.type IN ('SALE', 'RETURN') GROUP BY 1
+     )
+     SELECT (SELECT count(*)::int FROM day) AS transactions,
+       (SELECT jsonb_agg(jsonb_build_object('terminal', terminal_id, 'from', from_seq, 'to', to_seq) ORDER BY terminal_id COLLATE "C", from_seq) FROM ranges) AS ranges,
+       (SELECT jsonb_object_agg(tender, amount::text) FROM money) AS tenders`,
     [storeId, businessDay],
   );
-  return buildManifest(
-    storeId,
-    businessDay,
-    rows.map((r) => ({ terminalId: r.terminal_id, sequenceNumber: Number(r.sequence_number), type: r.type, trainingMode: r.training, tenders: r.tenders })),
-  );
+  const row = rows[0]!;
+  const byTerminal = new Map<string, Array<{ from: number; to: number }>>();
+  for (const r of row.ranges ?? []) {
+    let held = byTerminal.get(r.terminal);
+    if (!held) byTerminal.set(r.terminal, (held = []));
+    held.push({ from: Number(r.from), to: Number(r.to) });
+  }
+  const terminals = [...byTerminal.entries()].map(([terminalId, held]) => ({
+    terminalId,
+    first: held[0]!.from,
+    last: held[held.length - 1]!.to,
+    count: held.reduce((n, r) => n + r.to - r.from + 1, 0),
+    gaps: held.slice(1).map((r, i) => ({ from: held[i]!.to + 1, to: r.from - 1 })),
+  }));
+  const tenders: DayManifest['tenders'] = {};
+  for (const [type, amount] of Object.entries(row.tenders ?? {})) tenders[type as TenderType] = Number(amount);
+  return { storeId, businessDay, transactions: row.transactions, terminals, tenders };
 }
 
 export interface ReconcilerOptions {
@@ -83,9 +113,40 @@ export interface ReconcilerOptions {
   /** The transaction consumer's group: its stored offsets say what HQ has booked. */
   transactionsGroup: string;
   intervalMs: number;
+  /** A verified day at most `recentDays` old is verified again this long after. */
   reverifyAfterMs: number;
+  /** Days this recent (business_day >= today - recentDays) are re-verified every `reverifyAfterMs`; default 7. */
+  recentDays?: number;
+  /** Older verified days are verified again this long after (the slow sweep); default 7 days. */
+  reverifyOldAfterMs?: number;
+  /** Manifests claimed and verified per round; default 200. */
+  batch?: number;
+  /** How long the verification log is kept; default 7 days. */
+  logDays?: number;
+  /** Who verifies, in hq_verifications ("host:pid"). */
+  verifier?: string;
 }
 
+interface Claimed {
+  store_id: string;
+  business_day: string;
+  manifest: DayManifest;
+}
+
+/**
+ * Verifies store days, alone or beside other reconcilers against one
+ * database: each manifest is claimed with FOR UPDATE SKIP LOCKED in the
+ * transaction that verifies it, so no day is verified by two at once (each
+ * verification is logged in hq_verifications, inside that lock).
+ *
+ * What is verified: a day whose manifest is pending, because it is new or
+ * changed, a quarantine entry naming it was booked or resolved, or a replay
+ * for it arrived; a verified recent day (the last `recentDays`) every
+ * `reverifyAfterMs`, which catches data HQ lost since; an older day only by
+ * the slow sweep, every `reverifyOldAfterMs` (a database restored from a
+ * backup is the only way it loses data, and the sweep costs one verification
+ * per day per week: ~52,000 a day for 1,000 stores and a year of history).
+ */
 export class Reconciler {
   private loop: { stop(): Promise<void> } | undefined;
   private readonly topic: string;
@@ -105,65 +166,88 @@ export class Reconciler {
   /** One pass: schedule re-verifications, snapshot offsets for new ones, verify those HQ has caught up on. */
   async round(): Promise<void> {
     const { pool } = this.options;
+    const batch = this.options.batch ?? 200;
+    // Rows another reconciler is verifying are skipped, never waited for (and are verified now anyway).
     await pool.query(
-      `UPDATE hq_manifests SET status = 'pending', check_offsets = NULL
-       WHERE status <> 'pending' AND verified_at < now() - make_interval(secs => $1::double precision / 1000)`,
-      [this.options.reverifyAfterMs],
+      `UPDATE hq_manifests m SET status = 'pending', check_offsets = NULL
+       FROM (SELECT store_id, business_day FROM hq_manifests
+             WHERE status <> 'pending' AND (
+               (business_day >= current_date - $1::int AND verified_at < now() - make_interval(secs => $2::double precision / 1000))
+               OR verified_at < now() - make_interval(secs => $3::double precision / 1000))
+             LIMIT $4 FOR UPDATE SKIP LOCKED) due
+       WHERE m.store_id = due.store_id AND m.business_day = due.business_day`,
+      [this.options.recentDays ?? 7, this.options.reverifyAfterMs, this.options.reverifyOldAfterMs ?? 7 * 86_400_000, batch * 10],
     );
     const { rows: unscheduled } = await pool.query("SELECT 1 FROM hq_manifests WHERE status = 'pending' AND check_offsets IS NULL LIMIT 1");
     if (unscheduled.length > 0) {
       const ends = Object.fromEntries((await topicOffsets(this.options.kafka, this.topic)).map((p) => [p.partition, p.high]));
-      await pool.query("UPDATE hq_manifests SET check_offsets = $1 WHERE status = 'pending' AND check_offsets IS NULL", [JSON.stringify(ends)]);
-    }
-    const { rows: pending } = await pool.query<{ store_id: string; business_day: string; manifest: DayManifest; check_offsets: Record<string, string> }>(
-      `SELECT store_id, to_char(business_day, 'YYYY-MM-DD') AS business_day, manifest, check_offsets FROM hq_manifests
-       WHERE status = 'pending' AND check_offsets IS NOT NULL ORDER BY received_at LIMIT 200`,
-    );
-    const booked = new Map<string, bigint>();
-    for (const row of pending) {
-      if (!(await this.caughtUp(row.check_offsets, booked))) continue;
-      await this.verify(row.store_id, row.business_day, row.manifest);
-    }
-  }
-
-  private async caughtUp(ends: Record<string, string>, booked: Map<string, bigint>): Promise<boolean> {
-    for (const [partition, high] of Object.entries(ends)) {
-      let at = booked.get(partition);
-      if (at === undefined) {
-        at = BigInt((await loadConsumerOffset(this.options.pool, { groupId: this.options.transactionsGroup, topic: this.topic, partition: Number(partition) })) ?? '0');
-        booked.set(partition, at);
-      }
-      if (at < BigInt(high)) return false;
-    }
-    return true;
-  }
-
-  private async verify(storeId: string, businessDay: string, manifest: DayManifest): Promise<void> {
-    await withTransaction(this.options.pool, async (client) => {
-      const compared = compareManifests(manifest, await hqManifest(client, storeId, businessDay));
-      // A sale acknowledged but set aside anywhere (a store consumer's dead letter, an upload HQ refused, HQ's own dead letter)
-      // is not booked everywhere, even when every count agrees: the day is not complete, and the ids are named.
-      const quarantined = await openQuarantinedTransactions(client, storeId, businessDay);
-      const comparison: ManifestComparison =
-        quarantined.length === 0 ? compared : { ...compared, quarantined, status: compared.status === 'complete' ? 'mismatch' : compared.status };
-      for (const range of comparison.missing) {
-        await client.query(
-          `INSERT INTO hq_replay_requests (store_id, business_day, terminal_id, from_seq, to_seq) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (store_id, business_day, terminal_id, from_seq, to_seq) WHERE answered_at IS NULL DO NOTHING`,
-          [storeId, businessDay, range.terminalId, range.from, range.to],
-        );
-      }
-      await client.query(
-        `UPDATE hq_manifests SET status = $3, details = $4, verified_at = now()
-         WHERE store_id = $1 AND business_day = $2 AND status = 'pending' AND manifest = $5`,
-        [storeId, businessDay, comparison.status, JSON.stringify(comparison), JSON.stringify(manifest)],
+      await pool.query(
+        `UPDATE hq_manifests m SET check_offsets = $1
+         FROM (SELECT store_id, business_day FROM hq_manifests WHERE status = 'pending' AND check_offsets IS NULL FOR UPDATE SKIP LOCKED) s
+         WHERE m.store_id = s.store_id AND m.business_day = s.business_day`,
+        [JSON.stringify(ends)],
       );
-      if (comparison.status !== 'complete') {
-        this.options.logger.warn(
-          { storeId, businessDay, status: comparison.status, missing: comparison.missing.length, differences: comparison.differences, quarantined: comparison.quarantined },
-          'store day does not reconcile',
-        );
-      }
+    }
+    for (let i = 0; i < batch; i++) {
+      if (!(await this.verifyNext())) break;
+    }
+    await pool.query('DELETE FROM hq_verifications WHERE ended_at < now() - make_interval(days => $1::int)', [this.options.logDays ?? 7]);
+  }
+
+  /**
+   * Claims one pending manifest whose check offsets the transaction consumer
+   * has booked (FOR UPDATE SKIP LOCKED: one another reconciler holds is
+   * passed over) and verifies it in the same transaction; false when there
+   * is none to claim.
+   */
+  private async verifyNext(): Promise<boolean> {
+    return withTransaction(this.options.pool, async (client) => {
+      const { rows } = await client.query<Claimed & { started_at: Date }>(
+        `SELECT store_id, to_char(business_day, 'YYYY-MM-DD') AS business_day, manifest, clock_timestamp() AS started_at FROM hq_manifests m
+         WHERE status = 'pending' AND check_offsets IS NOT NULL
+           AND NOT EXISTS (
+             SELECT 1 FROM jsonb_each_text(m.check_offsets) e
+             LEFT JOIN consumer_offsets o ON o.group_id = $1 AND o.topic = $2 AND o.partition = e.key::int
+             WHERE coalesce(o.next_offset, 0) < e.value::bigint)
+         ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [this.options.transactionsGroup, this.topic],
+      );
+      const claimed = rows[0];
+      if (!claimed) return false;
+      const status = await this.verify(client, claimed.store_id, claimed.business_day, claimed.manifest);
+      await client.query(
+        `INSERT INTO hq_verifications (store_id, business_day, verifier, started_at, ended_at, status) VALUES ($1, $2, $3, $4, clock_timestamp(), $5)`,
+        [claimed.store_id, claimed.business_day, this.options.verifier ?? 'reconciler', claimed.started_at, status],
+      );
+      return true;
     });
+  }
+
+  private async verify(client: Queryable, storeId: string, businessDay: string, manifest: DayManifest): Promise<ManifestComparison['status']> {
+    const compared = compareManifests(manifest, await hqManifest(client, storeId, businessDay));
+    // A sale acknowledged but set aside anywhere (a store consumer's dead letter, an upload HQ refused, HQ's own dead letter)
+    // is not booked everywhere, even when every count agrees: the day is not complete, and the ids are named.
+    const quarantined = await openQuarantinedTransactions(client, storeId, businessDay);
+    const comparison: ManifestComparison =
+      quarantined.length === 0 ? compared : { ...compared, quarantined, status: compared.status === 'complete' ? 'mismatch' : compared.status };
+    for (const range of comparison.missing) {
+      await client.query(
+        `INSERT INTO hq_replay_requests (store_id, business_day, terminal_id, from_seq, to_seq) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (store_id, business_day, terminal_id, from_seq, to_seq) WHERE answered_at IS NULL DO NOTHING`,
+        [storeId, businessDay, range.terminalId, range.from, range.to],
+      );
+    }
+    await client.query(
+      `UPDATE hq_manifests SET status = $3, details = $4, verified_at = now()
+       WHERE store_id = $1 AND business_day = $2 AND status = 'pending' AND manifest = $5`,
+      [storeId, businessDay, comparison.status, JSON.stringify(comparison), JSON.stringify(manifest)],
+    );
+    if (comparison.status !== 'complete') {
+      this.options.logger.warn(
+        { storeId, businessDay, status: comparison.status, missing: comparison.missing.length, differences: comparison.differences, quarantined: comparison.quarantined },
+        'store day does not reconcile',
+      );
+    }
+    return comparison.status;
   }
 }

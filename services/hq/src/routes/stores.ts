@@ -2,16 +2,20 @@ import { Router, type Request } from 'express';
 import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
 import { classifyPgError, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
-import type { TypedProducer } from '@tillstream/kafka';
-import { applyBatch, touchStore } from '../batches.ts';
+import type { RequestHandler } from 'express';
+import { applyBatch, touchStore, type BatchProducer } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
 import { storeCertificateAuth } from './store-certificates.ts';
 
 export interface StoreRouteDeps {
   pool: Pool;
-  producer: TypedProducer;
+  producer: BatchProducer;
   batchLimitBytes: number;
+  /** How long a batch being applied stays claimed (BATCH_CLAIM_LEASE_MS). */
+  batchClaimLeaseMs?: number;
+  /** First on the upload route: refuses a batch (503, Retry-After) before its body is read while HQ is saturated. */
+  admission?: RequestHandler;
   /** How long the revoked client certificate list is trusted; bounds how long a revoked certificate works. */
   tokenCacheMs: number;
 }
@@ -50,7 +54,8 @@ export function storeRouter(deps: StoreRouteDeps): Router {
     res.json(limits);
   });
 
-  router.post('/v1/stores/:storeId/batches', storeParam, certificate, auth, ...large, async (req, res) => {
+  const admit: RequestHandler[] = deps.admission ? [deps.admission] : [];
+  router.post('/v1/stores/:storeId/batches', ...admit, storeParam, certificate, auth, ...large, async (req, res) => {
     const key = req.header('idempotency-key');
     if (!key) throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send the batch id as the Idempotency-Key header');
     // Scanned before the schema: a card number in an id is a card number, not a malformed id.
@@ -68,7 +73,7 @@ export function storeRouter(deps: StoreRouteDeps): Router {
     if (!batch.batchId.startsWith(`${req.principal!.storeId}-`)) {
       throw new HttpProblem('UNPROCESSABLE', 'a batch id starts with its store id', { errors: [{ pointer: pointer(['batchId']), message: `must start with "${req.principal!.storeId}-"` }] });
     }
-    const applied = await applyBatch(deps.pool, deps.producer, req.principal!.storeId!, batch);
+    const applied = await applyBatch(deps.pool, deps.producer, req.principal!.storeId!, batch, { leaseMs: deps.batchClaimLeaseMs });
     if (applied.replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(applied.replayed ? 200 : 201).json(applied.result);
   });
