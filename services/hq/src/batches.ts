@@ -176,7 +176,7 @@ export class ProducerSet implements BatchProducer {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.producers.slice(1).map((p, i) => (this.connected[i + 1] ? p.disconnect().catch(() => undefined) : undefined)));
+    await Promise.all(this.producers.slice(1).map((p, i) => (this.connected[i + 1] ? p.disconnect().catch(() => undefined) : Promise.resolve())));
   }
 }
 
