@@ -182,7 +182,8 @@ describe('store -> HQ sync', () => {
     );
     expect(lost.rowCount).toBeGreaterThan(0);
     await hq.stop();
-    hq = await startTestHq(hqDb, hqPrefix, { REVERIFY_AFTER_MS: '500' });
+    // The test's days are fixed dates, older than RECONCILE_RECENT_DAYS as time goes on: the slow sweep runs as fast as the recent one.
+    hq = await startTestHq(hqDb, hqPrefix, { REVERIFY_AFTER_MS: '500', REVERIFY_OLD_AFTER_MS: '500' });
     await waitFor(async () => (await hqDb.pool.query("SELECT 1 FROM hq_replay_requests WHERE store_id = 'S002'")).rowCount! > 0, { timeoutMs: 20_000, message: 'a replay request' });
     await waitFor(
       async () =>
