@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from '@tillstream/db';
 import { HttpProblem } from '@tillstream/http';
-import { Counter, type Registry } from '@tillstream/observability';
+import { Counter, Gauge, type Registry } from '@tillstream/observability';
 
 export interface AdmissionLimits {
   /** Upload batches this process takes at once (their bodies read, parsed, produced, recorded). */
@@ -47,6 +47,14 @@ export function admission(options: { pool: Pool; limits: AdmissionLimits; regist
   }, 1000);
   sampler.unref();
   let inFlight = 0;
+  new Gauge({
+    name: 'hq_upload_batches_in_flight',
+    help: 'Upload batches this process has admitted and not yet answered',
+    registers: options.registry ? [options.registry] : [],
+    collect() {
+      this.set(inFlight);
+    },
+  });
 
   const admit = ((_req: Request, res: Response, next: NextFunction) => {
     const reason =
