@@ -91,10 +91,12 @@ interface Template {
   postgres: string;
   published: string[];
   tillstream: string[];
+  /** Services that run another's code by role (HQ_ROLES), as that service: its principal, role and secrets. */
+  roles?: Record<string, string>;
 }
 const TEMPLATES: Template[] = [
   { file: 'docker-compose.yml', cluster: 'store', broker: 'kafka-store', provision: 'kafka-store-provision', postgres: 'postgres', published: ['ingest'], tillstream: ['ingest', 'inventory', 'trends', 'sync'] },
-  { file: 'docker-compose.hq.yml', cluster: 'hq', broker: 'kafka-hq', provision: 'kafka-hq-provision', postgres: 'postgres-hq', published: ['hq'], tillstream: ['hq'] },
+  { file: 'docker-compose.hq.yml', cluster: 'hq', broker: 'kafka-hq', provision: 'kafka-hq-provision', postgres: 'postgres-hq', published: ['hq'], tillstream: ['hq'], roles: { 'hq-views': 'hq', 'hq-reconciler': 'hq' } },
 ];
 
 const SENSITIVE = /PASSWORD|TOKEN|SECRET|(^|_)KEY($|_)/;
@@ -136,11 +138,13 @@ function violations(text: string, t: Template): string[] {
   for (const [secret, { file }] of Object.entries(compose.secrets)) bad(!/^\.\/(certs|secrets)\//.test(file), `secret ${secret} comes from ${file}, not CERTS_DIR or SECRETS_DIR`);
 
   // Who may read which secret: a principal's password, its broker and itself (the admin's: the provision step).
-  const readers = (secret: string) =>
-    Object.entries(services)
-      .filter(([, s]) => [...mounts(s).values()].includes(secret))
-      .map(([n]) => n)
-      .sort();
+  const readers = (secret: string) => [
+    ...new Set(
+      Object.entries(services)
+        .filter(([, s]) => [...mounts(s).values()].includes(secret))
+        .map(([n]) => t.roles?.[n] ?? n),
+    ),
+  ].sort();
   const same = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify([...b].sort());
   const expectReaders = (secret: string, allowed: string[]) => bad(!same(readers(secret), allowed), `secret ${secret} is mounted by ${readers(secret).join(', ') || 'nobody'}, must be ${[...allowed].sort().join(', ')}`);
   expectReaders(`kafka_${KAFKA_ADMIN_PRINCIPAL}`, [t.broker, t.provision]);
@@ -152,15 +156,17 @@ function violations(text: string, t: Template): string[] {
   const migrate = services.migrate;
   const database = migrate?.command?.[migrate.command.indexOf('--database') + 1];
   const usernames = new Map<string, string[]>();
-  for (const name of t.tillstream) {
-    const service = services[name];
+  for (const serviceName of [...t.tillstream, ...Object.keys(t.roles ?? {})]) {
+    // A role's service (hq-views) is checked as the service it runs (hq).
+    const name = t.roles?.[serviceName] ?? serviceName;
+    const service = services[serviceName];
     if (!service) {
-      out.push(`${name} is missing`);
+      out.push(`${serviceName} is missing`);
       continue;
     }
     const env = service.environment ?? {};
     const username = String(env.KAFKA_SASL_USERNAME);
-    usernames.set(username, [...(usernames.get(username) ?? []), name]);
+    usernames.set(username, [...new Set([...(usernames.get(username) ?? []), name])]);
     bad(username !== name, `${name} connects to Kafka as "${username}", not as its own principal "${name}"`);
     bad(env.KAFKA_SASL_PASSWORD_FILE !== `/run/secrets/kafka_${name}`, `${name} must read its Kafka password from /run/secrets/kafka_${name}`);
     bad(env.KAFKA_TLS_CA_FILE !== '/run/secrets/chain_ca', `${name} must check the broker's certificate (KAFKA_TLS_CA_FILE)`);
@@ -261,9 +267,9 @@ describe.each(TEMPLATES)('$file', (t) => {
   });
 
   it('gives each service an environment its own env schema accepts', () => {
-    for (const name of tillstream) {
+    for (const name of [...tillstream, ...Object.keys(t.roles ?? {})]) {
       const env = Object.fromEntries(Object.entries(compose.services[name]!.environment!).map(([k, v]) => [k, String(v)]));
-      const parsed = SCHEMAS[name]!.safeParse(env);
+      const parsed = SCHEMAS[t.roles?.[name] ?? name]!.safeParse(env);
       expect(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`), name).toEqual([]);
     }
   });

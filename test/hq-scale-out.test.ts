@@ -248,5 +248,5 @@ describe('HQ scaled out by role', () => {
     const hqDb = await testDatabase({ target: 'hq' });
     const { prefix } = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
     await scaleOut(hqDb, { brokers: testEnv.HQ_KAFKA_BROKERS, prefix });
-  }, 400_000);
+  }, 600_000);
 });
