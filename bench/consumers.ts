@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { milliToDecimal, posTransactions, storeTopics, toMilli } from '@tillstream/contracts';
-import { createPool, issueTerminalToken, issueUserToken } from '@tillstream/db';
+import { createPool, issueTerminalToken, issueUserToken, type Pool } from '@tillstream/db';
 import { deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { CpuSampler } from './cpu.ts';
@@ -28,12 +28,20 @@ interface Figures {
   serviceUs: number;
   /** Every PostgreSQL server process (backends, WAL writer, checkpointer, ...), /proc. */
   postgresUs: number;
+  /** Of which the backends serving this run's database (unaffected by other clients of a shared server). */
+  backendsUs: number;
   /** The bench's broker; NaN for the raw baseline. */
   brokerUs: number;
 }
 
 /** Service + PostgreSQL + broker, the parts a baseline lacks left out. */
 const wholeUs = (f: Figures) => [f.serviceUs, f.postgresUs, f.brokerUs].filter((v) => Number.isFinite(v)).reduce((a, b) => a + b, 0);
+/** Backends of the pool's database other than the pool's own connection. */
+const backendsOf = (pool: Pool) => async () =>
+  (await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+
+/** Service + PostgreSQL's backends of the run's database + broker: what a busy shared server cannot blur. */
+const wholeBackendsUs = (f: Figures) => wholeUs({ ...f, postgresUs: f.backendsUs });
 /** CPU ms over a window -> µs per line. */
 const perLine = (ms: number, lines: number) => (ms * 1000) / lines;
 
@@ -43,7 +51,9 @@ async function rawInsertRate(url: string, lines: number): Promise<Figures> {
   await pool.query('CREATE TABLE raw_movements (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sku text, kind text, quantity numeric(16,3), transaction_id uuid, line_number int, occurred_at timestamptz)');
   const batch = 1000 * LINES_PER_TX;
   const bar = progress('raw PostgreSQL inserts', lines);
+  const monitor = createPool({ connectionString: url, logger, applicationName: 'bench-monitor', max: 1 });
   const sampler = new CpuSampler(true);
+  sampler.followGroup('backends', backendsOf(monitor));
   await sampler.start();
   const started = Date.now();
   for (let done = 0; done < lines; ) {
@@ -65,7 +75,14 @@ async function rawInsertRate(url: string, lines: number): Promise<Figures> {
   await sampler.stop();
   bar.done();
   await pool.end();
-  return { linesPerS: lines / ((finished - started) / 1000), serviceUs: NaN, postgresUs: perLine(sampler.between('postgres', started, finished), lines), brokerUs: NaN };
+  await monitor.end();
+  return {
+    linesPerS: lines / ((finished - started) / 1000),
+    serviceUs: NaN,
+    postgresUs: perLine(sampler.between('postgres', started, finished), lines),
+    backendsUs: perLine(sampler.between('backends', started, finished), lines),
+    brokerUs: NaN,
+  };
 }
 
 /** A POS-consuming service under test: its entry point and how to count the lines it booked. */
@@ -111,6 +128,7 @@ async function tillstreamRun(kafka: BenchKafka, brokerPid: number, prefix: strin
     });
     sampler.follow('service', child.pid!);
     sampler.follow('broker', brokerPid);
+    sampler.followGroup('backends', backendsOf(pool));
     await sampler.start();
     const bar = progress(`Tillstream ${subject.name} catch-up (transactions)`, transactions);
     let first = 0;
@@ -140,6 +158,7 @@ async function tillstreamRun(kafka: BenchKafka, brokerPid: number, prefix: strin
       linesPerS: lines / ((to - first) / 1000),
       serviceUs: perLine(sampler.between('service', first, to), lines),
       postgresUs: perLine(sampler.between('postgres', first, to), lines),
+      backendsUs: perLine(sampler.between('backends', first, to), lines),
       brokerUs: perLine(sampler.between('broker', first, to), lines),
     });
     return { booked: figures(booked), published: figures(published), held, publishS: (published - booked) / 1000, fromStartLinesPerS: lines / ((booked - started) / 1000) };
@@ -202,6 +221,7 @@ async function peerRun(kafka: BenchKafka, brokerPid: number, jar: string, input:
         linesPerS: result.linesPerS,
         serviceUs: result.cpuUsPerLine,
         postgresUs: perLine(sampler.between('postgres', first, done), result.lines),
+        backendsUs: 0,
         brokerUs: perLine(sampler.between('broker', first, done), result.lines),
       },
     };
@@ -265,6 +285,7 @@ async function catchUp(subject: Subject): Promise<string> {
         'lines/s': formatSpread(figures.map((f) => f.linesPerS)),
         'service us/line': formatSpread(figures.map((f) => f.serviceUs), 1),
         'PostgreSQL us/line': formatSpread(figures.map((f) => f.postgresUs), 1),
+        'its backends': formatSpread(figures.map((f) => f.backendsUs), 1),
         'broker us/line': formatSpread(figures.map((f) => f.brokerUs), 1),
         'whole us/line': formatSpread(figures.map(wholeUs), 1),
         note,
@@ -295,15 +316,17 @@ async function catchUp(subject: Subject): Promise<string> {
           'lines/s': `${ratio((i) => tillstream[i]!.published.linesPerS / peer[i]!.figures.linesPerS)}x`,
           'service us/line': `${ratio((i) => tillstream[i]!.published.serviceUs / peer[i]!.figures.serviceUs)}x`,
           'PostgreSQL us/line': '',
+          'its backends': '',
           'broker us/line': `${ratio((i) => tillstream[i]!.published.brokerUs / peer[i]!.figures.brokerUs)}x`,
           'whole us/line': `${ratio((i) => wholeUs(tillstream[i]!.published) / wholeUs(peer[i]!.figures))}x`,
-          note: `booked only: ${ratio((i) => tillstream[i]!.booked.linesPerS / peer[i]!.figures.linesPerS)}x lines/s; lines/s above 1 and CPU below 1 favour Tillstream`,
+          note: `booked only: ${ratio((i) => tillstream[i]!.booked.linesPerS / peer[i]!.figures.linesPerS)}x lines/s; whole with PostgreSQL's backends only: ${ratio((i) => wholeBackendsUs(tillstream[i]!.published) / wholeBackendsUs(peer[i]!.figures))}x; lines/s above 1 and CPU below 1 favour Tillstream`,
         });
       }
       const peerLine = jar
         ? `Kafka Streams peer: ${peerSourceDir()}, EOS v2 unless BENCH_PEER_GUARANTEE, heap ${process.env.BENCH_PEER_HEAP ?? '512m'}, ${process.env.BENCH_PEER_THREADS ?? 1} stream thread(s); its service CPU is the whole JVM (RocksDB included)`
         : `Kafka Streams peer: skipped (${skipPeer}); the rest ran without it`;
-      const pg = 'PostgreSQL us/line: every postgres server process from /proc (includes other clients of the shared server: on a busy machine read the peer row, which uses none, as that noise)';
+      const pg =
+        "PostgreSQL us/line: every postgres server process from /proc (WAL writer, checkpointer, reaped backends included; also other clients of a shared server: the peer row, which uses none, shows that noise); its backends: only the sessions of the run's database; whole = service + PostgreSQL + broker";
       return [
         `Catch-up beside Kafka Streams, ${lines.toLocaleString('en')} lines (BENCH_LINES) in one POS topic filled once with fillTopic, ${runs} run(s) (BENCH_RUNS; median (min–max)), on a PLAINTEXT broker of the bench's own (127.0.0.1:${kafka.brokers[0]!.split(':')[1]}; the peer takes no SASL_SSL settings), ${k(Math.round(baseline.linesPerS))} lines/s raw:`,
         table(rows),

@@ -107,6 +107,7 @@ export const cpuBetween = (series: Sample[], from: number, to: number) => valueA
 export class CpuSampler {
   readonly series = new Map<string, Sample[]>();
   private readonly pids = new Map<string, number>();
+  private readonly groups = new Map<string, { list: () => Promise<number[]>; last: Map<number, number> }>();
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> = Promise.resolve();
 
@@ -118,6 +119,17 @@ export class CpuSampler {
   /** Follows a process under a name (its series starts now). */
   follow(name: string, pid: number): void {
     this.pids.set(name, pid);
+    this.series.set(name, []);
+  }
+
+  /**
+   * Follows a changing set of processes under a name, e.g. the PostgreSQL
+   * backends of one database (`list` asked at every reading): the series is
+   * the sum of each process's last reading, so one that exits keeps counting
+   * what it used up to the reading before.
+   */
+  followGroup(name: string, list: () => Promise<number[]>): void {
+    this.groups.set(name, { list, last: new Map() });
     this.series.set(name, []);
   }
 
@@ -134,6 +146,14 @@ export class CpuSampler {
       for (const [name, pid] of this.pids) {
         const ms = await processCpuMs(pid);
         if (ms !== undefined) this.push(name, at, ms);
+      }
+      for (const [name, group] of this.groups) {
+        const pids = await group.list().catch(() => [] as number[]);
+        for (const pid of pids) {
+          const ms = await processCpuMs(pid);
+          if (ms !== undefined) group.last.set(pid, ms);
+        }
+        this.push(name, at, [...group.last.values()].reduce((a, b) => a + b, 0));
       }
     });
     return this.reading;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { access, constants, cp, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { delimiter, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -239,13 +239,21 @@ export function startPeer(o: PeerOptions): PeerRun {
     child.once('error', fail);
     child.once('exit', (code, signal) => {
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || !line) return fail(new Error(`Kafka Streams peer exited with ${code ?? signal}${line ? '' : ' without a RESULT'}; see ${o.logFile}`));
+      // The log goes with the bench's scratch folder: its last lines go into the error.
+      const tail = () => {
+        try {
+          return `:\n${readFileSync(o.logFile, 'utf8').trim().split('\n').slice(-12).join('\n')}`;
+        } catch {
+          return '';
+        }
+      };
+      if (code !== 0 || !line) return fail(new Error(`Kafka Streams peer exited with ${code ?? signal}${line ? '' : ' without a RESULT'}${tail()}`));
       try {
         const r = parsePeerResult(line);
-        if (r.verified !== 'OK') return fail(new Error(`Kafka Streams peer's results do not add up (verified=${r.verified}); see ${o.logFile}`));
+        if (r.verified !== 'OK') return fail(new Error(`Kafka Streams peer's results do not add up (verified=${r.verified})${tail()}`));
         done(r);
       } catch (e) {
-        fail(e as Error);
+        fail(e instanceof Error ? e : new Error(String(e)));
       }
     });
   });
