@@ -16,8 +16,9 @@ import { LINES_PER_TX, TRENDS_UNPUBLISHED_SQL, basket, benchLogger as logger, fi
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const FRESHNESS_RATE = Number(process.env.BENCH_RATE ?? 500);
 const FRESHNESS_S = Number(process.env.BENCH_DURATION_S ?? 20);
-const SERVICE_PORT = 18081;
-const INGEST_PORT = 18080;
+// Ports of the service and ingest the bench starts (BENCH_SERVICE_PORT, BENCH_INGEST_PORT when others are taken).
+const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 18081);
+const INGEST_PORT = Number(process.env.BENCH_INGEST_PORT ?? 18080);
 
 const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -480,10 +481,10 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
 
 async function consumerBench(subject: Subject, probe: FreshnessProbe, freshnessTargetMs: number): Promise<string> {
   const kafka = localKafka().client(`bench-${subject.name}`);
-  const caught = await catchUp(subject);
+  // Printed at once: the catch-up's figures took minutes and must not be lost if freshness fails.
+  console.log(await catchUp(subject));
   const fresh = await freshness(kafka, subject, probe);
   return [
-    caught,
     '',
     `Freshness (target p99 <= ${freshnessTargetMs} ms at 500 transactions/s), ${FRESHNESS_S} s (BENCH_DURATION_S):`,
     table(fresh),

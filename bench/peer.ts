@@ -200,7 +200,8 @@ export interface PeerOptions {
 
 /**
  * Starts PeerApp: EOS v2, 512 MB heap, 1 stream thread unless told otherwise
- * (BENCH_PEER_HEAP, BENCH_PEER_THREADS, BENCH_PEER_GUARANTEE). Its stderr
+ * (BENCH_PEER_HEAP, BENCH_PEER_THREADS, BENCH_PEER_GUARANTEE; BENCH_PEER_TIMEOUT_S, default
+ * 7200, is how long it may take). Its stderr
  * (progress, checks) goes to `logFile`.
  */
 export function startPeer(o: PeerOptions): PeerRun {
@@ -228,6 +229,9 @@ export function startPeer(o: PeerOptions): PeerRun {
     'UTC',
     '--store-id',
     'S001',
+    // PeerApp gives up after 1,200 s by default: too short for a million lines on a busy machine.
+    '--timeout-s',
+    process.env.BENCH_PEER_TIMEOUT_S ?? '7200',
   ];
   const err = openSync(o.logFile, 'a');
   const spawnedAt = Date.now();

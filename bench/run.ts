@@ -31,11 +31,11 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     run: () => fairnessBench(),
   },
   inventory: {
-    about: 'ledger catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the level in the store API',
+    about: 'ledger catch-up from offset 0 beside the Kafka Streams peer and raw PostgreSQL inserts (lines/s, CPU/line of service, PostgreSQL, broker); freshness from 201 to the level in the store API',
     run: () => inventoryBench(),
   },
   trends: {
-    about: 'sales windows catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the sale in the summary',
+    about: 'sales windows catch-up from offset 0 beside the Kafka Streams peer and raw PostgreSQL inserts (lines/s, CPU/line of service, PostgreSQL, broker); freshness from 201 to the sale in the summary',
     run: () => trendsBench(),
   },
   sync: {
