@@ -198,8 +198,9 @@ async function peerRun(kafka: BenchKafka, brokerPid: number, jar: string, input:
   await admin.connect();
   const bar = progress(`Kafka Streams ${subject.name} (transactions committed)`, transactions);
   let finished = false;
+  // Progress on a terminal only: the polling is a (small) load on the broker whose CPU is measured.
   const ticking = (async () => {
-    while (!finished) {
+    while (!finished && process.stderr.isTTY) {
       const offsets = await admin.fetchOffsets({ groupId: appId, topics: [input] }).catch(() => []);
       const at = Number(offsets[0]?.partitions[0]?.offset ?? -1);
       if (at > 0) bar.tick(at);
@@ -254,9 +255,15 @@ async function catchUp(subject: Subject): Promise<string> {
   const skipPeer = await peerUnavailable();
   let jar: string | undefined;
   if (!skipPeer) {
-    const bar = progress('building the Kafka Streams peer (mvn -q -B package, cached by source hash), seconds');
-    jar = await buildPeer((s) => bar.tick(s));
-    bar.done();
+    const label = 'building the Kafka Streams peer (mvn -q -B package; cached by source hash)';
+    const tty = process.stderr.isTTY;
+    let shown = false;
+    jar = await buildPeer((seconds) => {
+      if (tty) process.stderr.write(`\r${label}: ${seconds} s`);
+      else if (!shown) console.error(`${label}...`);
+      shown = true;
+    });
+    if (shown && tty) process.stderr.write('\n');
   }
   const workDir = await mkdtemp(join(tmpdir(), 'tillstream-bench-peer-'));
   const forgetWorkDir = onInterrupt(() => rm(workDir, { recursive: true, force: true }));
