@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { cpuBetween, parseProcStat, postgresCpuMs, processCpuMs, valueAt, type ProcStat } from '../bench/cpu.ts';
+import { CpuSampler, cpuBetween, parseProcStat, postgresCpuMs, processCpuMs, valueAt, type ProcStat } from '../bench/cpu.ts';
 import { formatSpread, spread } from '../bench/harness.ts';
 import { parsePeerResult, peerSourceHash } from '../bench/peer.ts';
 
@@ -65,6 +65,27 @@ describe('valueAt / cpuBetween', () => {
 
   it('refuses an empty series', () => {
     expect(() => valueAt([], 1)).toThrow(/no readings/);
+  });
+});
+
+describe('CpuSampler', () => {
+  it("follows a process and a changing group; a member that is gone keeps its last reading", async () => {
+    let members = [process.pid];
+    const sampler = new CpuSampler(false, 60_000);
+    sampler.follow('self', process.pid);
+    sampler.followGroup('group', () => Promise.resolve(members));
+    await sampler.start();
+    const first = sampler.series.get('group')![0]!.ms;
+    expect(first).toBeGreaterThan(0);
+    members = [2 ** 22 + 12_345]; // no such pid: this process leaves the group, its reading stays
+    await sampler.sample();
+    await sampler.stop();
+    const group = sampler.series.get('group')!;
+    expect(group).toHaveLength(2);
+    expect(group[1]!.ms).toBe(first);
+    expect(sampler.series.get('self')).toHaveLength(2);
+    expect(sampler.between('self', 0, Date.now() + 1000)).toBeGreaterThanOrEqual(0);
+    expect(sampler.between('nothing', 0, 1)).toBeNaN();
   });
 });
 
