@@ -1,27 +1,62 @@
 import { randomUUID } from 'node:crypto';
-import { milliToDecimal, storeTopics, toMilli } from '@tillstream/contracts';
-import { createPool, issueTerminalToken, issueUserToken } from '@tillstream/db';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { milliToDecimal, posTransactions, storeTopics, toMilli } from '@tillstream/contracts';
+import { createPool, issueTerminalToken, issueUserToken, type Pool } from '@tillstream/db';
 import { deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
-import { percentile, progress, table } from './harness.ts';
+import { CpuSampler } from './cpu.ts';
+import { formatSpread, onInterrupt, percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
-import { localKafka } from './kafka.ts';
-import { cpuMillis } from './processes.ts';
+import { localKafka, withPeerBroker, type BenchKafka } from './kafka.ts';
+import { buildPeer, peerSourceDir, peerUnavailable, startPeer, stopPeer, type PeerResult } from './peer.ts';
 import { LINES_PER_TX, TRENDS_UNPUBLISHED_SQL, basket, benchLogger as logger, fillTopic, scratchDatabase, storedOffset } from './store-data.ts';
 
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const FRESHNESS_RATE = Number(process.env.BENCH_RATE ?? 500);
 const FRESHNESS_S = Number(process.env.BENCH_DURATION_S ?? 20);
-const SERVICE_PORT = 18081;
-const INGEST_PORT = 18080;
+// Ports of the service and ingest the bench starts (BENCH_SERVICE_PORT, BENCH_INGEST_PORT when others are taken).
+const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 18081);
+const INGEST_PORT = Number(process.env.BENCH_INGEST_PORT ?? 18080);
 
-/** Baseline: plain UNNEST batch inserts of the same rows (no ledger logic, no unique keys), same batch size. */
-async function rawInsertRate(url: string, lines: number): Promise<number> {
+const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One run's figures for one subject: its rate and its CPU per line, by process. */
+interface Figures {
+  linesPerS: number;
+  /** The service's process (Tillstream's node, the peer's JVM); NaN for the raw baseline. */
+  serviceUs: number;
+  /** Every PostgreSQL server process (backends, WAL writer, checkpointer, ...), /proc. */
+  postgresUs: number;
+  /** Of which the backends serving this run's database (unaffected by other clients of a shared server). */
+  backendsUs: number;
+  /** The bench's broker; NaN for the raw baseline. */
+  brokerUs: number;
+}
+
+/** Service + PostgreSQL + broker, the parts a baseline lacks left out. */
+const wholeUs = (f: Figures) => [f.serviceUs, f.postgresUs, f.brokerUs].filter((v) => Number.isFinite(v)).reduce((a, b) => a + b, 0);
+/** Backends of the pool's database other than the pool's own connection. */
+const backendsOf = (pool: Pool) => async () =>
+  (await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+
+/** Service + PostgreSQL's backends of the run's database + broker: what a busy shared server cannot blur. */
+const wholeBackendsUs = (f: Figures) => wholeUs({ ...f, postgresUs: f.backendsUs });
+/** CPU ms over a window -> µs per line. */
+const perLine = (ms: number, lines: number) => (ms * 1000) / lines;
+
+/** Baseline: plain UNNEST batch inserts of the same rows (no ledger logic, no unique keys), same batch size; PostgreSQL's CPU read alongside. */
+async function rawInsertRate(url: string, lines: number): Promise<Figures> {
   const pool = createPool({ connectionString: url, logger, applicationName: 'bench-raw', max: 1 });
   await pool.query('CREATE TABLE raw_movements (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sku text, kind text, quantity numeric(16,3), transaction_id uuid, line_number int, occurred_at timestamptz)');
   const batch = 1000 * LINES_PER_TX;
   const bar = progress('raw PostgreSQL inserts', lines);
-  const started = performance.now();
+  const monitor = createPool({ connectionString: url, logger, applicationName: 'bench-monitor', max: 1 });
+  const sampler = new CpuSampler(true);
+  sampler.followGroup('backends', backendsOf(monitor));
+  await sampler.start();
+  const started = Date.now();
   for (let done = 0; done < lines; ) {
     const n = Math.min(batch, lines - done);
     const rows = Array.from({ length: n }, (_, k) => basket(Math.floor((done + k) / LINES_PER_TX))[(done + k) % LINES_PER_TX]!);
@@ -36,10 +71,19 @@ async function rawInsertRate(url: string, lines: number): Promise<number> {
     done += n;
     bar.tick(done);
   }
+  const finished = Date.now();
+  await sampler.sample();
+  await sampler.stop();
   bar.done();
-  const rate = lines / ((performance.now() - started) / 1000);
   await pool.end();
-  return rate;
+  await monitor.end();
+  return {
+    linesPerS: lines / ((finished - started) / 1000),
+    serviceUs: NaN,
+    postgresUs: perLine(sampler.between('postgres', started, finished), lines),
+    backendsUs: perLine(sampler.between('backends', started, finished), lines),
+    brokerUs: NaN,
+  };
 }
 
 /** A POS-consuming service under test: its entry point and how to count the lines it booked. */
@@ -55,58 +99,252 @@ interface Subject {
 const INVENTORY: Subject = { name: 'inventory', main: 'services/inventory/src/main.ts', env: {}, bookedLinesSql: "SELECT count(*) AS n FROM inventory_movements WHERE kind = 'SALE'", unpublishedSql: 'SELECT count(*) AS n FROM event_outbox' };
 const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', env: { STORE_TIME_ZONE: 'UTC' }, bookedLinesSql: "SELECT coalesce(sum(jsonb_array_length(contribution->'lines')), 0) AS n FROM sales_transactions", unpublishedSql: TRENDS_UNPUBLISHED_SQL };
 
-async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<string, string | number>>> {
-  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
-  await localKafka().grant('store', prefix);
-  const db = await scratchDatabase('inv');
-  const raw = await scratchDatabase('raw');
-  try {
-    // Spread over the last 30 days, as a topic holding weeks of a store's trading would be.
-    const transactions = await fillTopic(kafka, prefix, Math.ceil(LINES / LINES_PER_TX), 30);
-    const lines = transactions * LINES_PER_TX;
-    const baseline = await rawInsertRate(raw.url, lines);
+interface TillstreamRun {
+  /** First batch booked -> every line booked. */
+  booked: Figures;
+  /** First batch booked -> every line booked and every derived event published. */
+  published: Figures;
+  held: number;
+  publishS: number;
+  fromStartLinesPerS: number;
+}
 
-    const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
-    const group = `${prefix}${subject.name}`;
-    const started = performance.now();
-    const child = await startProcess(subject.main, { ...subject.env, ...localKafka().serviceEnv(subject.name), STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
+/** Tillstream's service from offset 0 of the filled topic into a fresh database, until all is booked and published. */
+async function tillstreamRun(kafka: BenchKafka, brokerPid: number, prefix: string, subject: Subject, transactions: number): Promise<TillstreamRun> {
+  const lines = transactions * LINES_PER_TX;
+  const db = await scratchDatabase(subject.name === 'inventory' ? 'inv' : 'trends');
+  const forgetDb = onInterrupt(db.drop);
+  const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
+  const group = `${prefix}${subject.name}`;
+  const sampler = new CpuSampler(true);
+  let child: Awaited<ReturnType<typeof startProcess>> | undefined;
+  const forgetChild = onInterrupt(async () => {
+    if (child) await stopProcess(child);
+  });
+  try {
+    const started = Date.now();
+    child = await startProcess(subject.main, { ...subject.env, ...kafka.serviceEnv(subject.name), STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
       // e.g. SERVICE_NODE_ARGS=--cpu-prof to profile the catch-up
       nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
     });
-    const cpuBefore = await cpuMillis(child.pid!);
-    const bar = progress(`${subject.name} catch-up (transactions)`, transactions);
-    let firstBooked = 0;
+    sampler.follow('service', child.pid!);
+    sampler.follow('broker', brokerPid);
+    sampler.followGroup('backends', backendsOf(pool));
+    await sampler.start();
+    const bar = progress(`Tillstream ${subject.name} catch-up (transactions)`, transactions);
+    let first = 0;
     for (;;) {
       const at = await storedOffset(pool, group);
-      if (at > 0n && firstBooked === 0) firstBooked = performance.now();
+      if (at > 0n && first === 0) {
+        first = Date.now();
+        await sampler.sample();
+      }
       bar.tick(Number(at));
       if (at >= BigInt(transactions)) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleepMs(100);
     }
+    const booked = Date.now();
+    await sampler.sample();
     bar.done();
-    const finished = performance.now();
-    const cpu = (await cpuMillis(child.pid!)) - cpuBefore;
     // Derived events were held while catching up; now they go out, each at its final revision.
     const count = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]!.n);
     const held = await count(subject.unpublishedSql);
-    while ((await count(subject.unpublishedSql)) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    const drained = performance.now();
-    await stopProcess(child);
+    while ((await count(subject.unpublishedSql)) > 0) await sleepMs(100);
+    const published = Date.now();
+    await sampler.sample();
+    await sampler.stop();
     const { rows } = await pool.query<{ n: string }>(subject.bookedLinesSql);
-    await pool.end();
     if (Number(rows[0]!.n) !== lines) throw new Error(`${subject.name} booked ${rows[0]!.n} lines, expected ${lines}`);
-    const fromStart = lines / ((finished - started) / 1000);
-    const fromFirst = lines / ((finished - firstBooked) / 1000);
-    return [
-      { run: 'raw PostgreSQL UNNEST inserts (baseline)', lines, 'lines/s': Math.round(baseline), note: 'same rows, 3,000 per transaction, no ledger' },
-      { run: `${subject.name} catch-up from offset 0`, lines, 'lines/s': Math.round(fromFirst), note: `${Math.round(fromStart)} lines/s incl. process start and group join; ${((cpu * 1000) / lines).toFixed(1)} us CPU/line in the service` },
-      { run: '  then publishing what was held', lines: held, 'lines/s': Math.round(held / ((drained - finished) / 1000)), note: `${held} derived events (per second in the rate column) published in ${((drained - finished) / 1000).toFixed(1)} s after catching up` },
-    ];
+    const figures = (to: number): Figures => ({
+      linesPerS: lines / ((to - first) / 1000),
+      serviceUs: perLine(sampler.between('service', first, to), lines),
+      postgresUs: perLine(sampler.between('postgres', first, to), lines),
+      backendsUs: perLine(sampler.between('backends', first, to), lines),
+      brokerUs: perLine(sampler.between('broker', first, to), lines),
+    });
+    return { booked: figures(booked), published: figures(published), held, publishS: (published - booked) / 1000, fromStartLinesPerS: lines / ((booked - started) / 1000) };
   } finally {
+    await sampler.stop();
+    if (child) await stopProcess(child);
+    forgetChild();
+    await pool.end();
     await db.drop();
-    await raw.drop();
-    await deleteTopics(kafka, storeTopics.flatMap((t) => [`${prefix}${t.name}`, `${prefix}${t.name}.dlq`])).catch(() => undefined);
+    forgetDb();
+    await deleteGroups(kafka.client('bench-groups'), [group]);
+  }
+}
+
+/** Removes consumer groups (best effort: an empty group also expires by itself). */
+async function deleteGroups(kafka: Kafka, groups: string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteGroups(groups).catch(() => undefined);
+  await admin.disconnect();
+}
+
+/** The Kafka Streams peer from offset 0 of the same topic, until every stage processed and committed everything. */
+async function peerRun(kafka: BenchKafka, brokerPid: number, jar: string, input: string, subject: Subject, transactions: number, workDir: string): Promise<{ figures: Figures; result: PeerResult }> {
+  const appId = `peer-${randomUUID().slice(0, 8)}-${subject.name}`;
+  const stateDir = join(workDir, appId);
+  const logFile = join(workDir, `${appId}.log`);
+  const sampler = new CpuSampler(true);
+  sampler.follow('broker', brokerPid);
+  await sampler.start();
+  const run = startPeer({ jar, bootstrap: kafka.brokers.join(','), input, appId, mode: subject.name, stateDir, logFile });
+  run.result.catch(() => undefined); // awaited below; a run stopped by Ctrl-C must not fail the process twice
+  const forget = onInterrupt(() => stopPeer(run.child));
+  const client = kafka.client('bench-peer-progress');
+  const admin = client.admin();
+  await admin.connect();
+  const bar = progress(`Kafka Streams ${subject.name} (transactions committed)`, transactions);
+  let finished = false;
+  // Progress on a terminal only: the polling is a (small) load on the broker whose CPU is measured.
+  const ticking = (async () => {
+    while (!finished && process.stderr.isTTY) {
+      const offsets = await admin.fetchOffsets({ groupId: appId, topics: [input] }).catch(() => []);
+      const at = Number(offsets[0]?.partitions[0]?.offset ?? -1);
+      if (at > 0) bar.tick(at);
+      await sleepMs(500);
+    }
+  })();
+  try {
+    const result = await run.result;
+    finished = true;
+    await ticking;
+    bar.done();
+    if (result.records !== transactions) throw new Error(`the Kafka Streams peer read ${result.records} transactions, expected ${transactions}`);
+    // The JVM's own clock: done = its start + seconds_incl_jvm, first record = done - seconds.
+    const done = run.spawnedAt + result.secondsInclJvm * 1000;
+    const first = done - result.seconds * 1000;
+    await sampler.stop();
+    return {
+      result,
+      figures: {
+        linesPerS: result.linesPerS,
+        serviceUs: result.cpuUsPerLine,
+        postgresUs: perLine(sampler.between('postgres', first, done), result.lines),
+        backendsUs: 0,
+        brokerUs: perLine(sampler.between('broker', first, done), result.lines),
+      },
+    };
+  } finally {
+    finished = true;
+    await ticking;
+    await sampler.stop();
+    await stopPeer(run.child);
+    forget();
+    // Its output, changelog and repartition topics are all named after its application id.
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${appId}`));
+    if (topics.length) await deleteTopics(client, topics).catch(() => undefined);
+    await admin.deleteGroups([appId]).catch(() => undefined);
+    await admin.disconnect();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
+
+/**
+ * Catch-up beside the Kafka Streams peer: one POS topic filled once with the
+ * project's own fillTopic on a broker of the bench's own, then per run (RUNS
+ * or BENCH_RUNS, default 1) Tillstream's service and the peer from offset 0,
+ * one after the other; each figure is the median (min–max) over the runs.
+ */
+async function catchUp(subject: Subject): Promise<string> {
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? process.env.RUNS ?? 1));
+  const skipPeer = await peerUnavailable();
+  let jar: string | undefined;
+  if (!skipPeer) {
+    const label = 'building the Kafka Streams peer (mvn -q -B package; cached by source hash)';
+    const tty = process.stderr.isTTY;
+    let shown = false;
+    jar = await buildPeer((seconds) => {
+      if (tty) process.stderr.write(`\r${label}: ${seconds} s`);
+      else if (!shown) console.error(`${label}...`);
+      shown = true;
+    });
+    if (shown && tty) process.stderr.write('\n');
+  }
+  const workDir = await mkdtemp(join(tmpdir(), 'tillstream-bench-peer-'));
+  const forgetWorkDir = onInterrupt(() => rm(workDir, { recursive: true, force: true }));
+  try {
+    return await withPeerBroker(async (kafka, brokerPid) => {
+      const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+      const client = kafka.client(`bench-${subject.name}`);
+      await ensureTopics({ kafka: client, logger, prefix, specs: storeTopics });
+      // Spread over the last 30 days, as a topic holding weeks of a store's trading would be.
+      const transactions = await fillTopic(client, prefix, Math.ceil(LINES / LINES_PER_TX), 30);
+      const lines = transactions * LINES_PER_TX;
+      const raw = await scratchDatabase('raw');
+      const forgetRaw = onInterrupt(raw.drop);
+      const baseline = await rawInsertRate(raw.url, lines).finally(async () => {
+        await raw.drop();
+        forgetRaw();
+      });
+      const tillstream: TillstreamRun[] = [];
+      const peer: Array<{ figures: Figures; result: PeerResult }> = [];
+      for (let run = 1; run <= runs; run++) {
+        if (runs > 1) console.error(`run ${run} of ${runs} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+        tillstream.push(await tillstreamRun(kafka, brokerPid, prefix, subject, transactions));
+        if (jar) peer.push(await peerRun(kafka, brokerPid, jar, `${prefix}${posTransactions.name}`, subject, transactions, workDir));
+      }
+      const row = (run: string, figures: Figures[], note: string): Record<string, string | number> => ({
+        run,
+        'lines/s': formatSpread(figures.map((f) => f.linesPerS)),
+        'service us/line': formatSpread(figures.map((f) => f.serviceUs), 1),
+        'PostgreSQL us/line': formatSpread(figures.map((f) => f.postgresUs), 1),
+        'its backends': formatSpread(figures.map((f) => f.backendsUs), 1),
+        'broker us/line': formatSpread(figures.map((f) => f.brokerUs), 1),
+        'whole us/line': formatSpread(figures.map(wholeUs), 1),
+        note,
+      });
+      const held = tillstream.map((t) => t.held);
+      const rows = [
+        row('raw PostgreSQL UNNEST inserts (baseline)', [baseline], 'same rows, 3,000 per transaction, no ledger; PostgreSQL only'),
+        row(`Tillstream ${subject.name}: first batch -> all booked`, tillstream.map((t) => t.booked), `${formatSpread(tillstream.map((t) => t.fromStartLinesPerS))} lines/s incl. process start and group join`),
+        row(
+          `Tillstream ${subject.name}: first batch -> booked and published`,
+          tillstream.map((t) => t.published),
+          `${formatSpread(held)} derived events held at booked, published in ${formatSpread(tillstream.map((t) => t.publishS), 1)} s after`,
+        ),
+      ];
+      if (jar) {
+        const r = peer.map((p) => p.result);
+        rows.push(
+          row(
+            `Kafka Streams ${r[0]!.guarantee}: first record -> all processed and committed`,
+            peer.map((p) => p.figures),
+            `${formatSpread(r.map((x) => x.lines / x.secondsInclStart))} lines/s incl. Streams start; ${formatSpread(r.map((x) => (subject.name === 'inventory' ? x.outLevels : x.outWindows)))} ${subject.name === 'inventory' ? 'level' : 'window'} records out; GC ${formatSpread(r.map((x) => x.gcMs))} ms; peak RSS ${formatSpread(r.map((x) => x.peakRssMb))} MB`,
+          ),
+        );
+        // Ratios per run (each pair taken side by side), then their median and range.
+        const ratio = (f: (i: number) => number) => formatSpread(tillstream.map((_, i) => f(i)), 2);
+        rows.push({
+          run: 'Tillstream / Kafka Streams (booked and published)',
+          'lines/s': `${ratio((i) => tillstream[i]!.published.linesPerS / peer[i]!.figures.linesPerS)}x`,
+          'service us/line': `${ratio((i) => tillstream[i]!.published.serviceUs / peer[i]!.figures.serviceUs)}x`,
+          'PostgreSQL us/line': '',
+          'its backends': '',
+          'broker us/line': `${ratio((i) => tillstream[i]!.published.brokerUs / peer[i]!.figures.brokerUs)}x`,
+          'whole us/line': `${ratio((i) => wholeUs(tillstream[i]!.published) / wholeUs(peer[i]!.figures))}x`,
+          note: `booked only: ${ratio((i) => tillstream[i]!.booked.linesPerS / peer[i]!.figures.linesPerS)}x lines/s; whole with PostgreSQL's backends only: ${ratio((i) => wholeBackendsUs(tillstream[i]!.published) / wholeBackendsUs(peer[i]!.figures))}x; lines/s above 1 and CPU below 1 favour Tillstream`,
+        });
+      }
+      const peerLine = jar
+        ? `Kafka Streams peer: ${peerSourceDir()}, EOS v2 unless BENCH_PEER_GUARANTEE, heap ${process.env.BENCH_PEER_HEAP ?? '512m'}, ${process.env.BENCH_PEER_THREADS ?? 1} stream thread(s); its service CPU is the whole JVM (RocksDB included)`
+        : `Kafka Streams peer: skipped (${skipPeer}); the rest ran without it`;
+      const pg =
+        "PostgreSQL us/line: every postgres server process from /proc (WAL writer, checkpointer, reaped backends included; also other clients of a shared server: the peer row, which uses none, shows that noise); its backends: only the sessions of the run's database; whole = service + PostgreSQL + broker";
+      return [
+        `Catch-up beside Kafka Streams, ${lines.toLocaleString('en')} lines (BENCH_LINES) in one POS topic filled once with fillTopic, ${runs} run(s) (BENCH_RUNS; median (min–max)), on a PLAINTEXT broker of the bench's own (127.0.0.1:${kafka.brokers[0]!.split(':')[1]}; the peer takes no SASL_SSL settings), ${k(Math.round(baseline.linesPerS))} lines/s raw:`,
+        table(rows),
+        peerLine,
+        pg,
+      ].join('\n');
+    }, onInterrupt);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+    forgetWorkDir();
   }
 }
 
@@ -124,7 +362,6 @@ interface FreshnessProbe {
 
 const SERVICE = `http://127.0.0.1:${SERVICE_PORT}`;
 const POLL_MS = 5;
-const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Inventory: sale i sells a SKU of its own; visible once the store API knows the SKU (polled every 5 ms). */
 function inventoryProbe(): FreshnessProbe {
@@ -251,11 +488,10 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
 
 async function consumerBench(subject: Subject, probe: FreshnessProbe, freshnessTargetMs: number): Promise<string> {
   const kafka = localKafka().client(`bench-${subject.name}`);
-  const caught = await catchUp(kafka, subject);
+  // Printed at once: the catch-up's figures took minutes and must not be lost if freshness fails.
+  console.log(await catchUp(subject));
   const fresh = await freshness(kafka, subject, probe);
   return [
-    `Catch-up (target >= 20,000 lines/s), ${LINES.toLocaleString('en')} lines (BENCH_LINES):`,
-    table(caught),
     '',
     `Freshness (target p99 <= ${freshnessTargetMs} ms at 500 transactions/s), ${FRESHNESS_S} s (BENCH_DURATION_S):`,
     table(fresh),

@@ -19,7 +19,7 @@ export function table(rows: Array<Record<string, string | number>>): string {
 }
 
 /** The progress bar of every long-running command. */
-export const progress = (label: string, total: number) => progressBar(label, total);
+export const progress = (label: string, total?: number) => progressBar(label, total);
 
 /** Runs `fn` with the local infrastructure up, and stops what this run started. */
 export async function withInfra<T>(fn: () => Promise<T>): Promise<T> {
@@ -36,4 +36,40 @@ export async function withInfra<T>(fn: () => Promise<T>): Promise<T> {
 /** Facts about the machine, printed above every result. */
 export function machine(): string {
   return `node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown cpu'})`;
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Registers what must be undone if the run is interrupted (Ctrl-C, SIGTERM):
+ * processes the bench started, its broker, scratch databases, state dirs.
+ * Returns the function that unregisters it once done normally.
+ */
+export function onInterrupt(cleanup: () => Promise<void>): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/** Runs every registered cleanup, newest first (each at most once, errors reported and passed over). */
+export async function runInterruptCleanups(): Promise<void> {
+  for (const cleanup of [...cleanups].reverse()) {
+    cleanups.delete(cleanup);
+    await cleanup().catch((err: unknown) => console.error(`bench cleanup: ${(err as Error).message}`));
+  }
+}
+
+/** Median and range of a run's repeated figures. */
+export function spread(values: number[]): { median: number; min: number; max: number } {
+  if (values.length === 0) return { median: NaN, min: NaN, max: NaN };
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/** "median (min–max)" of repeated figures, or the one figure; `digits` after the point. */
+export function formatSpread(values: number[], digits = 0): string {
+  const { median, min, max } = spread(values.filter((v) => Number.isFinite(v)));
+  if (!Number.isFinite(median)) return 'n/a';
+  const f = (v: number) => v.toFixed(digits);
+  return values.length > 1 ? `${f(median)} (${f(min)}–${f(max)})` : f(median);
 }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  brokerPid,
   ensureKafkaCredentials,
   infraConfigFromEnv,
   localKafkaSecurity,
@@ -78,5 +79,40 @@ export async function withListenerPair<T>(fn: (pair: BenchKafka[]) => Promise<T>
   } finally {
     for (const spec of specs) await stopBroker(spec, env);
     await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One broker of the bench's own for the runs beside the Kafka Streams peer:
+ * the same Kafka jars and settings as the local store broker (heap, topic
+ * defaults, disk), with a PLAINTEXT listener. The peer cannot be given
+ * SASL_SSL client settings without changing its code (PeerApp and Topics
+ * build their client properties from --bootstrap alone), and both must read
+ * the same topic on the same broker; a broker of its own also makes the
+ * broker's CPU per line the bench's alone on a machine others use. On
+ * BENCH_PEER_KAFKA_PORT (and the next port for its controller). Stopped and
+ * its data removed afterwards; `pid` is for reading its CPU.
+ */
+export async function withPeerBroker<T>(fn: (kafka: BenchKafka, pid: number) => Promise<T>, register: (cleanup: () => Promise<void>) => () => void): Promise<T> {
+  const config = infraConfigFromEnv(process.env, logger);
+  const jarsDir = await resolveKafkaJars({ version: config.kafkaVersion, cacheDir: config.cacheDir, logger });
+  const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-bench-peer-broker-'));
+  const env = { jarsDir, stateDir, logger };
+  const port = Number(process.env.BENCH_PEER_KAFKA_PORT ?? 29_892);
+  const heapMb = config.brokers.find((b) => b.name === 'store')!.heapMb;
+  const spec = { name: 'peer-bench', port, controllerPort: port + 1, heapMb, insecureForBenchmark: true };
+  const cleanup = async () => {
+    await stopBroker(spec, env);
+    await rm(stateDir, { recursive: true, force: true });
+  };
+  const unregister = register(cleanup);
+  try {
+    await startBroker(spec, env);
+    const pid = await brokerPid(spec, env);
+    if (pid === undefined) throw new Error('the bench broker started but left no pid');
+    return await fn(benchKafka('PLAINTEXT', [`127.0.0.1:${port}`], undefined), pid);
+  } finally {
+    unregister();
+    await cleanup();
   }
 }

@@ -7,7 +7,7 @@ import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
 import { startupBench } from './startup.ts';
 import { syncCutBench } from './sync-cut.ts';
-import { machine, withInfra } from './harness.ts';
+import { machine, runInterruptCleanups, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   durability: {
@@ -31,11 +31,11 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
     run: () => fairnessBench(),
   },
   inventory: {
-    about: 'ledger catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the level in the store API',
+    about: 'ledger catch-up from offset 0 beside the Kafka Streams peer and raw PostgreSQL inserts (lines/s, CPU/line of service, PostgreSQL, broker); freshness from 201 to the level in the store API',
     run: () => inventoryBench(),
   },
   trends: {
-    about: 'sales windows catch-up from offset 0 vs raw PostgreSQL inserts; freshness from 201 to the sale in the summary',
+    about: 'sales windows catch-up from offset 0 beside the Kafka Streams peer and raw PostgreSQL inserts (lines/s, CPU/line of service, PostgreSQL, broker); freshness from 201 to the sale in the summary',
     run: () => trendsBench(),
   },
   sync: {
@@ -76,6 +76,14 @@ async function main(names: string[]): Promise<void> {
       console.log(`\n== ${name} (${machine()}, ${new Date().toISOString()})`);
       console.log(await BENCHES[name]!.run());
     }
+  });
+}
+
+// Ctrl-C or SIGTERM: stop what the benches started and remove what they created, then exit.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}, cleaning up`);
+    void runInterruptCleanups().finally(() => process.exit(130));
   });
 }
 
