@@ -15,6 +15,13 @@ export const hqEnv = z.object({
   REVERIFY_AFTER_MS: positiveInt.default(600_000).describe("A verified manifest is verified again against HQ's data this long after (detects data HQ lost since)."),
   OFFLINE_AFTER_SECONDS: positiveInt.default(120).describe('A store not heard from for this long is reported offline.'),
   BATCH_BODY_LIMIT_BYTES: positiveInt.default(32 * 1024 * 1024).describe('Largest upload batch body; larger gets 413.'),
+  HQ_RETENTION_MONTHS: z.coerce.number().int().min(1).max(1200).default(24)
+    .describe("Full months of transactions and sales aggregates kept before the current one; an older month's partitions are dropped (with its manifests, replay requests and stock alerts). docs/hq-storage.md."),
+  HQ_PARTITIONS_AHEAD: z.coerce.number().int().min(0).max(120).default(3).describe('Months after the current one whose partitions are created in advance (a day without one still lands in the DEFAULT partition).'),
+  HQ_BATCH_RETENTION_DAYS: positiveInt
+    .default(35)
+    .describe("How long an applied batch (and an answered replay request) is remembered; keep it at least the stores' SYNC_RETENTION_DAYS so a batch a store re-sends is recognised as applied."),
+  HQ_STORAGE_INTERVAL_MS: positiveInt.default(3_600_000).describe('How often the storage upkeep runs (partitions ahead, retention, pruning); one HQ process at a time does it.'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe("How long after a crash the broker hands HQ's partitions to the restarted process."),
 });
 

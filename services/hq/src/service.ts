@@ -7,6 +7,7 @@ import { Reconciler } from './reconcile.ts';
 import { hqDashboard } from './dashboard.ts';
 import { createApp } from './app.ts';
 import { writeAggregates, writeAlerts, writeLevels, writeTransactions } from './views.ts';
+import { startStorageUpkeep } from './storage.ts';
 
 export type HqService = RunningService;
 
@@ -42,6 +43,13 @@ export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<
       reverifyAfterMs: env.REVERIFY_AFTER_MS,
     });
 
+    // Partitions ahead, retention and pruning: PostgreSQL only, so it starts with the process, not with the broker.
+    const upkeep = startStorageUpkeep(
+      pool,
+      { retentionMonths: env.HQ_RETENTION_MONTHS, partitionsAhead: env.HQ_PARTITIONS_AHEAD, batchRetentionDays: env.HQ_BATCH_RETENTION_DAYS },
+      env.HQ_STORAGE_INTERVAL_MS,
+      logger.child({ component: 'storage' }),
+    );
     const board = hqDashboard({ pool, offlineAfterSeconds: env.OFFLINE_AFTER_SECONDS, logger: logger.child({ component: 'dashboard' }) });
     return {
       broker: { topics: hqTopics, consumers, onConsuming: () => reconciler.start() },
@@ -59,6 +67,7 @@ export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<
         // Live pages first: they hold connections the API's close waits for.
         { name: 'dashboard', stop: () => board.close() },
         { name: 'reconciler', stop: () => reconciler.stop() },
+        { name: 'storage', stop: () => upkeep.stop() },
       ],
     };
   });
