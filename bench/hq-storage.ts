@@ -76,7 +76,11 @@ async function tableSizes(pool: Pool): Promise<Map<string, { rows: number; bytes
   const sizes = new Map<string, { rows: number; bytes: number }>();
   for (const t of HQ_TABLES) {
     const { rows } = await pool.query<{ rows: string; bytes: string }>(
-      `SELECT (SELECT count(*) FROM ${t}) AS rows, (SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree($1::regclass)) AS bytes`,
+      // pg_partition_tree lists a partitioned table's partitions, and nothing for a plain table.
+      `SELECT (SELECT count(*) FROM ${t}) AS rows,
+         CASE WHEN (SELECT relkind FROM pg_class WHERE oid = $1::regclass) = 'p'
+           THEN (SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree($1::regclass))
+           ELSE pg_total_relation_size($1::regclass) END AS bytes`,
       [t],
     );
     sizes.set(t, { rows: Number(rows[0]!.rows), bytes: Number(rows[0]!.bytes) });
