@@ -7,6 +7,7 @@ import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
 import { startupBench } from './startup.ts';
 import { syncCutBench } from './sync-cut.ts';
+import { hqStorageBench } from './hq-storage.ts';
 import { machine, runInterruptCleanups, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -49,6 +50,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   'sync-cut': {
     about: 'cutting the sync outbox into batches capped in bytes vs by count alone; what the stored byte size adds to outbox writes',
     run: () => syncCutBench(),
+  },
+  'hq-storage': {
+    about: "what one store-day (3,000 transactions x 3 lines, 2,000 SKUs) occupies in HQ's PostgreSQL (rows, bytes per table) and HQ's topics",
+    run: () => hqStorageBench(),
   },
 };
 

@@ -4,7 +4,8 @@ import { InventoryAlertV1, InventoryLevelV1, type InventoryAlert, type Inventory
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
 import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
 
-export type CleanupPolicy = 'delete' | 'compact';
+/** `compact,delete`: the latest record per key, and no key kept past the retention (docs/hq-storage.md). */
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -120,6 +121,19 @@ export const inventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
  * granularity, window, dimension and member: the latest record of a key is
  * its figures at their highest revision (late data and voids restate a
  * window with a higher revision; nothing is dropped for being late).
+ *
+ * Compacted and deleted (`compact,delete`, 35 days): every window is a new
+ * key (about 17,900 a store-day), so compaction alone would keep every
+ * window ever, growing without end. The topic is a transport, not the
+ * truth: the windows live in PostgreSQL (trends' sales_aggregates at the
+ * store, hq_sales_aggregates at HQ), their readers (sync, HQ's view
+ * consumer) store their offsets with their effects, and nothing rebuilds a
+ * view by reading the topic from its start. So a window's records may go
+ * once no reader can still need them: 35 days, as long as the POS journal
+ * and the stores' outbox keep theirs (a reader down that long loses no more
+ * here than there). Segments roll daily (`segment.ms`), so a day's windows go
+ * about a day after the retention. Stock levels stay compacted only: one key
+ * per SKU, a bounded set, and a new reader needs every SKU's level.
  */
 export const salesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   name: 'sales.aggregates.v1',
@@ -127,10 +141,10 @@ export const salesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   envelope: envelopeOf('sales.aggregate.v1', SalesAggregateV1),
   key: (a) => `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`,
   partitions: 1,
-  cleanupPolicy: 'compact',
-  retentionMs: -1,
+  cleanupPolicy: 'compact,delete',
+  retentionMs: 35 * DAY_MS,
   config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
-  description: 'Sales aggregates per window, dimension and member, with revisions (compacted).',
+  description: 'Sales aggregates per window, dimension and member, with revisions (compacted; windows kept 35 days).',
 });
 
 /** Hours whose revenue, or a SKU's units, lie far from their baseline (median absolute deviation). */
@@ -165,7 +179,7 @@ export const hqSalesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   ...salesAggregates,
   name: 'hq.sales.aggregates.v1',
   partitions: 3,
-  description: "Every store's sales aggregates at their latest revision (compacted).",
+  description: "Every store's sales aggregates at their latest revision (compacted; windows kept 35 days).",
 });
 
 export const hqInventoryLevels = topic<InventoryLevel, 'inventory.level.v1'>({

@@ -19,6 +19,8 @@ export const LOCK_NAMESPACE = {
   hqBatch: 4,
   /** One application of HQ's catalog to inventory's items at a time (inventory's catalog.ts). */
   inventoryCatalog: 5,
+  /** One HQ process at a time keeps HQ's storage: partitions ahead, retention, pruning (HQ's storage.ts; session lock). */
+  hqStorage: 6,
 } as const;
 
 export type LockNamespace = keyof typeof LOCK_NAMESPACE;
@@ -40,4 +42,15 @@ export async function tryAdvisoryXactLock(db: Queryable, namespace: LockNamespac
 /** Waits for the lock until the session ends or unlocks it (migrations: one run at a time, across its transactions). */
 export async function advisorySessionLock(db: Queryable, namespace: LockNamespace, key?: string): Promise<void> {
   await db.query(`SELECT pg_advisory_lock($1::int, ${KEY_SQL})`, [LOCK_NAMESPACE[namespace], key ?? null]);
+}
+
+/** Takes the lock until the session ends or unlocks it if it is free; false when another session holds it. */
+export async function tryAdvisorySessionLock(db: Queryable, namespace: LockNamespace, key?: string): Promise<boolean> {
+  const { rows } = await db.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1::int, ${KEY_SQL}) AS locked`, [LOCK_NAMESPACE[namespace], key ?? null]);
+  return rows[0]?.locked === true;
+}
+
+/** Releases a session lock taken by this session. */
+export async function advisorySessionUnlock(db: Queryable, namespace: LockNamespace, key?: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_unlock($1::int, ${KEY_SQL})`, [LOCK_NAMESPACE[namespace], key ?? null]);
 }

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
@@ -24,6 +25,12 @@ export interface MigrateOptions {
   passwords?: RolePasswords;
   /** CA of the server's certificate: verify-full TLS (see PoolOptions.caFile). */
   caFile?: string;
+  /**
+   * Apply only the migrations whose file name sorts before this one (e.g.
+   * "20261201060000000"): a test of a migration that converts data brings a
+   * database to just before it, fills it, then migrates the rest.
+   */
+  before?: string;
 }
 
 /**
@@ -55,14 +62,21 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
     await adoptTables(client);
     // What the migrations create is the owner's, whoever connected.
     await client.query(`SET ROLE ${OWNER_ROLE}`);
-    return await applyPending(client, options.target, log);
+    return await applyPending(client, options.target, log, options.before);
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-async function applyPending(client: pg.Client, target: MigrationTarget, log: Logger): Promise<string[]> {
+/** The files of `target` named `before` or later, as glob patterns to ignore. */
+function notBefore(target: MigrationTarget, before: string): string[] {
+  return ['common', target].flatMap((dir) => readdirSync(`${root}${dir}`).filter((name) => name.endsWith('.sql') && name >= before).map((name) => `${root}${dir}/${name}`));
+}
+
+async function applyPending(client: pg.Client, target: MigrationTarget, log: Logger, before?: string): Promise<string[]> {
+  const ignored = before === undefined ? [] : notBefore(target, before);
   const applied = await runner({
+    ...(ignored.length > 0 ? { ignorePattern: ignored } : {}),
     dbClient: client,
     noLock: true,
     dir: migrationFiles(target),

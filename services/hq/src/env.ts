@@ -34,6 +34,13 @@ export const hqEnv = z.object({
   ADMIT_MAX_POOL_WAITING: positiveInt.default(20).describe('Uploads are refused (503, Retry-After) while more than this many queries wait for a database connection.'),
   ADMIT_MAX_EVENT_LOOP_LAG_MS: positiveInt.default(500).describe('Uploads are refused (503, Retry-After) while the event loop lags more than this (p99 over the last second).'),
   ADMIT_RETRY_AFTER_SECONDS: positiveInt.default(2).describe('The Retry-After of a refused upload.'),
+  HQ_RETENTION_MONTHS: z.coerce.number().int().min(1).max(1200).default(24)
+    .describe("Full months of transactions and sales aggregates kept before the current one; an older month's partitions are dropped (with its manifests, replay requests and stock alerts). docs/hq-storage.md."),
+  HQ_PARTITIONS_AHEAD: z.coerce.number().int().min(0).max(120).default(3).describe('Months after the current one whose partitions are created in advance (a day without one still lands in the DEFAULT partition).'),
+  HQ_BATCH_RETENTION_DAYS: positiveInt
+    .default(35)
+    .describe("How long an applied batch (and an answered replay request) is remembered; keep it at least the stores' SYNC_RETENTION_DAYS so a batch a store re-sends is recognised as applied."),
+  HQ_STORAGE_INTERVAL_MS: positiveInt.default(3_600_000).describe('How often the storage upkeep runs (partitions ahead, retention, pruning); one HQ process at a time does it.'),
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000).describe("How long after a crash the broker hands HQ's partitions to the restarted process."),
 });
 

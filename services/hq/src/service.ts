@@ -11,6 +11,7 @@ import { createApp } from './app.ts';
 import { admission } from './admission.ts';
 import { ProducerSet } from './batches.ts';
 import { writeAggregates, writeAlerts, writeLevels, writeTransactions } from './views.ts';
+import { startStorageUpkeep } from './storage.ts';
 
 export type HqService = RunningService;
 
@@ -107,7 +108,18 @@ export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<
       // Health, readiness and metrics only: a views or reconciler process serves no store or chain route.
       app = ({ consuming }) => siteApp({ pool, logger, registry, site: 'hq', consuming, routes: [], credentialCacheMs: env.STORE_TOKEN_CACHE_MS });
     }
-    if (reconciler) workers.push({ name: 'reconciler', stop: () => reconciler.stop() });
+    if (reconciler) {
+      workers.push({ name: 'reconciler', stop: () => reconciler.stop() });
+      // Partitions ahead, retention and pruning (docs/hq-storage.md): a reconciler's chore, PostgreSQL only, so it
+      // starts with the process, not with the broker; one HQ process at a time does a round (a session advisory lock).
+      const upkeep = startStorageUpkeep(
+        pool,
+        { retentionMonths: env.HQ_RETENTION_MONTHS, partitionsAhead: env.HQ_PARTITIONS_AHEAD, batchRetentionDays: env.HQ_BATCH_RETENTION_DAYS },
+        env.HQ_STORAGE_INTERVAL_MS,
+        logger.child({ component: 'storage' }),
+      );
+      workers.push({ name: 'storage', stop: () => upkeep.stop() });
+    }
     return {
       broker: { topics: hqTopics, consumers, onConsuming: () => reconciler?.start() },
       app,
