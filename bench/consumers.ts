@@ -12,8 +12,9 @@ import { LINES_PER_TX, TRENDS_UNPUBLISHED_SQL, basket, benchLogger as logger, fi
 const LINES = Number(process.env.BENCH_LINES ?? 1_000_000);
 const FRESHNESS_RATE = Number(process.env.BENCH_RATE ?? 500);
 const FRESHNESS_S = Number(process.env.BENCH_DURATION_S ?? 20);
-const SERVICE_PORT = 18081;
-const INGEST_PORT = 18080;
+// Own ports per run (BENCH_SERVICE_PORT, BENCH_INGEST_PORT), so benches of parallel worktrees on one machine do not collide.
+const SERVICE_PORT = Number(process.env.BENCH_SERVICE_PORT ?? 18081);
+const INGEST_PORT = Number(process.env.BENCH_INGEST_PORT ?? 18080);
 
 /** Baseline: plain UNNEST batch inserts of the same rows (no ledger logic, no unique keys), same batch size. */
 async function rawInsertRate(url: string, lines: number): Promise<number> {
