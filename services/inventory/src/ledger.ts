@@ -100,6 +100,14 @@ interface GroupRow extends MovementRow {
  * quantity in thousandths, line number, the index of its transaction); the
  * transaction's id, type and time go once per transaction and are joined
  * back by that index. The movements come back summed per SKU and kind.
+ *
+ * The lines' INSERT has no ON CONFLICT: only the transactions that the
+ * INSERT into inventory_pos_transactions above recorded for the first time
+ * (in the same database transaction) have their lines written, so a line
+ * can never be there already; the unique key
+ * (inventory_movements_pos_line) still holds, and a breach would fail the
+ * batch loudly instead of being skipped. ON CONFLICT's speculative insertion
+ * cost about a fifth of the statement (BENCHMARKS.md, issue 19).
  */
 export async function recordPosTransactions(
   client: PoolClient,
@@ -150,7 +158,6 @@ export async function recordPosTransactions(
          FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) WITH ORDINALITY AS l(sku, milli, line_number, tx, n)
          JOIN t ON t.n = l.tx
          ORDER BY l.n
-         ON CONFLICT ON CONSTRAINT inventory_movements_pos_line DO NOTHING
          ${RETURNING_MOVEMENT}
        )
        SELECT DISTINCT ON (sku, kind) id, sku, kind, quantity, occurred_at, count(*) OVER w AS n, sum(quantity) OVER w AS total
