@@ -35,7 +35,7 @@ export interface TopicSpec<Data = unknown, Id extends string = string> {
    * allowed to write the topic (packages/kafka security.ts). A consumer takes
    * the data of their records, bearing this schema in the `tillstream-schema`
    * header and not replayed, as validated: it checks the envelope's frame and
-   * skips the data's full schema (ConsumerRunner's decode; docs/kafka.md).
+   * skips the data's full schema (ConsumerRunner's decode; docs/quarantine.md).
    */
   readonly validatedBy?: readonly string[];
 }
