@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
-import { posTransactions } from '@tillstream/contracts';
+import { PosTransactionV1, posTransactions } from '@tillstream/contracts';
 import { databaseUrl, dropDatabase, ensureDatabase, migrate, type Pool } from '@tillstream/db';
 import { TypedProducer, type Kafka } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
@@ -43,15 +43,15 @@ export async function storedOffset(pool: Pool, group: string): Promise<bigint> {
  * days, as ingest would have written them.
  */
 export async function fillTopic(kafka: Kafka, prefix: string, transactions: number, days: number): Promise<number> {
-  const producer = new TypedProducer({ kafka, logger: benchLogger, source: 'bench', topicPrefix: prefix });
+  // As ingest: its source, and the schema's output (defaults spelled out) as the data, so consumers read what they read in a store.
+  const producer = new TypedProducer({ kafka, logger: benchLogger, source: 'ingest', topicPrefix: prefix });
   await producer.connect();
   const bar = progress('filling pos.transactions', transactions);
   const from = Date.now() - days * 86_400_000;
   const step = (days * 86_400_000) / transactions;
   for (let sent = 0; sent < transactions; ) {
-    const slice = Array.from({ length: Math.min(500, transactions - sent) }, (_, k) => makeTransaction(basket(sent + k), { occurredAt: new Date(from + (sent + k) * step).toISOString() }));
-    // makeTransaction builds complete, balanced documents: what the schema would return.
-    await producer.send(posTransactions, slice.map((tx) => ({ storeId: 'S001', data: tx as never, dataJson: JSON.stringify(tx) })), { dataValidated: true });
+    const slice = Array.from({ length: Math.min(500, transactions - sent) }, (_, k) => PosTransactionV1.parse(makeTransaction(basket(sent + k), { occurredAt: new Date(from + (sent + k) * step).toISOString() })));
+    await producer.send(posTransactions, slice.map((tx) => ({ storeId: 'S001', data: tx, dataJson: JSON.stringify(tx) })), { dataValidated: true });
     sent += slice.length;
     bar.tick(sent);
   }

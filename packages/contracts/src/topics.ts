@@ -30,6 +30,15 @@ export interface TopicSpec<Data = unknown, Id extends string = string> {
   /** Further broker topic configs (strings, as Kafka takes them). */
   readonly config?: Readonly<Record<string, string>>;
   readonly description: string;
+  /**
+   * Producers (the envelope's `source`) that validate every envelope with
+   * this spec's schema before producing it and are the only principals
+   * allowed to write the topic (packages/kafka security.ts). A consumer takes
+   * the data of their records, bearing this schema in the `tillstream-schema`
+   * header and not replayed, as validated: it checks the envelope's frame and
+   * skips the data's full schema (ConsumerRunner's decode; docs/quarantine.md).
+   */
+  readonly validatedBy?: readonly string[];
 }
 
 /**
@@ -79,6 +88,8 @@ export const posTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
   retentionMs: 35 * DAY_MS,
   config: { 'flush.messages': '1', 'segment.index.bytes': '262144', 'min.insync.replicas': '1' },
   description: 'Every POS transaction a terminal posted, as acknowledged by ingest.',
+  // Ingest parses every transaction with PosTransactionV1 at its HTTP edge and produces the result; only its principal writes here.
+  validatedBy: ['ingest'],
 });
 
 /**

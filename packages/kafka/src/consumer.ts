@@ -371,6 +371,40 @@ export class ConsumerRunner<Data> {
     return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
   }
 
+  /**
+   * The envelope, when its record comes from a producer that validated it
+   * with this very schema (the spec's `validatedBy`: for the POS topic,
+   * ingest, which parses every transaction with PosTransactionV1 at its edge,
+   * produces the parsed result, and is the only principal allowed to write
+   * the topic). Such a record is checked only for its frame (schema header
+   * and id, source, ids, data an object), not parsed again with the full
+   * schema: that second parse was the largest share of a consumer's CPU per
+   * record (BENCHMARKS.md, issue 19). A record without the schema header (not
+   * written by a TypedProducer), from any other source, or re-produced by
+   * `tillstream dlq replay` (it failed once) gets the full schema, and
+   * poison goes to the dead-letter topic as before. Undefined: validate fully.
+   */
+  private validatedFrame(message: KafkaMessage, json: unknown): Envelope<Data> | undefined {
+    const { spec } = this.options;
+    if (!spec.validatedBy || message.headers?.[HEADER.replayFor] !== undefined) return undefined;
+    const schema = message.headers?.[HEADER.schema];
+    if (schema === undefined || (Array.isArray(schema) ? schema[0] : schema)?.toString() !== spec.schemaId) return undefined;
+    if (typeof json !== 'object' || json === null) return undefined;
+    const envelope = json as Record<string, unknown>;
+    const { data } = envelope;
+    const framed =
+      envelope.schema === spec.schemaId &&
+      typeof envelope.source === 'string' &&
+      spec.validatedBy.includes(envelope.source) &&
+      typeof envelope.eventId === 'string' &&
+      typeof envelope.storeId === 'string' &&
+      typeof envelope.producedAt === 'string' &&
+      typeof data === 'object' &&
+      data !== null &&
+      !Array.isArray(data);
+    return framed ? (envelope as unknown as Envelope<Data>) : undefined;
+  }
+
   private decode(
     topic: string,
     partition: number,
@@ -384,6 +418,12 @@ export class ConsumerRunner<Data> {
       json = JSON.parse(message.value.toString('utf8'));
     } catch {
       return { failure: { code: 'RECORD_NOT_JSON', message: 'record value is not JSON', retriable: false } };
+    }
+    const trusted = this.validatedFrame(message, json);
+    if (trusted) {
+      return {
+        record: { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, headers: decodeHeaders(message.headers), envelope: trusted, value: message.value },
+      };
     }
     const parsed = this.options.spec.envelope.safeParse(json);
     if (!parsed.success) {

@@ -55,16 +55,64 @@ const toMovement = (r: MovementRow): Movement => ({ id: r.id, sku: r.sku, kind: 
 const RETURNING_MOVEMENT = 'RETURNING id, sku, kind, quantity, occurred_at';
 
 /**
+ * Movements of one SKU and kind booked together, as the levels need them:
+ * how many, their sum, and the latest (highest id). A catch-up batch books
+ * thousands of lines over a few hundred SKUs; PostgreSQL sums them where it
+ * writes them, so only the groups cross back to this process.
+ */
+export interface MovementGroup {
+  sku: string;
+  kind: MovementKind;
+  count: number;
+  milli: number;
+  last: Movement;
+}
+
+/** Movements grouped by SKU and kind (the operations path, and post-void reversals, which return their few rows). */
+export function groupMovements(movements: readonly Movement[]): MovementGroup[] {
+  const groups = new Map<string, MovementGroup>();
+  for (const m of movements) {
+    const key = `${m.kind}\u0000${m.sku}`;
+    const group = groups.get(key);
+    if (!group) groups.set(key, { sku: m.sku, kind: m.kind, count: 1, milli: m.milli, last: m });
+    else {
+      group.count++;
+      group.milli += m.milli;
+      if (BigInt(m.id) > BigInt(group.last.id)) group.last = m;
+    }
+  }
+  return [...groups.values()];
+}
+
+interface GroupRow extends MovementRow {
+  n: string;
+  total: string;
+}
+
+/**
  * Books a batch of POS transactions by the POS booking rules
  * (@tillstream/contracts pos-rules.ts): each transaction once (retried copies
  * change nothing), one movement per counting line (a sale's take stock out),
  * nothing for training mode or NO_SALE; a POST_VOID reverses its original's
  * movements, now if the original is known, else as soon as it arrives.
+ *
+ * Per line, only what differs from line to line crosses to PostgreSQL (SKU,
+ * quantity in thousandths, line number, the index of its transaction); the
+ * transaction's id, type and time go once per transaction and are joined
+ * back by that index. The movements come back summed per SKU and kind.
+ *
+ * The lines' INSERT has no ON CONFLICT: only the transactions that the
+ * INSERT into inventory_pos_transactions above recorded for the first time
+ * (in the same database transaction) have their lines written, so a line
+ * can never be there already; the unique key
+ * (inventory_movements_pos_line) still holds, and a breach would fail the
+ * batch loudly instead of being skipped. ON CONFLICT's speculative insertion
+ * cost about a fifth of the statement (BENCHMARKS.md, issue 19).
  */
 export async function recordPosTransactions(
   client: PoolClient,
   records: readonly PosRecord[],
-): Promise<{ movements: Movement[]; items: Map<string, ItemFacts>; booked: number }> {
+): Promise<{ groups: MovementGroup[]; items: Map<string, ItemFacts>; booked: number }> {
   const unique = firstCopies(records);
 
   const inserted = await client.query<{ transaction_id: string }>(
@@ -79,35 +127,50 @@ export async function recordPosTransactions(
   const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
 
   const items = new Map<string, ItemFacts>();
-  const lines = { sku: [] as string[], kind: [] as string[], quantity: [] as string[], tx: [] as string[], line: [] as number[], at: [] as string[] };
+  const txs = { id: [] as string[], kind: [] as string[], at: [] as string[] };
+  const lines = { sku: [] as string[], milli: [] as number[], line: [] as number[], tx: [] as number[] };
   for (const tx of fresh) {
+    const counted = countingLines(tx);
+    if (counted.length === 0) continue;
+    txs.id.push(tx.transactionId);
+    txs.kind.push(tx.type);
+    txs.at.push(tx.occurredAt);
+    const index = txs.id.length; // 1-based, as WITH ORDINALITY counts
     // Stock moves against sales: a sale's lines take stock out, a return's put it back.
     const sign = -salesSign(tx);
-    for (const line of countingLines(tx)) {
+    for (const line of counted) {
       lines.sku.push(line.sku);
-      lines.kind.push(tx.type);
-      lines.quantity.push(milliToDecimal(sign * toMilli(line.quantity)));
-      lines.tx.push(tx.transactionId);
+      lines.milli.push(sign * toMilli(line.quantity));
       lines.line.push(line.lineNumber);
-      lines.at.push(tx.occurredAt);
+      lines.tx.push(index);
       if (!items.has(line.sku)) items.set(line.sku, { description: line.description, category: line.category, unitOfMeasure: line.unitOfMeasure });
     }
   }
-  const movements: Movement[] = [];
+  const groups: MovementGroup[] = [];
   if (lines.sku.length > 0) {
-    const { rows } = await client.query<MovementRow>(
-      `INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::uuid[], $5::int[], $6::timestamptz[])
-       ON CONFLICT ON CONSTRAINT inventory_movements_pos_line DO NOTHING
-       ${RETURNING_MOVEMENT}`,
-      [lines.sku, lines.kind, lines.quantity, lines.tx, lines.line, lines.at],
+    // Ids follow the lines' order (ORDER BY l.n), so a SKU's latest movement is its last line in the batch.
+    const { rows } = await client.query<GroupRow>(
+      `WITH t AS (
+         SELECT * FROM unnest($5::uuid[], $6::text[], $7::timestamptz[]) WITH ORDINALITY AS t(transaction_id, kind, occurred_at, n)
+       ), booked AS (
+         INSERT INTO inventory_movements (sku, kind, quantity, transaction_id, line_number, occurred_at)
+         SELECT l.sku, t.kind, l.milli::numeric / 1000, t.transaction_id, l.line_number, t.occurred_at
+         FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) WITH ORDINALITY AS l(sku, milli, line_number, tx, n)
+         JOIN t ON t.n = l.tx
+         ORDER BY l.n
+         ${RETURNING_MOVEMENT}
+       )
+       SELECT DISTINCT ON (sku, kind) id, sku, kind, quantity, occurred_at, count(*) OVER w AS n, sum(quantity) OVER w AS total
+       FROM booked WINDOW w AS (PARTITION BY sku, kind)
+       ORDER BY sku, kind, id DESC`,
+      [lines.sku, lines.milli, lines.line, lines.tx, txs.id, txs.kind, txs.at],
     );
-    movements.push(...rows.map(toMovement));
+    for (const r of rows) groups.push({ sku: r.sku, kind: r.kind, count: Number(r.n), milli: decimalToMilli(r.total), last: toMovement(r) });
   }
 
   await holdVoids(client, HELD_VOID_TABLES.inventory, postVoids(fresh));
-  movements.push(...(await reverseVoided(client)));
-  return { movements, items, booked: isNew.size };
+  groups.push(...groupMovements(await reverseVoided(client)));
+  return { groups, items, booked: isNew.size };
 }
 
 /** Reverses the movements of every original whose void was held and which is now known (in this batch or any earlier one). */
@@ -180,20 +243,20 @@ export interface LedgerContext {
 }
 
 /**
- * Adds movements to their SKUs' levels (creating SKUs first seen), moves
+ * Adds movements (grouped: groupMovements) to their SKUs' levels (creating SKUs first seen), moves
  * each SKU's alert state, and writes the level events and alerts to the
  * outbox, all in the caller's transaction. SKUs are locked in sorted order,
  * so the consumer and the API never deadlock on each other.
  */
-export async function applyMovements(client: PoolClient, movements: readonly Movement[], items: ReadonlyMap<string, ItemFacts>, ctx: LedgerContext): Promise<Map<string, LevelChange>> {
-  if (movements.length === 0) return new Map();
+export async function applyMovements(client: PoolClient, groups: readonly MovementGroup[], items: ReadonlyMap<string, ItemFacts>, ctx: LedgerContext): Promise<Map<string, LevelChange>> {
+  if (groups.length === 0) return new Map();
   const perSku = new Map<string, { delta: number; last: Movement }>();
-  for (const m of movements) {
-    const entry = perSku.get(m.sku);
-    if (!entry) perSku.set(m.sku, { delta: m.milli, last: m });
+  for (const g of groups) {
+    const entry = perSku.get(g.sku);
+    if (!entry) perSku.set(g.sku, { delta: g.milli, last: g.last });
     else {
-      entry.delta += m.milli;
-      if (BigInt(m.id) > BigInt(entry.last.id)) entry.last = m;
+      entry.delta += g.milli;
+      if (BigInt(g.last.id) > BigInt(entry.last.id)) entry.last = g.last;
     }
   }
   const skus = [...perSku.keys()].sort();

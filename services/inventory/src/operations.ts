@@ -13,7 +13,7 @@ import {
 } from '@tillstream/contracts';
 import { requestHash, runIdempotent, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
-import { applyMovements, lockOnHand, recordOperationMovements, resettleItems, type ItemFacts, type LedgerContext, type OperationMovement } from './ledger.ts';
+import { applyMovements, groupMovements, lockOnHand, recordOperationMovements, resettleItems, type ItemFacts, type LedgerContext, type OperationMovement } from './ledger.ts';
 
 /**
  * Stock movements booked through the store API: goods receipts, stock
@@ -135,7 +135,7 @@ async function perform(client: PoolClient, ctx: LedgerContext, key: string, oper
   );
   const op = rows[0]!;
   const movements = await recordOperationMovements(client, op.id, planned.moves);
-  const changes = await applyMovements(client, movements, planned.items, ctx);
+  const changes = await applyMovements(client, groupMovements(movements), planned.items, ctx);
   const response: OperationResponse = {
     operationId: op.id,
     kind: planned.kind,

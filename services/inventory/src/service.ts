@@ -32,14 +32,14 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         client,
         records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })),
       );
-      const changes = await applyMovements(client, recorded.movements, recorded.items, ledger);
-      return { changes, booked: recorded.booked, movements: recorded.movements };
+      const changes = await applyMovements(client, recorded.groups, recorded.items, ledger);
+      return { changes, booked: recorded.booked, groups: recorded.groups };
     },
-    afterCommit: ({ changes, booked, movements }, records) => {
+    afterCommit: ({ changes, booked, groups }, records) => {
       metrics.transactions.inc({ outcome: 'booked' }, booked);
       metrics.transactions.inc({ outcome: 'duplicate' }, records.length - booked);
       const byKind = new Map<string, number>();
-      for (const m of movements) byKind.set(m.kind, (byKind.get(m.kind) ?? 0) + 1);
+      for (const g of groups) byKind.set(g.kind, (byKind.get(g.kind) ?? 0) + g.count);
       for (const [kind, n] of byKind) metrics.movements.inc({ kind }, n);
       for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
     },

@@ -159,6 +159,50 @@ describe('kafka package against the real store broker', () => {
     expect(skipped).toEqual(['1']);
   });
 
+  it("takes ingest's POS records as validated by ingest, and validates in full whatever else reaches the topic", async () => {
+    // Ingest parsed the document with the topic's schema before producing it; a consumer checks the envelope's frame, not the schema again.
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const ingest = new TypedProducer({ kafka: env.kafka, logger: env.logger, source: 'ingest', topicPrefix: env.prefix });
+    await ingest.connect();
+    stops.push(() => ingest.disconnect());
+    const topic = `${env.prefix}pos.transactions.v1`;
+    const group = uniqueName('group');
+    // Balanced as the schema wants, except the totals: what only the full schema notices.
+    const unbalanced = (id: number) => ({ ...makeTransaction([{ sku: `U${id}` }]), totals: { gross: 1, discount: 0, tax: 0, net: 1, grand: 1 } }) as PosTransaction;
+    const [fromIngest, fromOther, replayed, unframed, good] = [1, 2, 3, 4, 5].map(unbalanced);
+    await ingest.send(posTransactions, [{ storeId: 'S001', data: fromIngest!, dataJson: JSON.stringify(fromIngest) }], { dataValidated: true });
+    await producer.send(posTransactions, [{ storeId: 'S001', data: fromOther!, dataJson: JSON.stringify(fromOther) }], { dataValidated: true });
+    await ingest.send(posTransactions, [{ storeId: 'S001', data: replayed!, dataJson: JSON.stringify(replayed), headers: { [HEADER.replayFor]: group } }], { dataValidated: true });
+    // Ingest's source in the envelope but not written by a producer that names the schema in the header (or a frame that is not ingest's).
+    const envelope = { schema: 'pos.transaction.v1', eventId: crypto.randomUUID(), storeId: 'S001', source: 'ingest', producedAt: new Date().toISOString() };
+    await producer.sendRaw(topic, [
+      { key: 'S001:T01', value: JSON.stringify({ ...envelope, data: unframed }) },
+      { key: 'S001:T01', value: JSON.stringify({ ...envelope, data: [good] }), headers: { [HEADER.schema]: 'pos.transaction.v1' } },
+    ]);
+    const valid = makeTransaction([{ sku: 'LAST' }]) as PosTransaction;
+    await ingest.send(posTransactions, [{ storeId: 'S001', data: valid }]);
+
+    const handled: string[] = [];
+    const r = new ConsumerRunner<PosTransaction>({
+      kafka: env.kafka,
+      logger: env.logger,
+      groupId: group,
+      spec: posTransactions,
+      topicPrefix: env.prefix,
+      deadLetterProducer: producer,
+      handleBatch: async (records) => void handled.push(...records.map((x) => x.envelope.data.transactionId)),
+      retryBackoff: { initialMs: 20, maxMs: 100 },
+    });
+    stops.push(() => r.stop());
+    await r.start();
+    await waitFor(() => handled.includes(valid.transactionId), { message: 'the last record' });
+    expect(handled).toEqual([fromIngest!.transactionId, valid.transactionId]);
+    const dead = await readRecords(env.kafka, deadLetterTopicName(topic), { atLeast: 4 });
+    expect(dead.map((d) => d.headers[HEADER.errorCode])).toEqual(['EVENT_INVALID', 'EVENT_INVALID', 'EVENT_INVALID', 'EVENT_INVALID']);
+    expect(dead.map((d) => d.headers[HEADER.originalOffset])).toEqual(['1', '2', '3', '4']);
+  });
+
   it('dead-letters only the record a handler can never process, and handles the rest of its batch', async () => {
     const env = await testKafka({ specs: [posTransactions] });
     const producer = await producerFor(env.kafka, env.prefix, env.logger);
