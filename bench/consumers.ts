@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { milliToDecimal, storeTopics, toMilli } from '@tillstream/contracts';
 import { createPool, issueTerminalToken, issueUserToken } from '@tillstream/db';
-import { deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
@@ -57,7 +57,7 @@ const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', e
 
 async function catchUp(kafka: Kafka, subject: Subject): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka, logger, prefix, specs: storeTopics });
   await localKafka().grant('store', prefix);
   const db = await scratchDatabase('inv');
   const raw = await scratchDatabase('raw');
@@ -188,7 +188,7 @@ function trendsProbe(): FreshnessProbe {
 /** Freshness: from ingest's 201 to the sale visible in the service's API, at a fixed rate. */
 async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka, logger, prefix, specs: storeTopics });
   await localKafka().grant('store', prefix);
   const db = await scratchDatabase('fresh');
   const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });
