@@ -91,7 +91,8 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
  * - a missing topic is created (partitions, replication factor, settings);
  * - settings drift (retention, compaction, flush, min.insync.replicas) is
  *   fixed with alterConfigs: a release that lengthens a retention, or a
- *   cluster moved to min ISR 2, reaches topics created before it;
+ *   cluster moved to min ISR 2, reaches topics created before it (min ISR
+ *   never above the replicas a topic has: that would refuse its writes);
  * - too few partitions are added only to a topic that holds no record:
  *   adding partitions changes which partition a key hashes to, so on a topic
  *   with records a key's new records would land apart from its old ones
@@ -136,12 +137,21 @@ export async function reconcileTopics(options: EnsureTopicsOptions): Promise<Top
     }
     const present = wanted.filter((t) => existing.has(t.topic));
     if (present.length > 0) {
-      report.configured = await alignTopicConfigs(admin, present, logger);
       const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+      // A topic with fewer replicas than the placement's min ISR (a cluster grown from one broker, not yet
+      // reassigned) keeps a min ISR it can meet: raising it would refuse every write to the topic.
+      const replicasOf = new Map(metadata.topics.map((t) => [t.name, Math.min(...t.partitions.map((p) => p.replicas.length))]));
+      const attainable = present.map((t) => ({
+        ...t,
+        configEntries: (t.configEntries ?? []).map((e) =>
+          e.name === 'min.insync.replicas' ? { ...e, value: String(Math.min(Number(e.value), replicasOf.get(t.topic) ?? Number(e.value))) } : e,
+        ),
+      }));
+      report.configured = await alignTopicConfigs(admin, attainable, logger);
       const grow: Array<{ topic: string; count: number }> = [];
       for (const topic of metadata.topics) {
         const spec = present.find((t) => t.topic === topic.name)!;
-        const replicas = Math.min(...topic.partitions.map((p) => p.replicas.length));
+        const replicas = replicasOf.get(topic.name)!;
         if (replicas !== placement.replicationFactor) {
           report.replicationDrift.push({ topic: topic.name, replicas, expected: placement.replicationFactor });
         }

@@ -6,7 +6,6 @@ import {
   brokerPid,
   isAlive,
   hqBrokerSpecs,
-  infraConfigFromEnv,
   localKafkaSecurity,
   localPlacement,
   readKafkaCredentials,
@@ -21,6 +20,7 @@ import { KAFKA_ADMIN_PRINCIPAL, createKafkaClient, type ClusterPlacement, type K
 import type { Cleanup } from './fixtures.ts';
 import { testLogger } from './fixtures.ts';
 import { waitFor } from './wait.ts';
+import { testInfraConfig } from './env.ts';
 
 export interface TestKafkaCluster {
   /** Every broker's bootstrap address, for clients (HQ's HQ_KAFKA_BROKERS). */
@@ -51,7 +51,7 @@ export async function testKafkaCluster(options: { brokers: number; portBase: num
   const logger = testLogger('kafka-cluster');
   // The temp dir prefix is what the global setup's leak check looks for.
   const stateDir = await mkdtemp(join(tmpdir(), 'tillstream-cluster-'));
-  const config = infraConfigFromEnv(process.env, logger);
+  const config = testInfraConfig(logger);
   const specs = hqBrokerSpecs({ brokers: options.brokers, port: options.portBase, controllerPort: options.portBase + 1, heapMb: options.heapMb ?? 320, stateDir });
   const env = { jarsDir: await resolveKafkaJars({ version: config.kafkaVersion, cacheDir: config.cacheDir, logger }), stateDir, logger, startTimeoutMs: 180_000 };
   const stop = async () => {

@@ -66,6 +66,20 @@ describe('reconcileTopics', () => {
     expect(again.partitionDrift.map((d) => d.topic)).toEqual([used]);
   });
 
+  it("reports a replication factor below the placement's, and keeps the min ISR the topic can meet", async () => {
+    // A one-broker cluster's topic, provisioned again as a three-broker HQ (a cluster grown, its topics not yet reassigned).
+    const env = await testKafka();
+    const topic = `${env.prefix}drift.grown`;
+    await withAdmin(env.kafka, (a) => a.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] }));
+    const report = await reconcileTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [spec('drift.grown', 1)], placement: CLUSTER_PROFILES.hq, deadLetter: false });
+    expect(report.replicationDrift).toEqual([{ topic, replicas: 1, expected: 3 }]);
+    // Empty: it gets HQ's 12 partitions. Its min ISR stays 1: 2 would refuse every write to its one replica.
+    expect(report.repartitioned).toEqual([{ topic, from: 1, to: 12 }]);
+    // Its retention is brought in line (the alteration read until in force); its min ISR is not raised with it.
+    await waitFor(async () => (await config(env.kafka, topic, 'retention.ms')) === '86400000', { timeoutMs: 30_000, message: "the spec's retention in force" });
+    expect(await config(env.kafka, topic, 'min.insync.replicas')).toBe('1');
+  });
+
   it("refuses to create HQ's topics with three replicas on a one-broker cluster, and creates nothing", async () => {
     const env = await testKafka();
     const err = await reconcileTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [spec('drift.hq', 1)], placement: CLUSTER_PROFILES.hq }).catch((e: unknown) => e);
