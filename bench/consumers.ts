@@ -4,7 +4,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { milliToDecimal, posTransactions, storeTopics, toMilli } from '@tillstream/contracts';
 import { createPool, issueTerminalToken, issueUserToken, type Pool } from '@tillstream/db';
-import { deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, deleteTopics, ensureTopics, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { CpuSampler } from './cpu.ts';
 import { formatSpread, onInterrupt, percentile, progress, table } from './harness.ts';
@@ -271,7 +271,7 @@ async function catchUp(subject: Subject): Promise<string> {
     return await withPeerBroker(async (kafka, brokerPid) => {
       const prefix = `bench-${randomUUID().slice(0, 8)}.`;
       const client = kafka.client(`bench-${subject.name}`);
-      await ensureTopics({ kafka: client, logger, prefix, specs: storeTopics });
+      await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka: client, logger, prefix, specs: storeTopics });
       // Spread over the last 30 days, as a topic holding weeks of a store's trading would be.
       const transactions = await fillTopic(client, prefix, Math.ceil(LINES / LINES_PER_TX), 30);
       const lines = transactions * LINES_PER_TX;
@@ -425,7 +425,7 @@ function trendsProbe(): FreshnessProbe {
 /** Freshness: from ingest's 201 to the sale visible in the service's API, at a fixed rate. */
 async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe): Promise<Array<Record<string, string | number>>> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka, logger, prefix, specs: storeTopics });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka, logger, prefix, specs: storeTopics });
   await localKafka().grant('store', prefix);
   const db = await scratchDatabase('fresh');
   const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench', max: 1 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { posTransactions, type TopicSpec } from '@tillstream/contracts';
-import { TypedProducer, deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, TypedProducer, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction } from '@tillstream/testing';
 import { percentile, progress, table } from './harness.ts';
@@ -32,7 +32,7 @@ async function durabilityOn(target: BenchKafka, records: number): Promise<Array<
   // What fsync costs with Kafka's defaults otherwise: 3 partitions, 10 MB indexes.
   const naive: TopicSpec = { ...fsync, name: 'pos.transactions.naive.v1', partitions: 3, config: { 'flush.messages': '1' } };
   const variants = [['page cache, 1 partition (baseline)', pageCache], ['flush.messages=1, 3 partitions, 10 MB index', naive], ['flush.messages=1, 1 partition, 256 KB index (chosen)', fsync]] as const;
-  await ensureTopics({ kafka, logger, prefix, specs: variants.map(([, v]) => v), deadLetter: false });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka, logger, prefix, specs: variants.map(([, v]) => v), deadLetter: false });
   const producer = new TypedProducer({ kafka, logger, source: 'bench', topicPrefix: prefix });
   await producer.connect();
   const txs = Array.from({ length: records }, (_, i) =>

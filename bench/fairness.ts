@@ -6,7 +6,7 @@ import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { deadLetterTopicName, storeTopics, topicName } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
 import { containsCardNumber, findCardNumber, luhnValid } from '@tillstream/http';
-import { deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
 import { percentile, table } from './harness.ts';
@@ -120,7 +120,7 @@ export async function fairnessBench(): Promise<string> {
   await pool.end();
   // Provisioned as a store is: topics by the admin, ingest as its own principal.
   const cluster = localKafka('store');
-  await ensureTopics({ kafka: cluster.client('bench-provision'), logger, prefix, specs: storeTopics });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka: cluster.client('bench-provision'), logger, prefix, specs: storeTopics });
   await cluster.grant('store', prefix);
   const env = { STORE_ID: 'S001', DATABASE_URL: dbUrl, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn', ...cluster.serviceEnv('ingest') };
   const unlimited = {

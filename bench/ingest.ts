@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import { parseEnv, postgresServerEnv } from '@tillstream/config';
 import { posTransactions } from '@tillstream/contracts';
 import { createPool, databaseUrl, dropDatabase, ensureDatabase, issueTerminalToken, issueUserToken, migrate } from '@tillstream/db';
-import { deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { makeTransaction, startProcess, stopProcess } from '@tillstream/testing';
 import { table } from './harness.ts';
@@ -62,7 +62,7 @@ async function rawProducer(target: BenchKafka, prefix: string, body: string): Pr
   const logger = createLogger({ name: 'bench', level: 'error' });
   const kafka = target.client('bench-raw');
   const spec = { ...posTransactions, name: 'raw.pos.transactions.v1' };
-  await ensureTopics({ kafka, logger, prefix, specs: [spec], deadLetter: false });
+  await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka, logger, prefix, specs: [spec], deadLetter: false });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let sent = 0;
@@ -139,7 +139,7 @@ export async function ingestBench(): Promise<string> {
         const prefix = `bench-${randomUUID().slice(0, 8)}.`;
         const admin = target.client('bench-provision');
         // Provisioned as a store is: the topic by the admin, ingest's ACLs for the prefix.
-        await ensureTopics({ kafka: admin, logger, prefix, specs: [posTransactions] });
+        await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka: admin, logger, prefix, specs: [posTransactions] });
         await target.grant('store', prefix);
         const ingestEnv = {
           STORE_ID: 'S001',

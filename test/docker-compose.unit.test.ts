@@ -86,7 +86,10 @@ function mounts(service: Service): Map<string, string> {
 interface Template {
   file: string;
   cluster: 'store' | 'hq';
-  broker: string;
+  /** The cluster's Kafka nodes. */
+  brokers: string[];
+  /** Name of their key-and-certificate PEM in certs/servers/ (one certificate naming every node). */
+  pem: string;
   provision: string;
   postgres: string;
   published: string[];
@@ -95,8 +98,8 @@ interface Template {
   roles?: Record<string, string>;
 }
 const TEMPLATES: Template[] = [
-  { file: 'docker-compose.yml', cluster: 'store', broker: 'kafka-store', provision: 'kafka-store-provision', postgres: 'postgres', published: ['ingest'], tillstream: ['ingest', 'inventory', 'trends', 'sync'] },
-  { file: 'docker-compose.hq.yml', cluster: 'hq', broker: 'kafka-hq', provision: 'kafka-hq-provision', postgres: 'postgres-hq', published: ['hq'], tillstream: ['hq'], roles: { 'hq-views': 'hq', 'hq-reconciler': 'hq' } },
+  { file: 'docker-compose.yml', cluster: 'store', brokers: ['kafka-store'], pem: 'kafka-store', provision: 'kafka-store-provision', postgres: 'postgres', published: ['ingest'], tillstream: ['ingest', 'inventory', 'trends', 'sync'] },
+  { file: 'docker-compose.hq.yml', cluster: 'hq', brokers: ['kafka-hq-1', 'kafka-hq-2', 'kafka-hq-3'], pem: 'kafka-hq', provision: 'kafka-hq-provision', postgres: 'postgres-hq', published: ['hq'], tillstream: ['hq'], roles: { 'hq-views': 'hq', 'hq-reconciler': 'hq' } },
 ];
 
 const SENSITIVE = /PASSWORD|TOKEN|SECRET|(^|_)KEY($|_)/;
@@ -147,8 +150,8 @@ function violations(text: string, t: Template): string[] {
   ].sort();
   const same = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify([...b].sort());
   const expectReaders = (secret: string, allowed: string[]) => bad(!same(readers(secret), allowed), `secret ${secret} is mounted by ${readers(secret).join(', ') || 'nobody'}, must be ${[...allowed].sort().join(', ')}`);
-  expectReaders(`kafka_${KAFKA_ADMIN_PRINCIPAL}`, [t.broker, t.provision]);
-  expectReaders('kafka_controller', [t.broker]);
+  expectReaders(`kafka_${KAFKA_ADMIN_PRINCIPAL}`, [...t.brokers, t.provision]);
+  expectReaders('kafka_controller', t.brokers);
   expectReaders('postgres_password', [t.postgres, 'migrate']);
   expectReaders('pg_owner', ['migrate']);
 
@@ -170,7 +173,7 @@ function violations(text: string, t: Template): string[] {
     bad(username !== name, `${name} connects to Kafka as "${username}", not as its own principal "${name}"`);
     bad(env.KAFKA_SASL_PASSWORD_FILE !== `/run/secrets/kafka_${name}`, `${name} must read its Kafka password from /run/secrets/kafka_${name}`);
     bad(env.KAFKA_TLS_CA_FILE !== '/run/secrets/chain_ca', `${name} must check the broker's certificate (KAFKA_TLS_CA_FILE)`);
-    expectReaders(`kafka_${name}`, [t.broker, name]);
+    expectReaders(`kafka_${name}`, [...t.brokers, name]);
 
     // PostgreSQL: its own role, its own password, the database migrate made.
     const url = new URL(String(env.DATABASE_URL));
@@ -192,19 +195,22 @@ function violations(text: string, t: Template): string[] {
   bad(migrate?.restart !== 'no' || migrate.depends_on?.[t.postgres]?.condition !== 'service_healthy', `migrate must run once (restart "no") after ${t.postgres} is healthy`);
   bad(!/^tillstream_(store|hq)$/.test(database ?? '') || !migrate?.command?.join(' ').includes(`migrate --target ${t.cluster} `), `migrate must run \`tillstream migrate --target ${t.cluster} --database ...\``);
   const provision = services[t.provision];
-  bad(provision?.restart !== 'no' || provision.depends_on?.[t.broker]?.condition !== 'service_healthy', `${t.provision} must run once (restart "no") after ${t.broker} is healthy`);
+  for (const b of t.brokers) bad(provision?.restart !== 'no' || provision.depends_on?.[b]?.condition !== 'service_healthy', `${t.provision} must run once (restart "no") after ${b} is healthy`);
   bad(provision?.command?.join(' ') !== `node packages/cli/bin/tillstream.js kafka provision${t.cluster === 'hq' ? ' --hq' : ''}`, `${t.provision} must run \`tillstream kafka provision\``);
   bad(provision?.environment?.KAFKA_SASL_USERNAME !== KAFKA_ADMIN_PRINCIPAL || provision.environment.KAFKA_SASL_PASSWORD_FILE !== '/run/secrets/kafka_admin', `${t.provision} must connect as the broker's admin`);
 
-  // The broker: deploy/kafka-broker.sh with SCRAM credentials for exactly the cluster's principals.
-  const broker = services[t.broker];
-  const brokerMounts = broker ? mounts(broker) : new Map<string, string>();
-  bad(broker?.entrypoint?.join(' ') !== 'sh /opt/tillstream/kafka-broker.sh' || !broker.volumes?.includes('./deploy/kafka-broker.sh:/opt/tillstream/kafka-broker.sh:ro'), `${t.broker} must start with deploy/kafka-broker.sh`);
-  bad(String(broker?.environment?.KAFKA_PRINCIPALS) !== KAFKA_PRINCIPALS[t.cluster].join(' '), `${t.broker} must create SCRAM credentials for ${KAFKA_PRINCIPALS[t.cluster].join(', ')}`);
-  bad(!/^\$\{KAFKA_CLUSTER_ID:\?/.test(String(raw.services[t.broker]?.environment?.KAFKA_CLUSTER_ID)), `${t.broker} must take a fixed KAFKA_CLUSTER_ID the operator sets`);
-  bad(brokerMounts.get('/etc/kafka/secrets/broker.pem') !== 'kafka_broker_pem' || brokerMounts.get('/etc/kafka/secrets/ca.crt') !== 'chain_ca', `${t.broker} must mount its key and chain at /etc/kafka/secrets/broker.pem and the CA at ca.crt`);
-  bad(compose.secrets.kafka_broker_pem?.file !== `./certs/servers/${t.broker}.pem`, `kafka_broker_pem must be certs/servers/${t.broker}.pem`);
-  bad(!broker?.healthcheck?.test.join(' ').includes('--bootstrap-server localhost:9092 --command-config /tmp/kafka/admin.properties'), `${t.broker}'s healthcheck must authenticate (SASL_SSL only)`);
+  // The brokers: deploy/kafka-broker.sh with SCRAM credentials for exactly the cluster's principals.
+  for (const b of t.brokers) {
+    const broker = services[b];
+    const brokerMounts = broker ? mounts(broker) : new Map<string, string>();
+    bad(broker?.entrypoint?.join(' ') !== 'sh /opt/tillstream/kafka-broker.sh' || !broker.volumes?.includes('./deploy/kafka-broker.sh:/opt/tillstream/kafka-broker.sh:ro'), `${b} must start with deploy/kafka-broker.sh`);
+    bad(String(broker?.environment?.KAFKA_PRINCIPALS) !== KAFKA_PRINCIPALS[t.cluster].join(' '), `${b} must create SCRAM credentials for ${KAFKA_PRINCIPALS[t.cluster].join(', ')}`);
+    bad(!/^\$\{KAFKA_CLUSTER_ID:\?/.test(String(raw.services[b]?.environment?.KAFKA_CLUSTER_ID)), `${b} must take a fixed KAFKA_CLUSTER_ID the operator sets`);
+    bad(brokerMounts.get('/etc/kafka/secrets/broker.pem') !== 'kafka_broker_pem' || brokerMounts.get('/etc/kafka/secrets/ca.crt') !== 'chain_ca', `${b} must mount its key and chain at /etc/kafka/secrets/broker.pem and the CA at ca.crt`);
+    bad(!broker?.healthcheck?.test.join(' ').includes('--bootstrap-server localhost:9092 --command-config /tmp/kafka/admin.properties'), `${b}'s healthcheck must authenticate (SASL_SSL only)`);
+  }
+  bad(compose.secrets.kafka_broker_pem?.file !== `./certs/servers/${t.pem}.pem`, `kafka_broker_pem must be certs/servers/${t.pem}.pem`);
+  out.push(...clusterViolations(compose, t));
 
   // Redis (the store's): bounded, never evicting jobs, users from an ACL file.
   if (t.cluster === 'store') {
@@ -220,6 +226,40 @@ function violations(text: string, t: Template): string[] {
     expectReaders('redis_acl', ['redis']);
   }
   return [...new Set(out)];
+}
+
+/**
+ * The cluster's shape: the store's one node keeps the script's one-node
+ * defaults; HQ's is at least three nodes, each a voter of one quorum with
+ * its own node id, replicating its defaults and internal topics three times
+ * with min.insync.replicas 2, and every client (provisioning, HQ) given
+ * every node to bootstrap from.
+ */
+function clusterViolations(compose: Compose, t: Template): string[] {
+  const out: string[] = [];
+  const bad = (condition: boolean, message: string) => {
+    if (condition) out.push(message);
+  };
+  const env = (b: string) => compose.services[b]?.environment ?? {};
+  if (t.cluster === 'store') {
+    for (const b of t.brokers) bad(env(b).KAFKA_REPLICATION_FACTOR !== undefined || env(b).KAFKA_CONTROLLER_QUORUM_VOTERS !== undefined, `${b} is one node: the script's defaults`);
+    return out;
+  }
+  bad(t.brokers.length < 3, `HQ's cluster must have at least 3 nodes, has ${t.brokers.length}`);
+  const ids = t.brokers.map((b) => String(env(b).KAFKA_NODE_ID));
+  bad(new Set(ids).size !== t.brokers.length, `HQ's nodes must have distinct KAFKA_NODE_IDs, have ${ids.join(', ')}`);
+  const voters = t.brokers.map((b, i) => `${ids[i]}@${b}:9093`).join(',');
+  const addresses = t.brokers.map((b) => `${b}:9092`).join(',');
+  for (const b of t.brokers) {
+    const e = env(b);
+    bad(String(e.KAFKA_REPLICATION_FACTOR) !== '3' || String(e.KAFKA_MIN_INSYNC_REPLICAS) !== '2', `${b} must replicate its defaults and internal topics 3 times with min.insync.replicas 2`);
+    bad(String(e.KAFKA_CONTROLLER_QUORUM_VOTERS) !== voters, `${b}'s quorum must be every node: ${voters}`);
+    bad(String(e.KAFKA_ADVERTISED_HOST) !== b, `${b} must advertise itself as ${b}`);
+    bad(e.KAFKA_CONTROLLER_PROTOCOL !== 'SASL_SSL', `${b}'s controller traffic crosses the network: KAFKA_CONTROLLER_PROTOCOL must be SASL_SSL`);
+  }
+  bad(String(compose.services[t.provision]?.environment?.HQ_KAFKA_BROKERS) !== addresses, `${t.provision} must bootstrap from every node (${addresses})`);
+  for (const name of t.tillstream) bad(String(compose.services[name]?.environment?.HQ_KAFKA_BROKERS) !== addresses, `${name} must bootstrap from every node (${addresses})`);
+  return out;
 }
 
 describe.each(TEMPLATES)('$file', (t) => {
@@ -286,8 +326,8 @@ describe('deploy/kafka-broker.sh', () => {
 
   it('listens SASL_SSL only (SCRAM-SHA-512), the controller on loopback, with StandardAuthorizer denying what no ACL allows', () => {
     expect(serverProperties).toMatchObject({
-      listeners: 'SASL_SSL://:9092,CONTROLLER://localhost:9093',
-      'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
+      listeners: 'SASL_SSL://:9092,CONTROLLER://${controller_listen}',
+      'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,CONTROLLER:${controller_protocol}',
       'inter.broker.listener.name': 'SASL_SSL',
       'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
       'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
@@ -308,6 +348,12 @@ describe('deploy/kafka-broker.sh', () => {
     expect(serverProperties['listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config']).toContain(`username="${KAFKA_ADMIN_PRINCIPAL}" password="\${admin}"`);
     expect(serverProperties['listener.name.controller.plain.sasl.jaas.config']).toContain('password="${controller}" user_controller="${controller}"');
     expect(script).toContain('secret() { tr -d \'\\r\\n\' < "/run/secrets/kafka_$1"; }');
+    // One node by default (the store's): the controller on loopback, nothing replicated; a cluster's nodes say otherwise.
+    expect(script).toContain('controller_listen=${KAFKA_CONTROLLER_LISTEN:-localhost:9093}');
+    expect(script).toContain('controller_protocol=${KAFKA_CONTROLLER_PROTOCOL:-SASL_PLAINTEXT}');
+    expect(script).toContain('replication=${KAFKA_REPLICATION_FACTOR:-1}');
+    for (const key of ['default.replication.factor', 'offsets.topic.replication.factor', 'transaction.state.log.replication.factor']) expect(serverProperties[key]).toBe('${replication}');
+    for (const key of ['min.insync.replicas', 'transaction.state.log.min.isr']) expect(serverProperties[key]).toBe('${min_isr}');
   });
 
   it('creates a SCRAM credential for the admin and each principal at format, then runs the broker', () => {
@@ -363,7 +409,9 @@ describe('the rules bite: each fails on a template that breaks it', () => {
     { t: store, why: 'Redis without its ACL file', from: ', "--aclfile", "/run/secrets/redis_acl"', to: '', expected: /redis must load its users/ },
     { t: store, why: 'a broker without a principal', from: 'KAFKA_PRINCIPALS: ingest inventory trends sync', to: 'KAFKA_PRINCIPALS: ingest inventory trends', expected: /kafka-store must create SCRAM credentials/ },
     { t: hq, why: 'HQ as the admin principal', from: 'KAFKA_SASL_USERNAME: hq', to: `KAFKA_SASL_USERNAME: ${KAFKA_ADMIN_PRINCIPAL}`, expected: /hq connects to Kafka as "admin"/ },
-    { t: hq, why: "the admin's password given to HQ", from: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq]', to: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq, kafka_admin]', expected: /secret kafka_admin is mounted by hq, kafka-hq, kafka-hq-provision/ },
+    { t: hq, why: "the admin's password given to HQ", from: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq]', to: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq, kafka_admin]', expected: /secret kafka_admin is mounted by hq, kafka-hq-1, kafka-hq-2, kafka-hq-3, kafka-hq-provision/ },
+    { t: hq, why: 'HQ on one replica', from: 'KAFKA_REPLICATION_FACTOR: 3', to: 'KAFKA_REPLICATION_FACTOR: 1', expected: /kafka-hq-1 must replicate its defaults and internal topics 3 times/ },
+    { t: hq, why: 'HQ given one broker to bootstrap from', from: '      HQ_KAFKA_BROKERS: kafka-hq-1:9092,kafka-hq-2:9092,kafka-hq-3:9092\n      KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n      KAFKA_SASL_USERNAME: hq', to: '      HQ_KAFKA_BROKERS: kafka-hq-1:9092\n      KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n      KAFKA_SASL_USERNAME: hq', expected: /hq must bootstrap from every node/ },
   ])('$t.file with $why', ({ t, from, to, expected }) => {
     expect(broken(t, from, to)).toMatch(expected);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
 import { brokerPid, infraConfigFromEnv, localKafkaSecurity, readKafkaCredentials, resolveKafkaJars, startBroker, stopBroker, type BrokerSpec } from '@tillstream/infra';
 import { ingestEnv, startIngest } from '@tillstream/ingest';
-import { createKafkaClient, KAFKA_ADMIN_PRINCIPAL, provisionKafka } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, createKafkaClient, KAFKA_ADMIN_PRINCIPAL, provisionKafka } from '@tillstream/kafka';
 import { bearer, kafkaServiceEnv, makeTransaction, readTopic, testDatabase, testLogger, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 
@@ -39,7 +39,7 @@ async function ownBroker(port: number) {
   const credentials = readKafkaCredentials(stateDir);
   const brokers = [`127.0.0.1:${port}`];
   const admin = createKafkaClient({ brokers, clientId: 'kill-admin', logger, security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL) });
-  await provisionKafka({ kafka: admin, logger, cluster: 'store' });
+  await provisionKafka({ kafka: admin, logger, cluster: 'store', placement: CLUSTER_PROFILES.store });
   return {
     spec,
     logger,

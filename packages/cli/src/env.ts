@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hqKafkaEnv, logEnv, parseEnv, postgresServerEnv, storeKafkaEnv } from '@tillstream/config';
+import { hqKafkaEnv, kafkaPlacementEnv, logEnv, parseEnv, postgresServerEnv, storeKafkaEnv } from '@tillstream/config';
 import { infraConfigFromEnv } from '@tillstream/infra';
 import type { Logger } from '@tillstream/observability';
 
@@ -12,6 +12,7 @@ export const cliEnvSchema = z.object({
   ...hqKafkaEnv.shape,
   KAFKA_BROKERS: storeKafkaEnv.shape.KAFKA_BROKERS.describe("The store's brokers, where `dlq replay` re-produces a store's record and `kafka provision` provisions."),
   HQ_KAFKA_BROKERS: hqKafkaEnv.shape.HQ_KAFKA_BROKERS.describe("HQ's brokers (`dlq replay --hq`, `kafka provision --hq`)."),
+  ...kafkaPlacementEnv.shape,
   DATABASE_URL: z.url().optional().describe('A store database URL, when it is not the default name.'),
   STORE_TIME_ZONE: z.string().min(1).default('UTC').describe("The stores' time zone for simulated business days (as the services' STORE_TIME_ZONE)."),
   HQ_DATABASE_URL: z.url().optional().describe("HQ's database URL, when it is not tillstream_hq on POSTGRES_URL."),

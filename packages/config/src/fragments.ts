@@ -39,6 +39,17 @@ export const hqKafkaEnv = z.object({
 });
 
 /**
+ * Overrides of a cluster's topic placement for the command that provisions
+ * it (packages/kafka CLUSTER_PROFILES: store RF 1; HQ RF 3, min ISR 2, 12
+ * partitions). Unset: the cluster's profile.
+ */
+export const kafkaPlacementEnv = z.object({
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(16).optional().describe("Replication factor of the provisioned cluster's topics (default: store 1, HQ 3). HQ below 3 is for development only and is warned about."),
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(16).optional().describe('min.insync.replicas of those topics (default: store 1, HQ 2; never above the replication factor).'),
+  HQ_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).optional().describe('Partitions of each hq.* topic at least (default 12); existing topics get more only while they hold no record.'),
+});
+
+/**
  * A service's PostgreSQL connection. Each service logs in with a role of its
  * own (tillstream_<service>, DML on its own tables only; created by
  * `npx tillstream migrate`), never as the owner or a superuser, so the

@@ -62,6 +62,7 @@ export const PIPELINE_ERRORS = {
   // Kafka access.
   KAFKA_ACCESS_DENIED: { retriable: false, title: "The broker refused this process' principal" },
   KAFKA_TOPICS_MISSING: { retriable: false, title: "The service's topics are not provisioned" },
+  KAFKA_TOO_FEW_BROKERS: { retriable: false, title: 'The cluster has fewer brokers than its replication factor' },
   // BullMQ jobs and Redis.
   JOB_INVALID: { retriable: false, title: "The job's data does not match its queue's catalog" },
   REDIS_LOGIN_REFUSED: { retriable: false, title: "Redis refused the service's ACL user" },

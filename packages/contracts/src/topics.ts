@@ -23,6 +23,12 @@ export interface TopicSpec<Data = unknown, Id extends string = string> {
   readonly envelope: z.ZodType<{ schema: Id; eventId: string; storeId: string; source: string; producedAt: string; data: Data }>;
   /** The record key: decides the partition, and so the order that is kept. */
   readonly key: (data: Data) => string;
+  /**
+   * Partitions where the cluster does not ask for more: a cluster's placement
+   * (packages/kafka placement.ts) sets the replication factor and
+   * min.insync.replicas of every topic, and may raise the partition count
+   * (HQ's profile: 12 per hq.* topic). Those are the cluster's, never a spec's.
+   */
   readonly partitions: number;
   readonly cleanupPolicy: CleanupPolicy;
   /** -1 keeps records forever (compacted topics keep the latest per key). */
@@ -86,7 +92,7 @@ export const posTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
   partitions: 1,
   cleanupPolicy: 'delete',
   retentionMs: 35 * DAY_MS,
-  config: { 'flush.messages': '1', 'segment.index.bytes': '262144', 'min.insync.replicas': '1' },
+  config: { 'flush.messages': '1', 'segment.index.bytes': '262144' },
   description: 'Every POS transaction a terminal posted, as acknowledged by ingest.',
   // Ingest parses every transaction with PosTransactionV1 at its HTTP edge and produces the result; only its principal writes here.
   validatedBy: ['ingest'],
@@ -182,7 +188,8 @@ export const hqTransactions = topic<PosTransaction, 'pos.transaction.v1'>({
   name: 'hq.transactions.v1',
   partitions: 3,
   retentionMs: 400 * DAY_MS,
-  config: { 'min.insync.replicas': '1' },
+  // No per-append fsync: HQ's durability is replication (RF 3, min.insync.replicas 2: the cluster's placement, packages/kafka placement.ts).
+  config: {},
   description: "Every store's POS journal, for HQ's audit, finance and reconciliation.",
 });
 

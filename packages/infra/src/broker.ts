@@ -22,11 +22,15 @@ export function newClusterId(): string {
   }
 }
 
-/** One single-node KRaft cluster (broker and controller in one JVM). */
+/**
+ * A KRaft node the tool runs: by default a single-node cluster (broker and
+ * controller in one JVM, the store's and the development HQ's), or, with
+ * `node`, one node of a multi-node cluster (HQ's: one controller, N brokers).
+ */
 export interface BrokerSpec {
-  /** "store" or "hq": names the state folder and the log lines. */
+  /** "store", "hq", "hq-1", "hq-controller": names the state folder and the log lines. */
   name: string;
-  /** Client listener on 127.0.0.1. */
+  /** Client listener on 127.0.0.1 (a controller-only node: its controller port). */
   port: number;
   /** Controller (KRaft quorum) listener on 127.0.0.1. */
   controllerPort: number;
@@ -38,6 +42,22 @@ export interface BrokerSpec {
    * The infra tool's brokers (and so `npm test` and `npm start`) never set it.
    */
   insecureForBenchmark?: boolean;
+  /** A node of a multi-node cluster; absent: a single node (node id 1, broker and controller). */
+  node?: ClusterNode;
+  /**
+   * Replication of the cluster's defaults and internal topics
+   * (__consumer_offsets, __transaction_state); default 1 and 1 (one broker).
+   */
+  replication?: { factor: number; minInsync: number };
+}
+
+export interface ClusterNode {
+  id: number;
+  role: 'broker' | 'controller';
+  /** controller.quorum.voters: "100@127.0.0.1:9193". */
+  voters: string;
+  /** Every node of a cluster is formatted with the same cluster id. */
+  clusterId: string;
 }
 
 export interface BrokerEnv {
@@ -88,15 +108,29 @@ const paths = (env: Pick<BrokerEnv, 'stateDir'>, spec: BrokerSpec) => {
 function serverProperties(spec: BrokerSpec, p: ReturnType<typeof paths>, credentials: LocalKafkaCredentials): string {
   const admin = credentials.passwords[KAFKA_ADMIN_PRINCIPAL]!;
   const controller = credentials.controllerPassword;
-  const security = spec.insecureForBenchmark
+  const controllerOnly = spec.node?.role === 'controller';
+  const listeners = (roles: string) => (spec.node ? roles : `${roles},CONTROLLER://127.0.0.1:${spec.controllerPort}`);
+  const security = controllerOnly
     ? [
-        `listeners=PLAINTEXT://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        // A controller-only node serves the quorum to the brokers (SASL PLAIN, loopback) and nothing to clients.
+        `listeners=CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
+        'sasl.mechanism.controller.protocol=PLAIN',
+        'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+        `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="${controller}" user_controller="${controller}";`,
+        'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+        'allow.everyone.if.no.acl.found=false',
+        `super.users=User:${KAFKA_ADMIN_PRINCIPAL};User:controller`,
+      ]
+    : spec.insecureForBenchmark
+    ? [
+        `listeners=${listeners(`PLAINTEXT://127.0.0.1:${spec.port}`)}`,
         `advertised.listeners=PLAINTEXT://127.0.0.1:${spec.port}`,
         'inter.broker.listener.name=PLAINTEXT',
         'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
       ]
     : [
-        `listeners=SASL_SSL://127.0.0.1:${spec.port},CONTROLLER://127.0.0.1:${spec.controllerPort}`,
+        `listeners=${listeners(`SASL_SSL://127.0.0.1:${spec.port}`)}`,
         `advertised.listeners=SASL_SSL://127.0.0.1:${spec.port}`,
         'inter.broker.listener.name=SASL_SSL',
         'listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT',
@@ -115,21 +149,24 @@ function serverProperties(spec: BrokerSpec, p: ReturnType<typeof paths>, credent
         'allow.everyone.if.no.acl.found=false',
         `super.users=User:${KAFKA_ADMIN_PRINCIPAL};User:controller`,
       ];
+  const replication = spec.replication ?? { factor: 1, minInsync: 1 };
   return `${[
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${spec.controllerPort}`,
+    `process.roles=${spec.node?.role ?? 'broker,controller'}`,
+    `node.id=${spec.node?.id ?? 1}`,
+    `controller.quorum.voters=${spec.node?.voters ?? `1@127.0.0.1:${spec.controllerPort}`}`,
     'controller.listener.names=CONTROLLER',
     ...security,
     `log.dirs=${p.data}`,
     'auto.create.topics.enable=false',
     'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
+    // A cluster's defaults and its internal topics are replicated like its own topics (packages/kafka placement.ts):
+    // consumer offsets and transaction state must survive the loss of a broker too.
+    `default.replication.factor=${replication.factor}`,
+    `min.insync.replicas=${replication.minInsync}`,
+    `offsets.topic.replication.factor=${replication.factor}`,
     'offsets.topic.num.partitions=5',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `transaction.state.log.replication.factor=${replication.factor}`,
+    `transaction.state.log.min.isr=${replication.minInsync}`,
     'transaction.state.log.num.partitions=5',
     'group.initial.rebalance.delay.ms=0',
     'num.network.threads=2',
@@ -193,6 +230,8 @@ function javaArgs(spec: BrokerSpec, jarsDir: string, log4j: string): string[] {
 }
 
 async function probe(spec: BrokerSpec, timeoutMs: number, credentials: LocalKafkaCredentials): Promise<boolean> {
+  // A controller-only node answers no client request: its listener being open is what can be checked.
+  if (spec.node?.role === 'controller') return !(await isPortFree(spec.controllerPort));
   const kafka = createKafkaClient({
     ...(spec.insecureForBenchmark ? {} : { security: localKafkaSecurity(credentials, KAFKA_ADMIN_PRINCIPAL) }),
     brokers: [`127.0.0.1:${spec.port}`],
@@ -232,7 +271,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
     if (await probe(spec, 5000, credentials)) return false;
     throw new InfraError('BROKER_UNHEALTHY', `${spec.name} broker runs but does not answer on 127.0.0.1:${spec.port}; see ${p.logFile}`);
   }
-  for (const port of [spec.port, spec.controllerPort]) {
+  for (const port of spec.node ? [spec.node.role === 'controller' ? spec.controllerPort : spec.port] : [spec.port, spec.controllerPort]) {
     if (!(await isPortFree(port))) {
       throw new InfraError(
         'PORT_TAKEN',
@@ -255,7 +294,7 @@ export async function startBroker(spec: BrokerSpec, env: BrokerEnv): Promise<boo
     );
   }
   if (!existsSync(join(p.data, 'meta.properties'))) {
-    const clusterId = newClusterId();
+    const clusterId = spec.node?.clusterId ?? newClusterId();
     // The SCRAM users are written into the cluster's first metadata: the broker authenticates its own
     // inter-broker connection as the admin before anything could create users through the admin API.
     const scram = Object.entries(credentials.passwords).flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]);

@@ -3,6 +3,7 @@ import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
 import { TillstreamError, deadLetterTopicName, hqTopics, storeTopics, topicName, type TopicSettings, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { ensureTopics } from './admin.ts';
+import type { ClusterPlacement } from './placement.ts';
 
 // kafkajs (CommonJS) exports these enums in a way Node's ES module loader does not see as named exports.
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
@@ -226,6 +227,8 @@ export interface ProvisionOptions {
   specs?: readonly TopicSettings[];
   /** Principals to grant; default every service principal of the cluster. */
   principals?: readonly KafkaPrincipal[];
+  /** Replication factor, min ISR and partitions of the cluster's topics (required: see CLUSTER_PROFILES). */
+  placement: ClusterPlacement;
 }
 
 /**
@@ -234,12 +237,12 @@ export interface ProvisionOptions {
  */
 export async function provisionKafka(options: ProvisionOptions): Promise<void> {
   const prefix = options.prefix ?? '';
-  await ensureTopics({ kafka: options.kafka, logger: options.logger, prefix, specs: options.specs ?? CLUSTER_TOPICS[options.cluster] });
+  await ensureTopics({ kafka: options.kafka, logger: options.logger, prefix, specs: options.specs ?? CLUSTER_TOPICS[options.cluster], placement: options.placement });
   await grantKafkaAcls({ ...options, prefix });
 }
 
 /** Grants each principal its {@link kafkaGrants} under `prefix` (no topics created). */
-export async function grantKafkaAcls(options: Omit<ProvisionOptions, 'specs'>): Promise<void> {
+export async function grantKafkaAcls(options: Omit<ProvisionOptions, 'specs' | 'placement'>): Promise<void> {
   const prefix = options.prefix ?? '';
   const principals = options.principals ?? KAFKA_PRINCIPALS[options.cluster];
   const acl = principals.flatMap((p) => aclEntries(p, kafkaGrants(p, prefix)));

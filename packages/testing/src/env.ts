@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { hqKafkaEnv, parseEnv, postgresServerEnv, redisEnv, storeKafkaEnv } from '@tillstream/config';
-import { infraEnv, localKafkaSecurityEnv, readKafkaCredentials, type LocalKafkaCredentials } from '@tillstream/infra';
+import { infraConfigFromEnv, infraEnv, localKafkaSecurityEnv, readKafkaCredentials, type InfraConfig, type LocalKafkaCredentials } from '@tillstream/infra';
+import type { Logger } from '@tillstream/observability';
 import { KAFKA_ADMIN_PRINCIPAL, type KafkaPrincipal } from '@tillstream/kafka';
 
 /** Where tests find the local infrastructure (the infra tool's defaults). */
@@ -66,4 +67,9 @@ export function kafkaServiceEnv(principal: KafkaPrincipal, options: { brokers?: 
 /** The environment of an operator's command run by a test: this process' own, connecting to the brokers as the admin principal. */
 export function operatorEnv(): Record<string, string | undefined> {
   return { ...process.env, ...localKafkaSecurityEnv(testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL) };
+}
+
+/** The infra tool's settings as this run's environment gives them (the Kafka version and jar cache a test's own brokers use). */
+export function testInfraConfig(logger: Logger): InfraConfig {
+  return infraConfigFromEnv(process.env, logger);
 }

@@ -20,11 +20,13 @@ import {
 import { localKafkaSecurity, type LocalKafkaCredentials } from '@tillstream/infra';
 import {
   KAFKA_ADMIN_PRINCIPAL,
+  clusterPlacement,
   createKafkaClient,
   deleteTopics,
   ensureTopics,
   grantKafkaAcls,
   revokeKafkaAcls,
+  type ClusterPlacement,
   type Kafka,
   type KafkaCluster,
   type RecordReceipt,
@@ -103,8 +105,25 @@ export interface TestKafka {
  * test starts with {@link kafkaServiceEnv} run as their own principals.
  * Topics and ACLs are removed on cleanup.
  */
+/**
+ * The shared test infrastructure's clusters are one broker each (the infra
+ * tool's defaults): HQ's topics are placed there with the explicit
+ * single-broker profile (replication factor 1), never by a default a
+ * production HQ could inherit. A test on a cluster of its own passes its
+ * placement ({@link testKafkaCluster}'s).
+ */
+export const TEST_PLACEMENT: Record<KafkaCluster, ClusterPlacement> = { store: clusterPlacement('store'), hq: clusterPlacement('single-broker') };
+
 export async function testKafka(
-  options: { specs?: readonly TopicSettings[]; brokers?: string[]; cluster?: KafkaCluster; credentials?: LocalKafkaCredentials; cleanup?: Cleanup } = {},
+  options: {
+    specs?: readonly TopicSettings[];
+    brokers?: string[];
+    cluster?: KafkaCluster;
+    credentials?: LocalKafkaCredentials;
+    /** Replication and partitions of the topics it creates; default {@link TEST_PLACEMENT}'s for the cluster. */
+    placement?: ClusterPlacement;
+    cleanup?: Cleanup;
+  } = {},
 ): Promise<TestKafka> {
   const logger = testLogger('kafka');
   const prefix = `${uniqueName('t')}.`;
@@ -114,7 +133,7 @@ export async function testKafka(
   const security = localKafkaSecurity(options.credentials ?? testKafkaCredentials(), KAFKA_ADMIN_PRINCIPAL);
   const kafka = createKafkaClient({ brokers, clientId: 'tillstream-test', logger, security });
   const specs = options.specs ?? (cluster === 'hq' ? hqTopics : undefined);
-  const created = specs ? await ensureTopics({ kafka, logger, prefix, specs }) : [];
+  const created = specs ? await ensureTopics({ kafka, logger, prefix, specs, placement: options.placement ?? TEST_PLACEMENT[cluster] }) : [];
   await grantKafkaAcls({ kafka, logger, cluster, prefix });
   (options.cleanup ?? defaultCleanup)(async () => {
     const admin = kafka.admin();

@@ -2,6 +2,7 @@ export * from './names.ts';
 export * from './wait.ts';
 export * from './env.ts';
 export * from './fixtures.ts';
+export * from './cluster.ts';
 export * from './topic-reader.ts';
 export * from './tcp-proxy.ts';
 export * from './http-proxy.ts';

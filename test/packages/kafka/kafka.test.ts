@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction } from '@tillstream/contracts';
 import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
 import {
+  CLUSTER_PROFILES,
   ConfigResourceTypes,
   ConsumerRunner,
   HEADER,
@@ -253,7 +254,7 @@ describe('kafka package against the real store broker', () => {
     await admin.connect();
     stops.push(() => admin.disconnect());
     await admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: String(30 * 86_400_000) }] }] });
-    await ensureTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [posTransactions, salesAggregates] });
+    await ensureTopics({ placement: CLUSTER_PROFILES.store, kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs: [posTransactions, salesAggregates] });
     const retention = async (topic: string) => {
       const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms'] }] });
       return Number(resources[0]!.configEntries.find((c) => c.configName === 'retention.ms')!.configValue);

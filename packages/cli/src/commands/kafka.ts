@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { KAFKA_PRINCIPALS, createKafkaClient, kafkaGrants, kafkaSecurityFromEnv, provisionKafka, type KafkaCluster } from '@tillstream/kafka';
+import { KAFKA_PRINCIPALS, clusterPlacement, createKafkaClient, kafkaGrants, kafkaSecurityFromEnv, provisionKafka, type KafkaCluster } from '@tillstream/kafka';
 import { createLogger } from '@tillstream/observability';
 import { cliEnv } from '../env.ts';
 
@@ -22,7 +22,9 @@ export function kafkaCommand(): Command {
     .description(
       "create the store cluster's topics (with --hq: HQ's) under the prefix, with their dead-letter topics, and grant each service principal " +
         'exactly its ACLs on them; idempotent. Connects to KAFKA_BROKERS (--hq: HQ_KAFKA_BROKERS) as KAFKA_SASL_USERNAME, a super user of the broker ' +
-        '(with KAFKA_SASL_PASSWORD and KAFKA_TLS_CA_FILE)',
+        '(with KAFKA_SASL_PASSWORD and KAFKA_TLS_CA_FILE). Topics are placed by the cluster\'s profile (store: replication factor 1; HQ: 3, ' +
+        'min.insync.replicas 2, 12 partitions per topic), overridden by KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS and HQ_TOPIC_PARTITIONS; ' +
+        'existing topics get their settings and, while empty, their partitions; other drift is reported',
     )
     .option('--hq', "provision HQ's cluster instead of the store's")
     .option('--prefix <prefix>', "topic prefix (the services' TOPIC_PREFIX / HQ_TOPIC_PREFIX)", prefix, '')
@@ -42,8 +44,16 @@ export function kafkaCommand(): Command {
         logger,
         security: kafkaSecurityFromEnv(cliEnv),
       });
-      await provisionKafka({ kafka: client, logger, cluster, prefix: opts.prefix });
-      console.log(`kafka ${cluster} cluster provisioned${opts.prefix ? ` for prefix "${opts.prefix}"` : ''}: topics and ACLs of ${KAFKA_PRINCIPALS[cluster].join(', ')}`);
+      const placement = clusterPlacement(cluster, {
+        replicationFactor: cliEnv.KAFKA_REPLICATION_FACTOR,
+        minInsyncReplicas: cliEnv.KAFKA_MIN_INSYNC_REPLICAS,
+        minPartitions: opts.hq ? cliEnv.HQ_TOPIC_PARTITIONS : undefined,
+      });
+      await provisionKafka({ kafka: client, logger, cluster, prefix: opts.prefix, placement });
+      console.log(
+        `kafka ${cluster} cluster provisioned${opts.prefix ? ` for prefix "${opts.prefix}"` : ''}: topics (replication factor ${placement.replicationFactor}, ` +
+          `min.insync.replicas ${placement.minInsyncReplicas}${placement.minPartitions ? `, ${placement.minPartitions}+ partitions` : ''}) and ACLs of ${KAFKA_PRINCIPALS[cluster].join(', ')}`,
+      );
     });
   return kafka;
 }
