@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { hqInventoryLevels, hqSalesAggregates, salesAggregates, topicName } from '@tillstream/contracts';
-import { testEnv, testKafka, waitFor } from '@tillstream/testing';
+import { TEST_PLACEMENT, testEnv, testKafka, waitFor } from '@tillstream/testing';
 import { ConfigResourceTypes, ensureTopics } from '@tillstream/kafka';
 
 const stops: Array<() => Promise<void>> = [];
@@ -11,9 +11,9 @@ afterEach(async () => {
 /** docs/hq-storage.md "Kafka topics": a view's topic is compacted, and a topic of ever-new keys (sales windows) is also deleted by age. */
 describe('retention of the compacted view topics', () => {
   it('sales aggregate topics (store and HQ) keep the latest per key and delete windows older than 35 days; stock levels stay compacted only', async () => {
-    for (const [brokers, specs] of [
-      [testEnv.KAFKA_BROKERS, [salesAggregates]],
-      [testEnv.HQ_KAFKA_BROKERS, [hqSalesAggregates, hqInventoryLevels]],
+    for (const [brokers, placement, specs] of [
+      [testEnv.KAFKA_BROKERS, TEST_PLACEMENT.store, [salesAggregates]],
+      [testEnv.HQ_KAFKA_BROKERS, TEST_PLACEMENT.hq, [hqSalesAggregates, hqInventoryLevels]],
     ] as const) {
       const env = await testKafka({ brokers, specs: [] });
       const admin = env.kafka.admin();
@@ -24,7 +24,7 @@ describe('retention of the compacted view topics', () => {
         const old = [{ name: 'cleanup.policy', value: 'compact' }, { name: 'retention.ms', value: '-1' }];
         await admin.createTopics({ topics: [{ topic: topicName(env.prefix, salesAggregates), numPartitions: 1, replicationFactor: 1, configEntries: old }], waitForLeaders: true });
       }
-      await ensureTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs, deadLetter: false });
+      await ensureTopics({ placement, kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs, deadLetter: false });
       const settings = async (spec: (typeof specs)[number]) => {
         const { resources } = await admin.describeConfigs({
           includeSynonyms: false,
@@ -38,7 +38,7 @@ describe('retention of the compacted view topics', () => {
         expect(await settings(spec)).toEqual(want);
       }
       // A second run creates nothing.
-      expect(await ensureTopics({ kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs, deadLetter: false })).toEqual([]);
+      expect(await ensureTopics({ placement, kafka: env.kafka, logger: env.logger, prefix: env.prefix, specs, deadLetter: false })).toEqual([]);
     }
   }, 90_000);
 });
