@@ -69,6 +69,7 @@ interface ChainCommandOptions {
   databaseUrl?: string;
   certsDir: string;
   hqCaFile?: string;
+  json?: boolean;
 }
 
 export function simulateChainCommand(): Command {
@@ -116,6 +117,7 @@ export function simulateChainCommand(): Command {
     .option('--database-url <url>', "HQ's database, where the stores are provisioned (default: HQ_DATABASE_URL, else tillstream_hq on POSTGRES_URL)")
     .option('--certs-dir <dir>', 'where `tillstream certs` keeps the chain CA (default: CERTS_DIR, else ./certs)', cliEnv.CERTS_DIR)
     .option('--hq-ca-file <file>', "PEM CA of HQ's server certificate (default: the chain CA)")
+    .option('--json', 'print {tally, elapsedMs, stores: [{storeId, transactions, netTotal, records, ...}]} as JSON instead of the summary')
     .action(async (opts: ChainCommandOptions) => {
       const base = PROFILES[opts.profile]!;
       const profile: TrafficProfile = {
@@ -143,7 +145,7 @@ export function simulateChainCommand(): Command {
       const bar = progressBar(`simulating ${stores.length} stores (${profile.name}), records acknowledged`);
       const rejected = new Map<string, number>();
       try {
-        const { tally, elapsedMs } = await simulateChain({
+        const result = await simulateChain({
           hqUrl: opts.hqUrl,
           stores,
           businessDay: opts.businessDay,
@@ -163,7 +165,8 @@ export function simulateChainCommand(): Command {
           },
         });
         bar.done();
-        console.log(chainSummary(tally, elapsedMs));
+        const { tally, elapsedMs } = result;
+        console.log(opts.json ? JSON.stringify(result) : chainSummary(tally, elapsedMs));
         if (tally.abandonedRecords > 0 || tally.rejectedBatches > 0 || tally.storesDone < tally.stores) process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSignal);
