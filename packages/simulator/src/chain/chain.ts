@@ -224,7 +224,7 @@ export async function simulateChain(options: ChainOptions): Promise<ChainResult>
     stores: options.stores.map((s, i) => {
       const day = days[i]!;
       const manifest = day.manifest();
-      return { storeId: s.storeId, transactions: day.counts.transactions, netTotal: day.netTotal, records: day.counts.records, manifestTransactions: manifest.transactions, tenders: manifest.tenders as Record<string, number> };
+      return { storeId: s.storeId, transactions: day.counts.transactions, netTotal: day.netTotal, records: day.counts.records, manifestTransactions: manifest.transactions, tenders: manifest.tenders };
     }),
   };
 }

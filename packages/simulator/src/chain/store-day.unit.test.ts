@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SyncBatchV1, type PosTransaction, type SalesAggregate, type SyncRecord } from '@tillstream/contracts';
+import { SyncBatchV1, type SalesAggregate, type SyncRecord } from '@tillstream/contracts';
 import { COALESCED, DEFAULT_SHAPE, TODAY, todayRecords, windowsPerSale, type TrafficProfile } from './profile.ts';
 import { StoreDay, type OutboxBatch } from './store-day.ts';
 
@@ -42,7 +42,7 @@ describe('a simulated store-day', () => {
 
   it("uploads, coalesced over the whole day, each window and each SKU's level once, at its last revision", () => {
     const { day, records } = playDay({ ...COALESCED, granularities: ['day', '1h', '5m'], coalesceSeconds: 86_400 });
-    const txs = ofStream(records, 'transaction').map((r) => r.data as PosTransaction);
+    const txs = ofStream(records, 'transaction').map((r) => r.data);
     expect(txs).toHaveLength(shape.transactions);
     const distinct = (values: string[]) => new Set(values).size;
     const dayWindows =
@@ -51,7 +51,7 @@ describe('a simulated store-day', () => {
       distinct(txs.flatMap((t) => t.tenders.map((x) => x.type))) +
       distinct(txs.flatMap((t) => t.lines.map((l) => l.sku))) +
       distinct(txs.flatMap((t) => t.lines.map((l) => l.category)));
-    const aggregates = ofStream(records, 'aggregate').map((r) => r.data as SalesAggregate);
+    const aggregates = ofStream(records, 'aggregate').map((r) => r.data);
     expect(aggregates.filter((a) => a.granularity === 'day')).toHaveLength(dayWindows);
     expect(aggregates).toHaveLength(day.counts.windows);
     expect(ofStream(records, 'level')).toHaveLength(distinct(txs.flatMap((t) => t.lines.map((l) => l.sku))));
@@ -66,7 +66,7 @@ describe('a simulated store-day', () => {
     expect(day.counts.transactions).toBe(today.transactions);
     expect(day.counts.alerts).toBe(today.alerts);
     expect(day.counts.records).toBeLessThan(today.records);
-    const aggregates = ofStream(records, 'aggregate').map((r) => r.data as SalesAggregate);
+    const aggregates = ofStream(records, 'aggregate').map((r) => r.data);
     expect(aggregates.every((a) => COALESCED.granularities.includes(a.granularity))).toBe(true);
     const last = new Map<string, SalesAggregate>();
     for (const a of aggregates) {
