@@ -68,6 +68,7 @@ export async function chainBench(): Promise<string> {
   let hq: Awaited<ReturnType<typeof startProcess>> | undefined;
   const results: SizeResult[] = [];
   let provisionS = NaN;
+  let storage: Array<{ table: string; rows: number; bytes: number }> = [];
   try {
     const viewer = { authorization: `Bearer ${await issueUserToken(pool, { name: 'bench', role: 'hq-viewer' })}` };
     const hqUrl = `https://127.0.0.1:${PORT}`;
@@ -187,6 +188,15 @@ export async function chainBench(): Promise<string> {
         viewsCaughtUpS,
       });
     }
+    // What the played store-days left in HQ's database (rows, and bytes with indexes and TOAST).
+    const tables = ['hq_transactions', 'hq_sales_aggregates', 'hq_inventory_levels', 'hq_inventory_alerts', 'hq_batches', 'hq_manifests'];
+    await pool.query('VACUUM ANALYZE ' + tables.join(', '));
+    storage = (
+      await pool.query<{ table: string; rows: string; bytes: string }>(
+        `SELECT t AS table, (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I', t), false, true, '')))[1]::text AS rows, pg_total_relation_size(t) AS bytes FROM unnest($1::text[]) AS t`,
+        [tables],
+      )
+    ).rows.map((r) => ({ table: r.table, rows: Number(r.rows), bytes: Number(r.bytes) }));
   } finally {
     if (hq) await stopProcess(hq);
     await pool.end();
@@ -197,6 +207,7 @@ export async function chainBench(): Promise<string> {
 
   const storeDays = (stores: number) => (stores * HOURS) / DEFAULT_SHAPE.tradingHours;
   const first = results[0];
+  const playedStoreDays = results.reduce((n, r) => n + storeDays(r.stores), 0);
   const perStoreDay = first ? first.tally.generated.records / storeDays(first.stores) : NaN;
   return [
     `${PROFILE} profile (BENCH_CHAIN_PROFILE): each store trades ${HOURS} h (BENCH_CHAIN_HOURS) of a ${DEFAULT_SHAPE.transactions.toLocaleString('en')}-sale, ${DEFAULT_SHAPE.tradingHours}-hour day at ${SPEED}x real time (BENCH_CHAIN_SPEED),`,
@@ -214,7 +225,8 @@ export async function chainBench(): Promise<string> {
           'records/s': Math.round(r.tally.acknowledgedRecords / seconds),
           'batches/s': Math.round(r.tally.acknowledgedBatches / seconds),
           'offered rec/s': Math.round(r.tally.generated.records / r.playS),
-          'HQ CPU s/store-day': ((r.hqCpuMs / 1000) / storeDays(r.stores)).toFixed(1),
+          // CPU per record HQ absorbed, times the records a store-day is: what a store-day costs HQ whether or not it kept up.
+          'HQ CPU s/store-day': ((r.hqCpuMs / 1000 / Math.max(1, r.tally.acknowledgedRecords)) * (r.tally.generated.records / storeDays(r.stores))).toFixed(1),
           'HQ us/record': Math.round((r.hqCpuMs * 1000) / Math.max(1, r.tally.acknowledgedRecords)),
           'fresh p50/p99 s': `${(percentile(r.freshness, 50) / 1000).toFixed(1)}/${(percentile(r.freshness, 99) / 1000).toFixed(1)}`,
           'reconcile p50/p99 s': `${percentile(r.reconcileLagS, 50).toFixed(1)}/${percentile(r.reconcileLagS, 99).toFixed(1)}`,
@@ -224,5 +236,7 @@ export async function chainBench(): Promise<string> {
         };
       }),
     ),
+    `HQ's database per store-day (${playedStoreDays.toFixed(1)} store-days played in all; levels are per SKU, updated in place, not per day):`,
+    table(storage.map((t) => ({ table: t.table, 'rows/store-day': Math.round(t.rows / playedStoreDays), 'MB/store-day': (t.bytes / 1e6 / playedStoreDays).toFixed(2), 'bytes/row': Math.round(t.bytes / Math.max(1, t.rows)) }))),
   ].join('\n');
 }
