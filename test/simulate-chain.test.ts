@@ -94,7 +94,7 @@ describe('npx tillstream simulate-chain', () => {
     const result = JSON.parse(run.stdout) as ChainResult;
     expect(result.stores.map((s) => s.storeId)).toEqual(['SIM0001', 'SIM0002', 'SIM0003', 'SIM0004', 'SIM0005']);
     await expectHqMatches(db, result, day);
-  });
+  }, 240_000);
 
   it('plays the coalesced profile too: fewer records for the same trading, the same totals at HQ', async () => {
     const db = await testDatabase({ target: 'hq' });
@@ -111,5 +111,5 @@ describe('npx tillstream simulate-chain', () => {
     expect(c.tally.generated.records).toBeLessThan(t.tally.generated.records);
     await expectHqMatches(db, c, day);
     await expectHqMatches(db, t, day);
-  });
+  }, 240_000);
 });
