@@ -1,4 +1,5 @@
 import { cardScanBench } from './card-scan.ts';
+import { chainBench } from './chain.ts';
 import { durability } from './durability.ts';
 import { edgeBench } from './edge.ts';
 import { fairnessBench } from './fairness.ts';
@@ -46,6 +47,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   startup: {
     about: "each service's time from spawn to /healthz and its memory then, from TypeScript under tsx vs the built JavaScript under node (npm run build first)",
     run: () => startupBench(),
+  },
+  chain: {
+    about: 'a real HQ absorbing 100 / 300 / 1,000 simulated stores (BENCH_CHAIN_SIZES): records/s, HQ CPU per store-day, view freshness, reconciliation lag, kept up or not',
+    run: () => chainBench(),
   },
   'sync-cut': {
     about: 'cutting the sync outbox into batches capped in bytes vs by count alone; what the stored byte size adds to outbox writes',

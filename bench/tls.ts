@@ -7,6 +7,8 @@ import { createCa, issueCertificate, writeKeyPair, type KeyPairPem, type PemFile
 
 export interface BenchTls {
   caFile: string;
+  /** The CA itself, to issue many store certificates in memory (the chain bench). */
+  ca: KeyPairPem;
   /** TLS_CERT_FILE / TLS_KEY_FILE of a server on 127.0.0.1. */
   server: PemFiles;
   /** A store's client certificate (HQ_CLIENT_CERT_FILE / HQ_CLIENT_KEY_FILE), and the pair itself. */
@@ -33,6 +35,7 @@ export async function benchTls(): Promise<BenchTls> {
   const agents: Agent[] = [];
   return {
     caFile: caFiles.certFile,
+    ca,
     server,
     storeClient: async (storeId) => {
       const pair = await issueCertificate(ca, { commonName: storeId, usage: 'client', organizationalUnit: 'store' });

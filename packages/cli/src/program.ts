@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.ts';
 import { dlqCommand } from './commands/dlq.ts';
 import { kafkaCommand } from './commands/kafka.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { simulateChainCommand } from './commands/simulate-chain.ts';
 import { simulateCommand } from './commands/simulate.ts';
 import { storeCommand } from './commands/store.ts';
 import { terminalCommand } from './commands/terminal.ts';
@@ -24,6 +25,7 @@ export function program(): Command {
     .addCommand(dlqCommand())
     .addCommand(kafkaCommand())
     .addCommand(simulateCommand())
+    .addCommand(simulateChainCommand())
     .addCommand(demoCommand())
     .addHelpText(
       'after',

@@ -290,3 +290,17 @@ export const CatalogV1 = z.strictObject({
 export type Catalog = z.infer<typeof CatalogV1>;
 
 export const CatalogAckV1 = z.strictObject({ version: z.number().int().positive() });
+
+/**
+ * The key each stream's record carries in a batch, as a store's sync outbox
+ * writes it: a transaction's id, an aggregate window at one revision, a level
+ * at one movement, an alert's id. HQ's batch ids and views rely on these being
+ * stable per event; the chain simulator builds its records with them.
+ */
+export const syncRecordKey = {
+  transaction: (tx: Pick<PosTransaction, 'transactionId'>) => tx.transactionId,
+  aggregate: (a: Pick<z.infer<typeof SalesAggregateV1>, 'granularity' | 'windowStart' | 'dimension' | 'member' | 'revision'>) =>
+    `${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}#${a.revision}`,
+  level: (l: Pick<z.infer<typeof InventoryLevelV1>, 'sku' | 'lastMovement' | 'updatedAt'>) => `${l.sku}#${l.lastMovement?.id ?? ''}#${l.updatedAt}`,
+  alert: (a: Pick<z.infer<typeof InventoryAlertV1>, 'alertId'>) => a.alertId,
+};

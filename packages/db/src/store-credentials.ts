@@ -61,3 +61,26 @@ export async function revokedCertificateSerials(db: Queryable): Promise<Set<stri
   const { rows } = await db.query<{ serial: string }>('SELECT serial FROM hq_store_certificates WHERE revoked_at IS NOT NULL');
   return new Set(rows.map((r) => r.serial));
 }
+
+/**
+ * Issues a fresh token for each of many stores in one statement (a chain
+ * provisioned at once: `tillstream simulate-chain`); rotates each store's
+ * earlier token as issueStoreToken does. Returns the tokens by store id.
+ */
+export async function issueStoreTokens(db: Queryable, storeIds: readonly string[]): Promise<Map<string, string>> {
+  const tokens = new Map(storeIds.map((id) => [id, newToken()]));
+  await db.query(
+    `WITH revoked AS (UPDATE hq_store_credentials SET revoked_at = now() WHERE store_id = ANY($2::text[]) AND revoked_at IS NULL)
+     INSERT INTO hq_store_credentials (token_hash, store_id) SELECT * FROM unnest($1::bytea[], $2::text[])`,
+    [[...tokens.values()].map(hashToken), [...tokens.keys()]],
+  );
+  return tokens;
+}
+
+/** recordStoreCertificate for many certificates in one statement. */
+export async function recordStoreCertificates(db: Queryable, certificates: ReadonlyArray<{ storeId: string; serial: string; notAfter: Date }>): Promise<void> {
+  await db.query(
+    `INSERT INTO hq_store_certificates (serial, store_id, not_after) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (serial) DO NOTHING`,
+    [certificates.map((c) => c.serial.toUpperCase()), certificates.map((c) => c.storeId), certificates.map((c) => c.notAfter)],
+  );
+}
