@@ -1,10 +1,11 @@
 import { Router, type Request } from 'express';
-import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type HqReads, type SyncLimits } from '@tillstream/contracts';
 import { classifyPgError, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
+import { READ_GRANULARITIES } from '../queries.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
 import { storeCertificateAuth } from './store-certificates.ts';
 
@@ -48,6 +49,12 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   router.get('/v1/stores/:storeId/limits', storeParam, certificate, auth, (_req, res) => {
     const limits: SyncLimits = { batchBodyBytes: deps.batchLimitBytes, batchRecords: MAX_BATCH_RECORDS };
     res.json(limits);
+  });
+
+  // What HQ's views read of the uploads: the store leaves out the sales granularities not named.
+  router.get('/v1/stores/:storeId/reads', storeParam, certificate, auth, (_req, res) => {
+    const reads: HqReads = { granularities: [...READ_GRANULARITIES] };
+    res.json(reads);
   });
 
   router.post('/v1/stores/:storeId/batches', storeParam, certificate, auth, ...large, async (req, res) => {
