@@ -207,7 +207,7 @@ export async function cutBatches(client: PoolClient, storeId: string, limits: Ba
   const { rows: due } = await client.query<{ due: boolean }>(
     `SELECT count(*) > 0 AND (count(*) >= $1 OR min(created_at) <= coalesce($2::timestamptz, now()) - make_interval(secs => $3::float8 / 1000)) AS due
      FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)`,
-    [options.minRecords ?? 1, now, options.maxDelayMs ?? 0],
+    [Math.min(options.minRecords ?? 1, limits.records), now, options.maxDelayMs ?? 0],
   );
   if (!due[0]?.due) return 0;
   const large = Math.max(1, Math.floor(limits.bytes / 4));
