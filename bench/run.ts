@@ -7,6 +7,7 @@ import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
 import { startupBench } from './startup.ts';
 import { syncCutBench } from './sync-cut.ts';
+import { uploadBench } from './upload.ts';
 import { machine, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -49,6 +50,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   'sync-cut': {
     about: 'cutting the sync outbox into batches capped in bytes vs by count alone; what the stored byte size adds to outbox writes',
     run: () => syncCutBench(),
+  },
+  upload: {
+    about: 'one store-day uploaded to HQ as before (every revision, every granularity, a batch per sweep) vs coalesced: records, batches, bytes and HQ CPU per store-day',
+    run: () => uploadBench(),
   },
 };
 
