@@ -143,7 +143,7 @@ describe('sync coalesces windows and levels within the upload interval', () => {
     expect((await unackedBatches(s.pool)).map((b) => b.records)).toEqual([3, 1]);
   });
 
-  it('uploads every granularity until HQ declared what it reads, then only those', async () => {
+  it('uploads every window until HQ declared what it reads, then only those granularities and dimensions', async () => {
     const s = await store();
     await withTransaction(s.pool, (c) => s.write.aggregates(c, [aggregate('5m', 1, 100), aggregate('1h', 1, 100), aggregate('day', 1, 100)]));
     expect(await saveHqReads(s.pool, { granularities: ['day'] })).toBe(true);
@@ -154,6 +154,15 @@ describe('sync coalesces windows and levels within the upload interval', () => {
     const keys = (await s.uploaded()).map((r) => r.key).sort();
     // Before the declaration: every granularity (at the revision it had); after: day only.
     expect(keys).toEqual(['1h|2026-11-20T10:00:00Z|store|S001#1', '5m|2026-11-20T10:00:00Z|store|S001#1', 'day|2026-11-20T00:00:00Z|store|S001#2']);
+
+    // Dimensions too: a day window of a terminal is left out once HQ names the dimensions it reads.
+    expect(await saveHqReads(s.pool, { granularities: ['day'], dimensions: ['store', 'sku'] })).toBe(true);
+    await withTransaction(s.pool, (c) => s.write.aggregates(c, [{ ...aggregate('day', 1, 10), dimension: 'terminal', member: 'T01' }, { ...aggregate('day', 1, 10), dimension: 'sku', member: 'SKU-1' }]));
+    s.clock.ms += INTERVAL;
+    await s.cut();
+    const dims = (await s.uploaded()).map((r) => r.key);
+    expect(dims).toContain('day|2026-11-20T00:00:00Z|sku|SKU-1#1');
+    expect(dims).not.toContain('day|2026-11-20T00:00:00Z|terminal|T01#1');
 
     // The declaration is kept in PostgreSQL: a new writer (a restarted sync) reads it.
     const restarted = outboxWriters({ coalesce: false });

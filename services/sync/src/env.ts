@@ -26,7 +26,7 @@ export const syncEnv = z
     .int()
     .min(0)
     .max(3_600_000)
-    .default(120_000)
+    .default(300_000)
     .describe('Sales windows and stock levels wait this long for newer revisions, then only the latest is uploaded (0: every revision at once). Transactions and alerts never wait.'),
   SYNC_BATCH_MIN_RECORDS: z.coerce.number().int().min(1).max(5000).default(500).describe('Records are cut into an upload batch once this many wait, or once the oldest waited SYNC_BATCH_MAX_DELAY_MS.'),
   SYNC_BATCH_MAX_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(5000).describe('Longest a record (a transaction) waits for SYNC_BATCH_MIN_RECORDS others before it is cut into a batch anyway.'),

@@ -64,19 +64,20 @@ async function stage(client: PoolClient, rows: readonly Pending[], at: Date | un
   );
 }
 
-/** The granularities HQ last declared it reads (sync_hq_reads), or undefined before its first declaration: then everything goes up. */
-export async function hqReadGranularities(db: Queryable): Promise<readonly string[] | undefined> {
-  const { rows } = await db.query<{ granularities: string[] }>('SELECT granularities FROM sync_hq_reads');
-  return rows[0]?.granularities;
+/** What HQ last declared it reads (sync_hq_reads), or undefined before its first declaration: then every window goes up. */
+export async function hqReads(db: Queryable): Promise<HqReads | undefined> {
+  const { rows } = await db.query<{ granularities: HqReads['granularities']; dimensions: HqReads['dimensions'] | null }>('SELECT granularities, dimensions FROM sync_hq_reads');
+  const r = rows[0];
+  return r && { granularities: r.granularities, ...(r.dimensions ? { dimensions: r.dimensions } : {}) };
 }
 
 /** Keeps HQ's declaration of what it reads (it holds across restarts and HQ outages); returns whether it changed. */
 export async function saveHqReads(db: Queryable, reads: HqReads): Promise<boolean> {
   const { rowCount } = await db.query(
-    `INSERT INTO sync_hq_reads (version, granularities) VALUES (1, $1)
-     ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, granularities = EXCLUDED.granularities, received_at = now()
-     WHERE sync_hq_reads.granularities IS DISTINCT FROM EXCLUDED.granularities`,
-    [[...reads.granularities].sort()],
+    `INSERT INTO sync_hq_reads (version, granularities, dimensions) VALUES (1, $1, $2)
+     ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, granularities = EXCLUDED.granularities, dimensions = EXCLUDED.dimensions, received_at = now()
+     WHERE (sync_hq_reads.granularities, sync_hq_reads.dimensions) IS DISTINCT FROM (EXCLUDED.granularities, EXCLUDED.dimensions)`,
+    [[...reads.granularities].sort(), reads.dimensions ? [...reads.dimensions].sort() : null],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -102,10 +103,12 @@ export function outboxWriters(options: OutboxWriterOptions = {}) {
         })),
       );
     },
-    /** Only the granularities HQ declared it reads, once it declared them (dropped here: they never enter the outbox). */
+    /** Only the windows HQ declared it reads, once it declared them (the others are dropped here: they never enter the outbox). */
     aggregates: async (client: PoolClient, aggregates: readonly SalesAggregate[]) => {
-      const reads = await hqReadGranularities(client);
-      const wanted = reads ? aggregates.filter((a) => reads.includes(a.granularity)) : aggregates;
+      const reads = await hqReads(client);
+      const wanted = reads
+        ? aggregates.filter((a) => reads.granularities.includes(a.granularity) && (!reads.dimensions || reads.dimensions.includes(a.dimension)))
+        : aggregates;
       const createdAt = at();
       if (!options.coalesce) {
         return append(client, wanted.map((a) => ({ stream: 'aggregate', key: `${aggregateKey(a)}#${a.revision}`, data: a, createdAt })));

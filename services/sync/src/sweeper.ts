@@ -215,7 +215,7 @@ export class Sweeper {
   private async reads(): Promise<void> {
     const o = this.options;
     const reads = await o.hq.reads();
-    if (reads && (await saveHqReads(o.pool, reads))) o.logger.info({ granularities: reads.granularities }, 'HQ declared the sales granularities it reads; only these are uploaded from now on');
+    if (reads && (await saveHqReads(o.pool, reads))) o.logger.info({ granularities: reads.granularities, dimensions: reads.dimensions ?? 'all' }, 'HQ declared the sales windows it reads; only these are uploaded from now on');
   }
 
   private async catalog(): Promise<void> {

@@ -35,6 +35,8 @@ CREATE TABLE sync_hq_reads (
   singleton     boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
   version       integer     NOT NULL,
   granularities text[]      NOT NULL,
+  -- NULL: every dimension.
+  dimensions    text[],
   received_at   timestamptz NOT NULL DEFAULT now()
 );
 

@@ -5,7 +5,7 @@ import { HttpProblem, allow, cardNumberProblem, findCardNumber, jsonBody, parseB
 import type { TypedProducer } from '@tillstream/kafka';
 import { applyBatch, touchStore } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
-import { READ_GRANULARITIES } from '../queries.ts';
+import { READ_DIMENSIONS, READ_GRANULARITIES } from '../queries.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
 import { storeCertificateAuth } from './store-certificates.ts';
 
@@ -51,9 +51,9 @@ export function storeRouter(deps: StoreRouteDeps): Router {
     res.json(limits);
   });
 
-  // What HQ's views read of the uploads: the store leaves out the sales granularities not named.
+  // What HQ's views read of the uploads: the store leaves out the sales windows of granularities and dimensions not named.
   router.get('/v1/stores/:storeId/reads', storeParam, certificate, auth, (_req, res) => {
-    const reads: HqReads = { granularities: [...READ_GRANULARITIES] };
+    const reads: HqReads = { granularities: [...READ_GRANULARITIES], dimensions: [...READ_DIMENSIONS] };
     res.json(reads);
   });
 
