@@ -202,7 +202,7 @@ async function playDay(
   storeId: string,
 ): Promise<RunResult> {
   const store = await scratchDatabase(`upload_${mode}`);
-  const pool = createPool({ connectionString: store.url, logger, applicationName: 'bench-upload', max: 2 });
+  const pool = createPool({ connectionString: store.url, logger, applicationName: 'bench-upload', max: 2, connectionTimeoutMs: 60_000 });
   let release: (() => void) | undefined;
   try {
     const client = await hq.client(storeId);
@@ -312,7 +312,7 @@ export async function uploadBench(): Promise<string> {
   await ensureTopics({ kafka: hqKafka, logger, prefix, specs: hqTopics });
   await hqCluster.grant('hq', prefix);
   const hqDb = await scratchDatabase('hq', 'hq');
-  const hqPool = createPool({ connectionString: hqDb.url, logger, applicationName: 'bench', max: 1 });
+  const hqPool = createPool({ connectionString: hqDb.url, logger, applicationName: 'bench', max: 1, connectionTimeoutMs: 60_000 });
   const tls = await benchTls();
   let hqProcess: Awaited<ReturnType<typeof startProcess>> | undefined;
   try {

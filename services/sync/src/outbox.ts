@@ -166,8 +166,9 @@ export interface CutOptions {
 
 /**
  * Moves each window and level that has waited `coalesceMs` in sync_pending
- * into the outbox, at its latest revision, dated from when it started
- * waiting (so it is cut at once), and marks it moved: a row in the outbox,
+ * into the outbox, at its latest revision, dated now (it then waits for a
+ * batch like any record: keys coming due one by one all day would otherwise
+ * each start a batch of their own), and marks it moved: a row in the outbox,
  * in a batch or not, is never changed; the key's next revision waits anew.
  * Runs under the outbox lock, before the cut.
  */
@@ -182,7 +183,7 @@ async function movePendingDue(client: PoolClient, now: string | null, coalesceMs
        RETURNING p.stream, p.outbox_key, p.data, due.since
      )
      INSERT INTO sync_outbox (stream, record_key, data, created_at)
-     SELECT stream, outbox_key, data, since FROM moved ORDER BY since, stream, outbox_key
+     SELECT stream, outbox_key, data, coalesce($1::timestamptz, now()) FROM moved ORDER BY since, stream, outbox_key
      ON CONFLICT (stream, record_key) DO NOTHING`,
     [now, coalesceMs],
   );
