@@ -221,7 +221,8 @@ async function playDay(
     // The day, played through sync's writers and cutter on the bench's clock. What is cut does not depend
     // on HQ's acknowledgements, so the store's side is played first and the batches drained to HQ after:
     // HQ's CPU is then its own work on exactly the batches the store cut, nothing else of the bench.
-    const end = day.events[day.events.length - 1]!.at + (coalesced ? COALESCE_MS : 0) + 10_000;
+    // Past the last sale: its windows wait the interval, then for a batch.
+    const end = day.events[day.events.length - 1]!.at + (coalesced ? COALESCE_MS + MAX_DELAY_MS : 0) + 10_000;
     const bar = progress(`${mode}: the store plays the day (simulated minutes)`, Math.ceil((end - clock) / 60_000));
     let next = 0;
     for (let tick = clock; tick <= end; tick += 1000) {
