@@ -55,7 +55,7 @@ const TERMINALS = 6;
 const LINES = 3;
 const COALESCE_MS = Number(process.env.SYNC_COALESCE_MS ?? 300_000);
 const MIN_RECORDS = Number(process.env.SYNC_BATCH_MIN_RECORDS ?? 500);
-const MAX_DELAY_MS = Number(process.env.SYNC_BATCH_MAX_DELAY_MS ?? 5000);
+const MAX_DELAY_MS = Number(process.env.SYNC_BATCH_MAX_DELAY_MS ?? 60_000);
 /** A simulated second with nothing new is cut only every this many (the bench's shortcut through a quiet day; the sweeper cuts every second). */
 const IDLE_CUT_S = 10;
 /** Uploads in flight at once in the drain (the uploader has one; more only shortens the run on a loaded machine). */
