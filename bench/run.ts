@@ -9,6 +9,7 @@ import { syncBench } from './sync.ts';
 import { startupBench } from './startup.ts';
 import { syncCutBench } from './sync-cut.ts';
 import { hqStorageBench } from './hq-storage.ts';
+import { uploadBench } from './upload.ts';
 import { machine, runInterruptCleanups, withInfra } from './harness.ts';
 
 const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
@@ -59,6 +60,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   'hq-storage': {
     about: "what one store-day (3,000 transactions x 3 lines, 2,000 SKUs) occupies in HQ's PostgreSQL (rows, bytes per table) and HQ's topics",
     run: () => hqStorageBench(),
+  },
+  upload: {
+    about: 'one store-day uploaded to HQ as before (every revision, every granularity, a batch per sweep) vs coalesced: records, batches, bytes and HQ CPU per store-day',
+    run: () => uploadBench(),
   },
 };
 

@@ -73,6 +73,9 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
       HQ_URL: hq.url,
       HQ_TOKEN: storeToken,
       SWEEP_INTERVAL_MS: '500',
+      // Windows and levels coalesced over a short interval; batches cut at once.
+      SYNC_COALESCE_MS: '300',
+      SYNC_BATCH_MAX_DELAY_MS: '0',
       MANIFEST_INTERVAL_MS: '500',
       HEARTBEAT_INTERVAL_MS: '500',
       CATALOG_INTERVAL_MS: '1000',

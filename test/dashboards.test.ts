@@ -54,6 +54,8 @@ describe('dashboards in a browser', () => {
         HQ_URL: hq.url,
         HQ_TOKEN: await issueStoreToken(hqDb.pool, 'S001'),
         SWEEP_INTERVAL_MS: '200',
+        SYNC_COALESCE_MS: '300',
+        SYNC_BATCH_MAX_DELAY_MS: '0',
         HEARTBEAT_INTERVAL_MS: '500',
         MANIFEST_INTERVAL_MS: '300',
         RETRY_BASE_MS: '200',

@@ -83,6 +83,8 @@ describe('store -> HQ sync', () => {
           HQ_TOKEN: token,
           SYNC_BATCH_RECORDS: '100',
           SWEEP_INTERVAL_MS: '200',
+          SYNC_COALESCE_MS: '300',
+          SYNC_BATCH_MAX_DELAY_MS: '0',
           MANIFEST_INTERVAL_MS: '500',
           HEARTBEAT_INTERVAL_MS: '500',
           CATALOG_INTERVAL_MS: '500',
@@ -146,6 +148,8 @@ describe('store -> HQ sync', () => {
       const ids = new Set(s.traffic.map((t) => t.transactionId));
       const { rows: held } = await hqDb.pool.query<{ n: string }>('SELECT count(*) AS n FROM hq_transactions WHERE store_id = $1', [s.id]);
       expect(Number(held[0]!.n)).toBe(ids.size);
+      // The store keeps what HQ's views read (uploads after it leave out the other windows; services/sync/src/coalesce.test.ts).
+      await waitFor(async () => (await s.trends.db.pool.query("SELECT 1 FROM sync_hq_reads WHERE granularities = '{day}'")).rowCount === 1, { message: `${s.id} to keep what HQ reads` });
     }
 
     // HQ publishes a catalog: each store's sync stores it atomically and acknowledges it (inventory then applies it to its items).

@@ -64,6 +64,8 @@ describe('quarantine, replay and reconciliation', () => {
         HQ_URL: hq.url,
         HQ_TOKEN: await issueStoreToken(hqDb.pool, 'S001'),
         SWEEP_INTERVAL_MS: '200',
+        SYNC_COALESCE_MS: '300',
+        SYNC_BATCH_MAX_DELAY_MS: '0',
         MANIFEST_INTERVAL_MS: '500',
         HEARTBEAT_INTERVAL_MS: '500',
         CATALOG_INTERVAL_MS: '5000',

@@ -116,6 +116,8 @@ describe('sync with Redis away', () => {
       HQ_TOKEN: await issueStoreToken(hqDb.pool, STORE),
       SYNC_BATCH_RECORDS: '50',
       SWEEP_INTERVAL_MS: '200',
+      SYNC_COALESCE_MS: '300',
+      SYNC_BATCH_MAX_DELAY_MS: '0',
       MANIFEST_INTERVAL_MS: '300',
       HEARTBEAT_INTERVAL_MS: '300',
       CATALOG_INTERVAL_MS: '300',

@@ -83,6 +83,8 @@ describe('sync with records HQ refuses', () => {
         HQ_TOKEN: token,
         SYNC_BATCH_RECORDS: '100',
         SWEEP_INTERVAL_MS: '200',
+        SYNC_COALESCE_MS: '300',
+        SYNC_BATCH_MAX_DELAY_MS: '0',
         MANIFEST_INTERVAL_MS: '300',
         HEARTBEAT_INTERVAL_MS: '300',
         CATALOG_INTERVAL_MS: '300',

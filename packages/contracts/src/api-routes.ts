@@ -27,7 +27,7 @@ import {
   SyncStatus,
   TopSellers,
 } from './read-api.ts';
-import { BatchResultV1, CatalogAckV1, CatalogPublishRequest, CatalogV1, DayManifestV1, HeartbeatV1, ManifestResultV1, ReconciliationStatus, ReplayRequestV1, SyncBatchV1, SyncLimitsV1 } from './sync.ts';
+import { BatchResultV1, CatalogAckV1, CatalogPublishRequest, CatalogV1, DayManifestV1, HeartbeatV1, ManifestResultV1, ReconciliationStatus, ReplayRequestV1, SyncBatchV1, SyncLimitsV1, HqReadsV1 } from './sync.ts';
 
 /** One answer of a documented operation. */
 export interface ApiResponse {
@@ -221,6 +221,7 @@ const storeRoute = (method: ApiOperation['method'], path: string, summary: strin
 
 export const hqApi: readonly ApiOperation[] = [
   storeRoute('GET', '/limits', 'What one upload may carry (the store cuts its batches below it)', { responses: { 200: json('The limits', SyncLimitsV1) } }),
+  storeRoute('GET', '/reads', 'What HQ reads of the uploads (the store uploads only the sales granularities named)', { responses: { 200: json('What HQ reads', HqReadsV1) } }),
   storeRoute('POST', '/batches', 'Upload a batch of store records; applied once per batch id', {
     body: SyncBatchV1,
     headers: { 'Idempotency-Key': { description: 'The batch id of the body', required: true } },

@@ -3,7 +3,7 @@ import { InventoryAlertV1, InventoryLevelV1, StockQuantity } from './inventory.t
 import { MinorUnits, Quantity } from './money.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, type PosTransaction, type TransactionType } from './pos-transaction.ts';
 import { QuarantineEntryV1 } from './quarantine.ts';
-import { SalesAggregateV1 } from './sales.ts';
+import { Dimension, Granularity, SalesAggregateV1 } from './sales.ts';
 import { Text } from './text.ts';
 import { RequestId } from './tracing.ts';
 
@@ -77,6 +77,20 @@ export const SyncLimitsV1 = z.strictObject({
   batchRecords: z.number().int().positive(),
 });
 export type SyncLimits = z.infer<typeof SyncLimitsV1>;
+
+/**
+ * What HQ reads of a store's uploads (GET /v1/stores/<id>/reads): the sales
+ * window granularities and dimensions its views use. A store uploads only
+ * windows of these once it has this declaration (kept across restarts), and
+ * every window before (an older HQ answers 404: nothing is left out).
+ * Transactions, levels, alerts and quarantine entries always go up.
+ */
+export const HqReadsV1 = z.strictObject({
+  granularities: z.array(Granularity).min(1),
+  /** Absent: every dimension of those granularities. */
+  dimensions: z.array(Dimension).min(1).optional(),
+});
+export type HqReads = z.infer<typeof HqReadsV1>;
 
 /** A store's heartbeat: it is alive, and how far behind its upload is. */
 export const HeartbeatV1 = z.strictObject({ backlog: SyncBatchV1.shape.backlog });

@@ -19,6 +19,8 @@ export interface SyncOutboxRow {
   sequenceNumber?: number;
   /** For transactions: the request that brought it in at ingest (uploaded with it, for HQ's logs). */
   requestId?: string | undefined;
+  /** When it was written (default the database's now()): the clock batch cutting goes by (sync's benchmark injects it). */
+  createdAt?: Date | undefined;
 }
 
 /** Appends records to the sync outbox in the caller's transaction, in order; a known (stream, key) is skipped. */
@@ -38,6 +40,7 @@ export async function appendSyncOutbox(client: PoolClient, rows: readonly SyncOu
           terminal_id: r.terminalId ?? null,
           sequence_number: r.sequenceNumber ?? null,
           request_id: r.requestId ?? null,
+          created_at: r.createdAt?.toISOString() ?? null,
         })),
       ),
     ],

@@ -1,6 +1,6 @@
 import { Agent, fetch, type Dispatcher } from 'undici';
 import { backoffDelay } from '@tillstream/backoff';
-import { SyncLimitsV1, TillstreamError, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
+import { HqReadsV1, SyncLimitsV1, TillstreamError, type HqReads, type BatchResult, type Catalog, type DayManifest, type ManifestResult, type ReplayRequest, type SyncBatch, type SyncLimits } from '@tillstream/contracts';
 
 /** HQ could not take the request now (unreachable, 5xx, 429, 409 in flight): try again, no sooner than `retryAfterMs` if HQ said so. */
 export class HqUnavailable extends TillstreamError {
@@ -214,6 +214,12 @@ export class HqClient {
     const { status, body } = await this.request<unknown>('GET', '/limits');
     if (status !== 404) this.knownLimits = SyncLimitsV1.parse(body);
     return this.knownLimits;
+  }
+
+  /** What HQ's views read of the uploads, or undefined from an HQ that does not declare it (404: upload everything). */
+  async reads(): Promise<HqReads | undefined> {
+    const { status, body } = await this.request<unknown>('GET', '/reads');
+    return status === 404 ? undefined : HqReadsV1.parse(body);
   }
 
   /** HQ's latest catalog, or undefined when HQ has not published one. */

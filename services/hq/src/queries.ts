@@ -1,7 +1,18 @@
-import type { ReconciliationDay, ReconciliationStatus, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
+import type { Dimension, Granularity, ReconciliationDay, ReconciliationStatus, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** HQ's chain views, read side. Money in minor units; quantities as JSON numbers (exact to 3 decimals). */
+
+/**
+ * The sales windows these views read: every query below on
+ * hq_sales_aggregates selects `granularity = 'day'` and the store, SKU or
+ * category dimension. Declared to stores (GET /v1/stores/<id>/reads), which
+ * upload only these: a view that reads another granularity or dimension
+ * adds it here (stores pick it up within CATALOG_INTERVAL_MS; windows before
+ * that are not uploaded again).
+ */
+export const READ_GRANULARITIES: readonly Granularity[] = ['day'];
+export const READ_DIMENSIONS: readonly Dimension[] = ['store', 'sku', 'category'];
 
 export async function salesByStore(db: Queryable, filter: { storeId?: string; from?: string; to?: string }): Promise<StoreDaySales[]> {
   const { rows } = await db.query<{ store_id: string; business_day: string; net: string; gross: string; discounts: string; tax: string; transactions: number; units: string; returns: number; revision: number }>(

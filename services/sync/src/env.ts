@@ -21,6 +21,21 @@ export const syncEnv = z
   SYNC_BATCH_BYTES: positiveInt
     .default(8 * 1024 * 1024)
     .describe("Most bytes of records in one upload batch; lowered to fit HQ's published limit (GET /v1/stores/<id>/limits) once HQ told it."),
+  SYNC_COALESCE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(300_000)
+    .describe('Sales windows and stock levels wait this long for newer revisions, then only the latest is uploaded (0: every revision at once). Transactions and alerts never wait.'),
+  SYNC_BATCH_MIN_RECORDS: z.coerce.number().int().min(1).max(5000).default(500).describe('Records are cut into an upload batch once this many wait, or once the oldest waited SYNC_BATCH_MAX_DELAY_MS.'),
+  SYNC_BATCH_MAX_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(60_000)
+    .describe('Longest a record (a sale) waits for SYNC_BATCH_MIN_RECORDS others before it is cut into a batch anyway: HQ spends most per batch, so lower is fresher at HQ and costlier for it.'),
   SWEEP_INTERVAL_MS: positiveInt.default(1000).describe('How often new outbox records are cut into batches and every unacknowledged batch is (re-)enqueued.'),
   MANIFEST_INTERVAL_MS: positiveInt.default(30_000).describe('How often day manifests are sent (when changed, or not yet verified complete).'),
   MANIFEST_DAYS: positiveInt.default(7).describe('Business days back that manifests cover.'),

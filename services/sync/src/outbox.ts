@@ -1,4 +1,4 @@
-import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord } from '@tillstream/contracts';
+import type { HqReads, InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord } from '@tillstream/contracts';
 import { advisoryXactLock, appendSyncOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 
 /**
@@ -10,34 +10,134 @@ import { advisoryXactLock, appendSyncOutbox, type PoolClient, type Queryable } f
  */
 const append = appendSyncOutbox;
 
+/** How the sync consumers write: today's outbox rows, or windows and levels coalesced first. */
+export interface OutboxWriterOptions {
+  /**
+   * Windows and levels wait in sync_pending for newer revisions (the batch
+   * cutter moves them to the outbox once they waited SYNC_COALESCE_MS);
+   * false: every revision goes into the outbox at once (SYNC_COALESCE_MS=0).
+   */
+  coalesce?: boolean;
+  /** The clock of the writes (sync's benchmark plays a store-day on its own); default the database's now(). */
+  now?: () => Date;
+}
+
+/** The key of an aggregate's window and member, whatever its revision. */
+export const aggregateKey = (a: SalesAggregate) => `${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`;
+
+/** A pending row: the revisionless key, the outbox key of this revision, and what orders revisions. */
+interface Pending {
+  stream: 'aggregate' | 'level';
+  record_key: string;
+  outbox_key: string;
+  data: unknown;
+  revision: string;
+  revised_at: string;
+}
+
+/** Later revision of the same key: (revision, updatedAt) in that order, as sync_pending and HQ's views compare them. */
+const newer = (a: Pending, b: Pending) => BigInt(a.revision) > BigInt(b.revision) || (a.revision === b.revision && Date.parse(a.revised_at) > Date.parse(b.revised_at));
+
+/**
+ * Each key's latest revision waits in sync_pending: an append replaces the
+ * waiting revision with a newer one and leaves an older one out (a replayed
+ * event changes nothing, even after its key's last revision left for HQ);
+ * `since` is kept from the first revision that started waiting, so a key
+ * revised all the time still leaves once per interval.
+ */
+async function stage(client: PoolClient, rows: readonly Pending[], at: Date | undefined): Promise<void> {
+  if (rows.length === 0) return;
+  const latest = new Map<string, Pending>();
+  for (const r of rows) {
+    const seen = latest.get(r.record_key);
+    if (!seen || newer(r, seen)) latest.set(r.record_key, r);
+  }
+  await advisoryXactLock(client, 'syncOutbox');
+  await client.query(
+    `INSERT INTO sync_pending AS p (stream, record_key, outbox_key, data, revision, revised_at, since, updated_at)
+     SELECT stream, record_key, outbox_key, data, revision, revised_at, coalesce($2::timestamptz, now()), coalesce($2::timestamptz, now())
+     FROM jsonb_to_recordset($1::jsonb) AS r(stream text, record_key text, outbox_key text, data jsonb, revision bigint, revised_at timestamptz)
+     ON CONFLICT (stream, record_key) DO UPDATE SET outbox_key = EXCLUDED.outbox_key, data = EXCLUDED.data, revision = EXCLUDED.revision,
+       revised_at = EXCLUDED.revised_at, since = coalesce(p.since, EXCLUDED.since), updated_at = EXCLUDED.updated_at
+     WHERE (p.revision, p.revised_at) < (EXCLUDED.revision, EXCLUDED.revised_at)`,
+    [JSON.stringify([...latest.values()]), at?.toISOString() ?? null],
+  );
+}
+
+/** What HQ last declared it reads (sync_hq_reads), or undefined before its first declaration: then every window goes up. */
+export async function hqReads(db: Queryable): Promise<HqReads | undefined> {
+  const { rows } = await db.query<{ granularities: HqReads['granularities']; dimensions: HqReads['dimensions'] | null }>('SELECT granularities, dimensions FROM sync_hq_reads');
+  const r = rows[0];
+  return r && { granularities: r.granularities, ...(r.dimensions ? { dimensions: r.dimensions } : {}) };
+}
+
+/** Keeps HQ's declaration of what it reads (it holds across restarts and HQ outages); returns whether it changed. */
+export async function saveHqReads(db: Queryable, reads: HqReads): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO sync_hq_reads (version, granularities, dimensions) VALUES (1, $1, $2)
+     ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, granularities = EXCLUDED.granularities, dimensions = EXCLUDED.dimensions, received_at = now()
+     WHERE (sync_hq_reads.granularities, sync_hq_reads.dimensions) IS DISTINCT FROM (EXCLUDED.granularities, EXCLUDED.dimensions)`,
+    [[...reads.granularities].sort(), reads.dimensions ? [...reads.dimensions].sort() : null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** The identity of each stream's records, and what a manifest or replay selects a transaction by. */
-export const appendOutbox = {
-  /** `requestIds[i]`: the request that brought `txs[i]` in at ingest (its POS record's header), if any. */
-  transactions: (client: PoolClient, txs: readonly PosTransaction[], requestIds: ReadonlyArray<string | undefined> = []) =>
-    append(
-      client,
-      txs.map((tx, i) => ({
-        stream: 'transaction',
-        key: tx.transactionId,
-        data: tx,
-        businessDay: tx.businessDay,
-        terminalId: tx.terminalId,
-        sequenceNumber: tx.sequenceNumber,
-        requestId: requestIds[i],
-      })),
-    ),
-  aggregates: (client: PoolClient, aggregates: readonly SalesAggregate[]) =>
-    append(
-      client,
-      aggregates.map((a) => ({ stream: 'aggregate', key: `${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}#${a.revision}`, data: a })),
-    ),
-  levels: (client: PoolClient, levels: readonly InventoryLevel[]) =>
-    append(
-      client,
-      levels.map((l) => ({ stream: 'level', key: `${l.sku}#${l.lastMovement?.id ?? ''}#${l.updatedAt}`, data: l })),
-    ),
-  alerts: (client: PoolClient, alerts: readonly InventoryAlert[]) => append(client, alerts.map((a) => ({ stream: 'alert', key: a.alertId, data: a }))),
-};
+export function outboxWriters(options: OutboxWriterOptions = {}) {
+  const at = () => options.now?.();
+  return {
+    /** `requestIds[i]`: the request that brought `txs[i]` in at ingest (its POS record's header), if any. */
+    transactions: (client: PoolClient, txs: readonly PosTransaction[], requestIds: ReadonlyArray<string | undefined> = []) => {
+      const createdAt = at();
+      return append(
+        client,
+        txs.map((tx, i) => ({
+          stream: 'transaction',
+          key: tx.transactionId,
+          data: tx,
+          businessDay: tx.businessDay,
+          terminalId: tx.terminalId,
+          sequenceNumber: tx.sequenceNumber,
+          requestId: requestIds[i],
+          createdAt,
+        })),
+      );
+    },
+    /** Only the windows HQ declared it reads, once it declared them (the others are dropped here: they never enter the outbox). */
+    aggregates: async (client: PoolClient, aggregates: readonly SalesAggregate[]) => {
+      const reads = await hqReads(client);
+      const wanted = reads
+        ? aggregates.filter((a) => reads.granularities.includes(a.granularity) && (!reads.dimensions || reads.dimensions.includes(a.dimension)))
+        : aggregates;
+      const createdAt = at();
+      if (!options.coalesce) {
+        return append(client, wanted.map((a) => ({ stream: 'aggregate', key: `${aggregateKey(a)}#${a.revision}`, data: a, createdAt })));
+      }
+      return stage(
+        client,
+        wanted.map((a) => ({ stream: 'aggregate', record_key: aggregateKey(a), outbox_key: `${aggregateKey(a)}#${a.revision}`, data: a, revision: String(a.revision), revised_at: a.updatedAt })),
+        createdAt,
+      );
+    },
+    levels: (client: PoolClient, levels: readonly InventoryLevel[]) => {
+      const key = (l: InventoryLevel) => `${l.sku}#${l.lastMovement?.id ?? ''}#${l.updatedAt}`;
+      const createdAt = at();
+      if (!options.coalesce) return append(client, levels.map((l) => ({ stream: 'level', key: key(l), data: l, createdAt })));
+      return stage(
+        client,
+        levels.map((l) => ({ stream: 'level', record_key: l.sku, outbox_key: key(l), data: l, revision: l.lastMovement?.id ?? '-1', revised_at: l.updatedAt })),
+        createdAt,
+      );
+    },
+    alerts: (client: PoolClient, alerts: readonly InventoryAlert[]) => {
+      const createdAt = at();
+      return append(client, alerts.map((a) => ({ stream: 'alert', key: a.alertId, data: a, createdAt })));
+    },
+  };
+}
+
+/** Every revision into the outbox at once (SYNC_COALESCE_MS=0: the behaviour before coalescing). */
+export const appendOutbox = outboxWriters();
 
 export interface Batch {
   batchId: string;
@@ -52,6 +152,43 @@ export interface BatchLimits {
   bytes: number;
 }
 
+/** When the cutter cuts (defaults: everything at once, as before coalescing). */
+export interface CutOptions {
+  /** The cutter's clock (tests, sync's benchmark); default the database's now(). */
+  now?: () => Date;
+  /** Windows and levels leave sync_pending once they waited this long (SYNC_COALESCE_MS; 0: at the next cut). */
+  coalesceMs?: number;
+  /** Records not in a batch are cut once there are this many (SYNC_BATCH_MIN_RECORDS)... */
+  minRecords?: number;
+  /** ...or once the oldest of them waited this long (SYNC_BATCH_MAX_DELAY_MS). */
+  maxDelayMs?: number;
+}
+
+/**
+ * Moves each window and level that has waited `coalesceMs` in sync_pending
+ * into the outbox, at its latest revision, dated now (it then waits for a
+ * batch like any record: keys coming due one by one all day would otherwise
+ * each start a batch of their own), and marks it moved: a row in the outbox,
+ * in a batch or not, is never changed; the key's next revision waits anew.
+ * Runs under the outbox lock, before the cut.
+ */
+async function movePendingDue(client: PoolClient, now: string | null, coalesceMs: number): Promise<void> {
+  await client.query(
+    `WITH due AS (
+       SELECT stream, record_key, since FROM sync_pending
+       WHERE since IS NOT NULL AND since <= coalesce($1::timestamptz, now()) - make_interval(secs => $2::float8 / 1000)
+       FOR UPDATE
+     ), moved AS (
+       UPDATE sync_pending p SET since = NULL FROM due WHERE p.stream = due.stream AND p.record_key = due.record_key
+       RETURNING p.stream, p.outbox_key, p.data, due.since
+     )
+     INSERT INTO sync_outbox (stream, record_key, data, created_at)
+     SELECT stream, outbox_key, data, coalesce($1::timestamptz, now()) FROM moved ORDER BY since, stream, outbox_key
+     ON CONFLICT (stream, record_key) DO NOTHING`,
+    [now, coalesceMs],
+  );
+}
+
 /**
  * Cuts the outbox records not in a batch yet into batches of consecutive id
  * ranges, each of at most `limits.records` records and `limits.bytes` bytes
@@ -62,10 +199,21 @@ export interface BatchLimits {
  * and, since its other records are under 1/4 each, its bytes. A record
  * larger than `bytes` alone is refused by HQ and set aside by the uploader.
  * Deterministic ids ("<store>-<first>-<last>"): a batch is the same batch
- * however often it is enqueued or sent.
+ * however often it is enqueued or sent. Fewer, larger batches: nothing is
+ * cut until `minRecords` records wait or the oldest waited `maxDelayMs`
+ * (HQ's cost per record is about 3x lower in batches of thousands than of
+ * tens); windows and levels due in sync_pending are moved in first.
  */
-export async function cutBatches(client: PoolClient, storeId: string, limits: BatchLimits): Promise<number> {
+export async function cutBatches(client: PoolClient, storeId: string, limits: BatchLimits, options: CutOptions = {}): Promise<number> {
   await advisoryXactLock(client, 'syncOutbox');
+  const now = options.now?.().toISOString() ?? null;
+  await movePendingDue(client, now, options.coalesceMs ?? 0);
+  const { rows: due } = await client.query<{ due: boolean }>(
+    `SELECT count(*) > 0 AND (count(*) >= $1 OR min(created_at) <= coalesce($2::timestamptz, now()) - make_interval(secs => $3::float8 / 1000)) AS due
+     FROM sync_outbox WHERE id > coalesce((SELECT max(last_id) FROM sync_batches), 0)`,
+    [Math.min(options.minRecords ?? 1, limits.records), now, options.maxDelayMs ?? 0],
+  );
+  if (!due[0]?.due) return 0;
   const large = Math.max(1, Math.floor(limits.bytes / 4));
   const span = Math.max(1, limits.bytes - large);
   const { rows } = await client.query<{ n: string }>(

@@ -5,7 +5,7 @@ import type { ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import type { SyncEnv } from './env.ts';
 import { HqClient } from './hq-client.ts';
-import { appendOutbox, backlog } from './outbox.ts';
+import { backlog, outboxWriters } from './outbox.ts';
 import { quarantineRefused } from './quarantine.ts';
 import { createApp } from './app.ts';
 import type { LinkState } from './routes/status.ts';
@@ -114,6 +114,9 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
       retentionDays: env.SYNC_RETENTION_DAYS,
       choreDeadlineMs: env.SYNC_CHORE_DEADLINE_MS,
+      coalesceMs: env.SYNC_COALESCE_MS,
+      batchMinRecords: env.SYNC_BATCH_MIN_RECORDS,
+      batchMaxDelayMs: env.SYNC_BATCH_MAX_DELAY_MS,
     });
     new Gauge({
       name: 'sync_backlog_records',
@@ -127,6 +130,8 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     // Records of another store (a shared demo broker) are not this store's to upload.
     const feed = <Data>(spec: TopicSpec<Data>, append: DataWriter<Data>, transactionIdOf?: (data: Data) => string) =>
       consumer({ spec, groupId: syncGroup(env.TOPIC_PREFIX, spec), maxBatchSize: 5000, sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS, quarantine: 'store', storeId: env.STORE_ID, registry, transactionIdOf, book: writeData(append, (r) => r.envelope.storeId === env.STORE_ID) });
+    // Windows and levels wait in sync_pending for their latest revision (SYNC_COALESCE_MS=0: straight into the outbox, every revision).
+    const appendOutbox = outboxWriters({ coalesce: env.SYNC_COALESCE_MS > 0 });
     const consumers: Array<Pick<ConsumerRunner<unknown>, 'start' | 'stop' | 'denied'>> = [
       feed(posTransactions, appendOutbox.transactions, (tx) => tx.transactionId),
       feed(salesAggregates, appendOutbox.aggregates),

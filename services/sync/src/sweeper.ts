@@ -5,7 +5,7 @@ import type { Logger } from '@tillstream/observability';
 import { appliedCatalogVersion, applyCatalog, markCatalogAcked } from './catalog.ts';
 import { HqUnavailable, type HqClient } from './hq-client.ts';
 import { dueManifestDays, recordManifest, storeManifest, type PosConsumer } from './manifests.ts';
-import { ackedThrough, backlog, cutBatches, pruneOutbox, unackedBatches, type BatchLimits } from './outbox.ts';
+import { ackedThrough, backlog, cutBatches, pruneOutbox, saveHqReads, unackedBatches, type BatchLimits } from './outbox.ts';
 import { releaseReplayedRefusals } from './quarantine.ts';
 import { pendingReplays, recordReplayRequest, sendReplay } from './replays.ts';
 import type { Uploader } from './uploader.ts';
@@ -29,6 +29,14 @@ export interface SweeperOptions {
   retentionDays: number;
   /** Longest a round waits for one chore; a chore past it goes on alone and is not started again until it ends. */
   choreDeadlineMs: number;
+  /** Windows and levels wait this long for newer revisions before they are cut (SYNC_COALESCE_MS). */
+  coalesceMs?: number;
+  /** Records are cut into batches once this many wait (SYNC_BATCH_MIN_RECORDS)... */
+  batchMinRecords?: number;
+  /** ...or once the oldest waited this long (SYNC_BATCH_MAX_DELAY_MS). */
+  batchMaxDelayMs?: number;
+  /** The cutter's clock; default the database's. */
+  now?: () => Date;
 }
 
 /**
@@ -100,6 +108,8 @@ export class Sweeper {
         },
       },
       { name: 'catalog', everyMs: o.catalogIntervalMs, run: () => this.catalog() },
+      // What HQ's views read: the granularities left out of the uploads once it said (kept in PostgreSQL).
+      { name: 'reads', everyMs: o.catalogIntervalMs, run: () => this.reads() },
       // What HQ takes in one upload: batches are cut below it (HQ may change it: asked as often as the catalog).
       { name: 'limits', everyMs: o.catalogIntervalMs, run: async () => void (await o.hq.limits()) },
       {
@@ -171,7 +181,14 @@ export class Sweeper {
 
   private async batches(): Promise<void> {
     const o = this.options;
-    const cut = await withTransaction(o.pool, (client) => cutBatches(client, o.storeId, batchLimits(o, o.hq.knownLimits)));
+    const cut = await withTransaction(o.pool, (client) =>
+      cutBatches(client, o.storeId, batchLimits(o, o.hq.knownLimits), {
+        coalesceMs: o.coalesceMs ?? 0,
+        minRecords: o.batchMinRecords ?? 1,
+        maxDelayMs: o.batchMaxDelayMs ?? 0,
+        ...(o.now ? { now: o.now } : {}),
+      }),
+    );
     if (cut > 0) o.logger.debug({ cut }, 'cut outbox into upload batches');
     await o.uploader.enqueue(await unackedBatches(o.pool));
   }
@@ -192,6 +209,13 @@ export class Sweeper {
     const o = this.options;
     for (const request of await o.hq.replayRequests()) await recordReplayRequest(o.pool, request);
     for (const request of await pendingReplays(o.pool)) await sendReplay(o, request);
+  }
+
+  /** Keeps what HQ declares it reads; an HQ that declares nothing (404) leaves the last declaration, or none, as it is. */
+  private async reads(): Promise<void> {
+    const o = this.options;
+    const reads = await o.hq.reads();
+    if (reads && (await saveHqReads(o.pool, reads))) o.logger.info({ granularities: reads.granularities, dimensions: reads.dimensions ?? 'all' }, 'HQ declared the sales windows it reads; only these are uploaded from now on');
   }
 
   private async catalog(): Promise<void> {

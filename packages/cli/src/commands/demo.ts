@@ -203,6 +203,9 @@ export function demoCommand(): Command {
                 HQ_TOKEN: hqToken,
                 HQ_CLIENT_CERT_FILE: clientCert.certFile,
                 HQ_CLIENT_KEY_FILE: clientCert.keyFile,
+                // A demo shows HQ's view within seconds; a store uploads windows and levels every 2 minutes (SYNC_COALESCE_MS).
+                SYNC_COALESCE_MS: '5000',
+                SYNC_BATCH_MAX_DELAY_MS: '1000',
               },
               store.ports.sync,
               manager,

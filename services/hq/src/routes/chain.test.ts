@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { HqReadsV1 } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
 import { bearer, kafkaServiceEnv, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreFetch, testTokens, waitFor } from '@tillstream/testing';
 import { hqEnv } from '../env.ts';
@@ -82,6 +83,12 @@ describe('HQ roles', () => {
     expect((await upload('/v1/stores/S001/limits', store)).status).toBe(200);
     expect((await upload('/v1/stores/S002/limits', store)).status).toBe(403);
     expect((await upload('/v1/stores/S001/limits', tokens['hq-admin'])).status).toBe(403);
+    // What HQ's views read (stores upload only those windows): to a store, as itself only.
+    const reads = await upload('/v1/stores/S001/reads', store);
+    expect(reads.status).toBe(200);
+    expect(HqReadsV1.parse(await reads.json())).toEqual({ granularities: ['day'], dimensions: ['store', 'sku', 'category'] });
+    expect((await upload('/v1/stores/S002/reads', store)).status).toBe(403);
+    expect((await get('/v1/stores/S001/reads', store)).status).toBe(401);
     expect((await get('/healthz')).status).toBe(200);
   });
 });

@@ -1,10 +1,11 @@
 import { Router, type Request } from 'express';
-import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type SyncLimits } from '@tillstream/contracts';
+import { BatchId, CatalogAckV1, DayManifestV1, HeartbeatV1, Identifier, MAX_BATCH_RECORDS, SyncBatchV1, type HqReads, type SyncLimits } from '@tillstream/contracts';
 import { classifyPgError, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, cardNumberProblem, findCardNumber, jsonBody, parseBody, pointer } from '@tillstream/http';
 import type { RequestHandler } from 'express';
 import { applyBatch, touchStore, type BatchProducer } from '../batches.ts';
 import { acknowledgeCatalog, latestCatalog } from '../catalog.ts';
+import { READ_DIMENSIONS, READ_GRANULARITIES } from '../queries.ts';
 import { openReplayRequests, receiveManifest } from '../reconcile.ts';
 import { storeCertificateAuth } from './store-certificates.ts';
 
@@ -52,6 +53,12 @@ export function storeRouter(deps: StoreRouteDeps): Router {
   router.get('/v1/stores/:storeId/limits', storeParam, certificate, auth, (_req, res) => {
     const limits: SyncLimits = { batchBodyBytes: deps.batchLimitBytes, batchRecords: MAX_BATCH_RECORDS };
     res.json(limits);
+  });
+
+  // What HQ's views read of the uploads: the store leaves out the sales windows of granularities and dimensions not named.
+  router.get('/v1/stores/:storeId/reads', storeParam, certificate, auth, (_req, res) => {
+    const reads: HqReads = { granularities: [...READ_GRANULARITIES], dimensions: [...READ_DIMENSIONS] };
+    res.json(reads);
   });
 
   const admit: RequestHandler[] = deps.admission ? [deps.admission] : [];
