@@ -12,7 +12,7 @@ import {
   type SalesFigures,
 } from '@tillstream/contracts';
 import { createPool, issueStoreToken, issueUserToken, withTransaction, type Pool } from '@tillstream/db';
-import { deleteTopics, ensureTopics } from '@tillstream/kafka';
+import { CLUSTER_PROFILES, deleteTopics, ensureTopics } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, freePort } from '@tillstream/testing';
 import { HqClient, PreparedJson } from '../services/sync/src/hq-client.ts';
 import { batchRecordsJson, cutBatches, outboxWriters, saveHqReads, unackedBatches } from '../services/sync/src/outbox.ts';
@@ -310,7 +310,7 @@ export async function uploadBench(): Promise<string> {
   const hqCluster = localKafka('hq');
   const hqKafka = hqCluster.client('bench-upload-hq');
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  await ensureTopics({ kafka: hqKafka, logger, prefix, specs: hqTopics });
+  await ensureTopics({ placement: CLUSTER_PROFILES['single-broker'], kafka: hqKafka, logger, prefix, specs: hqTopics });
   await hqCluster.grant('hq', prefix);
   const hqDb = await scratchDatabase('hq', 'hq');
   const hqPool = createPool({ connectionString: hqDb.url, logger, applicationName: 'bench', max: 1, connectionTimeoutMs: 60_000 });

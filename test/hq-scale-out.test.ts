@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PosTransactionV1, buildManifest, type PosTransaction } from '@tillstream/contracts';
 import { issueStoreToken } from '@tillstream/db';
+import type { LocalKafkaCredentials } from '@tillstream/infra';
 import {
   bearer,
   freePort,
@@ -15,9 +16,9 @@ import {
   startProcess,
   stopProcess,
   testDatabase,
-  testEnv,
   testHqTlsEnv,
   testKafka,
+  testKafkaCluster,
   testStoreFetch,
   testTokens,
   waitFor,
@@ -35,10 +36,12 @@ import {
  * taken inside the manifest's row lock, never overlaps another of its day).
  */
 
-/** The HQ Kafka cluster the test runs against: the shared HQ broker here; a 3-broker cluster fixture fits the same shape. */
+/** The HQ Kafka cluster the test runs against: a private 3-broker cluster (testKafkaCluster). */
 export interface HqKafkaUnderTest {
   brokers: string[];
-  /** Topic prefix under which hq.* topics exist (several partitions each). */
+  /** Its CA and SCRAM passwords. */
+  credentials: LocalKafkaCredentials;
+  /** Topic prefix under which hq.* topics exist (12 partitions each, 3 replicas). */
   prefix: string;
 }
 
@@ -106,7 +109,7 @@ async function scaleOut(hqDb: TestDatabase, kafka: HqKafkaUnderTest): Promise<vo
     const port = await freePort();
     const env = {
       ...testHqTlsEnv(),
-      ...kafkaServiceEnv('hq', { brokers: kafka.brokers }),
+      ...kafkaServiceEnv('hq', { brokers: kafka.brokers, credentials: kafka.credentials }),
       HQ_TOPIC_PREFIX: kafka.prefix,
       DATABASE_URL: hqDb.urlFor('hq'),
       PORT: String(port),
@@ -246,7 +249,10 @@ async function scaleOut(hqDb: TestDatabase, kafka: HqKafkaUnderTest): Promise<vo
 describe('HQ scaled out by role', () => {
   it('two API copies, two view processes (one killed and replaced mid-upload), two reconcilers: every store day complete, nothing doubled, no day verified twice at once', async () => {
     const hqDb = await testDatabase({ target: 'hq' });
-    const { prefix } = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
-    await scaleOut(hqDb, { brokers: testEnv.HQ_KAFKA_BROKERS, prefix });
+    // HQ's production shape: three brokers, RF 3, min.insync.replicas 2, 12 partitions per hq.* topic. Ports 21430-21435 are this suite's.
+    const cluster = await testKafkaCluster({ brokers: 3, portBase: 21_430 });
+    // The cluster and its data are deleted as a whole: no per-topic cleanup against a cluster already stopped.
+    const { prefix } = await testKafka({ brokers: cluster.brokers, cluster: 'hq', credentials: cluster.credentials, placement: cluster.placement, cleanup: () => undefined });
+    await scaleOut(hqDb, { brokers: cluster.brokers, credentials: cluster.credentials, prefix });
   }, 600_000);
 });
