@@ -99,7 +99,7 @@ export class OutboxPublisher {
     let failures = 0;
     while (this.running) {
       const held = this.options.holdWhile?.() ?? false;
-      if (held && !this.options.sources.some((s) => s.readWhileHeld)) {
+      if (held && !this.options.sources.some((s) => s.readWhileHeld !== undefined)) {
         await this.idle(this.options.pollMs ?? 1000);
         continue;
       }
