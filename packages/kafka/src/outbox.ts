@@ -26,6 +26,13 @@ export interface OutboxSource {
   /** Items per round for this source, instead of the publisher's `batchSize`. */
   batchSize?: number;
   /**
+   * The source builds every event itself from typed, constrained columns
+   * (no outside input), and its tests parse what it builds with the topic's
+   * schema: the producer does not validate each one again on send (the
+   * envelope is the producer's own). Default false: validated.
+   */
+  validated?: boolean;
+  /**
    * While the publisher holds (`holdWhile`, a catch-up), the items no later
    * batch is expected to restate (e.g. windows event time has moved well
    * past): published meanwhile, so the held backlog is small when the hold
@@ -60,7 +67,8 @@ export interface OutboxPublisherOptions {
  * Publishes a transactional outbox to Kafka, oldest first, then deletes what
  * the broker acknowledged. A crash between the two re-publishes: at least
  * once, in order per topic (compacted topics keep the latest; events carry
- * their own ids). Events are validated against their topic's schema on send.
+ * their own ids). Events are validated against their topic's schema on send
+ * (unless their source builds them from its own typed columns: `validated`).
  * One publisher per outbox (per service and store database).
  */
 export class OutboxPublisher {
@@ -159,7 +167,7 @@ export class OutboxPublisher {
         events.push({ storeId: this.options.storeId, data: row.data });
       }
       // One request in flight per producer: topics go one after the other, each in order.
-      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events);
+      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
       await source.acknowledge(rows);
       published += rows.length;
     }

@@ -273,6 +273,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext): OutboxSource {
   };
   return {
     batchSize: AGGREGATES_ROUND,
+    // Built by toAggregate from the windows' typed columns; aggregates-outbox.test.ts parses them with the topic's schema.
+    validated: true,
     read: (limit) => read(limit, false),
     readWhileHeld: (limit) => read(limit, true),
     // Records the acknowledged revisions, then unlists each slot that was not changed since it was read
