@@ -236,6 +236,9 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext): OutboxSource {
        LEFT JOIN LATERAL (
          SELECT ${aggregateColumns('$1')} FROM sales_aggregates a
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.revision > a.published_revision
+         -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
+         -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
+         OFFSET 0
        ) a ON true
        WHERE ($3::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($3::text, $4::text, $5::timestamp))
          AND (NOT $2::bool OR (s.granularity IN ('5m', '1h')
