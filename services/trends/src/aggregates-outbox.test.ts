@@ -97,7 +97,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
   it('while catching up, publishes only 5-minute and hourly slots event time has moved past; the rest when the hold ends', async () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
-    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, { publishWhileHeld: true });
     const client = await pool.connect();
     await client.query('BEGIN');
     await addToWindows(client, sumWindows([sale('2026-03-04T08:00:00Z', 'A', 10), sale('2026-03-04T12:00:00Z', 'B', 20)], 'UTC'));

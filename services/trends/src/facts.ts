@@ -212,12 +212,13 @@ const SETTLED = "interval '2 hours'";
  * listed in sales_aggregate_changes whose revision is above the one the
  * broker acknowledged, each at its latest revision. A round is one query:
  * listed slots in key order, each with its unpublished windows (or none,
- * then it is unlisted), `limit` windows or a few more to end on a whole slot. While
- * the consumer catches up, only slots event time has moved past are read
- * (readWhileHeld): they are published alongside the booking instead of
- * after it; one restated after all stays listed and is published again.
+ * then it is unlisted), `limit` windows or a few more to end on a whole slot.
+ * With `publishWhileHeld` (PUBLISH_SETTLED_WHILE_CATCHING_UP), while the
+ * consumer catches up, slots event time has moved past are read
+ * (readWhileHeld) and published alongside the booking instead of after it;
+ * one restated after all stays listed and is published again.
  */
-export function aggregatesOutbox(pool: Pool, ctx: TrendsContext): OutboxSource {
+export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publishWhileHeld?: boolean } = {}): OutboxSource {
   /** Unlists slots still at the change count they were read at (a slot restated since stays listed). */
   const unlist = async (slots: readonly Slot[]) => {
     if (slots.length === 0) return;
@@ -279,7 +280,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext): OutboxSource {
     // Built by toAggregate from the windows' typed columns; aggregates-outbox.test.ts parses them with the topic's schema.
     validated: true,
     read: (limit) => read(limit, false),
-    readWhileHeld: (limit) => read(limit, true),
+    ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),
     // Records the acknowledged revisions, then unlists each slot that was not changed since it was read
     // (an UPDATE waits for a consumer transaction holding a window, then sees its new revision).
     acknowledge: async (items) => {
