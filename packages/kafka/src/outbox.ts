@@ -23,6 +23,22 @@ export interface OutboxSource {
   acknowledge(items: OutboxItem[]): Promise<void>;
   /** How many items wait (for a metric). */
   backlog(): Promise<number>;
+  /** Items per round for this source, instead of the publisher's `batchSize`. */
+  batchSize?: number;
+  /**
+   * The source builds every event itself from typed, constrained columns
+   * (no outside input), and its tests parse what it builds with the topic's
+   * schema: the producer does not validate each one again on send (the
+   * envelope is the producer's own). Default false: validated.
+   */
+  validated?: boolean;
+  /**
+   * While the publisher holds (`holdWhile`, a catch-up), the items no later
+   * batch is expected to restate (e.g. windows event time has moved well
+   * past): published meanwhile, so the held backlog is small when the hold
+   * ends. A restatement after all is published again, as always.
+   */
+  readWhileHeld?(limit: number): Promise<OutboxItem[]>;
 }
 
 export interface OutboxPublisherOptions {
@@ -41,7 +57,8 @@ export interface OutboxPublisherOptions {
   /**
    * While this says so, publish nothing (e.g. while the service catches up
    * on a backlog: state restated by every batch is then published once, at
-   * the end, instead of after every batch).
+   * the end, instead of after every batch). Sources with `readWhileHeld`
+   * still publish what they say is final.
    */
   holdWhile?: () => boolean;
 }
@@ -50,7 +67,8 @@ export interface OutboxPublisherOptions {
  * Publishes a transactional outbox to Kafka, oldest first, then deletes what
  * the broker acknowledged. A crash between the two re-publishes: at least
  * once, in order per topic (compacted topics keep the latest; events carry
- * their own ids). Events are validated against their topic's schema on send.
+ * their own ids). Events are validated against their topic's schema on send
+ * (unless their source builds them from its own typed columns: `validated`).
  * One publisher per outbox (per service and store database).
  */
 export class OutboxPublisher {
@@ -88,12 +106,13 @@ export class OutboxPublisher {
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
-      if (this.options.holdWhile?.()) {
+      const held = this.options.holdWhile?.() ?? false;
+      if (held && !this.options.sources.some((s) => s.readWhileHeld !== undefined)) {
         await this.idle(this.options.pollMs ?? 1000);
         continue;
       }
       try {
-        const { published, full } = await this.publishRound();
+        const { published, full } = await this.publishRound(held);
         failures = 0;
         // A backlog (some source filled a whole round) goes out back to back; otherwise let a few
         // more commits gather so the next produce carries more.
@@ -130,13 +149,14 @@ export class OutboxPublisher {
     });
   }
 
-  /** Publishes one slice of each source: how many events, and whether a source had more waiting. */
-  private async publishRound(): Promise<{ published: number; full: boolean }> {
+  /** Publishes one slice of each source (while held, only what sources say is final): how many events, and whether a source had more waiting. */
+  private async publishRound(held: boolean): Promise<{ published: number; full: boolean }> {
     let published = 0;
     let full = false;
-    const batchSize = this.options.batchSize ?? 1000;
     for (const source of this.options.sources) {
-      const rows = await source.read(batchSize);
+      const batchSize = source.batchSize ?? this.options.batchSize ?? 1000;
+      if (held && !source.readWhileHeld) continue;
+      const rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
       if (rows.length >= batchSize) full = true;
       if (rows.length === 0) continue;
       const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
@@ -147,7 +167,7 @@ export class OutboxPublisher {
         events.push({ storeId: this.options.storeId, data: row.data });
       }
       // One request in flight per producer: topics go one after the other, each in order.
-      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events);
+      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
       await source.acknowledge(rows);
       published += rows.length;
     }

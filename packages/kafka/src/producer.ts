@@ -3,6 +3,7 @@ import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { TillstreamError, topicName, type TopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
 import { HEADER } from './headers.ts';
+import { keyPartition } from './murmur2.ts';
 
 export interface TypedProducerOptions {
   kafka: Kafka;
@@ -124,7 +125,9 @@ export class TypedProducer {
       createPartitioner: () => {
         const inner = Partitioners.DefaultPartitioner();
         return (args) => {
-          const partition = inner(args);
+          // A keyed record: the same murmur2 partition as kafkajs', in int32 arithmetic (murmur2.ts).
+          const { message } = args;
+          const partition = message.partition == null && message.key != null ? keyPartition(message.key, args.partitionMetadata.length) : inner(args);
           partitionOf.set(args.message, partition);
           return partition;
         };

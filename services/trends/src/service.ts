@@ -27,7 +27,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
     publishes: [salesAggregates, salesAnomalies],
-    outboxSources: (pool) => [aggregatesOutbox(pool, ctx)],
+    outboxSources: (pool) => [aggregatesOutbox(pool, ctx, { publishWhileHeld: env.PUBLISH_SETTLED_WHILE_CATCHING_UP })],
     // Windows restated by every batch (today's, the current hour's) go out at most once a second, at their latest revision.
     publishLingerMs: 1000,
     book: async (client, records) => {
