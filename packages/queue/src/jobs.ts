@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions, type QueueOptions, type WorkerOptions } from 'bullmq';
 import type { ErrorCode, JobCatalog, JobData } from '@tillstream/contracts';
 
@@ -49,6 +50,7 @@ export class TypedQueue<C extends JobCatalog> {
     options: QueueOptions,
   ) {
     this.bull = new Queue(name, options);
+    quietAfterClose(this.bull);
   }
 
   async add<N extends keyof C & string>(name: N, data: JobData<C, N>, opts?: JobsOptions): Promise<Job> {
@@ -74,7 +76,7 @@ export type JobHandlers<C extends JobCatalog, R = unknown> = { [N in keyof C & s
  * retried, never cast.
  */
 export function createTypedWorker<C extends JobCatalog, R = unknown>(name: string, catalog: C, handlers: JobHandlers<C, R>, options: WorkerOptions): Worker {
-  return new Worker(
+  return quietAfterClose(new Worker(
     name,
     async (job: Job) => {
       const jobName = job.name as keyof C & string;
@@ -82,5 +84,26 @@ export function createTypedWorker<C extends JobCatalog, R = unknown>(name: strin
       return handlers[jobName](data, job);
     },
     options,
-  );
+  ));
+}
+
+/**
+ * BullMQ's RedisConnection re-emits a failed first connect as 'error' from a
+ * promise handler (`initializing.catch(err => this.emit('error', err))`),
+ * but close() removes every listener first. Closing a worker or queue while
+ * Redis is away (sync's stop during an outage) therefore let the late
+ * ECONNREFUSED escape as an uncaught 'error' event and kill the process
+ * with exit code 1 instead of a clean stop (seen in test/sync-redis-outage;
+ * the upstream family of bugs: taskforcesh/bullmq#4656). An 'error' nobody
+ * listens to any more is dropped here: its connection is already closed,
+ * and while it is open the queue's or worker's own listeners get it as before.
+ */
+function quietAfterClose<T extends Queue | Worker>(owner: T): T {
+  const connections = [(owner as unknown as { connection?: EventEmitter }).connection, (owner as unknown as { blockingConnection?: EventEmitter }).blockingConnection];
+  for (const connection of connections) {
+    if (!connection) continue;
+    const emit = connection.emit.bind(connection);
+    connection.emit = (event: string | symbol, ...args: unknown[]) => (event === 'error' && connection.listenerCount('error') === 0 ? false : emit(event, ...args));
+  }
+  return owner;
 }
