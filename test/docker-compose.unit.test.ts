@@ -411,7 +411,7 @@ describe('the rules bite: each fails on a template that breaks it', () => {
     { t: hq, why: 'HQ as the admin principal', from: 'KAFKA_SASL_USERNAME: hq', to: `KAFKA_SASL_USERNAME: ${KAFKA_ADMIN_PRINCIPAL}`, expected: /hq connects to Kafka as "admin"/ },
     { t: hq, why: "the admin's password given to HQ", from: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq]', to: 'secrets: [chain_ca, hq_tls_cert, hq_tls_key, kafka_hq, pg_hq, kafka_admin]', expected: /secret kafka_admin is mounted by hq, kafka-hq-1, kafka-hq-2, kafka-hq-3, kafka-hq-provision/ },
     { t: hq, why: 'HQ on one replica', from: 'KAFKA_REPLICATION_FACTOR: 3', to: 'KAFKA_REPLICATION_FACTOR: 1', expected: /kafka-hq-1 must replicate its defaults and internal topics 3 times/ },
-    { t: hq, why: 'HQ given one broker to bootstrap from', from: '      HQ_KAFKA_BROKERS: kafka-hq-1:9092,kafka-hq-2:9092,kafka-hq-3:9092\n      KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n      KAFKA_SASL_USERNAME: hq', to: '      HQ_KAFKA_BROKERS: kafka-hq-1:9092\n      KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n      KAFKA_SASL_USERNAME: hq', expected: /hq must bootstrap from every node/ },
+    { t: hq, why: 'HQ given one broker to bootstrap from', from: '        HQ_KAFKA_BROKERS: kafka-hq-1:9092,kafka-hq-2:9092,kafka-hq-3:9092\n        KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n        KAFKA_SASL_USERNAME: hq', to: '        HQ_KAFKA_BROKERS: kafka-hq-1:9092\n        KAFKA_TLS_CA_FILE: /run/secrets/chain_ca\n        KAFKA_SASL_USERNAME: hq', expected: /hq must bootstrap from every node/ },
   ])('$t.file with $why', ({ t, from, to, expected }) => {
     expect(broken(t, from, to)).toMatch(expected);
   });
