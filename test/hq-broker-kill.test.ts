@@ -114,6 +114,9 @@ describe('HQ on a three-broker cluster', () => {
           HQ_URL: hq.url,
           HQ_TOKEN: token,
           SYNC_BATCH_RECORDS: '20',
+          // Windows and levels coalesce for 300 ms (not the default 5 minutes) and batches are cut at once, so HQ's views fill within the test.
+          SYNC_COALESCE_MS: '300',
+          SYNC_BATCH_MAX_DELAY_MS: '0',
           SWEEP_INTERVAL_MS: '200',
           MANIFEST_INTERVAL_MS: '500',
           HEARTBEAT_INTERVAL_MS: '500',
