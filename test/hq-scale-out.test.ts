@@ -200,7 +200,7 @@ async function scaleOut(hqDb: TestDatabase, kafka: HqKafkaUnderTest): Promise<vo
     },
     { timeoutMs: 120_000, message: `every store day to reconcile complete (logs: ${logDir})` },
   );
-  const { rows: [{ at: allComplete }] } = await hqDb.pool.query<{ at: Date }>('SELECT now() AS at');
+  const allComplete = (await hqDb.pool.query<{ at: Date }>('SELECT now() AS at')).rows[0]!.at;
   // Both reconcilers took work, and every day was verified several times over (re-verification of recent days).
   await waitFor(
     async () => {
@@ -221,8 +221,8 @@ async function scaleOut(hqDb: TestDatabase, kafka: HqKafkaUnderTest): Promise<vo
   // Every day stays complete: each re-verification since found it complete (a day being re-verified reads 'pending' meanwhile).
   const { rows: since } = await hqDb.pool.query<{ status: string }>('SELECT DISTINCT status FROM hq_verifications WHERE started_at > $1', [allComplete]);
   expect(since).toEqual([{ status: 'complete' }]);
-  const { rows: statuses } = await hqDb.pool.query<{ status: string }>("SELECT DISTINCT status FROM hq_manifests WHERE status NOT IN ('complete', 'pending')");
-  expect(statuses).toEqual([]);
+  const { rows: failing } = await hqDb.pool.query<{ status: string }>("SELECT DISTINCT status FROM hq_manifests WHERE status NOT IN ('complete', 'pending')");
+  expect(failing).toEqual([]);
 
   // Nothing doubled: each transaction once with its own figures, each day's aggregate on its last revision.
   for (const store of stores) {
