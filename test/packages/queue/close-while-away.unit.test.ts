@@ -17,7 +17,7 @@ async function closedPort(): Promise<number> {
 /** The first connect of each of the owner's BullMQ connections, settled (its failure swallowed here). */
 async function firstConnects(owner: object): Promise<void> {
   const internals = owner as { connection?: { initializing?: Promise<unknown> }; blockingConnection?: { initializing?: Promise<unknown> } };
-  await Promise.all([internals.connection?.initializing, internals.blockingConnection?.initializing].map((p) => p?.catch(() => undefined)));
+  for (const first of [internals.connection?.initializing, internals.blockingConnection?.initializing]) if (first) await first.catch(() => undefined);
   await new Promise((resolve) => setImmediate(resolve));
 }
 
