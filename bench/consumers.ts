@@ -438,7 +438,7 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
   const service = await startProcess(subject.main, { ...subject.env, ...env, ...localKafka().serviceEnv(subject.name), PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
   const ingest = await startProcess(
     'services/ingest/src/main.ts',
-    { ...env, ...localKafka().serviceEnv('ingest'), PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000' },
+    { ...env, ...localKafka().serviceEnv('ingest'), PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000', TERMINAL_TRANSACTIONS_PER_SECOND: '1000000' },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
     { readyHeaders: viewer },
   );
