@@ -194,7 +194,7 @@ export async function chainBench(): Promise<string> {
     await pool.query('VACUUM ANALYZE ' + tables.join(', '));
     storage = (
       await pool.query<{ table: string; rows: string; bytes: string }>(
-        `SELECT t AS table, (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I', t), false, true, '')))[1]::text AS rows, pg_total_relation_size(t) AS bytes FROM unnest($1::text[]) AS t`,
+        `SELECT t AS table, (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I', t), false, true, '')))[1]::text AS rows, coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(t::regclass)), pg_total_relation_size(t)) AS bytes FROM unnest($1::text[]) AS t`,
         [tables],
       )
     ).rows.map((r) => ({ table: r.table, rows: Number(r.rows), bytes: Number(r.bytes) }));
