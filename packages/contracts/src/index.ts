@@ -8,6 +8,7 @@ export * from './topics.ts';
 export * from './ingest-api.ts';
 export * from './inventory.ts';
 export * from './sales.ts';
+export * from './forecast.ts';
 export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';

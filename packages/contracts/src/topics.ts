@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { envelopeOf } from './envelope.ts';
+import { ForecastDemandV1, type ForecastDemand } from './forecast.ts';
 import { InventoryAlertV1, InventoryLevelV1, type InventoryAlert, type InventoryLevel } from './inventory.ts';
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
 import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
@@ -177,6 +178,25 @@ export const salesAnomalies = topic<SalesAnomaly, 'sales.anomaly.v1'>({
 });
 
 /**
+ * Demand forecasts per SKU, as the store computes them (forecast.ts).
+ * Compacted, keyed by store and SKU: the latest record of a SKU is its
+ * current forecast, so a new reader (inventory's replenishment, sync) gets
+ * every SKU's forecast by reading the topic from the start. A forecast is
+ * re-made at least hourly; a re-published one only replaces itself.
+ */
+export const forecastDemand = topic<ForecastDemand, 'forecast.demand.v1'>({
+  name: 'forecast.demand.v1',
+  schemaId: 'forecast.demand.v1',
+  envelope: envelopeOf('forecast.demand.v1', ForecastDemandV1),
+  key: (f) => `${f.storeId}|${f.sku}`,
+  partitions: 1,
+  cleanupPolicy: 'compact',
+  retentionMs: -1,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Demand forecast per SKU: next 7 days daily and hourly, with prediction intervals (compacted).',
+});
+
+/**
  * HQ's own cluster: what stores uploaded, re-keyed by store. HQ's API writes
  * each applied batch here; HQ's consumers build the chain views from it.
  * A batch re-sent after a crash may write a record twice: every HQ view
@@ -220,7 +240,7 @@ export const hqInventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
 export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts] as const;
 
 /** Every topic the store's services create and use. */
-export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies] as const;
+export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand] as const;
 
 /** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
 export function deadLetterTopicName(topicName: string): string {

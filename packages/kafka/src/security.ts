@@ -192,9 +192,10 @@ export function kafkaGrants(principal: KafkaPrincipal, prefix: string): KafkaGra
       // It writes the POS journal; it reads it back only at start (receipts of a process killed before it recorded them), with a throw-away group.
       return [topic(prefix, 'pos.transactions.v1', ['WRITE', 'READ']), groups(`${prefix}ingest.`, ['READ', 'DELETE'])];
     case 'inventory':
-      return [...reads(prefix, ['pos.transactions.v1']), topic(prefix, 'inventory.levels.v1', ['WRITE']), topic(prefix, 'inventory.alerts.v1', ['WRITE']), groups(`${prefix}inventory`)];
+      // It reads the store's demand forecasts for replenishment suggestions.
+      return [...reads(prefix, ['pos.transactions.v1', 'forecast.demand.v1']), topic(prefix, 'inventory.levels.v1', ['WRITE']), topic(prefix, 'inventory.alerts.v1', ['WRITE']), groups(`${prefix}inventory`)];
     case 'trends':
-      return [...reads(prefix, ['pos.transactions.v1']), topic(prefix, 'sales.aggregates.v1', ['WRITE']), topic(prefix, 'sales.anomalies.v1', ['WRITE']), groups(`${prefix}trends`)];
+      return [...reads(prefix, ['pos.transactions.v1']), topic(prefix, 'sales.aggregates.v1', ['WRITE']), topic(prefix, 'sales.anomalies.v1', ['WRITE']), topic(prefix, 'forecast.demand.v1', ['WRITE']), groups(`${prefix}trends`)];
     case 'sync':
       return [...reads(prefix, ['pos.transactions.v1', 'sales.aggregates.v1', 'inventory.levels.v1', 'inventory.alerts.v1']), groups(`${prefix}sync.`)];
     case 'hq':
