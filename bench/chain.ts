@@ -24,7 +24,38 @@ const SPEED = Number(process.env.BENCH_CHAIN_SPEED ?? 3);
 /** How long, after the stores close, HQ gets to absorb what is left before the size is called "did not keep up". */
 const DRAIN_S = Number(process.env.BENCH_CHAIN_DRAIN_S ?? 60);
 const PORT = Number(process.env.BENCH_CHAIN_PORT ?? 21_700);
-const logFile = join(tmpdir(), 'tillstream-bench-chain-hq.log');
+/**
+ * HQ's processes (BENCH_CHAIN_HQ): `all` is one process with every role;
+ * `api=2,views=1,reconciler=1` starts HQ by role (HQ_ROLES), the stores
+ * spread over the API processes (store i on the (i mod n)-th, as DNS round
+ * robin would), each process on a port of its own from BENCH_CHAIN_PORT.
+ */
+const HQ_LAYOUT = parseLayout(process.env.BENCH_CHAIN_HQ ?? 'all');
+const logDir = tmpdir();
+
+type HqRoleName = 'all' | 'api' | 'views' | 'reconciler';
+
+function parseLayout(text: string): Array<{ role: HqRoleName; port: number }> {
+  const layout: Array<{ role: HqRoleName; port: number }> = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [role, count = '1'] = part.split('=') as [string, string?];
+    if (!['all', 'api', 'views', 'reconciler'].includes(role) || !/^[1-9]\d*$/.test(count)) {
+      throw new Error(`BENCH_CHAIN_HQ: "${part}" is not <role>[=<processes>] with role all, api, views or reconciler (e.g. api=2,views=1,reconciler=1)`);
+    }
+    for (let i = 0; i < Number(count); i++) layout.push({ role: role as HqRoleName, port: PORT + layout.length });
+  }
+  const serving = layout.filter((p) => p.role === 'all' || p.role === 'api').length;
+  const roles = new Set(layout.map((p) => p.role));
+  if (serving === 0 || (!roles.has('all') && (!roles.has('views') || !roles.has('reconciler')))) {
+    throw new Error('BENCH_CHAIN_HQ needs at least one api (or all) process, and views and reconciler processes unless one runs all');
+  }
+  return layout;
+}
+
+const describeLayout = () =>
+  HQ_LAYOUT.length === 1 && HQ_LAYOUT[0]!.role === 'all'
+    ? 'One HQ process (all roles)'
+    : `HQ by role (BENCH_CHAIN_HQ): ${[...new Set(HQ_LAYOUT.map((p) => p.role))].map((r) => `${HQ_LAYOUT.filter((p) => p.role === r).length} ${r}`).join(', ')} processes`;
 
 interface SizeResult {
   stores: number;
@@ -45,8 +76,9 @@ async function count(pool: Pool, sql: string, params: unknown[]): Promise<number
 }
 
 /**
- * HQ absorbing a chain: a real HQ process (its own database, topics with a
- * prefix of its own, HTTPS with mutual TLS on BENCH_CHAIN_PORT) and, for each
+ * HQ absorbing a chain: real HQ processes (one with every role, or one per
+ * role as BENCH_CHAIN_HQ says; their own database, topics with a prefix of
+ * their own, HTTPS with mutual TLS from BENCH_CHAIN_PORT) and, for each
  * size, that many simulated stores (`simulateChain`, in this process) trading
  * a slice of their day at SPEED times real time. Measured per size: what HQ
  * acknowledged per second, HQ's CPU (from /proc) per store-day, view
@@ -66,29 +98,36 @@ export async function chainBench(): Promise<string> {
   const db = await scratchDatabase('chain', 'hq');
   const pool = createPool({ connectionString: db.url, logger, applicationName: 'bench-chain', max: 2 });
   const tls = await benchTls();
-  let hq: Awaited<ReturnType<typeof startProcess>> | undefined;
+  const hq: Array<Awaited<ReturnType<typeof startProcess>>> = [];
+  /** CPU of every HQ process (user + system, from /proc). */
+  const hqCpu = async () => (await Promise.all(hq.map((p) => cpuMillis(p.pid!)))).reduce((a, b) => a + b, 0);
   const results: SizeResult[] = [];
   let provisionS = NaN;
   let storage: Array<{ table: string; rows: number; bytes: number }> = [];
   try {
     const viewer = { authorization: `Bearer ${await issueUserToken(pool, { name: 'bench', role: 'hq-viewer' })}` };
-    const hqUrl = `https://127.0.0.1:${PORT}`;
-    hq = await startProcess(
-      'services/hq/src/main.ts',
-      {
-        ...kafka.serviceEnv('hq'),
-        HQ_TOPIC_PREFIX: prefix,
-        DATABASE_URL: db.url,
-        PORT: String(PORT),
-        LOG_LEVEL: 'warn',
-        TLS_CERT_FILE: tls.server.certFile,
-        TLS_KEY_FILE: tls.server.keyFile,
-        TLS_CLIENT_CA_FILE: tls.caFile,
-        OFFLINE_AFTER_SECONDS: '600',
-      },
-      `${hqUrl}/readyz`,
-      { logFile, readyHeaders: viewer },
-    );
+    for (const [n, { role, port }] of HQ_LAYOUT.entries()) {
+      hq.push(
+        await startProcess(
+          'services/hq/src/main.ts',
+          {
+            ...kafka.serviceEnv('hq'),
+            HQ_TOPIC_PREFIX: prefix,
+            DATABASE_URL: db.url,
+            PORT: String(port),
+            HQ_ROLES: role,
+            LOG_LEVEL: 'warn',
+            TLS_CERT_FILE: tls.server.certFile,
+            TLS_KEY_FILE: tls.server.keyFile,
+            TLS_CLIENT_CA_FILE: tls.caFile,
+            OFFLINE_AFTER_SECONDS: '600',
+          },
+          `https://127.0.0.1:${port}/readyz`,
+          { logFile: join(logDir, `tillstream-bench-chain-hq-${role}-${n}.log`), readyHeaders: viewer },
+        ),
+      );
+    }
+    const hqUrls = HQ_LAYOUT.filter((p) => p.role === 'all' || p.role === 'api').map((p) => `https://127.0.0.1:${p.port}`);
     // Every store identity once (the largest size's); a size plays the first n of them on a business day of its own.
     const allIds = chainStoreIds(Math.max(...SIZES), 'B');
     const provisioned = performance.now();
@@ -123,13 +162,13 @@ export async function chainBench(): Promise<string> {
           await sleep(250);
         }
       })();
-      const cpuBefore = await cpuMillis(hq.pid!);
+      const cpuBefore = await hqCpu();
       const bar = progressBar(`${size} stores (${profile.name}, ${HOURS} h of trading at ${SPEED}x): records acknowledged`);
       const daySeconds = (DEFAULT_SHAPE.tradingHours * 3600) / SPEED;
       const started = performance.now();
       let closedAt = NaN;
       const result = await simulateChain({
-        hqUrl,
+        hqUrl: hqUrls,
         stores,
         businessDay,
         profile,
@@ -174,7 +213,7 @@ export async function chainBench(): Promise<string> {
         await sleep(500);
       }
       viewsBar.done();
-      const hqCpuMs = (await cpuMillis(hq.pid!)) - cpuBefore;
+      const hqCpuMs = (await hqCpu()) - cpuBefore;
       await poller;
       results.push({
         stores: size,
@@ -199,7 +238,7 @@ export async function chainBench(): Promise<string> {
       )
     ).rows.map((r) => ({ table: r.table, rows: Number(r.rows), bytes: Number(r.bytes) }));
   } finally {
-    if (hq) await stopProcess(hq);
+    for (const p of hq) await stopProcess(p);
     await pool.end();
     await tls.close();
     await db.drop();
@@ -212,7 +251,7 @@ export async function chainBench(): Promise<string> {
   const perStoreDay = first ? first.tally.generated.records / storeDays(first.stores) : NaN;
   return [
     `${PROFILE} profile (BENCH_CHAIN_PROFILE): each store trades ${HOURS} h (BENCH_CHAIN_HOURS) of a ${DEFAULT_SHAPE.transactions.toLocaleString('en')}-sale, ${DEFAULT_SHAPE.tradingHours}-hour day at ${SPEED}x real time (BENCH_CHAIN_SPEED),`,
-    `then closes and sends its manifest; ~${Math.round(perStoreDay).toLocaleString('en')} records per store-day generated. One HQ process (all roles), HQ CPU from /proc.`,
+    `then closes and sends its manifest; ~${Math.round(perStoreDay).toLocaleString('en')} records per store-day generated. ${describeLayout()}, HQ CPU from /proc (every HQ process).`,
     `${Math.max(...SIZES)} store identities (client certificate + token each) provisioned in ${provisionS.toFixed(1)} s; each size plays the first n on a business day of its own.`,
     `Under load on a shared machine: indicative. HQ "kept up" when the stores' backlog did not grow over the second half of the play and everything was acknowledged within ${DRAIN_S} s of the close (BENCH_CHAIN_DRAIN_S).`,
     table(

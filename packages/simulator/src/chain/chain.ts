@@ -12,7 +12,8 @@ export interface ChainStore {
 }
 
 export interface ChainOptions {
-  hqUrl: string;
+  /** HQ's API; several (API processes without a load balancer in front): store i uploads to the (i mod n)-th, as DNS round robin would spread them. */
+  hqUrl: string | readonly string[];
   stores: readonly ChainStore[];
   businessDay: string;
   profile?: TrafficProfile;
@@ -125,8 +126,10 @@ export async function simulateChain(options: ChainOptions): Promise<ChainResult>
   /** How long to wait after HQ said "later": its Retry-After plus up to 20 % (as sync's retryDelayMs), else the base. */
   const later = (err: HqUnavailable) => Math.round((err.retryAfterMs ?? retry.baseMs) * (1 + 0.2 * Math.random()));
 
-  async function playStore(store: ChainStore, day: StoreDay): Promise<void> {
-    const hq = new HqClient({ url: options.hqUrl, storeId: store.storeId, token: store.token, ...(store.tls ? { tls: store.tls } : {}), timeoutMs: options.timeoutMs ?? 30_000, retry });
+  const hqUrls = typeof options.hqUrl === 'string' ? [options.hqUrl] : options.hqUrl;
+  if (hqUrls.length === 0) throw new Error('simulateChain needs at least one HQ URL');
+  async function playStore(store: ChainStore, day: StoreDay, index: number): Promise<void> {
+    const hq = new HqClient({ url: hqUrls[index % hqUrls.length]!, storeId: store.storeId, token: store.token, ...(store.tls ? { tls: store.tls } : {}), timeoutMs: options.timeoutMs ?? 30_000, retry });
     const queue: OutboxBatch[] = [];
     let queued = 0;
     let nextHeartbeat = performance.now() + Math.random() * heartbeatMs;
@@ -209,7 +212,7 @@ export async function simulateChain(options: ChainOptions): Promise<ChainResult>
   }
 
   try {
-    await Promise.all(options.stores.map((s, i) => playStore(s, days[i]!)));
+    await Promise.all(options.stores.map((s, i) => playStore(s, days[i]!, i)));
   } finally {
     clearInterval(progress);
   }

@@ -1,4 +1,4 @@
-import type { Granularity } from '@tillstream/contracts';
+import type { Dimension, Granularity } from '@tillstream/contracts';
 
 /**
  * What a store's sync uploads and how it cuts it into batches: the knobs
@@ -10,6 +10,8 @@ export interface TrafficProfile {
   name: string;
   /** Aggregate windows uploaded; the others are computed by the store and never leave it. */
   granularities: readonly Granularity[];
+  /** Dimensions of those windows uploaded (absent: all), as HQ's declaration of what it reads (HqReadsV1) narrows them. */
+  dimensions?: readonly Dimension[];
   /**
    * 0: every revision of a window and every stock level goes up as it
    * happens (today). Otherwise windows and levels are held and only the
@@ -39,20 +41,25 @@ export const TODAY: TrafficProfile = {
 };
 
 /**
- * The coalescing sync of issue 17 item 1 as modelled here: windows and
- * levels at their latest revision per key every 5 minutes, day windows
- * only (the only granularity HQ's views read today; add '1h' when a view
- * uses it), batches of up to 2,000 records,
- * transactions and alerts within 30 seconds. Align these with the
- * coalescing sync's defaults when it lands (SYNC_COALESCE_MS and friends).
+ * The coalescing sync (issue 17 item 1) with its defaults, as
+ * services/sync/src/env.ts sets them: windows and levels held in
+ * sync_pending and moved to the outbox at their latest revision every
+ * 5 minutes (SYNC_COALESCE_MS=300000); only what HQ declares it reads
+ * (GET /v1/stores/<id>/reads: day windows by store, SKU and category);
+ * a batch cut once 500 records wait (SYNC_BATCH_MIN_RECORDS; up to
+ * SYNC_BATCH_RECORDS=2000 in one) or once the oldest waited a minute
+ * (SYNC_BATCH_MAX_DELAY_MS=60000), modelled as a cut of everything
+ * pending every 60 store seconds. Transactions and alerts never wait in
+ * sync_pending, only for their batch.
  */
 export const COALESCED: TrafficProfile = {
   name: 'coalesced',
   granularities: ['day'],
+  dimensions: ['store', 'sku', 'category'],
   coalesceSeconds: 300,
-  batchMinRecords: 2000,
+  batchMinRecords: 500,
   batchMaxRecords: 2000,
-  flushSeconds: 30,
+  flushSeconds: 60,
 };
 
 export const PROFILES: Readonly<Record<string, TrafficProfile>> = { today: TODAY, coalesced: COALESCED };

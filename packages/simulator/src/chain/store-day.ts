@@ -95,6 +95,7 @@ export class StoreDay {
   private readonly dirtyLevels = new Map<number, InventoryLevel>();
   private readonly journal: ManifestTransaction[] = [];
   private readonly uploaded: ReadonlySet<Granularity>;
+  private readonly uploadedDimensions: ReadonlySet<SalesAggregate['dimension']> | undefined;
   private pending: Array<{ id: number; record: SyncRecord }> = [];
   private target: number;
   private nextOutboxId = 1;
@@ -112,6 +113,7 @@ export class StoreDay {
     this.endMs = Math.min(this.dayMs, (options.playedHours ?? shape.tradingHours) * 3_600_000);
     this.sequences = Array.from({ length: shape.terminals }, () => 0);
     this.uploaded = new Set(profile.granularities);
+    this.uploadedDimensions = profile.dimensions ? new Set(profile.dimensions) : undefined;
     this.target = this.drawTarget();
     this.nextSaleMs = this.saleTime(0);
     this.nextFlushMs = profile.flushSeconds * 1000;
@@ -310,7 +312,7 @@ export class StoreDay {
         apply(w.figures);
         w.revision += 1;
         w.updatedAt = at;
-        if (!this.uploaded.has(granularity)) continue;
+        if (!this.uploaded.has(granularity) || (this.uploadedDimensions && !this.uploadedDimensions.has(dimension))) continue;
         if (coalescing) this.dirtyWindows.add(w);
         else this.push(this.aggregateRecord(w));
       }

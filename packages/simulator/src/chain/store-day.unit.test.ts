@@ -41,7 +41,7 @@ describe('a simulated store-day', () => {
   });
 
   it("uploads, coalesced over the whole day, each window and each SKU's level once, at its last revision", () => {
-    const { day, records } = playDay({ ...COALESCED, granularities: ['day', '1h', '5m'], coalesceSeconds: 86_400 });
+    const { day, records } = playDay({ ...COALESCED, granularities: ['day', '1h', '5m'], dimensions: undefined, coalesceSeconds: 86_400 });
     const txs = ofStream(records, 'transaction').map((r) => r.data);
     expect(txs).toHaveLength(shape.transactions);
     const distinct = (values: string[]) => new Set(values).size;
@@ -67,7 +67,9 @@ describe('a simulated store-day', () => {
     expect(day.counts.alerts).toBe(today.alerts);
     expect(day.counts.records).toBeLessThan(today.records);
     const aggregates = ofStream(records, 'aggregate').map((r) => r.data);
-    expect(aggregates.every((a) => COALESCED.granularities.includes(a.granularity))).toBe(true);
+    // Only what HQ declares it reads: day windows by store, SKU and category.
+    expect(aggregates.every((a) => COALESCED.granularities.includes(a.granularity) && COALESCED.dimensions!.includes(a.dimension))).toBe(true);
+    expect(new Set(aggregates.map((a) => a.dimension))).toEqual(new Set(COALESCED.dimensions));
     const last = new Map<string, SalesAggregate>();
     for (const a of aggregates) {
       const key = `${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`;
