@@ -1,0 +1,17 @@
+export { crostonSba, initMstl, mstlEts, profileLevel, seasonalNaive, tsb, weekdayMean, weekdayProfile, type Method, type MethodContext, type Series } from './methods.ts';
+export {
+  METHODS,
+  foldOrigins,
+  forecastSku,
+  hourShares,
+  hourly,
+  normalQuantile,
+  seasonalScale,
+  storeWeekdayProfile,
+  type BacktestError,
+  type ForecastOptions,
+  type MethodName,
+  type PeriodForecast,
+  type SkuForecast,
+} from './forecast.ts';
+export { addDays, dailySeries, weekday, type DailySeries } from './series.ts';
