@@ -46,7 +46,7 @@ export function evaluateBakery(options: ForecastOptions = {}): ForecastEvaluatio
   for (const r of rows) {
     if (r.item === 'NONE') continue;
     let m = units.get(r.item);
-    if (!m) units.set(r.item, (m = new Map()));
+    if (!m) units.set(r.item, (m = new Map<string, number>()));
     m.set(r.date, (m.get(r.date) ?? 0) + 1);
     store.set(r.date, (store.get(r.date) ?? 0) + 1);
   }

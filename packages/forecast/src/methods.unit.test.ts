@@ -66,7 +66,7 @@ describe('weekly seasonal methods', () => {
     expect(f[0]!).toBeLessThan(38);
   });
   it('MSTL with closed days and too little history falls back instead of failing', () => {
-    const y: Series = [...weeks(4, [5, 5, 5, 5, 5, 9, 7])];
+    const y: (number | null)[] = [...weeks(4, [5, 5, 5, 5, 5, 9, 7])];
     y[10] = null;
     expect(mstlEts(y, 7, ctx).every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
     expect(mstlEts([1, 2, 3], 7, ctx)).toHaveLength(7);

@@ -79,7 +79,7 @@ export async function readHistory(db: Queryable, dataThrough: string, policy: Fo
       continue;
     }
     let m = skus.get(r.member);
-    if (!m) skus.set(r.member, (m = new Map()));
+    if (!m) skus.set(r.member, (m = new Map<string, number>()));
     m.set(r.day, num(r.units));
   }
   const week = () => Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
