@@ -1,6 +1,9 @@
 import { addDays, dailySeries, forecastSku, METHODS, seasonalScale, storeWeekdayProfile, type ForecastOptions, type Series } from '@tillstream/forecast';
+import { createPool } from '@tillstream/db';
 import { readBakeryCsv } from '@tillstream/simulator';
+import { DEFAULT_FORECAST_POLICY, runForecasts } from '@tillstream/trends';
 import { table } from './harness.ts';
+import { benchLogger, scratchDatabase } from './store-data.ts';
 
 /**
  * The forecasting module (packages/forecast, as the trends service runs it)
@@ -105,7 +108,65 @@ export function evaluateBakery(options: ForecastOptions = {}): ForecastEvaluatio
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-export function forecastBench(): Promise<string> {
+/**
+ * The trends service's forecasting round (runForecasts: read the windows,
+ * forecast, store and put in the outbox) on 2,000 SKUs with 26 weeks of day
+ * windows and 8 weeks of hourly ones, planted straight into a scratch store
+ * database: 400 SKUs selling every day with a weekly shape, 1,600 slow
+ * movers. CPU is this process's (user + system) over the round; PostgreSQL's
+ * is not counted.
+ */
+async function workerCpu(skus = 2000): Promise<string> {
+  const db = await scratchDatabase('forecast');
+  const pool = createPool({ connectionString: db.url, logger: benchLogger, applicationName: 'bench-forecast', max: 2 });
+  try {
+    const yesterday = addDays(new Date().toISOString().slice(0, 10), -1);
+    await pool.query('SELECT setseed(0.42)');
+    await pool.query(
+      `INSERT INTO sales_aggregates (granularity, dimension, member, window_start, units, transactions)
+       SELECT 'day', 'sku', 'SKU' || lpad(s::text, 5, '0'), d, u, u FROM (
+         SELECT s, d, CASE WHEN s <= $2 / 5
+           THEN round((3 + s % 37) * (CASE extract(dow FROM d) WHEN 6 THEN 1.8 WHEN 0 THEN 1.3 ELSE 0.8 END) * (0.6 + random() * 0.8))
+           ELSE CASE WHEN random() < 0.05 + (s % 10) * 0.05 THEN 1 + floor(random() * 3) ELSE 0 END END AS u
+         FROM generate_series(1, $2::int) s, generate_series($1::date - 181, $1::date, interval '1 day') d
+       ) x WHERE u > 0`,
+      [yesterday, skus],
+    );
+    await pool.query(
+      `INSERT INTO sales_aggregates (granularity, dimension, member, window_start, units, transactions)
+       SELECT 'day', 'store', 'all', window_start, sum(units), count(*) FROM sales_aggregates WHERE granularity = 'day' AND dimension = 'sku' GROUP BY window_start`,
+    );
+    await pool.query(
+      `INSERT INTO sales_aggregates (granularity, dimension, member, window_start, units, transactions)
+       SELECT '1h', 'sku', member, window_start + make_interval(hours => 8 + (hashtext(member) & 7) + h), units / 2, 1
+       FROM sales_aggregates, generate_series(0, 1) h WHERE granularity = 'day' AND dimension = 'sku' AND window_start > $1::date - 56`,
+      [yesterday],
+    );
+    await pool.query(
+      `INSERT INTO sales_aggregates (granularity, dimension, member, window_start, units, transactions)
+       SELECT '1h', 'store', 'all', window_start, sum(units), count(*) FROM sales_aggregates WHERE granularity = '1h' AND dimension = 'sku' GROUP BY window_start`,
+    );
+    const ctx = { storeId: 'S001', timeZone: 'UTC' };
+    const rounds: Array<Record<string, string | number>> = [];
+    for (let n = 1; n <= 2; n++) {
+      const cpu = process.cpuUsage();
+      const t0 = performance.now();
+      const round = await runForecasts(pool, ctx, DEFAULT_FORECAST_POLICY);
+      const used = process.cpuUsage(cpu);
+      rounds.push({ round: n, skus: round.skus, 'wall s': ((performance.now() - t0) / 1000).toFixed(1), 'CPU s (trends process)': ((used.user + used.system) / 1e6).toFixed(1), 'CPU ms per SKU': ((used.user + used.system) / 1000 / round.skus).toFixed(2) });
+    }
+    return `forecasting worker, ${skus} SKUs (${skus / 5} daily sellers, ${(skus * 4) / 5} slow movers), 182 days of day windows, ${DEFAULT_FORECAST_POLICY.folds} backtest folds per SKU (loaded machine):\n\n${table(rounds)}`;
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+}
+
+export async function forecastBench(): Promise<string> {
+  return `${await accuracy()}\n\n${await workerCpu(Number(process.env.BENCH_FORECAST_SKUS ?? 2000))}`;
+}
+
+function accuracy(): Promise<string> {
   const started = process.cpuUsage();
   const t0 = performance.now();
   const ev = evaluateBakery();

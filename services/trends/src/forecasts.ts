@@ -96,12 +96,22 @@ export async function readHistory(db: Queryable, dataThrough: string, policy: Fo
   return { from, open, store, skus, storeHours, skuHours };
 }
 
-/** Forecasts every SKU that sold in the history (pure given the windows read; `now` decides dataThrough = yesterday). */
-export function makeForecasts(history: Awaited<ReturnType<typeof readHistory>>, ctx: TrendsContext, dataThrough: string, issuedAt: string, policy: ForecastPolicy): ForecastDemand[] {
+/** SKUs forecast between two yields to the event loop (a SKU takes ~14 ms of CPU: the consumer and the API wait at most ~0.3 s). */
+const SKUS_PER_SLICE = 20;
+
+/**
+ * Forecasts every SKU that sold in the history (pure given the windows read;
+ * `dataThrough` is the last day they cover). CPU-bound (~14 ms a SKU on a
+ * loaded 2-core machine, BENCHMARKS.md): it yields to the event loop every
+ * SKUS_PER_SLICE SKUs so the consumer and the API go on meanwhile.
+ */
+export async function makeForecasts(history: Awaited<ReturnType<typeof readHistory>>, ctx: TrendsContext, dataThrough: string, issuedAt: string, policy: ForecastPolicy): Promise<ForecastDemand[]> {
   const wall = wallClock(ctx.timeZone);
   const storeSeries = dailySeries(history.from, dataThrough, history.open, history.store);
   const out: ForecastDemand[] = [];
+  let n = 0;
   for (const [sku, units] of history.skus) {
+    if (++n % SKUS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const sold = [...units].filter(([day, u]) => u > 0 && history.open.has(day)).map(([day]) => day);
     if (sold.length === 0) continue;
     // From the SKU's first sale: before it the SKU was not on sale, which is no evidence of zero demand.
@@ -140,7 +150,7 @@ export async function runForecasts(pool: Pool, ctx: TrendsContext, policy: Forec
     if (!(await tryAdvisorySessionLock(client, 'trendsForecast'))) return { ran: false, skus: 0, dataThrough };
     try {
       const history = await readHistory(client, dataThrough, policy);
-      const forecasts = makeForecasts(history, ctx, dataThrough, now.toISOString(), policy);
+      const forecasts = await makeForecasts(history, ctx, dataThrough, now.toISOString(), policy);
       await client.query('BEGIN');
       try {
         if (forecasts.length > 0) {
