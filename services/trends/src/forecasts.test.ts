@@ -3,7 +3,7 @@ import { forecastDemand, ForecastDemandV1, ForecastTop, type ForecastDemand } fr
 import { testServicePool } from '@tillstream/consumer-service/testing';
 import { tryAdvisorySessionLock, type Pool } from '@tillstream/db';
 import { addDays, weekday } from '@tillstream/forecast';
-import { readRecords, testDatabase, waitFor, type TestDatabase } from '@tillstream/testing';
+import { makeTransaction, readRecords, testDatabase, waitFor, type TestDatabase } from '@tillstream/testing';
 import type { TrendsContext } from './facts.ts';
 import { DEFAULT_FORECAST_POLICY, localHour, runForecasts } from './forecasts.ts';
 import { today } from './queries.ts';
@@ -126,5 +126,30 @@ describe('demand forecasts in the store', () => {
     const byKey = new Map(records.map((r) => [r.key, forecastDemand.envelope.parse(JSON.parse(r.value)).data]));
     expect([...byKey.keys()].sort()).toEqual(['S001|BREAD', 'S001|CAKE']);
     expect(byKey.get('S001|BREAD')).toEqual(f);
+  });
+
+  it('forecasts again once a backlog of past days has been booked (a catch-up), without waiting for the hour', async () => {
+    const trends = await testTrends({ FORECAST_MIN_GAP_MS: '0' });
+    const yesterday = addDays(today(ctx.timeZone), -1);
+    // The first round finds nothing to forecast; then a terminal's backlog of the last 3 weeks arrives.
+    await waitFor(() => trends.logs.some((l) => l.includes('demand forecasts made')), { timeoutMs: 30_000, message: 'the first round' });
+    expect((await trends.get('/v1/forecast/skus/SCONE')).status).toBe(404);
+    const backlog = Array.from({ length: 21 }, (_, k) => addDays(yesterday, -k)).map((day, k) =>
+      makeTransaction([{ sku: 'SCONE', quantity: 2 + (k % 3) }], { occurredAt: localHour(day, 9, ctx.timeZone), businessDay: day, sequenceNumber: k + 1 }),
+    );
+    await trends.publish(backlog);
+    await trends.caughtUp();
+    let forecast: ForecastDemand | undefined;
+    await waitFor(
+      async () => {
+        const res = await trends.get('/v1/forecast/skus/SCONE');
+        if (res.status === 200) forecast = ForecastDemandV1.parse(await res.json());
+        return forecast !== undefined;
+      },
+      { timeoutMs: 30_000, message: "SCONE's forecast after the catch-up" },
+    );
+    expect(forecast).toMatchObject({ sku: 'SCONE', dataThrough: yesterday, historyDays: 21 });
+    expect(forecast!.daily[0]!.mean).toBeGreaterThan(1.5);
+    expect(forecast!.daily[0]!.mean).toBeLessThan(4.5);
   });
 });
