@@ -1,4 +1,4 @@
-import { addDays, dailySeries, forecastSku, METHODS, seasonalScale, storeWeekdayProfile, type ForecastOptions, type Series } from '@tillstream/forecast';
+import { addDays, dailySeries, forecastSku, METHODS, seasonalScale, storeWeekdayProfile, tuneProfile, type ForecastOptions, type ProfileSettings, type Series } from '@tillstream/forecast';
 import { createPool } from '@tillstream/db';
 import { readBakeryCsv } from '@tillstream/simulator';
 import { DEFAULT_FORECAST_POLICY, runForecasts } from '@tillstream/trends';
@@ -8,8 +8,10 @@ import { benchLogger, scratchDatabase } from './store-data.ts';
 /**
  * The forecasting module (packages/forecast, as the trends service runs it)
  * on the bakery's real log: a rolling-origin backtest. Each origin trains on
- * the days before it only (the method picked per SKU by its own backtest on
- * those days) and forecasts the next 7; origins step a week, from the 8th
+ * the days before it only (the weekday profile's settings picked on every
+ * item's backtest before the origin, pooled, as the service does over its
+ * SKUs; then the method picked per SKU by its own backtest on those days) and
+ * forecasts the next 7; origins step a week, from the 8th
  * week on. Beside it, in the same run, the two baselines (seasonal naive:
  * same weekday last week; the mean of the last 4 same weekdays) and each
  * method alone. Daily WAPE (sum |error| / sum units) and MASE (|error| over
@@ -41,7 +43,7 @@ export interface ForecastEvaluation {
   days: number;
 }
 
-export function evaluateBakery(options: ForecastOptions = {}): ForecastEvaluation {
+export function evaluateBakery(options: ForecastOptions & { tune?: boolean } = {}): ForecastEvaluation {
   const rows = readBakeryCsv();
   const open = new Set(rows.map((r) => r.date));
   const units = new Map<string, Map<string, number>>();
@@ -63,6 +65,20 @@ export function evaluateBakery(options: ForecastOptions = {}): ForecastEvaluatio
   const overall = new Map<string, Tally>(competitors.map((c) => [c, tally()]));
   const perSku: ForecastEvaluation['perSku'] = [];
   let origins = 0;
+  // With `tune`: the profile settings per origin, picked on every item's days before it (as the service does over its SKUs).
+  const tuned = new Map<number, ProfileSettings>();
+  const settingsAt = (o: number): ProfileSettings | undefined => {
+    if (!options.tune) return undefined;
+    let t = tuned.get(o);
+    if (!t) {
+      const all = [...units.values()].map((m) => {
+        const s = dailySeries(from, through, open, m);
+        return { y: s.values.slice(0, o), ctx: { firstWeekday: s.firstWeekday, storeProfile: storeWeekdayProfile(storeSeries.values.slice(0, o), s.firstWeekday) } };
+      });
+      tuned.set(o, (t = tuneProfile(all, options)));
+    }
+    return t;
+  };
   for (const [item, sold] of top) {
     const series = dailySeries(from, through, open, units.get(item)!);
     const y = series.values;
@@ -73,7 +89,8 @@ export function evaluateBakery(options: ForecastOptions = {}): ForecastEvaluatio
       count++;
       const train: Series = y.slice(0, o);
       const ctx = { firstWeekday: series.firstWeekday, storeProfile: storeWeekdayProfile(storeSeries.values.slice(0, o), series.firstWeekday) };
-      const made = forecastSku(train, ctx, options);
+      const profile = settingsAt(o);
+      const made = forecastSku(train, ctx, { ...options, ...(profile ? { profile } : {}) });
       chosen[made.method] = (chosen[made.method] ?? 0) + 1;
       const scale = seasonalScale(train) ?? 1;
       const forecasts: Record<string, number[]> = { CHOSEN: made.daily.map((d) => d.mean) };
@@ -169,7 +186,7 @@ export async function forecastBench(): Promise<string> {
 function accuracy(): Promise<string> {
   const started = process.cpuUsage();
   const t0 = performance.now();
-  const ev = evaluateBakery();
+  const ev = evaluateBakery({ tune: true });
   const cpu = process.cpuUsage(started);
   const o = ev.overall;
   const better = Math.min(o.SEASONAL_NAIVE!.wape, o.WEEKDAY_MEAN_4!.wape);

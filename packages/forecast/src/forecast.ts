@@ -31,7 +31,60 @@ export interface ForecastOptions {
    * worse than the default alone (BENCHMARKS.md).
    */
   margin?: number;
+  /** The weekday profile method's settings (see tuneProfile); default profileLevel's (0.15, 8 weeks, 4 days). */
+  profile?: ProfileSettings;
 }
+
+/** Settings of the weekday profile x level method: level smoothing, weeks of profile, shrinkage toward the store's (days). */
+export interface ProfileSettings {
+  alpha: number;
+  weeks: number;
+  prior: number;
+}
+
+export const PROFILE_GRID: readonly ProfileSettings[] = [0.05, 0.1, 0.15, 0.25].flatMap((alpha) => [4, 8, 16].flatMap((weeks) => [0, 4, 12].map((prior) => ({ alpha, weeks, prior }))));
+
+/**
+ * The weekday profile method's settings for a whole store, picked on its
+ * SKUs' own past only: each setting of `grid` forecasts every SKU's backtest
+ * folds (as forecastSku's), and the one with the least absolute error over
+ * all of them together wins (pooled over SKUs: far less noisy than per SKU).
+ * Cheap (no MSTL): ~36 settings x folds x SKUs of microseconds.
+ */
+export function tuneProfile(skus: ReadonlyArray<{ y: Series; ctx: MethodContext }>, options: ForecastOptions = {}, grid: readonly ProfileSettings[] = PROFILE_GRID): ProfileSettings {
+  const total = grid.map(() => 0);
+  for (const { y, ctx } of skus) profileGridErrors(y, ctx, options, grid).forEach((e, k) => (total[k]! += e));
+  return bestProfile(total, grid);
+}
+
+/** One SKU's backtest absolute error under each setting of `grid` (what tuneProfile sums over a store's SKUs). */
+export function profileGridErrors(y: Series, ctx: MethodContext, options: ForecastOptions = {}, grid: readonly ProfileSettings[] = PROFILE_GRID): number[] {
+  const h = options.horizon ?? 7;
+  const origins = foldOrigins(y.length, h, options.folds ?? 6, options.minTrain ?? 28);
+  return grid.map((settings) => {
+    const method = profileLevel(settings.alpha, settings.weeks, settings.prior);
+    let error = 0;
+    for (const o of origins) {
+      const f = method(y.slice(0, o), h, ctx);
+      for (let j = 0; j < h; j++) {
+        const a = y[o + j];
+        if (a !== null && a !== undefined) error += Math.abs(f[j]! - a);
+      }
+    }
+    return error;
+  });
+}
+
+/** The setting with the least summed error (the default's when nothing was scored). */
+export function bestProfile(errors: readonly number[], grid: readonly ProfileSettings[] = PROFILE_GRID): ProfileSettings {
+  let best = -1;
+  errors.forEach((e, k) => {
+    if (e > 0 && (best < 0 || e < errors[best]!)) best = k;
+  });
+  return best < 0 ? { ...DEFAULT_PROFILE } : grid[best]!;
+}
+
+export const DEFAULT_PROFILE: ProfileSettings = { alpha: 0.15, weeks: 8, prior: 4 };
 
 export interface PeriodForecast {
   mean: number;
@@ -140,7 +193,8 @@ export function forecastSku(y: Series, ctx: MethodContext, options: ForecastOpti
     );
     return s;
   };
-  for (const name of candidates) scores.set(name, score(origins.map((o) => METHODS[name](y.slice(0, o), h, contextAt(ctx)))));
+  const methods: Record<BaseName, Method> = options.profile ? { ...METHODS, WEEKDAY_PROFILE: profileLevel(options.profile.alpha, options.profile.weeks, options.profile.prior) } : METHODS;
+  for (const name of candidates) scores.set(name, score(origins.map((o) => methods[name](y.slice(0, o), h, contextAt(ctx)))));
   const ranked = [...scores].filter(([, s]) => s.n > 0).sort((a, b) => a[1].absError - b[1].absError);
   let method: MethodName;
   let base: BaseName[];
@@ -178,7 +232,7 @@ export function forecastSku(y: Series, ctx: MethodContext, options: ForecastOpti
     const mean = open.reduce((a, b) => a + b, 0) / Math.max(1, open.length);
     error = { dailyRmse: round3(Math.sqrt(open.reduce((t, v) => t + (v - mean) ** 2, 0) / Math.max(1, open.length))), wape: null, mase: null, folds: 0 };
   }
-  const points = base.map((name) => METHODS[name](y, h, ctx));
+  const points = base.map((name) => methods[name](y, h, ctx));
   const daily = Array.from({ length: h }, (_, j) => {
     const mean = round3(points.reduce((t, p) => t + p[j]!, 0) / points.length);
     return { mean, lower: round3(Math.max(0, mean - z * error.dailyRmse)), upper: round3(mean + z * error.dailyRmse) };

@@ -1,6 +1,12 @@
 export { crostonSba, initMstl, mstlEts, profileLevel, seasonalNaive, tsb, weekdayMean, weekdayProfile, type Method, type MethodContext, type Series } from './methods.ts';
 export {
   METHODS,
+  PROFILE_GRID,
+  tuneProfile,
+  profileGridErrors,
+  bestProfile,
+  DEFAULT_PROFILE,
+  type ProfileSettings,
   foldOrigins,
   forecastSku,
   hourShares,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crostonSba, forecastSku, hourly, hourShares, mstlEts, normalQuantile, profileLevel, seasonalNaive, seasonalScale, tsb, weekdayMean, weekdayProfile, type Series } from './index.ts';
+import { crostonSba, forecastSku, PROFILE_GRID, tuneProfile, hourly, hourShares, mstlEts, normalQuantile, profileLevel, seasonalNaive, seasonalScale, tsb, weekdayMean, weekdayProfile, type Series } from './index.ts';
 
 // Weekday of index 0: Monday (1). A week: Mon..Sun.
 const ctx = { firstWeekday: 1 };
@@ -125,5 +125,19 @@ describe('helpers', () => {
     const hours = hourly({ mean: 10, lower: 5, upper: 15 }, sharesSparse[1]!);
     expect(hours.map((h) => h.hour)).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
     expect(hours[0]).toEqual({ hour: 8, mean: 1, lower: 0.5, upper: 1.5 });
+  });
+});
+
+describe('tuneProfile', () => {
+  it("picks the profile settings with the least backtest error over the store's SKUs together", () => {
+    // A level that steps up: fast smoothing and a short profile follow it best.
+    const stepped = Array.from({ length: 98 }, (_, i) => (i < 63 ? 10 : 30) * (i % 7 === 5 ? 2 : 1));
+    const grid = PROFILE_GRID.filter((g) => g.prior === 0 && g.weeks === 4);
+    expect(tuneProfile([{ y: stepped, ctx }], {}, grid).alpha).toBe(0.25);
+    // A flat level with noise: the slowest smoothing.
+    const noisy = Array.from({ length: 98 }, (_, i) => 10 + ((i * 7919) % 11) - 5);
+    expect(tuneProfile([{ y: noisy, ctx }], {}, grid).alpha).toBe(0.05);
+    // Nothing to score: the default.
+    expect(tuneProfile([{ y: [1, 2], ctx }])).toEqual({ alpha: 0.15, weeks: 8, prior: 4 });
   });
 });

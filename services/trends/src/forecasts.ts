@@ -1,6 +1,6 @@
 import { forecastDemand, type ForecastDemand, type ForecastTopItem } from '@tillstream/contracts';
 import { advisorySessionUnlock, tryAdvisorySessionLock, writeOutbox, type Pool, type Queryable } from '@tillstream/db';
-import { addDays, dailySeries, forecastSku, hourly, hourShares, storeWeekdayProfile, weekday } from '@tillstream/forecast';
+import { addDays, bestProfile, dailySeries, forecastSku, hourly, hourShares, PROFILE_GRID, profileGridErrors, storeWeekdayProfile, weekday, type ProfileSettings } from '@tillstream/forecast';
 import { OUTBOX_PUBLISHER, type TrendsContext } from './facts.ts';
 import { today } from './queries.ts';
 import { wallClock } from './windows.ts';
@@ -101,25 +101,41 @@ const SKUS_PER_SLICE = 20;
 
 /**
  * Forecasts every SKU that sold in the history (pure given the windows read;
- * `dataThrough` is the last day they cover). CPU-bound (~14 ms a SKU on a
- * loaded 2-core machine, BENCHMARKS.md): it yields to the event loop every
- * SKUS_PER_SLICE SKUs so the consumer and the API go on meanwhile.
+ * `dataThrough` is the last day they cover): first the weekday profile
+ * method's settings for the store, from all SKUs' backtests together
+ * (packages/forecast tuneProfile), then each SKU's method and forecast.
+ * CPU-bound (~14 ms a SKU on a loaded 2-core machine, BENCHMARKS.md): it
+ * yields to the event loop every SKUS_PER_SLICE SKUs so the consumer and the
+ * API go on meanwhile.
  */
 export async function makeForecasts(history: Awaited<ReturnType<typeof readHistory>>, ctx: TrendsContext, dataThrough: string, issuedAt: string, policy: ForecastPolicy): Promise<ForecastDemand[]> {
   const wall = wallClock(ctx.timeZone);
   const storeSeries = dailySeries(history.from, dataThrough, history.open, history.store);
-  const out: ForecastDemand[] = [];
-  let n = 0;
+  const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const skus: Array<{ sku: string; series: ReturnType<typeof dailySeries>; storeProfile: number[] }> = [];
   for (const [sku, units] of history.skus) {
-    if (++n % SKUS_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const sold = [...units].filter(([day, u]) => u > 0 && history.open.has(day)).map(([day]) => day);
     if (sold.length === 0) continue;
     // From the SKU's first sale: before it the SKU was not on sale, which is no evidence of zero demand.
     const first = sold.reduce((a, b) => (a < b ? a : b));
     const series = dailySeries(first, dataThrough, history.open, units);
     const offset = storeSeries.days.indexOf(first);
-    const storeProfile = storeWeekdayProfile(storeSeries.values.slice(offset), series.firstWeekday);
-    const made = forecastSku(series.values, { firstWeekday: series.firstWeekday, storeProfile }, { folds: policy.folds, level: policy.level });
+    skus.push({ sku, series, storeProfile: storeWeekdayProfile(storeSeries.values.slice(offset), series.firstWeekday) });
+  }
+  // The weekday profile method's settings for this store, from every SKU's backtest together (packages/forecast tuneProfile).
+  const options = { folds: policy.folds, level: policy.level };
+  const errors = PROFILE_GRID.map(() => 0);
+  for (let n = 0; n < skus.length; n++) {
+    if (n % (SKUS_PER_SLICE * 10) === SKUS_PER_SLICE * 10 - 1) await pause();
+    const { series, storeProfile } = skus[n]!;
+    profileGridErrors(series.values, { firstWeekday: series.firstWeekday, storeProfile }, options).forEach((e, k) => (errors[k]! += e));
+  }
+  const profile: ProfileSettings = bestProfile(errors);
+  const out: ForecastDemand[] = [];
+  for (let n = 0; n < skus.length; n++) {
+    if (n % SKUS_PER_SLICE === SKUS_PER_SLICE - 1) await pause();
+    const { sku, series, storeProfile } = skus[n]!;
+    const made = forecastSku(series.values, { firstWeekday: series.firstWeekday, storeProfile }, { ...options, profile });
     const shares = hourShares(history.skuHours.get(sku) ?? [], history.storeHours);
     const daily = made.daily.map((d, k) => ({ businessDay: addDays(dataThrough, k + 1), ...d }));
     out.push({
