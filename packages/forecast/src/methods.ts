@@ -111,8 +111,9 @@ export function profileLevel(alpha = 0.15, weeks = 8, prior = 4): Method {
  * smoothed separately (weight `alpha`, initialised with the first demand and
  * its interval) and the forecast per day is (1 - alpha/2) x size / interval.
  * Closed days are skipped (they are no evidence of zero demand). Small enough
- * to write here, unit-tested against a worked example; the npm packages for
- * it are unmaintained single-author ports (see packages/forecast/README.md).
+ * to write here, unit-tested against a worked example; augurs has no
+ * intermittent-demand model and no npm package for it turned up
+ * (packages/forecast/README.md).
  */
 export function crostonSba(alpha = 0.1): Method {
   return (y, h) => {
