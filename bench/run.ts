@@ -3,6 +3,7 @@ import { chainBench } from './chain.ts';
 import { durability } from './durability.ts';
 import { edgeBench } from './edge.ts';
 import { fairnessBench } from './fairness.ts';
+import { forecastBench } from './forecast.ts';
 import { ingestBench } from './ingest.ts';
 import { inventoryBench, trendsBench } from './consumers.ts';
 import { syncBench } from './sync.ts';
@@ -60,6 +61,10 @@ const BENCHES: Record<string, { about: string; run: () => Promise<string> }> = {
   'hq-storage': {
     about: "what one store-day (3,000 transactions x 3 lines, 2,000 SKUs) occupies in HQ's PostgreSQL (rows, bytes per table) and HQ's topics",
     run: () => hqStorageBench(),
+  },
+  forecast: {
+    about: "demand forecasts (packages/forecast) on the bakery's real log: rolling-origin backtest, WAPE and MASE per SKU and overall vs seasonal naive and the 4-week weekday mean (top 20 SKUs)",
+    run: () => forecastBench(),
   },
   upload: {
     about: 'one store-day uploaded to HQ as before (every revision, every granularity, a batch per sweep) vs coalesced: records, batches, bytes and HQ CPU per store-day',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IngestBatchResponse, IngestReceipt, MAX_BATCH_TRANSACTIONS } from './ingest-api.ts';
+import { ForecastDemandV1, ForecastTop } from './forecast.ts';
 import { AdjustmentRequest, GoodsReceiptRequest, ItemSettingsRequest, StockCountRequest, TransferRequest } from './inventory.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
@@ -172,6 +173,22 @@ export const salesApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/sales/top', summary: 'Top sellers by units or revenue: today, a business day, the last hour or 7 days', query: TopSellersQuery, responses: { 200: json('The top sellers', TopSellers) } },
   { method: 'GET', path: '/v1/sales/velocity', summary: 'Units in the last hour against the same hour of the previous 4 weeks', query: SalesVelocityQuery, responses: { 200: json('The velocity', SalesVelocity) } },
   { method: 'GET', path: '/v1/sales/anomalies', summary: 'Sales anomalies detected, newest first', query: SalesAnomaliesQuery, responses: { 200: json('The anomalies', SalesAnomalies) } },
+];
+
+// --- store API: demand forecasts (trends) ---------------------------------------------------
+
+export const ForecastTopQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(10) });
+
+/** Served by trends, and through the store API's port like /v1/sales (store-viewer and up). */
+export const forecastApi: readonly ApiOperation[] = [
+  {
+    method: 'GET',
+    path: '/v1/forecast/skus/:sku',
+    summary: "A SKU's demand forecast: the next 7 days, daily and hourly, with prediction intervals and the method's backtest error",
+    params: SkuParams,
+    responses: { 200: json('The latest forecast (as published on forecast.demand.v1)', ForecastDemandV1) },
+  },
+  { method: 'GET', path: '/v1/forecast/top', summary: 'The SKUs with the most forecast units over the next 7 days', query: ForecastTopQuery, responses: { 200: json('SKUs, most first', ForecastTop) } },
 ];
 
 // --- store API: sync ---------------------------------------------------------------

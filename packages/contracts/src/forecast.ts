@@ -72,3 +72,18 @@ export const ForecastDemandV1 = z.strictObject({
   }),
 });
 export type ForecastDemand = z.infer<typeof ForecastDemandV1>;
+
+/** One SKU in `GET /v1/forecast/top`: its forecast units over the next 7 days (the sum of the daily means and bounds). */
+export const ForecastTopItem = z.strictObject({
+  sku: Sku,
+  method: ForecastMethod,
+  next7Days: ForecastPeriod,
+  dailyRmse: z.number().min(0),
+  dataThrough: BusinessDay,
+  issuedAt: Rfc3339,
+});
+export type ForecastTopItem = z.infer<typeof ForecastTopItem>;
+
+/** `GET /v1/forecast/top`: the SKUs with the most forecast units over the next 7 days, most first. */
+export const ForecastTop = z.strictObject({ items: z.array(ForecastTopItem) }).meta({ id: 'ForecastTop' });
+export type ForecastTop = z.infer<typeof ForecastTop>;

@@ -21,6 +21,8 @@ export const LOCK_NAMESPACE = {
   inventoryCatalog: 5,
   /** One HQ process at a time keeps HQ's storage: partitions ahead, retention, pruning (HQ's storage.ts; session lock). */
   hqStorage: 6,
+  /** One trends process at a time makes the store's demand forecasts (trends' forecasts.ts; session lock). */
+  trendsForecast: 7,
 } as const;
 
 export type LockNamespace = keyof typeof LOCK_NAMESPACE;

@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Router } from 'express';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { HqDashboardSnapshot, StoreDashboardSnapshot, dashboardApi, hqApi, ingestApi, inventoryApi, salesApi, syncApi, type ApiOperation } from '@tillstream/contracts';
+import { HqDashboardSnapshot, StoreDashboardSnapshot, dashboardApi, forecastApi, hqApi, ingestApi, inventoryApi, salesApi, syncApi, type ApiOperation } from '@tillstream/contracts';
 import { allow, anonymous } from './auth.ts';
 import { forward } from './forward.ts';
 import { openApiDocument } from './openapi.ts';
@@ -70,8 +70,8 @@ describe('openApiDocument', () => {
   it("builds a valid OpenAPI 3.1 document (the specification's own JSON schema) for every service's API", async () => {
     const apis: Record<string, readonly ApiOperation[]> = {
       ingest: ingestApi,
-      store: [...inventoryApi, ...salesApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
-      trends: salesApi,
+      store: [...inventoryApi, ...salesApi, ...forecastApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
+      trends: [...salesApi, ...forecastApi],
       sync: syncApi,
       hq: [...hqApi, ...dashboardApi(HqDashboardSnapshot)],
     };

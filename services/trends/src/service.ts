@@ -1,32 +1,46 @@
-import { salesAggregates, salesAnomalies } from '@tillstream/contracts';
-import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
-import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
+import { forecastDemand, salesAggregates, salesAnomalies } from '@tillstream/contracts';
+import { repeatEvery, startConsumerService, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
+import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, aggregatesOutbox, recordSales, type TrendsContext } from './facts.ts';
+import { runForecasts, type ForecastPolicy } from './forecasts.ts';
+import { today } from './queries.ts';
 import { createApp } from './app.ts';
 
 export type TrendsService = RunningService;
 
+/** How often the forecasting worker checks whether a round is due (cheap: in memory). */
+const FORECAST_CHECK_MS = 5000;
+
 /**
  * The trends service: books every POS transaction into its sales windows
  * (effects and offset in one database transaction), detects anomalies as
- * event time moves past each hour, serves the sales part of the store API
- * and publishes aggregates and anomalies.
+ * event time moves past each hour, forecasts every SKU's demand at least
+ * every FORECAST_INTERVAL_MS and after a catch-up (forecasts.ts), serves the
+ * sales and forecast parts of the store API and publishes aggregates,
+ * anomalies and forecasts.
  */
 export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): Promise<TrendsService> {
   const registry = createMetricsRegistry({ service: OUTBOX_PUBLISHER });
   const transactions = new Counter({ name: 'trends_pos_transactions_total', help: 'POS transactions consumed, by outcome (booked, duplicate)', labelNames: ['outcome'], registers: [registry] });
   const restated = new Counter({ name: 'trends_windows_restated_total', help: 'Windows added to or restated, by granularity', labelNames: ['granularity'], registers: [registry] });
   const anomalies = new Counter({ name: 'trends_anomalies_total', help: 'Anomalies detected, by kind', labelNames: ['kind'], registers: [registry] });
+  const forecastRounds = new Counter({ name: 'trends_forecast_rounds_total', help: 'Forecasting rounds, by outcome (ran, skipped: another process held the lock)', labelNames: ['outcome'], registers: [registry] });
+  const forecastCpu = new Counter({ name: 'trends_forecast_cpu_seconds_total', help: "CPU time of this process's forecasting rounds (user + system)", registers: [registry] });
+  const forecastSkus = new Gauge({ name: 'trends_forecast_skus', help: 'SKUs forecast by the last round', registers: [registry] });
   const ctx: TrendsContext = { storeId: env.STORE_ID, timeZone: env.STORE_TIME_ZONE };
   const policy: AnomalyPolicy = { ...DEFAULT_POLICY, threshold: env.ANOMALY_THRESHOLD, weeks: env.ANOMALY_BASELINE_WEEKS };
+  const forecastPolicy: ForecastPolicy = { historyDays: env.FORECAST_HISTORY_DAYS, folds: env.FORECAST_FOLDS, level: env.FORECAST_INTERVAL_LEVEL, profileWeeks: 8 };
+  // When the forecasts are due: every FORECAST_INTERVAL_MS, and once a catch-up (or late data for a past day) has been booked.
+  const schedule = { lastRound: undefined as number | undefined, pastBookedAt: 0, catchingUp: false };
+  const workers: ServiceWorker[] = [];
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
-    publishes: [salesAggregates, salesAnomalies],
+    publishes: [salesAggregates, salesAnomalies, forecastDemand],
     outboxSources: (pool) => [aggregatesOutbox(pool, ctx, { publishWhileHeld: env.PUBLISH_SETTLED_WHILE_CATCHING_UP })],
     // Windows restated by every batch (today's, the current hour's) go out at most once a second, at their latest revision.
     publishLingerMs: 1000,
@@ -40,7 +54,40 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       transactions.inc({ outcome: 'duplicate' }, records.length - booked);
       for (const [granularity, n] of Object.entries(windows)) restated.inc({ granularity }, n);
       for (const a of found) anomalies.inc({ kind: a.kind });
+      // A full batch: more is waiting (a catch-up); the forecasts wait for its end.
+      schedule.catchingUp = records.length >= env.CONSUME_MAX_BATCH;
+      const now = today(ctx.timeZone);
+      if (booked > 0 && records.some((r) => r.envelope.data.businessDay < now)) schedule.pastBookedAt = Date.now();
     },
-    createApp: ({ pool, logger, registry, consuming }) => createApp({ pool, logger, registry, ctx, consuming }),
+    createApp: ({ pool, logger, registry, consuming, published }) => {
+      const log = logger.child({ component: 'forecast' });
+      const worker = repeatEvery(
+        Math.min(FORECAST_CHECK_MS, env.FORECAST_INTERVAL_MS),
+        async () => {
+          const now = Date.now();
+          const last = schedule.lastRound;
+          const due =
+            !schedule.catchingUp && (last === undefined || now - last >= env.FORECAST_INTERVAL_MS || (schedule.pastBookedAt >= last && now - last >= env.FORECAST_MIN_GAP_MS));
+          if (!due) return;
+          schedule.lastRound = now;
+          const cpu = process.cpuUsage();
+          const round = await runForecasts(pool, ctx, forecastPolicy).catch((err: unknown) => {
+            schedule.lastRound = last; // retried at the next check
+            throw err;
+          });
+          const used = process.cpuUsage(cpu);
+          forecastRounds.inc({ outcome: round.ran ? 'ran' : 'skipped' });
+          if (!round.ran) return;
+          forecastCpu.inc((used.user + used.system) / 1e6);
+          forecastSkus.set(round.skus);
+          published();
+          log.info({ skus: round.skus, dataThrough: round.dataThrough, cpuMs: Math.round((used.user + used.system) / 1000), ms: Date.now() - now }, 'demand forecasts made');
+        },
+        (err) => log.warn({ err }, 'cannot forecast now; retrying at the next check'),
+      );
+      workers.push({ name: 'forecast', stop: () => worker.stop() });
+      return createApp({ pool, logger, registry, ctx, consuming });
+    },
+    workers,
   });
 }
