@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IngestBatchResponse, IngestReceipt, MAX_BATCH_TRANSACTIONS } from './ingest-api.ts';
-import { AdjustmentRequest, GoodsReceiptRequest, ItemSettingsRequest, StockCountRequest, TransferRequest } from './inventory.ts';
+import { AdjustmentRequest, GoodsReceiptRequest, ItemSettingsRequest, PurchaseOrderRequest, StockCountRequest, TransferRequest } from './inventory.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import {
@@ -16,7 +16,10 @@ import {
   InventoryItemQuery,
   InventoryItemsPage,
   InventoryItemsQuery,
+  PurchaseOrderResult,
   QuarantineListing,
+  ReplenishmentPage,
+  ReplenishmentQuery,
   SalesAnomalies,
   SalesSummary,
   SalesTimeseries,
@@ -120,13 +123,29 @@ export const inventoryApi: readonly ApiOperation[] = [
   {
     method: 'PUT',
     path: '/v1/inventory/items/:sku/settings',
-    summary: "Set an item's reorder point, reorder quantity and maximum",
+    summary: "Set an item's reorder point, reorder quantity and maximum, and its replenishment settings (lead time, review period, pack size, minimum order, service level, reorder mode)",
     params: SkuParams,
     body: ItemSettingsRequest,
     responses: { 200: json('The item with its new settings', InventoryItem) },
     problems: ['UNPROCESSABLE'],
   },
-  stockOperation('/v1/inventory/receipts', 'Book a goods receipt', GoodsReceiptRequest),
+  stockOperation('/v1/inventory/receipts', 'Book a goods receipt (naming a purchase order closes it)', GoodsReceiptRequest),
+  {
+    method: 'POST',
+    path: '/v1/inventory/orders',
+    summary: 'Book a purchase order: expected receipts, on order until a goods receipt names it',
+    body: PurchaseOrderRequest,
+    headers: IDEMPOTENCY_KEY,
+    responses: { 201: json('Booked', PurchaseOrderResult), 200: json('Already booked with this key and body: the original result', PurchaseOrderResult, REPLAYED) },
+    problems: ['IDEMPOTENCY_KEY_REQUIRED', 'IDEMPOTENCY_IN_FLIGHT', 'IDEMPOTENCY_KEY_REUSED', 'UNPROCESSABLE'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/inventory/replenishment',
+    summary: 'Suggested orders per SKU (quantity, date) with why: forecast demand, safety stock, on hand, on order',
+    query: ReplenishmentQuery,
+    responses: { 200: json('A page of suggestions, in SKU order', ReplenishmentPage) },
+  },
   stockOperation('/v1/inventory/counts', 'Book a stock count', StockCountRequest),
   stockOperation('/v1/inventory/adjustments', 'Book an adjustment (damage, theft, expiry, found, correction)', AdjustmentRequest),
   stockOperation('/v1/inventory/transfers', 'Book a transfer to or from another store', TransferRequest),
