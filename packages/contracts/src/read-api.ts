@@ -117,7 +117,7 @@ export const PurchaseOrderResult = z
   .meta({ id: 'PurchaseOrderResult' });
 export type PurchaseOrderResult = z.infer<typeof PurchaseOrderResult>;
 
-export const ReplenishmentSuggestion = ReplenishmentSuggestionV1.meta({ id: 'ReplenishmentSuggestion' });
+const ReplenishmentSuggestion = ReplenishmentSuggestionV1.meta({ id: 'ReplenishmentSuggestion' });
 export const ReplenishmentPage = z.strictObject({ businessDay: BusinessDay, suggestions: z.array(ReplenishmentSuggestion), nextCursor: NextCursor }).meta({ id: 'ReplenishmentPage' });
 export type ReplenishmentPage = z.infer<typeof ReplenishmentPage>;
 

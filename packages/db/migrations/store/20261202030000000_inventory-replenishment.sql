@@ -44,12 +44,16 @@ CREATE TABLE inventory_purchase_orders (
   closed_at             timestamptz,
   PRIMARY KEY (reference, sku)
 );
+-- A purchase order's reference is its number: one order per reference (the database says so, not a look-then-insert).
+CREATE UNIQUE INDEX inventory_operations_purchase_order ON inventory_operations (reference) WHERE kind = 'PURCHASE_ORDER';
 CREATE INDEX inventory_purchase_orders_open ON inventory_purchase_orders (sku) WHERE status = 'OPEN';
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON inventory_forecasts, inventory_purchase_orders TO tillstream_inventory;
 
 -- Down Migration
 DROP TABLE inventory_purchase_orders;
+DELETE FROM inventory_operations WHERE kind = 'PURCHASE_ORDER';
+DROP INDEX inventory_operations_purchase_order;
 ALTER TABLE inventory_items DROP COLUMN lead_time_days, DROP COLUMN review_period_days, DROP COLUMN pack_size,
   DROP COLUMN minimum_order, DROP COLUMN service_level, DROP COLUMN reorder_mode;
 DROP TABLE inventory_forecasts;
