@@ -6,6 +6,7 @@ import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import {
   CatalogPublished,
   ChainReconciliation,
+  ChainReplenishment,
   ChainSalesByCategory,
   ChainSalesBySku,
   ChainSalesByStore,
@@ -227,6 +228,13 @@ export const ChainQuarantineQuery = z.strictObject({
   code: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+export const ChainReplenishmentQuery = z.strictObject({
+  storeId: Identifier.optional(),
+  sku: Sku.optional(),
+  due: z.enum(['today', 'all']).default('today').meta({ description: 'today: what each store is to order on its business day (default); all: every suggestion' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
+});
 export const ChainReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
 const StoreParams = z.strictObject({ storeId: Identifier });
@@ -259,6 +267,13 @@ export const hqApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/sales/skus', summary: "A business day's sales by SKU over the chain or one store", query: ChainMemberQuery, responses: { 200: json('SKUs, best first', ChainSalesBySku) } },
   { method: 'GET', path: '/v1/sales/categories', summary: "A business day's sales by category over the chain or one store", query: ChainMemberQuery, responses: { 200: json('Categories, best first', ChainSalesByCategory) } },
   { method: 'GET', path: '/v1/stock/:sku', summary: "A SKU's stock in every store", params: SkuParams, responses: { 200: json('Stock by store', StockAcrossStores) } },
+  {
+    method: 'GET',
+    path: '/v1/replenishment',
+    summary: "Every store's suggested orders (quantity, date, why), newest per store and SKU",
+    query: ChainReplenishmentQuery,
+    responses: { 200: json('Suggestions by store and SKU', ChainReplenishment) },
+  },
   { method: 'GET', path: '/v1/stores/health', summary: "Each store's link: last seen, backlog, sync lag, catalog version", responses: { 200: json('Stores', StoresHealth) } },
   { method: 'GET', path: '/v1/reconciliation', summary: "Each store day's completeness", query: ChainReconciliationQuery, responses: { 200: json('Store days', ChainReconciliation) } },
   { method: 'GET', path: '/v1/quarantine', summary: "Every store's quarantine and HQ's own dead letters", query: ChainQuarantineQuery, responses: { 200: json('Counts and entries', QuarantineListing) } },

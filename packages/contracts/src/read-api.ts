@@ -296,6 +296,12 @@ export const StockAcrossStores = z
   .meta({ id: 'StockAcrossStores' });
 export type StockAcrossStores = z.infer<typeof StockAcrossStores>;
 
+/** HQ's copy of every store's replenishment suggestions, as each store computed them (newest per store and SKU). */
+export const ChainReplenishment = z
+  .strictObject({ suggestions: z.array(ReplenishmentSuggestion), nextCursor: NextCursor })
+  .meta({ id: 'ChainReplenishment' });
+export type ChainReplenishment = z.infer<typeof ChainReplenishment>;
+
 export const StoreHealth = z
   .strictObject({
     storeId: z.string(),

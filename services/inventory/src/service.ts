@@ -1,4 +1,4 @@
-import { forecastDemand, inventoryAlerts, inventoryLevels, type ForecastDemand } from '@tillstream/contracts';
+import { forecastDemand, inventoryAlerts, inventoryLevels, inventoryReplenishment, type ForecastDemand } from '@tillstream/contracts';
 import { repeatEvery, startConsumerService, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
@@ -8,6 +8,7 @@ import { createInventoryMetrics } from './metrics.ts';
 import { storeDashboard } from './dashboard.ts';
 import { createApp } from './app.ts';
 import { storeForecasts } from './forecasts.ts';
+import { publishChangedSuggestions } from './suggestions.ts';
 
 export type InventoryService = RunningService;
 
@@ -27,7 +28,7 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
     env,
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
-    publishes: [inventoryLevels, inventoryAlerts],
+    publishes: [inventoryLevels, inventoryAlerts, inventoryReplenishment],
     book: async (client, records) => {
       const recorded = await recordPosTransactions(
         client,
@@ -70,6 +71,16 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         (err) => catalogLog.warn({ err }, 'cannot apply the catalog now; retrying'),
       );
       workers.push({ name: 'catalog', stop: () => catalog.stop() });
+      // Suggestions for HQ: each SKU's, when it changed, through the outbox (synced like the levels).
+      const replenishmentLog = logger.child({ component: 'replenishment' });
+      const replenishment = repeatEvery(
+        env.REPLENISHMENT_PUBLISH_MS,
+        async () => {
+          if ((await publishChangedSuggestions(pool, { storeId: env.STORE_ID, timeZone: env.STORE_TIME_ZONE, now: new Date() })) > 0) published();
+        },
+        (err) => replenishmentLog.warn({ err }, 'cannot publish replenishment suggestions now; retrying'),
+      );
+      workers.push({ name: 'replenishment', stop: () => replenishment.stop() });
       const board = storeDashboard({
         pool,
         storeId: env.STORE_ID,

@@ -1,5 +1,6 @@
-import { decimalToMilli, milliToQuantity, type ReorderMode, type ReplenishmentSuggestion } from '@tillstream/contracts';
-import type { Queryable } from '@tillstream/db';
+import { decimalToMilli, inventoryReplenishment, milliToQuantity, type ReorderMode, type ReplenishmentSuggestion } from '@tillstream/contracts';
+import { withTransaction, writeOutbox, type Pool, type Queryable } from '@tillstream/db';
+import { OUTBOX_PUBLISHER } from './ledger.ts';
 import { onOrder } from './operations.ts';
 import { suggestReplenishment, type ForecastFigures } from './replenishment.ts';
 
@@ -89,4 +90,31 @@ export async function replenishmentSuggestions(db: Queryable, options: Suggestio
     });
   });
   return options.dueToday ? suggestions.filter((s) => s.orderToday) : suggestions;
+}
+
+/** A suggestion without the time it was computed: what changed, if this differs. */
+const fingerprint = (s: ReplenishmentSuggestion) => JSON.stringify({ ...s, computedAt: undefined });
+
+/**
+ * Publishes (inventory.replenishment.v1, through the event outbox) each
+ * SKU's suggestion that differs from the one last published, remembering
+ * what it published in the same transaction; returns how many. Run every
+ * REPLENISHMENT_PUBLISH_MS: a SKU selling all day is published at most once
+ * per interval, and sync coalesces further before HQ.
+ */
+export async function publishChangedSuggestions(pool: Pool, options: { storeId: string; timeZone: string; now: Date }): Promise<number> {
+  return withTransaction(pool, async (client) => {
+    const suggestions = await replenishmentSuggestions(client, { storeId: options.storeId, today: businessDayAt(options.now, options.timeZone), now: options.now });
+    const { rows } = await client.query<{ sku: string; fingerprint: string }>('SELECT sku, fingerprint FROM inventory_replenishment_published');
+    const published = new Map(rows.map((r) => [r.sku, r.fingerprint]));
+    const changed = suggestions.filter((s) => published.get(s.sku) !== fingerprint(s));
+    if (changed.length === 0) return 0;
+    await writeOutbox(client, OUTBOX_PUBLISHER, changed.map((data) => ({ topic: inventoryReplenishment.name, data })));
+    await client.query(
+      `INSERT INTO inventory_replenishment_published AS p (sku, fingerprint) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (sku) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, published_at = now()`,
+      [changed.map((s) => s.sku), changed.map(fingerprint)],
+    );
+    return changed.length;
+  });
 }
