@@ -61,7 +61,15 @@ export interface ReplenishmentInput {
 export const PROJECTION_DAYS = 28;
 
 const DAY_MS = 86_400_000;
-const addDays = (day: string, days: number) => new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+// The calendar from the last `today` asked for: every SKU of one computation walks the same days,
+// and formatting a date is most of the cost per SKU.
+let calendar: { today: string; days: string[] } = { today: '', days: [] };
+function addDays(today: string, offset: number): string {
+  if (calendar.today !== today) calendar = { today, days: [] };
+  const { days } = calendar;
+  for (let i = days.length; i <= offset; i++) days.push(new Date(Date.parse(`${today}T00:00:00Z`) + i * DAY_MS).toISOString().slice(0, 10));
+  return days[offset]!;
+}
 
 /** Rounds to 3 decimals (quantities are exact to the thousandth everywhere else). */
 const q3 = (n: number) => Math.round(n * 1000) / 1000;
