@@ -5,7 +5,7 @@ import { bookedOffset, topicEnd } from '@tillstream/consumer-service/testing';
 import { TypedProducer } from '@tillstream/kafka';
 import { bearer, waitFor } from '@tillstream/testing';
 import { inverseNormalCdf, roundOrder } from '../replenishment.ts';
-import { businessDayAt } from '../suggestions.ts';
+import { businessDayAt, publishChangedSuggestions } from '../suggestions.ts';
 import { testInventory, type TestInventory } from '../testing.ts';
 
 const DAY_MS = 86_400_000;
@@ -53,7 +53,8 @@ const SETTINGS = { reorderPoint: 10, reorderQuantity: 24, maximum: 60 };
 
 describe('replenishment', () => {
   it('suggests from the latest forecast, the ledger and open orders, with why; a receipt naming the order closes it', async () => {
-    const inv = await testInventory();
+    // The service's own publishing round runs once at start (nothing to publish yet); this test calls it itself.
+    const inv = await testInventory({ REPLENISHMENT_PUBLISH_MS: '3600000' });
     expect((await send(inv, 'POST', '/v1/inventory/receipts', { reference: 'DN-1', lines: [{ sku: 'BREAD', quantity: 30 }] })).status).toBe(201);
     const put = await send(inv, 'PUT', '/v1/inventory/items/BREAD/settings', { ...SETTINGS, leadTimeDays: 2, reviewPeriodDays: 1, packSize: 6, minimumOrder: 12, serviceLevel: 0.95, reorderMode: 'FORECAST' }, null);
     expect(put.status).toBe(200);
@@ -88,6 +89,11 @@ describe('replenishment', () => {
     expect(onOrder.orderToday).toBe(false);
     // 48 falls by 12 a day: 36 after today, 24 after tomorrow, below 32.547: order the day after tomorrow.
     expect(onOrder.orderOn).toBe(day(2));
+    // For HQ: published once while it stays the same, again when it changes (here: a day later, its date moves).
+    const now = new Date();
+    expect(await publishChangedSuggestions(inv.db.pool, { storeId: 'S001', timeZone: 'UTC', now })).toBe(1);
+    expect(await publishChangedSuggestions(inv.db.pool, { storeId: 'S001', timeZone: 'UTC', now: new Date(now.getTime() + 1000) })).toBe(0);
+    expect(await publishChangedSuggestions(inv.db.pool, { storeId: 'S001', timeZone: 'UTC', now: new Date(now.getTime() + DAY_MS) })).toBe(1);
     const due = (await (await inv.get('/v1/inventory/replenishment?due=today')).json()) as ReplenishmentPage;
     expect(due.suggestions.map((x) => x.sku)).not.toContain('BREAD');
 
