@@ -45,7 +45,7 @@ export interface Chain {
  * and sync, trends, sync) and HQ, on the real brokers, PostgreSQL and Redis,
  * in this process; every service on a free port, stopped when the test ends.
  */
-export async function startChain(options: { ingest?: Record<string, string>; sync?: Record<string, string>; hq?: Record<string, string> } = {}): Promise<Chain> {
+export async function startChain(options: { ingest?: Record<string, string>; inventory?: Record<string, string>; sync?: Record<string, string>; hq?: Record<string, string> } = {}): Promise<Chain> {
   const hqDb = await testDatabase({ target: 'hq' });
   const hqKafka = await testKafka({ brokers: testEnv.HQ_KAFKA_BROKERS });
   const hqLog = capturingLogger('hq');
@@ -86,7 +86,7 @@ export async function startChain(options: { ingest?: Record<string, string>; syn
     { logger: syncLog.logger },
   );
   onTestFinished(() => sync.stop());
-  const inventory = await testInventory({ TRENDS_URL: trends.url, SYNC_URL: sync.url }, { db, kafka });
+  const inventory = await testInventory({ TRENDS_URL: trends.url, SYNC_URL: sync.url, ...options.inventory }, { db, kafka });
   const ingest = await testIngest({ TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000', ...options.ingest }, { db, kafka });
   const hqTokens = await testTokens(hqDb.pool, 'hq');
   const storeTokens = await testTokens(db.pool, 'store');

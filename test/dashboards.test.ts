@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { storeTopics } from '@tillstream/contracts';
+import { forecastDemand, storeTopics, type ReplenishmentPage } from '@tillstream/contracts';
+import { TypedProducer } from '@tillstream/kafka';
 import { issueStoreToken } from '@tillstream/db';
 import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
@@ -136,6 +137,36 @@ describe('dashboards in a browser', () => {
     expect(await text('alert-0')).toBe('negative');
     expect(await page.locator('#alerts tr').count()).toBe(4);
     expect(await page.locator('#sync').textContent()).toContain('sync service unavailable');
+
+    // What to order today: a forecast arrives for SKU-2 as trends publishes it, and the page's suggested order is the API's.
+    const forecasts = new TypedProducer({ kafka: kafka.kafka, logger: kafka.logger, source: 'trends', topicPrefix: kafka.prefix });
+    await forecasts.connect();
+    onTestFinished(() => forecasts.disconnect());
+    await inventory.send('PUT', '/v1/inventory/items/SKU-2/settings', { reorderPoint: null, reorderQuantity: null, maximum: null, leadTimeDays: 3, packSize: 4, reorderMode: 'FORECAST' });
+    const days = Array.from({ length: 7 }, (_, i) => new Date(Date.now() + i * 86_400_000).toISOString().slice(0, 10));
+    await forecasts.send(forecastDemand, [
+      {
+        storeId: 'S001',
+        data: {
+          storeId: 'S001',
+          sku: 'SKU-2',
+          method: 'WEEKDAY_PROFILE',
+          intervalLevel: 0.8,
+          issuedAt: new Date().toISOString(),
+          dataThrough: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
+          historyDays: 28,
+          daily: days.map((businessDay) => ({ businessDay, mean: 5, lower: 2, upper: 8 })),
+          hourly: [],
+          error: { dailyRmse: 1.5, wape: 0.3, mase: 0.9, folds: 3 },
+        },
+      },
+    ]);
+    const suggested = async () => ((await (await inventory.get('/v1/inventory/replenishment?due=today&sku=SKU-2')).json()) as ReplenishmentPage).suggestions[0];
+    await waitFor(async () => (await suggested())?.basis === 'FORECAST', { timeoutMs: 30_000, message: 'the forecast to reach inventory' });
+    const order = (await suggested())!;
+    expect(order.orderToday).toBe(true);
+    await shows('order-SKU-2', new Intl.NumberFormat('en-GB', { maximumFractionDigits: 3 }).format(order.quantity), 15_000);
+    expect(await text('why-SKU-2')).toBe(order.why.note);
     expect(await page.locator('canvas#hourly-chart').boundingBox()).not.toBeNull();
 
     // The store API is one front: /v1/sales is trends' own answer, /v1/sync says sync is not there.

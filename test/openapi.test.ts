@@ -88,6 +88,13 @@ function writeSamples(today: string, data: { transaction: { transactionId: strin
       problem: { body: { reorderPoint: 5, reorderQuantity: null, maximum: 3 }, status: 422 },
     },
     'POST /v1/inventory/receipts': { ok: [{ body: receipt, headers: key('openapi-receipt-2'), status: 201 }, { body: receipt, headers: key('openapi-receipt-2'), status: 200 }], problem: { body: receipt, status: 400 } },
+    'POST /v1/inventory/orders': {
+      ok: [
+        { body: { reference: 'PO-1', expectedOn: today, lines: [{ sku: 'SKU-1', quantity: 12 }] }, headers: key('openapi-order-1'), status: 201 },
+        { body: { reference: 'PO-1', expectedOn: today, lines: [{ sku: 'SKU-1', quantity: 12 }] }, headers: key('openapi-order-1'), status: 200 },
+      ],
+      problem: { body: { reference: 'PO-2', expectedOn: today, lines: [] }, headers: key('openapi-order-2'), status: 400 },
+    },
     'POST /v1/inventory/counts': { ok: [{ body: { reference: 'CT-1', lines: [{ sku: 'SKU-2', counted: 2 }] }, headers: key('openapi-count-1'), status: 201 }], problem: { body: { lines: [] }, headers: key('openapi-count-2'), status: 400 } },
     'POST /v1/inventory/adjustments': {
       ok: [{ body: { reason: 'DAMAGE', lines: [{ sku: 'SKU-1', quantity: -1 }] }, headers: key('openapi-adjustment-1'), status: 201 }],
@@ -298,7 +305,7 @@ describe('every service documents its API', () => {
     }
     expect(faults).toEqual([]);
     // Every write of every service: its success answers (replays included) and a refusal each.
-    expect(written).toBe(39);
+    expect(written).toBe(42);
     // Every JSON GET of every service (the store API's sales and sync twice: direct and through the store port).
     expect(validated).toBeGreaterThan(30);
     // Every GET that takes a query, refusing one it does not take.

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction } from '@tillstream/contracts';
+import { assertOwnStore, posTransactions, type AnyTopicSpec, type PosTransaction, type TopicSpec } from '@tillstream/contracts';
 import { outboxStore, type Pool, type PoolClient } from '@tillstream/db';
 import { OutboxPublisher, type ConsumedRecord, type OutboxSource } from '@tillstream/kafka';
 import { createMetricsRegistry, Gauge, Histogram, type Logger, type Registry } from '@tillstream/observability';
@@ -12,6 +12,22 @@ export interface ConsumerServiceContext {
   registry: Registry;
   /** Wakes the outbox publisher after a write outside the consumer (an API call). */
   published: () => void;
+}
+
+/**
+ * A topic a POS-consuming service books besides the POS topic (inventory:
+ * the store's demand forecasts): its own booking consumer, group
+ * "<the service's group>.<name>", effects and offset in one database
+ * transaction per batch, like the POS consumer. Only records of this store
+ * reach `book`.
+ */
+export interface ConsumerFeed<Data> {
+  /** "forecasts": the consumer group's suffix. */
+  name: string;
+  spec: TopicSpec<Data>;
+  book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
+  /** After the batch committed. */
+  afterCommit?(records: ConsumedRecord<Data>[]): void;
 }
 
 export interface ConsumerServiceDefinition<Booked> {
@@ -35,6 +51,9 @@ export interface ConsumerServiceDefinition<Booked> {
   book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<Booked>;
   /** After the batch committed (metrics). */
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
+  /** Further topics it books (each its own consumer). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous list; each feed books its own data
+  feeds?: ReadonlyArray<ConsumerFeed<any>>;
   /** The service's createApp: its API (siteApp with its routes), given the runtime's readiness check. */
   createApp(ctx: ConsumerServiceContext & RuntimeChecks): Express;
   /** Stopped first when the service stops (what holds connections open, such as live dashboards). */
@@ -107,12 +126,29 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
       },
     });
     let booked: Booked | undefined;
+    const feeds = (def.feeds ?? []).map((feed) =>
+      booking({
+        groupId: `${groupId}.${feed.name}`,
+        spec: feed.spec,
+        maxBatchSize: env.CONSUME_MAX_BATCH,
+        sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+        quarantine: 'store',
+        storeId: env.STORE_ID,
+        registry,
+        // Records of another store (a shared demo broker) are not this store's.
+        book: (client, records) => feed.book(client, records.filter((r) => r.envelope.storeId === env.STORE_ID)),
+        afterCommit: (records) => {
+          feed.afterCommit?.(records);
+          outbox.wake();
+        },
+      }),
+    );
 
     return {
       broker: {
         // What it reads and writes, and nothing else: its principal may not even see the other topics.
-        topics: [posTransactions, ...def.publishes],
-        consumers: [consumer],
+        topics: [posTransactions, ...(def.feeds ?? []).map((f) => f.spec), ...def.publishes],
+        consumers: [consumer, ...feeds],
         onConsuming: () => outbox.start(),
       },
       app: (checks) => def.createApp({ pool, logger, registry, published: () => outbox.wake(), ...checks }),

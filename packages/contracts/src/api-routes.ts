@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { IngestBatchResponse, IngestReceipt, MAX_BATCH_TRANSACTIONS } from './ingest-api.ts';
 import { ForecastDemandV1, ForecastTop } from './forecast.ts';
-import { AdjustmentRequest, GoodsReceiptRequest, ItemSettingsRequest, StockCountRequest, TransferRequest } from './inventory.ts';
+import { AdjustmentRequest, GoodsReceiptRequest, ItemSettingsRequest, PurchaseOrderRequest, StockCountRequest, TransferRequest } from './inventory.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import {
   CatalogPublished,
   ChainReconciliation,
+  ChainReplenishment,
   ChainSalesByCategory,
   ChainSalesBySku,
   ChainSalesByStore,
@@ -17,7 +18,10 @@ import {
   InventoryItemQuery,
   InventoryItemsPage,
   InventoryItemsQuery,
+  PurchaseOrderResult,
   QuarantineListing,
+  ReplenishmentPage,
+  ReplenishmentQuery,
   SalesAnomalies,
   SalesSummary,
   SalesTimeseries,
@@ -121,13 +125,29 @@ export const inventoryApi: readonly ApiOperation[] = [
   {
     method: 'PUT',
     path: '/v1/inventory/items/:sku/settings',
-    summary: "Set an item's reorder point, reorder quantity and maximum",
+    summary: "Set an item's reorder point, reorder quantity and maximum, and its replenishment settings (lead time, review period, pack size, minimum order, service level, reorder mode)",
     params: SkuParams,
     body: ItemSettingsRequest,
     responses: { 200: json('The item with its new settings', InventoryItem) },
     problems: ['UNPROCESSABLE'],
   },
-  stockOperation('/v1/inventory/receipts', 'Book a goods receipt', GoodsReceiptRequest),
+  stockOperation('/v1/inventory/receipts', 'Book a goods receipt (naming a purchase order closes it)', GoodsReceiptRequest),
+  {
+    method: 'POST',
+    path: '/v1/inventory/orders',
+    summary: 'Book a purchase order: expected receipts, on order until a goods receipt names it',
+    body: PurchaseOrderRequest,
+    headers: IDEMPOTENCY_KEY,
+    responses: { 201: json('Booked', PurchaseOrderResult), 200: json('Already booked with this key and body: the original result', PurchaseOrderResult, REPLAYED) },
+    problems: ['IDEMPOTENCY_KEY_REQUIRED', 'IDEMPOTENCY_IN_FLIGHT', 'IDEMPOTENCY_KEY_REUSED', 'UNPROCESSABLE'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/inventory/replenishment',
+    summary: 'Suggested orders per SKU (quantity, date) with why: forecast demand, safety stock, on hand, on order',
+    query: ReplenishmentQuery,
+    responses: { 200: json('A page of suggestions, in SKU order', ReplenishmentPage) },
+  },
   stockOperation('/v1/inventory/counts', 'Book a stock count', StockCountRequest),
   stockOperation('/v1/inventory/adjustments', 'Book an adjustment (damage, theft, expiry, found, correction)', AdjustmentRequest),
   stockOperation('/v1/inventory/transfers', 'Book a transfer to or from another store', TransferRequest),
@@ -225,6 +245,13 @@ export const ChainQuarantineQuery = z.strictObject({
   code: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+export const ChainReplenishmentQuery = z.strictObject({
+  storeId: Identifier.optional(),
+  sku: Sku.optional(),
+  due: z.enum(['today', 'all']).default('today').meta({ description: 'today: what each store is to order on its business day (default); all: every suggestion' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
+});
 export const ChainReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
 const StoreParams = z.strictObject({ storeId: Identifier });
@@ -257,6 +284,13 @@ export const hqApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/sales/skus', summary: "A business day's sales by SKU over the chain or one store", query: ChainMemberQuery, responses: { 200: json('SKUs, best first', ChainSalesBySku) } },
   { method: 'GET', path: '/v1/sales/categories', summary: "A business day's sales by category over the chain or one store", query: ChainMemberQuery, responses: { 200: json('Categories, best first', ChainSalesByCategory) } },
   { method: 'GET', path: '/v1/stock/:sku', summary: "A SKU's stock in every store", params: SkuParams, responses: { 200: json('Stock by store', StockAcrossStores) } },
+  {
+    method: 'GET',
+    path: '/v1/replenishment',
+    summary: "Every store's suggested orders (quantity, date, why), newest per store and SKU",
+    query: ChainReplenishmentQuery,
+    responses: { 200: json('Suggestions by store and SKU', ChainReplenishment) },
+  },
   { method: 'GET', path: '/v1/stores/health', summary: "Each store's link: last seen, backlog, sync lag, catalog version", responses: { 200: json('Stores', StoresHealth) } },
   { method: 'GET', path: '/v1/reconciliation', summary: "Each store day's completeness", query: ChainReconciliationQuery, responses: { 200: json('Store days', ChainReconciliation) } },
   { method: 'GET', path: '/v1/quarantine', summary: "Every store's quarantine and HQ's own dead letters", query: ChainQuarantineQuery, responses: { 200: json('Counts and entries', QuarantineListing) } },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AlertType, InventoryAlertV1, MovementKind, StockState } from './inventory.ts';
+import { AlertType, InventoryAlertV1, MovementKind, ReorderMode, ReplenishmentSuggestionV1, StockState } from './inventory.ts';
 import { BusinessDay, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import { SalesAnomalyV1, SalesFigures } from './sales.ts';
@@ -32,6 +32,13 @@ export const InventoryItem = z
       reorderPoint: z.number().nullable(),
       reorderQuantity: z.number().nullable(),
       maximum: z.number().nullable(),
+      /** Replenishment settings (null: not set, REPLENISHMENT_DEFAULTS apply). */
+      leadTimeDays: z.number().int().nullable(),
+      reviewPeriodDays: z.number().int().nullable(),
+      packSize: z.number().nullable(),
+      minimumOrder: z.number().nullable(),
+      serviceLevel: z.number().nullable(),
+      reorderMode: ReorderMode,
       /** The store manager who set them last (null for settings from HQ's catalog). */
       updatedBy: z.string().nullable(),
     }),
@@ -95,6 +102,25 @@ export const StockOperationResult = z
   .meta({ id: 'StockOperationResult' });
 export type StockOperationResult = z.infer<typeof StockOperationResult>;
 
+export const PurchaseOrderResult = z
+  .strictObject({
+    operationId: z.string(),
+    kind: z.literal('PURCHASE_ORDER'),
+    idempotencyKey: z.string(),
+    reference: z.string(),
+    supplier: z.string().nullable(),
+    expectedOn: BusinessDay,
+    recordedAt: Timestamp,
+    /** Each line with what the SKU now has on order (open lines of every order). */
+    lines: z.array(z.strictObject({ sku: z.string(), quantity: z.number(), onOrder: z.number() })),
+  })
+  .meta({ id: 'PurchaseOrderResult' });
+export type PurchaseOrderResult = z.infer<typeof PurchaseOrderResult>;
+
+const ReplenishmentSuggestion = ReplenishmentSuggestionV1.meta({ id: 'ReplenishmentSuggestion' });
+export const ReplenishmentPage = z.strictObject({ businessDay: BusinessDay, suggestions: z.array(ReplenishmentSuggestion), nextCursor: NextCursor }).meta({ id: 'ReplenishmentPage' });
+export type ReplenishmentPage = z.infer<typeof ReplenishmentPage>;
+
 // Query strings of the inventory API.
 
 /** A query parameter listing values separated by commas ("low,out"), each one checked. */
@@ -116,6 +142,12 @@ export const InventoryAlertsQuery = z.strictObject({
   cursor: z.string().max(400).regex(/^[\w-]+$/).optional(),
 });
 export const InventoryItemQuery = z.strictObject({ movements: z.coerce.number().int().min(0).max(200).default(20) });
+export const ReplenishmentQuery = z.strictObject({
+  due: z.enum(['today', 'all']).default('all').meta({ description: 'today: only what to order today; all: every SKU with something to suggest from' }),
+  sku: Sku.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(200).regex(/^[\w-]+$/).optional(),
+});
 
 // --- sales (trends) ------------------------------------------------------------
 
@@ -264,6 +296,12 @@ export const StockAcrossStores = z
   .meta({ id: 'StockAcrossStores' });
 export type StockAcrossStores = z.infer<typeof StockAcrossStores>;
 
+/** HQ's copy of every store's replenishment suggestions, as each store computed them (newest per store and SKU). */
+export const ChainReplenishment = z
+  .strictObject({ suggestions: z.array(ReplenishmentSuggestion), nextCursor: NextCursor })
+  .meta({ id: 'ChainReplenishment' });
+export type ChainReplenishment = z.infer<typeof ChainReplenishment>;
+
 export const StoreHealth = z
   .strictObject({
     storeId: z.string(),
@@ -316,6 +354,8 @@ export const StoreDashboardSnapshot = z
     anomalies: z.array(SalesAnomalyV1).nullable(),
     sync: SyncStatus.nullable(),
     stock: z.array(InventoryItem),
+    /** What to order today, with why (GET /v1/inventory/replenishment?due=today). */
+    replenishment: z.array(ReplenishmentSuggestion),
     alerts: z.array(InventoryAlertV1),
     quarantine: QuarantineListing,
   })

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { envelopeOf } from './envelope.ts';
 import { ForecastDemandV1, type ForecastDemand } from './forecast.ts';
-import { InventoryAlertV1, InventoryLevelV1, type InventoryAlert, type InventoryLevel } from './inventory.ts';
+import { InventoryAlertV1, InventoryLevelV1, ReplenishmentSuggestionV1, type InventoryAlert, type InventoryLevel, type ReplenishmentSuggestion } from './inventory.ts';
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
 import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
 
@@ -197,6 +197,25 @@ export const forecastDemand = topic<ForecastDemand, 'forecast.demand.v1'>({
 });
 
 /**
+ * Replenishment suggestions per SKU (what to order, when, and why), as the
+ * inventory service computes them from forecasts, its ledger and open
+ * purchase orders. Compacted, key = SKU: the latest suggestion of each SKU.
+ * Published when a SKU's suggestion changed (at most once per
+ * REPLENISHMENT_PUBLISH_MS), for HQ (through sync).
+ */
+export const inventoryReplenishment = topic<ReplenishmentSuggestion, 'inventory.replenishment.v1'>({
+  name: 'inventory.replenishment.v1',
+  schemaId: 'inventory.replenishment.v1',
+  envelope: envelopeOf('inventory.replenishment.v1', ReplenishmentSuggestionV1),
+  key: (s) => s.sku,
+  partitions: 1,
+  cleanupPolicy: 'compact',
+  retentionMs: -1,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Latest replenishment suggestion per SKU: quantity, order date and why (compacted).',
+});
+
+/**
  * HQ's own cluster: what stores uploaded, re-keyed by store. HQ's API writes
  * each applied batch here; HQ's consumers build the chain views from it.
  * A batch re-sent after a crash may write a record twice: every HQ view
@@ -236,11 +255,19 @@ export const hqInventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
   description: "Every store's stock alerts.",
 });
 
+export const hqInventoryReplenishment = topic<ReplenishmentSuggestion, 'inventory.replenishment.v1'>({
+  ...inventoryReplenishment,
+  name: 'hq.inventory.replenishment.v1',
+  key: (r) => `${r.storeId}|${r.sku}`,
+  partitions: 3,
+  description: "Every store's latest replenishment suggestion per SKU (compacted, key store|sku).",
+});
+
 /** Every topic of HQ's cluster. */
-export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts] as const;
+export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts, hqInventoryReplenishment] as const;
 
 /** Every topic the store's services create and use. */
-export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand] as const;
+export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand, inventoryReplenishment] as const;
 
 /** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
 export function deadLetterTopicName(topicName: string): string {

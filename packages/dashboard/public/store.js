@@ -1,6 +1,6 @@
 // Store dashboard: today's sales against the same weekday last week, top
-// sellers, low and out-of-stock items, the latest stock alerts, anomalies,
-// the link to HQ, the quarantine. Snapshot
+// sellers, what to order today (with why), low and out-of-stock items, the
+// latest stock alerts, anomalies, the link to HQ, the quarantine. Snapshot
 // from the store API's GET /v1/dashboard (null parts: that service is away),
 // shaped as StoreDashboardSnapshot in packages/contracts/src/read-api.ts (trends'
 // and sync's own answer shapes; test/openapi.test.ts checks real ones).
@@ -37,6 +37,21 @@ Live.connect((s) => {
     'top',
     (s.top ?? []).map((t, i) => [{ text: t.sku, testid: `top-${i}` }, { text: Live.number(t.units, 3), n: true }, { text: Live.money(t.revenue), n: true }]),
     s.top ? 'no sales today yet' : 'sales service unavailable',
+  );
+  // The suggested orders as GET /v1/inventory/replenishment?due=today gives them, each with its why.
+  const quantity = (n) => (n === null ? '-' : Live.number(n, 3));
+  Live.rows(
+    'replenishment',
+    s.replenishment.map((r) => [
+      { text: r.description ? `${r.sku} (${r.description})` : r.sku },
+      { text: Live.number(r.quantity, 3), n: true, testid: `order-${r.sku}` },
+      { text: quantity(r.why.onHand), n: true },
+      { text: quantity(r.why.onOrder), n: true },
+      { text: quantity(r.why.reorderPoint), n: true },
+      { text: quantity(r.why.orderUpTo), n: true },
+      { text: r.why.note, testid: `why-${r.sku}` },
+    ]),
+    'nothing to order today',
   );
   Live.rows(
     'stock',

@@ -1,4 +1,4 @@
-import type { Dimension, Granularity, ReconciliationDay, ReconciliationStatus, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
+import type { Dimension, Granularity, ReconciliationDay, ReconciliationStatus, ReplenishmentSuggestion, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** HQ's chain views, read side. Money in minor units; quantities as JSON numbers (exact to 3 decimals). */
@@ -120,4 +120,23 @@ export async function reconciliation(db: Queryable, filter: { storeId?: string; 
     receivedAt: r.received_at.toISOString(),
     verifiedAt: r.verified_at?.toISOString() ?? null,
   }));
+}
+
+/**
+ * Every store's latest replenishment suggestion per SKU (as each store
+ * computed it), in (store, SKU) order after `after`; `dueToday`: only those
+ * to order on their business day. One more than `limit` tells whether a next page exists.
+ */
+export async function chainReplenishment(
+  db: Queryable,
+  options: { storeId?: string; sku?: string; dueToday: boolean; after?: [string, string]; limit: number },
+): Promise<{ suggestions: ReplenishmentSuggestion[]; more: boolean }> {
+  const { rows } = await db.query<{ data: ReplenishmentSuggestion }>(
+    `SELECT data FROM hq_replenishment
+     WHERE ($1::text IS NULL OR store_id = $1) AND ($2::text IS NULL OR sku = $2) AND (NOT $3::bool OR order_today)
+       AND ($4::text IS NULL OR (store_id COLLATE "C", sku COLLATE "C") > ($4::text COLLATE "C", $5::text COLLATE "C"))
+     ORDER BY store_id COLLATE "C", sku COLLATE "C" LIMIT $6`,
+    [options.storeId ?? null, options.sku ?? null, options.dueToday, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit + 1],
+  );
+  return { suggestions: rows.slice(0, options.limit).map((r) => r.data), more: rows.length > options.limit };
 }

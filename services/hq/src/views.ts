@@ -1,4 +1,4 @@
-import type { InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate } from '@tillstream/contracts';
+import type { InventoryAlert, InventoryLevel, PosTransaction, ReplenishmentSuggestion, SalesAggregate } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /**
@@ -119,6 +119,33 @@ export async function writeAlerts(db: Queryable, alerts: readonly InventoryAlert
     `INSERT INTO hq_inventory_alerts (store_id, alert_id, sku, type, on_hand, at)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(store_id text, alert_id text, sku text, type text, on_hand numeric, at timestamptz)
      ON CONFLICT DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Each store's latest replenishment suggestion per SKU: one computed earlier (a replay, a re-sent batch) changes nothing. */
+export async function writeReplenishment(db: Queryable, suggestions: readonly ReplenishmentSuggestion[]): Promise<void> {
+  const rows = latestBy(
+    suggestions,
+    (r) => `${r.storeId}|${r.sku}`,
+    (a, b) => Date.parse(a.computedAt) > Date.parse(b.computedAt),
+  ).map((r) => ({
+    store_id: r.storeId,
+    sku: r.sku,
+    business_day: r.businessDay,
+    order_today: r.orderToday,
+    order_on: r.orderOn,
+    quantity: r.quantity,
+    data: r,
+    computed_at: r.computedAt,
+  }));
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO hq_replenishment AS t (store_id, sku, business_day, order_today, order_on, quantity, data, computed_at)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(store_id text, sku text, business_day date, order_today boolean, order_on date, quantity numeric, data jsonb, computed_at timestamptz)
+     ON CONFLICT (store_id, sku) DO UPDATE SET business_day = EXCLUDED.business_day, order_today = EXCLUDED.order_today, order_on = EXCLUDED.order_on,
+       quantity = EXCLUDED.quantity, data = EXCLUDED.data, computed_at = EXCLUDED.computed_at
+     WHERE EXCLUDED.computed_at > t.computed_at`,
     [JSON.stringify(rows)],
   );
 }

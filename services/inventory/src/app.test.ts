@@ -18,6 +18,7 @@ describe('inventory createApp (PostgreSQL only, no broker)', () => {
         bodyLimitBytes: 65_536,
         trendsUrl: 'http://127.0.0.1:1',
         syncUrl: 'http://127.0.0.1:1',
+        timeZone: 'UTC',
       }),
     );
     const manager = bearer(tokens['store-manager']);

@@ -16,6 +16,10 @@ export interface InventoryDeps {
   /** Where /v1/sales and /v1/sync are answered (the store API is one port). */
   trendsUrl: string;
   syncUrl: string;
+  /** The store's time zone: replenishment's "today". */
+  timeZone: string;
+  /** The clock (tests inject one); default the system's. */
+  now?: () => Date;
   /** Called after a write committed (wakes the outbox publisher); default nothing. */
   published?: () => void;
   /** /readyz's consumer check (the runtime's); absent: ready when the database answers. */
@@ -33,7 +37,14 @@ export function createApp(deps: InventoryDeps): Express {
     site: 'store',
     consuming: deps.consuming,
     routes: [
-      inventoryRouter({ pool: deps.pool, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes, published: deps.published ?? (() => undefined) }),
+      inventoryRouter({
+        pool: deps.pool,
+        ledger: deps.ledger,
+        bodyLimitBytes: deps.bodyLimitBytes,
+        published: deps.published ?? (() => undefined),
+        timeZone: deps.timeZone,
+        ...(deps.now ? { now: deps.now } : {}),
+      }),
       // The whole store API on one port: sales and sync answered by the services that own them.
       forward({ prefix: '/v1/sales', target: deps.trendsUrl, name: 'the trends service', guard: allow('store-viewer') }),
       forward({ prefix: '/v1/forecast', target: deps.trendsUrl, name: 'the trends service', guard: allow('store-viewer') }),

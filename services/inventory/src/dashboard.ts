@@ -3,6 +3,7 @@ import { dashboardSessions, issueUserToken, quarantineView, type Pool } from '@t
 import { dashboard, type Dashboard } from '@tillstream/dashboard';
 import type { Logger } from '@tillstream/observability';
 import { latestAlerts, listItems } from './queries.ts';
+import { businessDayAt, replenishmentSuggestions } from './suggestions.ts';
 
 const DAY_MS = 86_400_000;
 const shiftDay = (day: string, days: number) => new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
@@ -21,12 +22,13 @@ async function read<T>(url: string, token: () => Promise<string>): Promise<T | n
  * The store manager's live dashboard (GET / on the store API's port): today's
  * sales hour by hour against the same weekday last week, top sellers, low and
  * out-of-stock items, the latest stock alerts, anomalies, the link to HQ and
- * the quarantine (records set aside, from the store database). Stock comes from this
+ * the quarantine (records set aside, from the store database), and what to
+ * order today with why (replenishment). Stock comes from this
  * service's ledger; sales from the trends service and the link from the sync
  * service, over their APIs (services talk over HTTP, never through each
  * other's code). A service that does not answer shows as unavailable.
  */
-export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl: string; logger: Logger; intervalMs?: number }): Dashboard {
+export function storeDashboard(options: { pool: Pool; storeId: string; timeZone: string; trendsUrl: string; syncUrl: string; logger: Logger; intervalMs?: number }): Dashboard {
   const { pool, trendsUrl, syncUrl } = options;
   // Trends and sync ask for a store viewer's token like from anyone: the dashboard holds its own,
   // issued on first use (re-issuing revokes the previous process's: one live token under this name).
@@ -48,7 +50,8 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
       const day = summary?.businessDay ?? new Date().toISOString().slice(0, 10);
       const lastWeek = shiftDay(day, -7);
       const hourly = (d: string) => read<SalesTimeseries>(`${trendsUrl}/v1/sales/timeseries?granularity=1h&from=${d}T00:00:00Z&to=${shiftDay(d, 1)}T00:00:00Z`, token);
-      const [today, weekAgo, top, anomalies, sync, stock, alerts, quarantine] = await Promise.all([
+      const now = new Date();
+      const [today, weekAgo, top, anomalies, sync, stock, alerts, quarantine, replenishment] = await Promise.all([
         hourly(day),
         hourly(lastWeek),
         read<TopSellers>(`${trendsUrl}/v1/sales/top?window=today&by=revenue&limit=10`, token),
@@ -57,6 +60,8 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         listItems(pool, { states: ['OUT', 'NEGATIVE', 'LOW'], limit: 50 }),
         latestAlerts(pool, { limit: 15 }),
         quarantineView(pool, 'store', { limit: 20 }),
+        // The same computation as GET /v1/inventory/replenishment?due=today: the page and the API agree.
+        replenishmentSuggestions(pool, { storeId: options.storeId, today: businessDayAt(now, options.timeZone), now, dueToday: true }),
       ]);
       return {
         businessDay: day,
@@ -67,6 +72,7 @@ export function storeDashboard(options: { pool: Pool; trendsUrl: string; syncUrl
         anomalies: anomalies?.anomalies ?? null,
         sync,
         stock: stock.items,
+        replenishment: replenishment.slice(0, 50),
         alerts: alerts.alerts,
         quarantine,
       } satisfies StoreDashboardSnapshot;

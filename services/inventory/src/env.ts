@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpEnv, parseEnv, postgresEnv, positiveInt } from '@tillstream/config';
+import { httpEnv, parseEnv, postgresEnv, positiveInt, timeZone } from '@tillstream/config';
 import { consumerServiceEnv } from '@tillstream/consumer-service';
 
 /** Everything the inventory service reads from the environment; fails at boot with every bad variable named. */
@@ -12,6 +12,8 @@ export const inventoryEnv = z.object({
   TRENDS_URL: z.url().default('http://127.0.0.1:8082').describe("The store's trends service: /v1/sales on this port and the dashboard's sales figures."),
   SYNC_URL: z.url().default('http://127.0.0.1:8083').describe("The store's sync service: /v1/sync on this port and the dashboard's link to HQ."),
   DASHBOARD_INTERVAL_MS: positiveInt.default(1000).describe('How often open dashboards are brought up to date.'),
+  STORE_TIME_ZONE: timeZone.default('UTC').describe("The store's IANA time zone: replenishment's \"today\" is the business day there (as trends' STORE_TIME_ZONE)."),
+  REPLENISHMENT_PUBLISH_MS: positiveInt.default(60_000).describe('How often changed replenishment suggestions are published (inventory.replenishment.v1, for HQ): a SKU at most once per interval.'),
   CATALOG_POLL_MS: positiveInt.default(2000).describe("How often inventory looks for a catalog version sync stored from HQ, to apply it to its items (one indexed read)."),
 });
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  decimalToMilli,
   milliToDecimal,
   milliToQuantity,
   toMilli,
@@ -7,11 +8,13 @@ import {
   type ItemSettingsRequest,
   type GoodsReceiptRequest,
   type MovementKind,
+  type PurchaseOrderRequest,
+  type PurchaseOrderResult,
   type StockCountRequest,
   type StockState,
   type TransferRequest,
 } from '@tillstream/contracts';
-import { requestHash, runIdempotent, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { requestHash, runIdempotent, withTransaction, type Pool, type PoolClient, type Queryable } from '@tillstream/db';
 import { HttpProblem, pointer } from '@tillstream/http';
 import { applyMovements, groupMovements, lockOnHand, recordOperationMovements, resettleItems, type ItemFacts, type LedgerContext, type OperationMovement } from './ledger.ts';
 
@@ -134,6 +137,7 @@ async function perform(client: PoolClient, ctx: LedgerContext, key: string, oper
     [key, planned.kind, hash, body.reference ?? null, body.reason ?? null, body.counterparty ?? null, body.note ?? null, actor],
   );
   const op = rows[0]!;
+  if (operation.kind === 'RECEIPT' && operation.body.order !== undefined) await closePurchaseOrder(client, operation.body.order, op.id);
   const movements = await recordOperationMovements(client, op.id, planned.moves);
   const changes = await applyMovements(client, groupMovements(movements), planned.items, ctx);
   const response: OperationResponse = {
@@ -160,20 +164,111 @@ async function perform(client: PoolClient, ctx: LedgerContext, key: string, oper
   return response;
 }
 
+/** A goods receipt naming a purchase order closes the order's open lines: no longer on order (a shortfall is the next suggestion's). */
+async function closePurchaseOrder(client: PoolClient, reference: string, receiptId: string): Promise<void> {
+  const closed = await client.query(
+    `UPDATE inventory_purchase_orders SET status = 'RECEIVED', received_operation_id = $2, closed_at = now() WHERE reference = $1 AND status = 'OPEN'`,
+    [reference, receiptId],
+  );
+  if (closed.rowCount === 0) {
+    throw new HttpProblem('UNPROCESSABLE', `there is no open purchase order ${reference}`, { errors: [{ pointer: '/order', message: 'is not the reference of an open purchase order of this store' }] });
+  }
+}
+
+/** What a SKU has on order: the open lines of every purchase order, in thousandths. */
+export async function onOrder(db: Queryable, skus: readonly string[] | null): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ sku: string; quantity: string }>(
+    `SELECT sku, sum(quantity) AS quantity FROM inventory_purchase_orders WHERE status = 'OPEN' AND ($1::text[] IS NULL OR sku = ANY($1::text[])) GROUP BY sku`,
+    [skus],
+  );
+  return new Map(rows.map((r) => [r.sku, decimalToMilli(r.quantity)]));
+}
+
 /**
- * Sets a SKU's reorder point, reorder quantity and maximum (creating the SKU
- * if nothing moved it yet) and re-evaluates its alert state at once.
+ * Books a purchase order under `key` (as the stock operations: the same key
+ * and body replays, another body is refused): its lines are on order from
+ * now until a goods receipt names it. A second order with the same
+ * reference is refused (a unique index, not a look-then-insert).
+ */
+export async function bookPurchaseOrder(pool: Pool, key: string, body: z.output<typeof PurchaseOrderRequest>, actor: string): Promise<{ response: PurchaseOrderResult; replayed: boolean }> {
+  const hash = requestHash('PURCHASE_ORDER', JSON.stringify(body));
+  const { result, replayed } = await runIdempotent<PurchaseOrderResult>(pool, {
+    namespace: 'inventoryOperation',
+    key,
+    hash,
+    refuse: {
+      inFlight: () => new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is being processed; retry shortly', { retryAfterSeconds: 1 }),
+      reused: () => new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key'),
+    },
+    find: async (client) => {
+      const { rows } = await client.query<{ body_hash: Buffer; response: PurchaseOrderResult }>('SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1', [key]);
+      return rows[0] && { hash: rows[0].body_hash, result: rows[0].response };
+    },
+    perform: async (client) => {
+      const { rows } = await client.query<{ id: string; created_at: Date }>(
+        `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, counterparty, note, actor, response)
+         VALUES ($1, 'PURCHASE_ORDER', $2, $3, $4, $5, $6, '{}')
+         ON CONFLICT (reference) WHERE kind = 'PURCHASE_ORDER' DO NOTHING
+         RETURNING id, created_at`,
+        [key, hash, body.reference, body.supplier ?? null, body.note ?? null, actor],
+      );
+      const op = rows[0];
+      if (!op) throw new HttpProblem('UNPROCESSABLE', `purchase order ${body.reference} exists already`, { errors: [{ pointer: '/reference', message: 'is the reference of another purchase order; one order per reference' }] });
+      await client.query(
+        `INSERT INTO inventory_purchase_orders (operation_id, reference, sku, quantity, expected_on)
+         SELECT $1, $2, sku, quantity, $5 FROM unnest($3::text[], $4::numeric[]) AS u(sku, quantity)`,
+        [op.id, body.reference, body.lines.map((l) => l.sku), body.lines.map((l) => milliToDecimal(toMilli(l.quantity))), body.expectedOn],
+      );
+      const ordered = await onOrder(client, body.lines.map((l) => l.sku));
+      const response: PurchaseOrderResult = {
+        operationId: op.id,
+        kind: 'PURCHASE_ORDER',
+        idempotencyKey: key,
+        reference: body.reference,
+        supplier: body.supplier ?? null,
+        expectedOn: body.expectedOn,
+        recordedAt: op.created_at.toISOString(),
+        lines: body.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, onOrder: milliToQuantity(ordered.get(l.sku) ?? 0) })),
+      };
+      await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
+      return response;
+    },
+  });
+  return { response: result, replayed };
+}
+
+/** The replenishment settings a settings request may carry: absent leaves the item's, null clears it. */
+const REPLENISHMENT_COLUMNS = [
+  ['leadTimeDays', 'lead_time_days', 'int'],
+  ['reviewPeriodDays', 'review_period_days', 'int'],
+  ['packSize', 'pack_size', 'numeric'],
+  ['minimumOrder', 'minimum_order', 'numeric'],
+  ['serviceLevel', 'service_level', 'numeric'],
+] as const;
+
+/**
+ * Sets a SKU's reorder point, reorder quantity and maximum, and the
+ * replenishment settings the request carries (creating the SKU if nothing
+ * moved it yet), and re-evaluates its alert state at once.
  */
 export async function updateItemSettings(pool: Pool, ctx: LedgerContext, sku: string, settings: z.output<typeof ItemSettingsRequest>, actor: string): Promise<void> {
   const decimal = (q: number | null) => (q === null ? null : milliToDecimal(toMilli(q)));
+  // $8.. : per replenishment column, whether the request sets it and its value; then the reorder mode.
+  const given = REPLENISHMENT_COLUMNS.flatMap(([key]) => [settings[key] !== undefined, settings[key] ?? null]);
+  const sets = REPLENISHMENT_COLUMNS.map(([, column, type], i) => `${column} = CASE WHEN $${8 + 2 * i}::bool THEN $${9 + 2 * i}::${type} ELSE i.${column} END`);
+  const inserts = REPLENISHMENT_COLUMNS.map(([, , type], i) => `$${9 + 2 * i}::${type}`);
+  const mode = `$${8 + 2 * REPLENISHMENT_COLUMNS.length}::text`;
   return withTransaction(pool, async (client) => {
     await client.query(
-      `INSERT INTO inventory_items AS i (sku, description, unit_of_measure, reorder_point, reorder_quantity, maximum, settings_by)
-       VALUES ($1, $2, COALESCE($3, 'EA'), $4, $5, $6, $7)
+      `INSERT INTO inventory_items AS i (sku, description, unit_of_measure, reorder_point, reorder_quantity, maximum, settings_by,
+         ${REPLENISHMENT_COLUMNS.map(([, column]) => column).join(', ')}, reorder_mode)
+       VALUES ($1, $2, COALESCE($3, 'EA'), $4, $5, $6, $7, ${inserts.join(', ')}, COALESCE(${mode}, 'FIXED'))
        ON CONFLICT (sku) DO UPDATE SET
          reorder_point = EXCLUDED.reorder_point, reorder_quantity = EXCLUDED.reorder_quantity, maximum = EXCLUDED.maximum,
+         ${sets.join(',\n         ')},
+         reorder_mode = COALESCE(${mode}, i.reorder_mode),
          description = COALESCE($2, i.description), unit_of_measure = COALESCE($3, i.unit_of_measure), settings_by = EXCLUDED.settings_by, updated_at = now()`,
-      [sku, settings.description ?? null, settings.unitOfMeasure ?? null, decimal(settings.reorderPoint), decimal(settings.reorderQuantity), decimal(settings.maximum), actor],
+      [sku, settings.description ?? null, settings.unitOfMeasure ?? null, decimal(settings.reorderPoint), decimal(settings.reorderQuantity), decimal(settings.maximum), actor, ...given, settings.reorderMode ?? null],
     );
     await resettleItems(client, [sku], ctx);
   });

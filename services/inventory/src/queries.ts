@@ -1,4 +1,4 @@
-import { decimalToMilli, milliToQuantity, type AlertType, type InventoryAlert, type InventoryItem, type MovementKind, type StockMovement, type StockState } from '@tillstream/contracts';
+import { decimalToMilli, milliToQuantity, type AlertType, type ReorderMode, type InventoryAlert, type InventoryItem, type MovementKind, type StockMovement, type StockState } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** Read side of the ledger for the store API. */
@@ -17,12 +17,19 @@ interface ItemRow {
   reorder_point: string | null;
   reorder_quantity: string | null;
   maximum: string | null;
+  lead_time_days: number | null;
+  review_period_days: number | null;
+  pack_size: string | null;
+  minimum_order: string | null;
+  service_level: string | null;
+  reorder_mode: ReorderMode;
   settings_by: string | null;
   last_movement_at: Date | null;
   updated_at: Date;
 }
 
-const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum, settings_by, last_movement_at, updated_at`;
+const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum,
+  lead_time_days, review_period_days, pack_size, minimum_order, service_level, reorder_mode, settings_by, last_movement_at, updated_at`;
 
 const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
 
@@ -34,7 +41,18 @@ function toItem(r: ItemRow): ItemView {
     unitOfMeasure: r.unit_of_measure,
     onHand: quantity(r.on_hand)!,
     state: r.state,
-    settings: { reorderPoint: quantity(r.reorder_point), reorderQuantity: quantity(r.reorder_quantity), maximum: quantity(r.maximum), updatedBy: r.settings_by },
+    settings: {
+      reorderPoint: quantity(r.reorder_point),
+      reorderQuantity: quantity(r.reorder_quantity),
+      maximum: quantity(r.maximum),
+      leadTimeDays: r.lead_time_days,
+      reviewPeriodDays: r.review_period_days,
+      packSize: quantity(r.pack_size),
+      minimumOrder: quantity(r.minimum_order),
+      serviceLevel: r.service_level === null ? null : Number(r.service_level),
+      reorderMode: r.reorder_mode,
+      updatedBy: r.settings_by,
+    },
     lastMovementAt: r.last_movement_at?.toISOString() ?? null,
     updatedAt: r.updated_at.toISOString(),
   };

@@ -1,4 +1,4 @@
-import { inventoryAlerts, inventoryLevels } from '@tillstream/contracts';
+import { forecastDemand, inventoryAlerts, inventoryLevels, inventoryReplenishment, type ForecastDemand } from '@tillstream/contracts';
 import { repeatEvery, startConsumerService, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
 import type { InventoryEnv } from './env.ts';
@@ -7,6 +7,8 @@ import { applyStoreCatalog } from './catalog.ts';
 import { createInventoryMetrics } from './metrics.ts';
 import { storeDashboard } from './dashboard.ts';
 import { createApp } from './app.ts';
+import { storeForecasts } from './forecasts.ts';
+import { publishChangedSuggestions } from './suggestions.ts';
 
 export type InventoryService = RunningService;
 
@@ -26,7 +28,7 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
     env,
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
-    publishes: [inventoryLevels, inventoryAlerts],
+    publishes: [inventoryLevels, inventoryAlerts, inventoryReplenishment],
     book: async (client, records) => {
       const recorded = await recordPosTransactions(
         client,
@@ -43,6 +45,17 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
       for (const [kind, n] of byKind) metrics.movements.inc({ kind }, n);
       for (const change of changes.values()) if (change.alert) metrics.alerts.inc({ type: change.alert.type });
     },
+    // The store's demand forecasts (trends), the latest per SKU, for replenishment: stored with the feed's offset.
+    feeds: [
+      {
+        name: 'forecasts',
+        spec: forecastDemand,
+        book: async (client, records) => {
+          await storeForecasts(client, records.map((r) => r.envelope.data as ForecastDemand));
+        },
+        afterCommit: (records) => metrics.forecasts.inc(records.length),
+      },
+    ],
     createApp: ({ pool, logger, registry, published, consuming }) => {
       // HQ's catalog, as sync stored it, reaches the items through the ledger (alert states re-evaluated and published).
       const catalogLog = logger.child({ component: 'catalog' });
@@ -58,9 +71,39 @@ export function startInventory(env: InventoryEnv, options: { logger?: Logger } =
         (err) => catalogLog.warn({ err }, 'cannot apply the catalog now; retrying'),
       );
       workers.push({ name: 'catalog', stop: () => catalog.stop() });
-      const board = storeDashboard({ pool, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, intervalMs: env.DASHBOARD_INTERVAL_MS, logger: logger.child({ component: 'dashboard' }) });
+      // Suggestions for HQ: each SKU's, when it changed, through the outbox (synced like the levels).
+      const replenishmentLog = logger.child({ component: 'replenishment' });
+      const replenishment = repeatEvery(
+        env.REPLENISHMENT_PUBLISH_MS,
+        async () => {
+          if ((await publishChangedSuggestions(pool, { storeId: env.STORE_ID, timeZone: env.STORE_TIME_ZONE, now: new Date() })) > 0) published();
+        },
+        (err) => replenishmentLog.warn({ err }, 'cannot publish replenishment suggestions now; retrying'),
+      );
+      workers.push({ name: 'replenishment', stop: () => replenishment.stop() });
+      const board = storeDashboard({
+        pool,
+        storeId: env.STORE_ID,
+        timeZone: env.STORE_TIME_ZONE,
+        trendsUrl: env.TRENDS_URL,
+        syncUrl: env.SYNC_URL,
+        intervalMs: env.DASHBOARD_INTERVAL_MS,
+        logger: logger.child({ component: 'dashboard' }),
+      });
       workers.push({ name: 'dashboard', stop: () => board.close() });
-      return createApp({ pool, logger, registry, ledger, bodyLimitBytes: env.BODY_LIMIT_BYTES, trendsUrl: env.TRENDS_URL, syncUrl: env.SYNC_URL, published, consuming, dashboard: board.router });
+      return createApp({
+        pool,
+        logger,
+        registry,
+        ledger,
+        bodyLimitBytes: env.BODY_LIMIT_BYTES,
+        trendsUrl: env.TRENDS_URL,
+        syncUrl: env.SYNC_URL,
+        timeZone: env.STORE_TIME_ZONE,
+        published,
+        consuming,
+        dashboard: board.router,
+      });
     },
     workers,
   });

@@ -1,4 +1,4 @@
-import type { HqReads, InventoryAlert, InventoryLevel, PosTransaction, SalesAggregate, SyncRecord } from '@tillstream/contracts';
+import { syncRecordKey, type HqReads, type InventoryAlert, type InventoryLevel, type PosTransaction, type ReplenishmentSuggestion, type SalesAggregate, type SyncRecord } from '@tillstream/contracts';
 import { advisoryXactLock, appendSyncOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 
 /**
@@ -27,7 +27,7 @@ export const aggregateKey = (a: SalesAggregate) => `${a.granularity}|${a.windowS
 
 /** A pending row: the revisionless key, the outbox key of this revision, and what orders revisions. */
 interface Pending {
-  stream: 'aggregate' | 'level';
+  stream: 'aggregate' | 'level' | 'replenishment';
   record_key: string;
   outbox_key: string;
   data: unknown;
@@ -126,6 +126,16 @@ export function outboxWriters(options: OutboxWriterOptions = {}) {
       return stage(
         client,
         levels.map((l) => ({ stream: 'level', record_key: l.sku, outbox_key: key(l), data: l, revision: l.lastMovement?.id ?? '-1', revised_at: l.updatedAt })),
+        createdAt,
+      );
+    },
+    /** Replenishment suggestions: each SKU's latest waits like a level (its revision: when it was computed). */
+    replenishment: (client: PoolClient, suggestions: readonly ReplenishmentSuggestion[]) => {
+      const createdAt = at();
+      if (!options.coalesce) return append(client, suggestions.map((r) => ({ stream: 'replenishment', key: syncRecordKey.replenishment(r), data: r, createdAt })));
+      return stage(
+        client,
+        suggestions.map((r) => ({ stream: 'replenishment', record_key: r.sku, outbox_key: syncRecordKey.replenishment(r), data: r, revision: String(Date.parse(r.computedAt)), revised_at: r.computedAt })),
         createdAt,
       );
     },

@@ -4,10 +4,12 @@ import {
   ChainMemberQuery,
   ChainQuarantineQuery,
   ChainReconciliationQuery,
+  ChainReplenishmentQuery,
   ChainSalesQuery,
   Sku,
   type CatalogPublished,
   type ChainReconciliation,
+  type ChainReplenishment,
   type ChainSalesByStore,
   type QuarantineListing,
   type StockAcrossStores,
@@ -16,7 +18,19 @@ import {
 import { quarantineView, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
-import { reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
+import { chainReplenishment, reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
+
+/** A page cursor of GET /v1/replenishment: the last (store, SKU) of the previous page. */
+function replenishmentCursor(cursor: string): [string, string] {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    decoded = undefined;
+  }
+  if (Array.isArray(decoded) && decoded.length === 2 && decoded.every((v) => typeof v === 'string')) return decoded as [string, string];
+  throw new HttpProblem('BAD_QUERY', 'cursor is not one this API gave out', { errors: [{ pointer: '/query/cursor', message: 'not a cursor from a previous page' }] });
+}
 
 export interface ChainRouteDeps {
   pool: Pool;
@@ -46,6 +60,19 @@ export function chainRouter(deps: ChainRouteDeps): Router {
     const sku = Sku.safeParse(req.params.sku);
     if (!sku.success) throw new HttpProblem('NOT_FOUND', 'not a valid SKU');
     res.json((await stockAcrossStores(deps.pool, sku.data)) satisfies StockAcrossStores);
+  });
+  // Every store's suggested orders, as each store computed them (synced like stock levels).
+  router.get('/v1/replenishment', viewer, async (req, res) => {
+    const q = parseQuery(ChainReplenishmentQuery, req);
+    const page = await chainReplenishment(deps.pool, {
+      dueToday: q.due === 'today',
+      limit: q.limit,
+      ...(q.storeId ? { storeId: q.storeId } : {}),
+      ...(q.sku ? { sku: q.sku } : {}),
+      ...(q.cursor ? { after: replenishmentCursor(q.cursor) } : {}),
+    });
+    const last = page.suggestions[page.suggestions.length - 1];
+    res.json({ suggestions: page.suggestions, nextCursor: page.more && last ? Buffer.from(JSON.stringify([last.storeId, last.sku])).toString('base64url') : null } satisfies ChainReplenishment);
   });
   router.get('/v1/stores/health', viewer, async (_req, res) => {
     res.json({ stores: await storeHealth(deps.pool, deps.offlineAfterSeconds) } satisfies StoresHealth);

@@ -8,18 +8,22 @@ import {
   InventoryItemQuery,
   InventoryItemsQuery,
   ItemSettingsRequest,
+  PurchaseOrderRequest,
+  ReplenishmentQuery,
   Sku,
   StockCountRequest,
   type InventoryAlertsPage,
   type InventoryItemDetail,
   type InventoryItemsPage,
+  type ReplenishmentPage,
   type StockState,
   TransferRequest,
 } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import type { LedgerContext } from '../ledger.ts';
-import { bookOperation, updateItemSettings, type Operation } from '../operations.ts';
+import { bookOperation, bookPurchaseOrder, updateItemSettings, type Operation } from '../operations.ts';
+import { businessDayAt, replenishmentSuggestions } from '../suggestions.ts';
 import { getItem, latestAlerts, latestMovements, listItems, type AlertCursor } from '../queries.ts';
 
 export interface InventoryRouteDeps {
@@ -28,6 +32,10 @@ export interface InventoryRouteDeps {
   bodyLimitBytes: number;
   /** Called after a write committed (wakes the outbox publisher). */
   published: () => void;
+  /** The store's time zone: replenishment's "today". */
+  timeZone: string;
+  /** The clock (tests inject one); default the system's. */
+  now?: () => Date;
 }
 
 function skuParam(req: Request): string {
@@ -96,13 +104,39 @@ export function inventoryRouter(deps: InventoryRouteDeps): Router {
     res.json(await getItem(deps.pool, sku));
   });
 
+  // What to order, when, and why: every SKU with a forecast or a reorder point (replenishment.ts), in SKU order.
+  router.get('/v1/inventory/replenishment', viewer, async (req, res) => {
+    const query = parseQuery(ReplenishmentQuery, req);
+    const now = (deps.now ?? (() => new Date()))();
+    const today = businessDayAt(now, deps.timeZone);
+    const all = await replenishmentSuggestions(deps.pool, { storeId: deps.ledger.storeId, today, now, dueToday: query.due === 'today', ...(query.sku ? { sku: query.sku } : {}) });
+    const after = query.cursor ? skuOfCursor(query.cursor) : undefined;
+    const rest = after === undefined ? all : all.filter((s) => Buffer.compare(Buffer.from(s.sku), Buffer.from(after)) > 0);
+    const page = rest.slice(0, query.limit);
+    const last = page[page.length - 1];
+    res.json({ businessDay: today, suggestions: page, nextCursor: rest.length > query.limit && last ? cursorOf(last.sku) : null } satisfies ReplenishmentPage);
+  });
+
+  const idempotencyKey = (req: Request): string => {
+    const key = IdempotencyKey.safeParse(req.get('idempotency-key'));
+    if (!key.success) {
+      throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_", never 13 or more digits in a row), unique per operation and the same when retrying it');
+    }
+    return key.data;
+  };
+
+  // Expected receipts: on order until a goods receipt names the order.
+  router.post('/v1/inventory/orders', manager, ...body, async (req, res) => {
+    const key = idempotencyKey(req);
+    const booked = await bookPurchaseOrder(deps.pool, key, parseBody(PurchaseOrderRequest, req), req.principal!.name);
+    if (booked.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    res.status(booked.replayed ? 200 : 201).json(booked.response);
+  });
+
   const movement = (path: string, kind: Operation['kind'], schema: z.ZodType) => {
     router.post(path, manager, ...body, async (req, res) => {
-      const key = IdempotencyKey.safeParse(req.get('idempotency-key'));
-      if (!key.success) {
-        throw new HttpProblem('IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (1-128 letters, digits, ".", ":", "-", "_", never 13 or more digits in a row), unique per operation and the same when retrying it');
-      }
-      const booked = await bookOperation(deps.pool, deps.ledger, key.data, { kind, body: parseBody(schema, req) } as Operation, req.principal!.name);
+      const key = idempotencyKey(req);
+      const booked = await bookOperation(deps.pool, deps.ledger, key, { kind, body: parseBody(schema, req) } as Operation, req.principal!.name);
       if (booked.replayed) {
         res.setHeader('Idempotent-Replayed', 'true');
         res.status(200).json(booked.response);
