@@ -20,6 +20,8 @@ import { TerminalClient, emptyTally, type Tally } from './terminal-client.ts';
  *   ((D - 2001-01-01) mod 22 weeks): a 22-week cycle through the log
  *   (159 days), weekday for weekday, so Saturdays look like the bakery's
  *   Saturdays and "the same weekday last week" compares like with like.
+ *   A day the bakery was closed (Christmas) shows the same weekday a week
+ *   earlier instead: every demo day is a trading day.
  * - The history is the calendar weeks (Monday to Sunday) from `weeks`
  *   before this week's Monday up to now; today stops at the current time.
  * - Each week's delivery arrives on its Monday and holds that week's whole
@@ -169,7 +171,9 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
     const week: DemoWeek = { monday: isoDay(monday), demand: new Map(), transactions: [] };
     for (let d = 0; d < 7; d++) {
       const day = isoDay(monday + d * DAY_MS);
-      const dayRows = byDay.get(logDayOf(day, logStartMonday)) ?? [];
+      let logDay = logDayOf(day, logStartMonday);
+      for (let back = 0; !byDay.has(logDay) && back < 4; back++) logDay = logDayOf(isoDay(dayMs(day) - (back + 1) * 7 * DAY_MS), logStartMonday);
+      const dayRows = byDay.get(logDay) ?? [];
       for (const row of dayRows) {
         if (row.item !== 'NONE') {
           const sku = catalog.items[row.item]!.sku;
