@@ -20,8 +20,9 @@ import { TerminalClient, emptyTally, type Tally } from './terminal-client.ts';
  *   ((D - 2001-01-01) mod 22 weeks): a 22-week cycle through the log
  *   (159 days), weekday for weekday, so Saturdays look like the bakery's
  *   Saturdays and "the same weekday last week" compares like with like.
- *   A day the bakery was closed (Christmas) shows the same weekday a week
- *   earlier instead: every demo day is a trading day.
+ *   A day the bakery was closed or all but closed (Christmas, New Year's Day:
+ *   under 10 sales) shows the same weekday a week earlier instead: every demo
+ *   day is a trading day.
  * - The history is the calendar weeks (Monday to Sunday) from `weeks`
  *   before this week's Monday up to now; today stops at the current time.
  * - Each week's delivery arrives on its Monday and holds that week's whole
@@ -160,6 +161,7 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
     if (!list) byDay.set(row.date, (list = []));
     list.push(row);
   }
+  const trading = (logDay: string) => new Set(byDay.get(logDay)?.map((r) => r.transaction)).size >= 10;
   const firstLogDay = rows[0]!.date;
   const logStartMonday = isoDay(dayMs(firstLogDay) + ((8 - new Date(dayMs(firstLogDay)).getUTCDay()) % 7) * DAY_MS);
   const now = localNow(options.now ?? new Date(), options.timeZone);
@@ -172,7 +174,7 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
     for (let d = 0; d < 7; d++) {
       const day = isoDay(monday + d * DAY_MS);
       let logDay = logDayOf(day, logStartMonday);
-      for (let back = 0; !byDay.has(logDay) && back < 4; back++) logDay = logDayOf(isoDay(dayMs(day) - (back + 1) * 7 * DAY_MS), logStartMonday);
+      for (let back = 0; !trading(logDay) && back < 4; back++) logDay = logDayOf(isoDay(dayMs(day) - (back + 1) * 7 * DAY_MS), logStartMonday);
       const dayRows = byDay.get(logDay) ?? [];
       for (const row of dayRows) {
         if (row.item !== 'NONE') {

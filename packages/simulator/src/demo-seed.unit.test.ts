@@ -17,6 +17,14 @@ describe('demo history (the bakery log in the recent past)', () => {
     // Every day of the history is a trading day (closed days of the log show the week before's).
     const days = new Set(all.map((tx) => tx.businessDay));
     expect(days.size).toBe(8 * 7 + 4);
+    for (const day of days) expect(all.filter((tx) => tx.businessDay === day).length, day).toBeGreaterThanOrEqual(day === '2026-11-26' ? 1 : 10);
+    // Nine weeks at any date: none of them shows a closed day.
+    for (let week = 0; week < 22; week++) {
+      const txs = demoHistory({ storeId: 'S001', timeZone: 'UTC', weeks: 0, now: new Date(now.getTime() - week * 7 * DAY + 12 * 3600_000) }).flatMap((w) => w.transactions);
+      const perDay = new Map<string, number>();
+      for (const tx of txs) perDay.set(tx.businessDay, (perDay.get(tx.businessDay) ?? 0) + 1);
+      expect(Math.min(...perDay.values()), JSON.stringify([...perDay])).toBeGreaterThanOrEqual(10);
+    }
     // Saturdays are the bakery's busiest day, as in the log.
     const perWeekday = new Array<number>(7).fill(0);
     for (const tx of all) perWeekday[new Date(tx.businessDay).getUTCDay()]! += 1;
