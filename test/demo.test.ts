@@ -106,7 +106,7 @@ describe('npm start (tillstream demo)', () => {
     await signIn(page, storeApi(0), manager(0).authorization.slice('Bearer '.length));
     await page.waitForFunction(`document.querySelector('[data-testid="top-0"]') !== null`, undefined, { timeout: 30_000 });
     // Page functions are strings: this file is type-checked without the DOM library.
-    const lastWeek = (await page.evaluate(`Chart.getChart('hourly-chart').data.datasets[1].data`)) as Array<number | null>;
+    const lastWeek = await page.evaluate<Array<number | null>>(`Chart.getChart('hourly-chart').data.datasets[1].data`);
     expect(lastWeek.some((v) => v !== null && v > 0), `last week's line: ${JSON.stringify(lastWeek)}`).toBe(true);
     expect(await page.locator('#stock .status.NEGATIVE').count()).toBe(0);
     const negative = await json<{ items: unknown[] }>(`${storeApi(0)}/v1/inventory/items?status=negative`, manager(0));
