@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
 import { testIngest } from '@tillstream/ingest/testing';
 import { testInventory } from '@tillstream/inventory/testing';
-import { demoCatalog, openingStock, seedStore, type SeedProgress } from '@tillstream/simulator';
+import { demoCatalog, openingStock, restockLowItems, seedStore, type SeedProgress } from '@tillstream/simulator';
+import { makeTransaction } from '@tillstream/testing';
 import { testTrends } from '@tillstream/trends/testing';
 
 interface Item {
@@ -20,7 +21,7 @@ interface Item {
  * and counts nothing twice.
  */
 describe('demo seeding (packages/simulator demo-seed.ts)', () => {
-  it('seeds a store through its APIs, and a second run changes nothing', async () => {
+  it('seeds a store through its APIs, a second run changes nothing, and the back office restocks what reached its reorder point', async () => {
     const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' });
     const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1' }, { kafka: trends.kafka, db: trends.db });
     // The history reaches up to 13 days back (a Sunday, one week): ingest's default 35-day window takes it.
@@ -71,5 +72,17 @@ describe('demo seeding (packages/simulator demo-seed.ts)', () => {
       expect((await items()).map((i) => [i.sku, i.onHand])).toEqual(before.map((i) => [i.sku, i.onHand]));
       for (const [day, sales] of first.perDay) expect(await daySales(day), day).toBe(sales);
     }
+
+    // The live tills sell far faster than the bakery did: the back office restocks what reached its reorder point, once.
+    const coffee = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
+    const sold = coffee.onHand - coffee.settings.reorderPoint!;
+    await trends.publish([makeTransaction([{ sku: 'BK-COFFEE', quantity: sold, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 1 })]);
+    await inventory.caughtUp(60_000);
+    expect((await items()).find((i) => i.sku === 'BK-COFFEE')!.state).toBe('LOW');
+    expect(await restockLowItems(options)).toBe(1);
+    expect(await restockLowItems(options)).toBe(0);
+    const restocked = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
+    expect(restocked.state).toBe('OK');
+    expect((await items()).filter((i) => i.state !== 'OK')).toEqual([]);
   }, 240_000);
 });
