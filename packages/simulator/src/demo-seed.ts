@@ -61,11 +61,10 @@ export interface DemoItemSettings {
 /**
  * Lead time, pack size and service level per item, as a bakery's buyer
  * would set them: goods baked in the store's own kitchen (bread, pastry,
- * kitchen) come next day in trays, drinks and retail goods from a wholesaler
- * in cases. Inventory's API has no such settings yet (issue 18 item 3 adds
- * them); until then the pack size rounds the demo's deliveries and nothing
- * else is sent. THIS is the one place to send them once the replenishment
- * API takes them.
+ * kitchen) come next day in trays, drinks from a wholesaler in cases within
+ * three days, retail goods one at a time from their makers within a week. Inventory's API has no such settings yet (issue 18 item 3 adds
+ * them); until then the pack size rounds the demo's deliveries, and
+ * `setReplenishmentSettings` is the one place that will send them.
  */
 export function replenishmentSettings(item: Pick<DemoItem, 'category'>): ReplenishmentSettings {
   switch (item.category) {
@@ -83,6 +82,17 @@ export function replenishmentSettings(item: Pick<DemoItem, 'category'>): Repleni
 }
 
 const roundUp = (n: number, pack: number) => Math.ceil(n / pack) * pack;
+
+/**
+ * Sends each item's lead time, pack size and service level to the store
+ * (`replenishmentSettings`). Inventory's API has nowhere to put them yet:
+ * this sends nothing and returns 0 (items changed). Issue 18 item 3 adds
+ * them to the item settings; set them HERE then, only where they differ,
+ * as the reorder settings are.
+ */
+export async function setReplenishmentSettings(_options: StoreApiAccess, _items: readonly DemoItem[]): Promise<number> {
+  return 0;
+}
 
 /** Reorder point: two days of demand plus a pack; reorder quantity: a week of it in packs; maximum: room for two of those. */
 export function itemSettings(item: DemoItem): DemoItemSettings {
@@ -256,7 +266,10 @@ export interface SeedResult {
 
 class SeedError extends Error {}
 
-async function storeApi<T>(options: SeedStoreOptions, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+/** Where and as whom the seeding calls the store API. */
+type StoreApiAccess = Pick<SeedStoreOptions, 'storeApiUrl' | 'managerToken'>;
+
+async function storeApi<T>(options: StoreApiAccess, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(`${options.storeApiUrl}${path}`, {
       method,
@@ -280,7 +293,7 @@ interface ItemRow {
   settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null };
 }
 
-async function currentItems(options: SeedStoreOptions): Promise<Map<string, ItemRow>> {
+async function currentItems(options: StoreApiAccess): Promise<Map<string, ItemRow>> {
   const items = new Map<string, ItemRow>();
   let cursor: string | null = null;
   do {
@@ -292,7 +305,7 @@ async function currentItems(options: SeedStoreOptions): Promise<Map<string, Item
 }
 
 /** A delivery through inventory's API, keyed by store and date: a restarted demo replays it (200) instead of booking it twice. */
-async function deliver(options: SeedStoreOptions, key: string, reference: string, lines: Array<{ sku: string; quantity: number; description?: string }>): Promise<'booked' | 'replayed' | 'empty'> {
+async function deliver(options: StoreApiAccess, key: string, reference: string, lines: Array<{ sku: string; quantity: number; description?: string }>): Promise<'booked' | 'replayed' | 'empty'> {
   if (lines.length === 0) return 'empty';
   const { status } = await storeApi(options, 'POST', '/v1/inventory/receipts', { reference, supplier: 'Demo bakery wholesale', lines: lines.map((l) => ({ ...l, unitOfMeasure: 'EA' })) }, { 'idempotency-key': key });
   return status === 201 ? 'booked' : 'replayed';
@@ -330,6 +343,7 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
     await storeApi(options, 'PUT', `/v1/inventory/items/${encodeURIComponent(item.sku)}/settings`, wanted);
     result.settingsChanged++;
   }
+  result.settingsChanged += await setReplenishmentSettings(options, catalog);
   progress(`item settings (${result.settingsChanged} changed)`);
 
   const rejected: string[] = [];
@@ -369,9 +383,8 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
  * round books nothing twice. Returns the deliveries booked. (Issue 18 item 3
  * replaces the fixed quantity with the suggested order.)
  */
-export async function restockLowItems(options: Pick<SeedStoreOptions, 'storeApiUrl' | 'managerToken' | 'storeId'> & Partial<SeedStoreOptions>): Promise<number> {
-  const seed = options as SeedStoreOptions;
-  const { body } = await storeApi<{ items: Array<ItemRow & { onHand: number; lastMovement: { id: string } | null }> }>(seed, 'GET', '/v1/inventory/items?status=low,out,negative&limit=500');
+export async function restockLowItems(options: StoreApiAccess & Pick<SeedStoreOptions, 'storeId'>): Promise<number> {
+  const { body } = await storeApi<{ items: Array<ItemRow & { onHand: number; lastMovement: { id: string } | null }> }>(options, 'GET', '/v1/inventory/items?status=low,out,negative&limit=500');
   const lines = body.items
     .filter((item) => item.settings.reorderQuantity !== null)
     .map((item) => ({ sku: item.sku, quantity: Math.max(0, Math.ceil((item.settings.reorderPoint ?? 0) - item.onHand)) + item.settings.reorderQuantity! }));
@@ -379,5 +392,5 @@ export async function restockLowItems(options: Pick<SeedStoreOptions, 'storeApiU
   const key = `demo-restock-${options.storeId}-${body.items.map((i) => `${i.sku}.${i.lastMovement?.id ?? 0}`).join('.')}`;
   // base64url, not hex: an Idempotency-Key may not hold 13 digits in a row (they could be a card number).
   const digest = createHash('sha256').update(key).digest('base64url').slice(0, 32);
-  return (await deliver(seed, `demo-restock-${digest}`, `DEMO-RESTOCK-${digest.slice(0, 12)}`, lines)) === 'booked' ? 1 : 0;
+  return (await deliver(options, `demo-restock-${digest}`, `DEMO-RESTOCK-${digest.slice(0, 12)}`, lines)) === 'booked' ? 1 : 0;
 }

@@ -266,11 +266,15 @@ export function demoCommand(): Command {
         ];
         console.log(lines.join('\n'));
         // The back office while the tills sell (far faster than the bakery ever did): items at their reorder point get a delivery.
+        const restockingNow = new Set<string>();
         const restocking = setInterval(() => {
           for (const s of seeding) {
+            if (restockingNow.has(s.storeId)) continue; // the last round is still booking: one at a time per store
+            restockingNow.add(s.storeId);
             restockLowItems(s)
               .then((n) => n > 0 && logger.info({ store: s.storeId }, 'back office: delivery booked for the items at their reorder point'))
-              .catch((err: unknown) => logger.warn({ err, store: s.storeId }, 'back office: restocking failed; trying again'));
+              .catch((err: unknown) => logger.warn({ err, store: s.storeId }, 'back office: restocking failed; trying again'))
+              .finally(() => restockingNow.delete(s.storeId));
           }
         }, 10_000);
         stopping.signal.addEventListener('abort', () => clearInterval(restocking), { once: true });
