@@ -195,9 +195,8 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
       if (day > now.day) continue;
       const shown = dayRows.filter((r) => day < now.day || r.time <= now.time).map((r) => ({ ...r, date: day }));
       const txs = bakeryTransactions({ storeId: options.storeId, rows: shown });
-      // Per terminal, numbered by day: <days since 2000> * 1000 + the n-th of its day (the log has ~150 a day).
       const counters = new Map<string, number>();
-      const dayNumber = Math.round((dayMs(day) - Date.UTC(2000, 0, 1)) / DAY_MS);
+      const first = firstSequenceOf(day);
       for (const tx of txs) {
         const n = (counters.get(tx.terminalId) ?? 0) + 1;
         counters.set(tx.terminalId, n);
@@ -206,7 +205,7 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
         week.transactions.push({
           ...tx,
           transactionId: stableUuid(`tillstream-demo:${options.storeId}:${day}:${bakeryNumber}`),
-          sequenceNumber: dayNumber * 1000 + n,
+          sequenceNumber: first + n - 1,
           // The log's wall-clock time, in the store's own time zone.
           occurredAt: `${day}T${time}${zoneOffset(day, time, options.timeZone)}`,
           businessDay: day,
@@ -220,6 +219,17 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
   }
   return weeks;
 }
+
+/**
+ * A till's sequence numbers are numbered by day: day D's history on a till
+ * is <days since 2000-01-01> * 1,000,000 + 1, 2, ... (the log has ~150 a
+ * day per till), so a day's numbers never depend on when the demo ran. The
+ * live tills go on from LIVE_SEQUENCE_OFFSET past today's first, above any
+ * history number of today: a demo restarted later today sends the rest of
+ * today's history under numbers no live sale used.
+ */
+const firstSequenceOf = (day: string) => Math.round((dayMs(day) - Date.UTC(2000, 0, 1)) / DAY_MS) * 1_000_000 + 1;
+const LIVE_SEQUENCE_OFFSET = 10_000;
 
 /** The terminals the history rings up on (the bakery's two tills). */
 export const HISTORY_TERMINALS = ['T01', 'T02'] as const;
@@ -258,7 +268,7 @@ export interface SeedResult {
   deliveries: { booked: number; replayed: number };
   /** Items whose settings were changed (0 when they were already set). */
   settingsChanged: number;
-  /** The last sequence number the history used per terminal (the live tills go on from there). */
+  /** Per history terminal, the number the live tills go on from: past any the history uses today (see firstSequenceOf). */
   lastSequence: Record<string, number>;
   /** Sales (NO_SALEs not counted, as trends does not) per business day: to see that a store's trends booked them. */
   perDay: Map<string, number>;
@@ -369,10 +379,11 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
     if (rejected.length > 0) throw new SeedError(`ingest refused ${rejected.length} history transaction(s) of ${storeId}, e.g. ${rejected.slice(0, 3).join('; ')}`);
     for (const tx of week.transactions) {
       if (tx.type === 'SALE') result.perDay.set(tx.businessDay, (result.perDay.get(tx.businessDay) ?? 0) + 1);
-      result.lastSequence[tx.terminalId] = Math.max(result.lastSequence[tx.terminalId] ?? 0, tx.sequenceNumber);
     }
     progress(`week of ${week.monday} (${i + 1}/${weeks.length}): delivery and ${week.transactions.length} transactions`);
   }
+  const liveFrom = firstSequenceOf(localNow(options.now ?? new Date(), options.timeZone).day) + LIVE_SEQUENCE_OFFSET;
+  for (const terminalId of HISTORY_TERMINALS) result.lastSequence[terminalId] = liveFrom;
   return result;
 }
 

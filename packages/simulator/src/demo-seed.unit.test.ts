@@ -36,6 +36,11 @@ describe('demo history (the bakery log in the recent past)', () => {
     expect(new Set(all.map((tx) => tx.transactionId)).size).toBe(all.length);
     expect(new Set(all.map((tx) => `${tx.terminalId}:${tx.sequenceNumber}`)).size).toBe(all.length);
     expect(new Set(all.map((tx) => tx.terminalId))).toEqual(new Set(['T01', 'T02']));
+    // Numbered by day (days since 2000 x 1,000,000 + n): a day's numbers never depend on when the demo ran, and stay below the live tills' (+10,000).
+    for (const tx of all) {
+      expect(Math.floor(tx.sequenceNumber / 1_000_000)).toBe((Date.parse(tx.businessDay) - Date.UTC(2000, 0, 1)) / DAY);
+      expect(tx.sequenceNumber % 1_000_000).toBeLessThan(1000);
+    }
   });
 
   it('gives a day the same transactions (ids and bodies) whenever the demo runs: a restart, or a run a week later, doubles nothing', () => {
