@@ -193,19 +193,20 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
         }
       }
       if (day > now.day) continue;
-      const shown = dayRows.filter((r) => day < now.day || r.time <= now.time).map((r) => ({ ...r, date: day }));
+      // Today up to now: whole transactions (by their first row's time), so a later run sends each with the same body.
+      const rungAt = new Map<number, string>();
+      for (const r of dayRows) if (!rungAt.has(r.transaction)) rungAt.set(r.transaction, r.time);
+      const shown = dayRows.filter((r) => day < now.day || rungAt.get(r.transaction)! <= now.time).map((r) => ({ ...r, date: day }));
       const txs = bakeryTransactions({ storeId: options.storeId, rows: shown });
-      const counters = new Map<string, number>();
-      const first = firstSequenceOf(day);
+      // Numbered from the log's own transaction numbers (T01 has the odd ones, T02 the even), not from what is shown: a day's numbers never change.
+      const first = firstSequenceOf(day) - Math.min(...rungAt.keys());
       for (const tx of txs) {
-        const n = (counters.get(tx.terminalId) ?? 0) + 1;
-        counters.set(tx.terminalId, n);
         const time = tx.occurredAt.slice(11, 19);
         const bakeryNumber = tx.sequenceNumber;
         week.transactions.push({
           ...tx,
           transactionId: stableUuid(`tillstream-demo:${options.storeId}:${day}:${bakeryNumber}`),
-          sequenceNumber: first + n - 1,
+          sequenceNumber: first + tx.sequenceNumber,
           // The log's wall-clock time, in the store's own time zone.
           occurredAt: `${day}T${time}${zoneOffset(day, time, options.timeZone)}`,
           businessDay: day,
@@ -222,8 +223,9 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
 
 /**
  * A till's sequence numbers are numbered by day: day D's history on a till
- * is <days since 2000-01-01> * 1,000,000 + 1, 2, ... (the log has ~150 a
- * day per till), so a day's numbers never depend on when the demo ran. The
+ * is <days since 2000-01-01> * 1,000,000 + 1 + the log's transaction number
+ * less the day's first (the log has ~300 a day), so a day's numbers never
+ * depend on when the demo ran. The
  * live tills go on from LIVE_SEQUENCE_OFFSET past today's first, above any
  * history number of today: a demo restarted later today sends the rest of
  * today's history under numbers no live sale used.

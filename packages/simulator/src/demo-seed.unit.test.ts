@@ -49,6 +49,12 @@ describe('demo history (the bakery log in the recent past)', () => {
     const overlap = all.filter((tx) => tx.businessDay >= later[0]!.monday);
     expect(overlap.length).toBeGreaterThan(2000);
     for (const tx of overlap) expect(byId.get(tx.transactionId)).toEqual(tx);
+    // A restart later the same day: the morning's transactions are the same, the afternoon's follow.
+    const evening = demoHistory({ storeId: 'S001', timeZone: 'Europe/London', weeks: 0, now: new Date(now.getTime() + 3 * 3600_000) }).flatMap((w) => w.transactions);
+    const eveningById = new Map(evening.map((tx) => [tx.transactionId, tx]));
+    const today = all.filter((tx) => tx.businessDay === '2026-11-26');
+    expect(evening.filter((tx) => tx.businessDay === '2026-11-26').length).toBeGreaterThan(today.length);
+    for (const tx of today) expect(eveningById.get(tx.transactionId)).toEqual(tx);
     // The weekly deliveries too: a week's whole demand, whatever day it is asked for.
     const week = weeks.find((w) => w.monday === '2026-11-23')!;
     expect(later.find((w) => w.monday === '2026-11-23')!.demand).toEqual(week.demand);
