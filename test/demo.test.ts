@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { demoNames } from '@tillstream/cli';
 import { dropDatabase } from '@tillstream/db';
 import { isPortFree } from '@tillstream/infra';
-import { dropRedisUser, testEnv, testTlsFiles, uniqueName, waitFor } from '@tillstream/testing';
+import { dropRedisUser, signIn, testBrowser, testEnv, testTlsFiles, uniqueName, waitFor } from '@tillstream/testing';
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/tillstream.js', import.meta.url));
 
@@ -32,10 +32,21 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/**
+ * A fixed-offset zone where it is about noon now: the bakery's history is
+ * open at this hour on every weekday, so the velocity baseline (this hour
+ * on the same weekday of earlier weeks) has sales whenever the test runs.
+ */
+function zoneAtNoon(now = new Date()): string {
+  const offset = 12 - now.getUTCHours(); // -11 .. +12
+  // IANA's Etc zones count the other way round: Etc/GMT-3 is UTC+3.
+  return offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
 const json = async <T>(url: string, headers: Record<string, string>): Promise<T> => (await (await fetch(url, { headers })).json()) as T;
 
 describe('npm start (tillstream demo)', () => {
-  it('brings up HQ and two stores that sell and sync, prints the URLs, and Ctrl-C stops every process it started', async () => {
+  it('brings up HQ and two stores seeded with history that sell and sync, prints the URLs, and Ctrl-C stops every process it started', async () => {
     const namespace = uniqueName('demo');
     const base = await freeBasePort();
     const logDir = mkdtempSync(join(tmpdir(), 'tillstream-demo-logs-'));
@@ -43,7 +54,8 @@ describe('npm start (tillstream demo)', () => {
     const demo = spawn(
       process.execPath,
       // The run's CA as the demo's: this process (NODE_EXTRA_CA_CERTS) trusts what the demo serves.
-      [BIN, 'demo', '--stores', '2', '--terminals', '2', '--rate', '10', '--base-port', String(base), '--namespace', namespace, '--log-dir', logDir, '--certs-dir', testTlsFiles().dir],
+      // Two weeks of history (not the default eight) keep this test quick; what it checks needs last week's.
+      [BIN, 'demo', '--stores', '2', '--terminals', '2', '--rate', '2', '--history-weeks', '2', '--time-zone', zoneAtNoon(), '--base-port', String(base), '--namespace', namespace, '--log-dir', logDir, '--certs-dir', testTlsFiles().dir],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } },
     );
     const pgid = demo.pid!;
@@ -83,6 +95,31 @@ describe('npm start (tillstream demo)', () => {
       expect((await fetch(`${storeApi(n)}/v1/sync/status`, { headers: manager(n) })).status).toBe(200);
       expect(await (await fetch(`${storeApi(n)}/`, { headers: manager(n) })).text()).toContain('Tillstream store');
     }
+    // The seeding's progress was shown, and the history arrived through ingest before the demo said it was running.
+    expect(output).toMatch(/seeding: week of \d{4}-\d{2}-\d{2} \(3\/3\)/);
+    expect(output).toContain('dashboards populated');
+
+    // The store's dashboard in a browser looks like a real store's: stock on hand, last week's line, top sellers.
+    // The demo made its own server certificate (servers/demo.crt) in the run's CA directory: the browser trusts its key.
+    const browser = await testBrowser({ serverCertFiles: [join(testTlsFiles().dir, 'servers', 'demo.crt')] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await signIn(page, storeApi(0), manager(0).authorization.slice('Bearer '.length));
+    await page.waitForFunction(`document.querySelector('[data-testid="top-0"]') !== null`, undefined, { timeout: 30_000 });
+    // Page functions are strings: this file is type-checked without the DOM library.
+    const lastWeek = await page.evaluate<Array<number | null>>(`Chart.getChart('hourly-chart').data.datasets[1].data`);
+    expect(lastWeek.some((v) => v !== null && v > 0), `last week's line: ${JSON.stringify(lastWeek)}`).toBe(true);
+    expect(await page.locator('#stock .status.NEGATIVE').count()).toBe(0);
+    const negative = await json<{ items: unknown[] }>(`${storeApi(0)}/v1/inventory/items?status=negative`, manager(0));
+    expect(negative.items).toEqual([]);
+    const top = await json<{ items: Array<{ sku: string }> }>(`${storeApi(0)}/v1/sales/top?window=today&by=revenue&limit=10`, manager(0));
+    expect(top.items.map((i) => i.sku)).toContain(await page.getByTestId('top-0').textContent());
+    // Velocity against this hour of the same weekday in earlier weeks: the history gives it a baseline.
+    const velocity = await json<{ unitsLastHour: number; baselineUnitsPerHour: number }>(`${storeApi(0)}/v1/sales/velocity`, manager(0));
+    expect(velocity.baselineUnitsPerHour).toBeGreaterThan(0);
+    expect(velocity.unitsLastHour).toBeGreaterThan(0);
+    mkdirSync(join(process.cwd(), 'test-output', 'dashboards'), { recursive: true });
+    await page.screenshot({ path: join(process.cwd(), 'test-output', 'dashboards', 'demo-store.png'), fullPage: true });
+
     await waitFor(
       async () => {
         const { sales } = await json<{ sales: Array<{ storeId: string; transactions: number }> }>(`${hq}/v1/sales/stores`, admin);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { onTestFinished } from 'vitest';
-import { testServerSpki } from './tls.ts';
+import { spkiOf, testServerSpki } from './tls.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -20,8 +20,13 @@ export async function ensureChromium(): Promise<void> {
   if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is still missing`);
 }
 
-/** Headless Chromium driven by playwright-core, closed when the test ends. */
-export async function testBrowser(): Promise<Browser> {
+/**
+ * Headless Chromium driven by playwright-core, closed when the test ends.
+ * It trusts the run's server certificate's key and the keys of
+ * `serverCertFiles` (a server certificate a test's process made itself, as
+ * the demo does), and no other.
+ */
+export async function testBrowser(options: { serverCertFiles?: string[] } = {}): Promise<Browser> {
   await ensureChromium();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -37,7 +42,7 @@ export async function testBrowser(): Promise<Browser> {
       '--disable-sync',
       // The services serve HTTPS with the run's server certificate: Chromium (its own trust store, not
       // NODE_EXTRA_CA_CERTS) trusts exactly that key, and every other certificate error still fails.
-      `--ignore-certificate-errors-spki-list=${testServerSpki()}`,
+      `--ignore-certificate-errors-spki-list=${[testServerSpki(), ...(options.serverCertFiles ?? []).map(spkiOf)].join(',')}`,
     ],
   });
   onTestFinished(() => browser.close());

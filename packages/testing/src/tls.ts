@@ -73,7 +73,12 @@ export async function testStoreClientEnv(storeId: string): Promise<{ HQ_CLIENT_C
  * exactly this key, not any certificate.
  */
 export function testServerSpki(): string {
-  const der = new X509Certificate(readFileSync(testTlsFiles().certFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return spkiOf(testTlsFiles().certFile);
+}
+
+/** SHA-256 of a certificate file's public key (base64), as Chromium's --ignore-certificate-errors-spki-list wants it. */
+export function spkiOf(certFile: string): string {
+  const der = new X509Certificate(readFileSync(certFile)).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('base64');
 }
 

@@ -7,8 +7,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueUserToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
 import { down, ensureKafkaCredentials, ensureRedisUser, isPortFree, localKafkaSecurityEnv, provisionLocalKafka, startProcess, stopProcess, up } from '@tillstream/infra';
-import { createLogger } from '@tillstream/observability';
-import { simulate, type SimulatedStore } from '@tillstream/simulator';
+import { createLogger, progressBar } from '@tillstream/observability';
+import { HISTORY_TERMINALS, restockLowItems, seedStore, simulate, type SeedResult, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
 import { issueStoreCertificate, makeChainCertificates } from './certs.ts';
 import { provisionTills } from './simulate.ts';
@@ -79,11 +79,17 @@ export function demoCommand(): Command {
       if (!Number.isInteger(n) || n < 1024 || n > 64_000) throw new InvalidArgumentError('--base-port must be an integer from 1024 to 64000');
       return n;
     }, 8080)
+    .option('--history-weeks <n>', 'weeks of history replayed from the bakery log before this week (0: this week so far only)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 8) throw new InvalidArgumentError('--history-weeks must be an integer from 0 to 8');
+      return n;
+    }, 8)
     .option('--namespace <ns>', 'keep this demo apart from the default one: databases tillstream_<ns>_*, topics <ns>.*', (v) => {
       if (!/^[a-z][a-z0-9_]{0,30}$/.test(v)) throw new InvalidArgumentError('--namespace must be 1-31 lower-case letters, digits or "_", starting with a letter');
       return v;
     })
-    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; certsDir: string; basePort: number; namespace?: string }) => {
+    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; certsDir: string; basePort: number; historyWeeks: number; namespace?: string }) => {
+      const startedAt = performance.now();
       const logger = createLogger({ name: 'demo', level: 'info', pretty: true });
       const names = demoNames(opts.namespace);
       const hqPort = opts.basePort + 10;
@@ -139,6 +145,7 @@ export function demoCommand(): Command {
         const adminToken = await issueUserToken(hqPool, { name: 'demo HQ admin', role: 'hq-admin' });
         const managers = new Map<string, string>();
         const simulated: SimulatedStore[] = [];
+        const seeding: Array<Parameters<typeof seedStore>[0]> = [];
         // Sync logs in to Redis as its ACL user (BullMQ's keys only); this demo's password, in a secret file of its own.
         const redisUser = `tillstream_sync${opts.namespace ? `_${opts.namespace}` : ''}`;
         const redisPasswordFile = join(opts.logDir, '..', 'redis-sync-password');
@@ -172,7 +179,9 @@ export function demoCommand(): Command {
             const env = { STORE_ID: store.id, TOPIC_PREFIX: names.storeTopicPrefix(store.id), KAFKA_BROKERS: brokerOf('store'), STORE_TIME_ZONE: opts.timeZone };
             await provisionLocalKafka(infra, 'store', env.TOPIC_PREFIX);
             const terminals = Array.from({ length: opts.terminals }, (_, t) => `T${String(t + 1).padStart(2, '0')}`);
-            const tills = await provisionTills(store.id, terminals, db);
+            // The history rings up on the bakery's two tills (T01, T02), whatever --terminals says; the live tills are `terminals`.
+            const { tokens, lastSequence } = await provisionTills(store.id, [...new Set([...terminals, ...HISTORY_TERMINALS])], db);
+            const tills = { tokens: Object.fromEntries(terminals.map((t) => [t, tokens[t]!])), lastSequence };
             const storePool = createPool({ connectionString: db, logger, applicationName: 'tillstream-demo', max: 1 });
             const manager = await issueUserToken(storePool, { name: `demo ${store.id} manager`, role: 'store-manager' }).finally(() => storePool.end());
             managers.set(store.id, manager);
@@ -180,7 +189,10 @@ export function demoCommand(): Command {
             const clientCert = await issueStoreCertificate(opts.certsDir, store.id);
             await recordStoreCertificate(hqPool, { storeId: store.id, serial: clientCert.serial, notAfter: clientCert.notAfter });
             const lower = store.id.toLowerCase();
-            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, ...as('ingest'), DATABASE_URL: serviceDatabaseUrl(db, 'ingest') }, store.ports.ingest, manager);
+            // The seeded history reaches 9 weeks back: ingest remembers transactionIds (and so accepts them) for 10.
+            // A till's transaction budget is 1,000/s, not 100/s: at start no other till competes for ingest's core, and
+            // the two history tills' backlogs went up in 7 s instead of 18 s (1 store, 3,820 transactions, loaded machine).
+            await run(`${lower}-ingest`, 'services/ingest/src/main.ts', { ...env, ...as('ingest'), DATABASE_URL: serviceDatabaseUrl(db, 'ingest'), IDEMPOTENCY_RETENTION_DAYS: '70', TERMINAL_TRANSACTIONS_PER_SECOND: '1000' }, store.ports.ingest, manager);
             await run(
               `${lower}-inventory`,
               'services/inventory/src/main.ts',
@@ -211,10 +223,28 @@ export function demoCommand(): Command {
               manager,
             );
             simulated.push({ storeId: store.id, ingestUrl: `https://127.0.0.1:${store.ports.ingest}`, ...tills });
+            seeding.push({
+              storeId: store.id,
+              timeZone: opts.timeZone,
+              ingestUrl: `https://127.0.0.1:${store.ports.ingest}`,
+              storeApiUrl: `https://127.0.0.1:${store.ports.inventory}`,
+              managerToken: manager,
+              terminalTokens: { T01: tokens.T01!, T02: tokens.T02! },
+              weeks: opts.historyWeeks,
+            });
           }
         } finally {
           await hqPool.end();
         }
+
+        const seeded = await seedStores(seeding, logger, stopping.signal);
+        for (const store of simulated) {
+          // The live tills go on numbering after the history's (and after an earlier run's live sales).
+          const history = seeded.find((r) => r.storeId === store.storeId)!.lastSequence;
+          for (const [t, n] of Object.entries(history)) if (store.tokens[t]) store.lastSequence = { ...store.lastSequence, [t]: Math.max(store.lastSequence?.[t] ?? 0, n) };
+        }
+        await dashboardsPopulated(seeded, stores, managers, stopping.signal);
+        logger.info({ seconds: Math.round((performance.now() - startedAt) / 100) / 10 }, 'dashboards populated (every store\'s trends booked its history): seconds since the demo started');
 
         const lines = [
           '',
@@ -235,6 +265,19 @@ export function demoCommand(): Command {
           `Simulating ${opts.terminals} terminals per store at ${opts.rate} transactions/s per store.`,
         ];
         console.log(lines.join('\n'));
+        // The back office while the tills sell (far faster than the bakery ever did): items at their reorder point get a delivery.
+        const restockingNow = new Set<string>();
+        const restocking = setInterval(() => {
+          for (const s of seeding) {
+            if (restockingNow.has(s.storeId)) continue; // the last round is still booking: one at a time per store
+            restockingNow.add(s.storeId);
+            restockLowItems(s)
+              .then((n) => n > 0 && logger.info({ store: s.storeId }, 'back office: delivery booked for the items at their reorder point'))
+              .catch((err: unknown) => logger.warn({ err, store: s.storeId }, 'back office: restocking failed; trying again'))
+              .finally(() => restockingNow.delete(s.storeId));
+          }
+        }, 10_000);
+        stopping.signal.addEventListener('abort', () => clearInterval(restocking), { once: true });
         const { tally } = await simulate({
           mode: 'synthetic',
           stores: simulated,
@@ -245,6 +288,7 @@ export function demoCommand(): Command {
           maxSkewMs: 5000,
           signal: stopping.signal,
         });
+        clearInterval(restocking);
         logger.info({ sent: tally.sent, accepted: tally.accepted, replayed: tally.replayed, rejected: tally.rejected, abandoned: tally.abandoned }, 'simulator stopped');
       } catch (err) {
         if (!stopping.signal.aborted) throw err;
@@ -252,4 +296,61 @@ export function demoCommand(): Command {
         await stopAll();
       }
     });
+}
+
+/**
+ * Seeds every store at once (packages/simulator demo-seed.ts: deliveries and
+ * item settings through the store API, the bakery's history through ingest),
+ * showing progress: a bar on a terminal, a counted log line per step
+ * otherwise. A second run seeds nothing twice.
+ */
+async function seedStores(stores: Array<Parameters<typeof seedStore>[0]>, logger: ReturnType<typeof createLogger>, signal: AbortSignal): Promise<SeedResult[]> {
+  const started = performance.now();
+  const done = new Map<string, { transactions: number; total: number }>();
+  const bar = progressBar('seeding history through ingest');
+  logger.info({ stores: stores.length }, 'seeding: opening delivery, item settings, and the bakery log\'s recent weeks through ingest with weekly deliveries');
+  const results = await Promise.all(
+    stores.map((store) =>
+      seedStore({
+        ...store,
+        onProgress: (p) => {
+          if (signal.aborted) throw new Error('stopped while seeding');
+          done.set(p.storeId, { transactions: p.transactions, total: p.totalTransactions });
+          const sum = [...done.values()].reduce((a, d) => ({ transactions: a.transactions + d.transactions, total: a.total + d.total }), { transactions: 0, total: 0 });
+          bar.tick(sum.transactions, p.step);
+          if (!process.stderr.isTTY) logger.info({ store: p.storeId, transactions: `${p.transactions}/${p.totalTransactions}` }, `seeding: ${p.step}`);
+        },
+      }),
+    ),
+  );
+  bar.done();
+  for (const r of results) {
+    logger.info(
+      { store: r.storeId, transactions: r.transactions, accepted: r.tally.accepted, alreadyThere: r.tally.replayed, deliveriesBooked: r.deliveries.booked, deliveriesAlreadyBooked: r.deliveries.replayed, settingsChanged: r.settingsChanged },
+      r.tally.accepted === 0 && r.deliveries.booked === 0 ? 'seeded already (an earlier run): nothing new booked' : 'seeded',
+    );
+  }
+  logger.info({ seconds: Math.round((performance.now() - started) / 100) / 10 }, 'seeding done: seconds');
+  return results;
+}
+
+/** Waits until each store's trends has booked its seeded history: today's and the same weekday last week's sales. */
+async function dashboardsPopulated(seeded: SeedResult[], stores: Array<{ id: string; ports: StorePorts }>, managers: Map<string, string>, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (const result of seeded) {
+    const store = stores.find((s) => s.id === result.storeId)!;
+    const days = [...result.perDay.keys()].sort();
+    const last = days[days.length - 1];
+    const checks = last ? [last, new Date(Date.parse(last) - 7 * 86_400_000).toISOString().slice(0, 10)].filter((d) => result.perDay.has(d)) : [];
+    for (const day of checks) {
+      for (;;) {
+        if (signal.aborted) throw new Error('stopped while waiting for the dashboards');
+        const res = await fetch(`https://127.0.0.1:${store.ports.trends}/v1/sales/summary?businessDay=${day}`, { headers: { authorization: `Bearer ${managers.get(store.id)!}` } }).catch(() => undefined);
+        const body = res?.ok ? ((await res.json()) as { figures: { transactions: number } }) : undefined;
+        if (body && body.figures.transactions >= result.perDay.get(day)!) break;
+        if (Date.now() > deadline) throw new Error(`${store.id}'s trends had not booked the history of ${day} after 3 minutes; see its log`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
 }

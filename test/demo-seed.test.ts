@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { issueTerminalToken } from '@tillstream/db';
+import { testIngest } from '@tillstream/ingest/testing';
+import { testInventory } from '@tillstream/inventory/testing';
+import { demoCatalog, openingStock, restockLowItems, seedStore, type SeedProgress } from '@tillstream/simulator';
+import { makeTransaction } from '@tillstream/testing';
+import { testTrends } from '@tillstream/trends/testing';
+
+interface Item {
+  sku: string;
+  onHand: number;
+  state: string;
+  settings: { reorderPoint: number | null };
+}
+
+/**
+ * The demo's seeding against the real store services (ingest, inventory,
+ * trends on one store database and topic prefix): the history arrives
+ * through ingest and is booked by both consumers, the deliveries keep every
+ * item above its reorder point, and a second run (a restarted demo) books
+ * and counts nothing twice.
+ */
+describe('demo seeding (packages/simulator demo-seed.ts)', () => {
+  it('seeds a store through its APIs, a second run changes nothing, and the back office restocks what reached its reorder point', async () => {
+    const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' });
+    const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1' }, { kafka: trends.kafka, db: trends.db });
+    // The history reaches up to 13 days back (a Sunday, one week): ingest's default 35-day window takes it.
+    const ingest = await testIngest({}, { db: trends.db, kafka: trends.kafka });
+    const options = {
+      storeId: 'S001',
+      timeZone: 'UTC',
+      ingestUrl: ingest.url,
+      storeApiUrl: inventory.url,
+      managerToken: inventory.tokens['store-manager'],
+      terminalTokens: { T01: ingest.token, T02: await issueTerminalToken(trends.db.pool, { storeId: 'S001', terminalId: 'T02' }) },
+      weeks: 1,
+    };
+    const steps: SeedProgress[] = [];
+    const first = await seedStore({ ...options, onProgress: (p) => steps.push(p) });
+    expect(first.transactions).toBeGreaterThan(200);
+    expect(first.tally).toMatchObject({ accepted: first.transactions, replayed: 0, rejected: {}, abandoned: 0, viaBatch: first.transactions });
+    // The opening delivery and one per week (last week, this week).
+    expect(first.deliveries).toEqual({ booked: 3, replayed: 0 });
+    const catalog = demoCatalog();
+    expect(first.settingsChanged).toBe(catalog.length);
+    expect(steps.map((s) => s.step)).toEqual(['opening delivery', `item settings (${catalog.length} changed)`, expect.stringMatching(/^week of .* \(1\/2\)/), expect.stringMatching(/^week of .* \(2\/2\)/)]);
+    expect(steps.at(-1)!.transactions).toBe(first.transactions);
+
+    await trends.caughtUp(120_000);
+    await inventory.caughtUp(120_000);
+    const items = async () => ((await (await inventory.get('/v1/inventory/items?limit=500')).json()) as { items: Item[] }).items;
+    const before = await items();
+    expect(before).toHaveLength(catalog.length);
+    for (const item of catalog) {
+      const held = before.find((i) => i.sku === item.sku)!;
+      // Each week's delivery came before its sales: nothing is under the opening level, so nothing is LOW, OUT or NEGATIVE.
+      expect(held.onHand, item.sku).toBeGreaterThanOrEqual(openingStock(item));
+      expect(held.state, item.sku).toBe('OK');
+    }
+    const daySales = async (day: string) => ((await (await trends.get(`/v1/sales/summary?businessDay=${day}`)).json()) as { figures: { transactions: number } }).figures.transactions;
+    for (const [day, sales] of first.perDay) expect(await daySales(day), day).toBe(sales);
+
+    // A restarted demo: ingest already has every transaction (200), inventory every delivery, the settings are set.
+    const second = await seedStore(options);
+    expect(second.transactions).toBeGreaterThanOrEqual(first.transactions);
+    expect(second.tally).toMatchObject({ accepted: second.transactions - first.transactions, replayed: first.transactions, rejected: {}, abandoned: 0 });
+    expect(second.deliveries).toEqual({ booked: 0, replayed: 3 });
+    expect(second.settingsChanged).toBe(0);
+    await trends.caughtUp(60_000);
+    await inventory.caughtUp(60_000);
+    if (second.transactions === first.transactions) {
+      expect((await items()).map((i) => [i.sku, i.onHand])).toEqual(before.map((i) => [i.sku, i.onHand]));
+      for (const [day, sales] of first.perDay) expect(await daySales(day), day).toBe(sales);
+    }
+
+    // The live tills sell far faster than the bakery did: the back office restocks what reached its reorder point, once.
+    const coffee = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
+    const sold = coffee.onHand - coffee.settings.reorderPoint!;
+    await trends.publish([makeTransaction([{ sku: 'BK-COFFEE', quantity: sold, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 1 })]);
+    await inventory.caughtUp(60_000);
+    expect((await items()).find((i) => i.sku === 'BK-COFFEE')!.state).toBe('LOW');
+    expect(await restockLowItems(options)).toBe(1);
+    expect(await restockLowItems(options)).toBe(0);
+    const restocked = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
+    expect(restocked.state).toBe('OK');
+    expect((await items()).filter((i) => i.state !== 'OK')).toEqual([]);
+  }, 240_000);
+});
