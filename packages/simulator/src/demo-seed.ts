@@ -51,8 +51,8 @@ export interface ReplenishmentSettings {
   serviceLevel: number;
 }
 
-/** The item settings inventory's API takes today (PUT /v1/inventory/items/:sku/settings). */
-export interface DemoItemSettings {
+/** The item settings the demo sets (PUT /v1/inventory/items/:sku/settings): reorder levels and replenishment parameters. */
+export interface DemoItemSettings extends ReplenishmentSettings {
   reorderPoint: number;
   reorderQuantity: number;
   maximum: number;
@@ -62,9 +62,9 @@ export interface DemoItemSettings {
  * Lead time, pack size and service level per item, as a bakery's buyer
  * would set them: goods baked in the store's own kitchen (bread, pastry,
  * kitchen) come next day in trays, drinks from a wholesaler in cases within
- * three days, retail goods one at a time from their makers within a week. Inventory's API has no such settings yet (issue 18 item 3 adds
- * them); until then the pack size rounds the demo's deliveries, and
- * `setReplenishmentSettings` is the one place that will send them.
+ * three days, retail goods one at a time from their makers within a week.
+ * Sent with the reorder levels (`itemSettings`); the pack size also rounds
+ * the demo's deliveries.
  */
 export function replenishmentSettings(item: Pick<DemoItem, 'category'>): ReplenishmentSettings {
   switch (item.category) {
@@ -84,22 +84,16 @@ export function replenishmentSettings(item: Pick<DemoItem, 'category'>): Repleni
 const roundUp = (n: number, pack: number) => Math.ceil(n / pack) * pack;
 
 /**
- * Sends each item's lead time, pack size and service level to the store
- * (`replenishmentSettings`). Inventory's API has nowhere to put them yet:
- * this sends nothing and returns 0 (items changed). Issue 18 item 3 adds
- * them to the item settings; set them HERE then, only where they differ,
- * as the reorder settings are.
+ * Reorder point: two days of demand plus a pack; reorder quantity: a week of
+ * it in packs; maximum: room for two of those; and the item's replenishment
+ * parameters (`replenishmentSettings`), so suggested orders follow its
+ * forecast in whole packs.
  */
-export async function setReplenishmentSettings(_options: StoreApiAccess, _items: readonly DemoItem[]): Promise<number> {
-  return 0;
-}
-
-/** Reorder point: two days of demand plus a pack; reorder quantity: a week of it in packs; maximum: room for two of those. */
 export function itemSettings(item: DemoItem): DemoItemSettings {
-  const { packSize } = replenishmentSettings(item);
-  const reorderPoint = roundUp(Math.max(1, 2 * item.dailyDemand), packSize);
-  const reorderQuantity = roundUp(Math.max(1, 7 * item.dailyDemand), packSize);
-  return { reorderPoint, reorderQuantity, maximum: reorderPoint + 2 * reorderQuantity };
+  const replenishment = replenishmentSettings(item);
+  const reorderPoint = roundUp(Math.max(1, 2 * item.dailyDemand), replenishment.packSize);
+  const reorderQuantity = roundUp(Math.max(1, 7 * item.dailyDemand), replenishment.packSize);
+  return { reorderPoint, reorderQuantity, maximum: reorderPoint + 2 * reorderQuantity, ...replenishment };
 }
 
 /** The opening delivery of an item: its reorder point and a reorder quantity on top, so the store opens above it. */
@@ -302,7 +296,7 @@ async function storeApi<T>(options: StoreApiAccess, method: string, path: string
 
 interface ItemRow {
   sku: string;
-  settings: { reorderPoint: number | null; reorderQuantity: number | null; maximum: number | null };
+  settings: Record<keyof DemoItemSettings, number | null>;
 }
 
 async function currentItems(options: StoreApiAccess): Promise<Map<string, ItemRow>> {
@@ -346,16 +340,15 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   count(await deliver(options, `demo-opening-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
   progress('opening delivery');
 
-  // Reorder settings, only where they differ (a restarted demo changes nothing).
+  // Reorder and replenishment settings, only where they differ (a restarted demo changes nothing).
   const items = await currentItems(options);
   for (const item of catalog) {
     const wanted = itemSettings(item);
     const now = items.get(item.sku)?.settings;
-    if (now && now.reorderPoint === wanted.reorderPoint && now.reorderQuantity === wanted.reorderQuantity && now.maximum === wanted.maximum) continue;
+    if (now && (Object.keys(wanted) as Array<keyof DemoItemSettings>).every((k) => now[k] === wanted[k])) continue;
     await storeApi(options, 'PUT', `/v1/inventory/items/${encodeURIComponent(item.sku)}/settings`, wanted);
     result.settingsChanged++;
   }
-  result.settingsChanged += await setReplenishmentSettings(options, catalog);
   progress(`item settings (${result.settingsChanged} changed)`);
 
   const rejected: string[] = [];
