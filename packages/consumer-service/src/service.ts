@@ -14,6 +14,18 @@ export interface ConsumerServiceContext {
   published: () => void;
 }
 
+/**
+ * A further booking of the POS topic by the same service, as its own
+ * consumer group ("<group>.<name>") with its own tables: its effects and its
+ * offset commit in one transaction of their own, so the feature can be
+ * rebuilt from offset 0, or fall behind, without touching the main booking.
+ */
+export interface SecondaryBooking {
+  /** "lossprev": the group's suffix and the log's name for it. */
+  name: string;
+  book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<void>;
+}
+
 export interface ConsumerServiceDefinition<Booked> {
   /** "inventory": logger and client names, the default consumer group suffix, the outbox publisher. */
   name: string;
@@ -35,6 +47,8 @@ export interface ConsumerServiceDefinition<Booked> {
   book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<Booked>;
   /** After the batch committed (metrics). */
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
+  /** Further bookings of the POS topic, each its own consumer group (see SecondaryBooking); they publish through the same outbox. */
+  secondary?: readonly SecondaryBooking[];
   /** The service's createApp: its API (siteApp with its routes), given the runtime's readiness check. */
   createApp(ctx: ConsumerServiceContext & RuntimeChecks): Express;
   /** Stopped first when the service stops (what holds connections open, such as live dashboards). */
@@ -107,12 +121,28 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
       },
     });
     let booked: Booked | undefined;
+    const secondary = (def.secondary ?? []).map((b) =>
+      booking<PosTransaction>({
+        groupId: `${groupId}.${b.name}`,
+        spec: posTransactions,
+        maxBatchSize: env.CONSUME_MAX_BATCH,
+        sessionTimeoutMs: env.CONSUMER_SESSION_TIMEOUT_MS,
+        quarantine: 'store',
+        storeId: env.STORE_ID,
+        registry,
+        book: async (client, records) => {
+          for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
+          await b.book(client, records);
+        },
+        afterCommit: () => outbox.wake(),
+      }),
+    );
 
     return {
       broker: {
         // What it reads and writes, and nothing else: its principal may not even see the other topics.
         topics: [posTransactions, ...def.publishes],
-        consumers: [consumer],
+        consumers: [consumer, ...secondary],
         onConsuming: () => outbox.start(),
       },
       app: (checks) => def.createApp({ pool, logger, registry, published: () => outbox.wake(), ...checks }),

@@ -16,6 +16,8 @@ import {
   InventoryItemQuery,
   InventoryItemsPage,
   InventoryItemsQuery,
+  LossPreventionAlerts,
+  LossPreventionAlertsQuery,
   QuarantineListing,
   SalesAnomalies,
   SalesSummary,
@@ -172,6 +174,19 @@ export const salesApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/sales/top', summary: 'Top sellers by units or revenue: today, a business day, the last hour or 7 days', query: TopSellersQuery, responses: { 200: json('The top sellers', TopSellers) } },
   { method: 'GET', path: '/v1/sales/velocity', summary: 'Units in the last hour against the same hour of the previous 4 weeks', query: SalesVelocityQuery, responses: { 200: json('The velocity', SalesVelocity) } },
   { method: 'GET', path: '/v1/sales/anomalies', summary: 'Sales anomalies detected, newest first', query: SalesAnomaliesQuery, responses: { 200: json('The anomalies', SalesAnomalies) } },
+];
+
+// --- store API: loss prevention (trends) ------------------------------------------------
+
+/** Sensitive staff data: a store manager's routes only (the trends service guards them; the store API's front forwards them under the same guard). */
+export const lossPreventionApi: readonly ApiOperation[] = [
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/alerts',
+    summary: 'Loss-prevention alerts (operators and terminals far above their peers or their own history), newest business day first',
+    query: LossPreventionAlertsQuery,
+    responses: { 200: json('The alerts', LossPreventionAlerts) },
+  },
 ];
 
 // --- store API: sync ---------------------------------------------------------------

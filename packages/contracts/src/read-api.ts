@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AlertType, InventoryAlertV1, MovementKind, StockState } from './inventory.ts';
-import { BusinessDay, Rfc3339, Sku } from './pos-transaction.ts';
+import { LossDimension, LossPreventionAlertV1 } from './loss-prevention.ts';
+import { BusinessDay, Identifier, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import { SalesAnomalyV1, SalesFigures } from './sales.ts';
 import { ReconciliationStatus } from './sync.ts';
@@ -345,3 +346,14 @@ export const Readiness = z
   })
   .meta({ id: 'Readiness' });
 export type Readiness = z.infer<typeof Readiness>;
+
+// --- loss prevention (trends) ---------------------------------------------------
+
+export const LossPreventionAlertsQuery = z.strictObject({
+  businessDay: BusinessDay.optional(),
+  dimension: LossDimension.optional(),
+  member: Identifier.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export const LossPreventionAlerts = z.strictObject({ alerts: z.array(LossPreventionAlertV1) }).meta({ id: 'LossPreventionAlerts' });
+export type LossPreventionAlerts = z.infer<typeof LossPreventionAlerts>;

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { envelopeOf } from './envelope.ts';
 import { ForecastDemandV1, type ForecastDemand } from './forecast.ts';
+import { LossPreventionAlertV1, type LossPreventionAlert } from './loss-prevention.ts';
 import { InventoryAlertV1, InventoryLevelV1, type InventoryAlert, type InventoryLevel } from './inventory.ts';
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
 import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
@@ -197,6 +198,26 @@ export const forecastDemand = topic<ForecastDemand, 'forecast.demand.v1'>({
 });
 
 /**
+ * Loss-prevention alerts (loss-prevention.ts): an operator or terminal whose
+ * rate of a signal lies far above its peers' or its own history. Keyed by
+ * alertId, which is stable per member, signal, period and comparison, so a
+ * re-published alert only replaces itself (compacted); kept 35 days like
+ * the POS journal it is computed from (deleted after: staff data is kept no
+ * longer than it is useful; the store's table and HQ keep the record).
+ */
+export const lossPreventionAlerts = topic<LossPreventionAlert, 'lossprevention.alert.v1'>({
+  name: 'lossprevention.alerts.v1',
+  schemaId: 'lossprevention.alert.v1',
+  envelope: envelopeOf('lossprevention.alert.v1', LossPreventionAlertV1),
+  key: (a) => a.alertId,
+  partitions: 1,
+  cleanupPolicy: 'compact,delete',
+  retentionMs: 35 * DAY_MS,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Loss-prevention alerts per operator or terminal: a signal rate far above peers or own history (compacted by alertId; kept 35 days).',
+});
+
+/**
  * HQ's own cluster: what stores uploaded, re-keyed by store. HQ's API writes
  * each applied batch here; HQ's consumers build the chain views from it.
  * A batch re-sent after a crash may write a record twice: every HQ view
@@ -240,7 +261,7 @@ export const hqInventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
 export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts] as const;
 
 /** Every topic the store's services create and use. */
-export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand] as const;
+export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand, lossPreventionAlerts] as const;
 
 /** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
 export function deadLetterTopicName(topicName: string): string {

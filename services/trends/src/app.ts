@@ -1,10 +1,11 @@
 import type { Express } from 'express';
 import { siteApp } from '@tillstream/consumer-service';
-import { salesApi } from '@tillstream/contracts';
+import { lossPreventionApi, salesApi } from '@tillstream/contracts';
 import type { Pool } from '@tillstream/db';
 import { openApiRouter } from '@tillstream/http';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
 import type { TrendsContext } from './facts.ts';
+import { lossPreventionRouter } from './routes/loss-prevention.ts';
 import { salesRouter } from './routes/sales.ts';
 
 export interface TrendsDeps {
@@ -26,7 +27,12 @@ export function createApp(deps: TrendsDeps): Express {
     consuming: deps.consuming,
     routes: [
       salesRouter({ pool: deps.pool, ctx: deps.ctx }),
-      openApiRouter({ title: 'Tillstream trends API', description: 'The sales part of the store API (also served through the store API port).', operations: salesApi }),
+      lossPreventionRouter({ pool: deps.pool }),
+      openApiRouter({
+        title: 'Tillstream trends API',
+        description: 'The sales and loss-prevention parts of the store API (also served through the store API port).',
+        operations: [...salesApi, ...lossPreventionApi],
+      }),
     ],
   });
 }

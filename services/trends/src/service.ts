@@ -1,10 +1,12 @@
-import { salesAggregates, salesAnomalies } from '@tillstream/contracts';
+import { lossPreventionAlerts, salesAggregates, salesAnomalies } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
 import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';
 import { OUTBOX_PUBLISHER, aggregatesOutbox, recordSales, type TrendsContext } from './facts.ts';
 import { createApp } from './app.ts';
+import { bookLossPrevention } from './lossprev/booking.ts';
+import type { LossPolicy } from './lossprev/scoring.ts';
 
 export type TrendsService = RunningService;
 
@@ -21,12 +23,14 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
   const anomalies = new Counter({ name: 'trends_anomalies_total', help: 'Anomalies detected, by kind', labelNames: ['kind'], registers: [registry] });
   const ctx: TrendsContext = { storeId: env.STORE_ID, timeZone: env.STORE_TIME_ZONE };
   const policy: AnomalyPolicy = { ...DEFAULT_POLICY, threshold: env.ANOMALY_THRESHOLD, weeks: env.ANOMALY_BASELINE_WEEKS };
+  const lossAlerts = new Counter({ name: 'trends_lossprevention_alerts_total', help: 'Loss-prevention alerts found, by signal and comparison', labelNames: ['signal', 'comparison'], registers: [registry] });
+  const lossPolicy = lossPolicyOf(env);
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
-    publishes: [salesAggregates, salesAnomalies],
+    publishes: [salesAggregates, salesAnomalies, lossPreventionAlerts],
     outboxSources: (pool) => [aggregatesOutbox(pool, ctx, { publishWhileHeld: env.PUBLISH_SETTLED_WHILE_CATCHING_UP })],
     // Windows restated by every batch (today's, the current hour's) go out at most once a second, at their latest revision.
     publishLingerMs: 1000,
@@ -41,6 +45,32 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       for (const [granularity, n] of Object.entries(windows)) restated.inc({ granularity }, n);
       for (const a of found) anomalies.inc({ kind: a.kind });
     },
+    // Loss prevention books the POS topic as its own consumer group, with its own tables and offset (lossprev/booking.ts).
+    secondary: [
+      {
+        name: 'lossprev',
+        book: async (client, records) => {
+          const found = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy);
+          // Counted before the commit: a batch that fails to commit is booked again and finds them again.
+          for (const a of found) lossAlerts.inc({ signal: a.signal, comparison: a.comparison });
+        },
+      },
+    ],
     createApp: ({ pool, logger, registry, consuming }) => createApp({ pool, logger, registry, ctx, consuming }),
   });
+}
+
+/** The loss-prevention policy of the service's env (documented in --help). */
+export function lossPolicyOf(env: TrendsEnv): LossPolicy {
+  return {
+    threshold: env.LOSSPREV_THRESHOLD,
+    minTransactions: env.LOSSPREV_MIN_TRANSACTIONS,
+    minEvents: env.LOSSPREV_MIN_EVENTS,
+    minPeers: env.LOSSPREV_MIN_PEERS,
+    minHistory: env.LOSSPREV_MIN_HISTORY,
+    historyDays: env.LOSSPREV_HISTORY_DAYS,
+    minSpread: env.LOSSPREV_MIN_SPREAD,
+    minExcess: env.LOSSPREV_MIN_EXCESS,
+    refundWindowMinutes: env.LOSSPREV_REFUND_WINDOW_MINUTES,
+  };
 }
