@@ -114,9 +114,9 @@ export async function dailyPeriods(db: Queryable, from: string, to: string, refu
       period.signals[s] = { count: Number(r[column]), amount: Number(r[`${column}_amount`]) };
     }
     let byDay = out.get(r.dimension);
-    if (!byDay) out.set(r.dimension, (byDay = new Map()));
+    if (!byDay) out.set(r.dimension, (byDay = new Map<string, Map<string, MemberPeriod>>()));
     let members = byDay.get(r.business_day);
-    if (!members) byDay.set(r.business_day, (members = new Map()));
+    if (!members) byDay.set(r.business_day, (members = new Map<string, MemberPeriod>()));
     members.set(r.member, period);
   }
   return out;
