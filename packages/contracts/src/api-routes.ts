@@ -225,6 +225,13 @@ export const ChainQuarantineQuery = z.strictObject({
 });
 export const ChainReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
+export const ChainLossPreventionQuery = z.strictObject({
+  storeId: Identifier.optional(),
+  businessDay: BusinessDay.optional(),
+  member: Identifier.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
 const StoreParams = z.strictObject({ storeId: Identifier });
 const storeRoute = (method: ApiOperation['method'], path: string, summary: string, rest: Omit<ApiOperation, 'method' | 'path' | 'summary'>): ApiOperation => ({
   method,
@@ -259,6 +266,13 @@ export const hqApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/reconciliation', summary: "Each store day's completeness", query: ChainReconciliationQuery, responses: { 200: json('Store days', ChainReconciliation) } },
   { method: 'GET', path: '/v1/quarantine', summary: "Every store's quarantine and HQ's own dead letters", query: ChainQuarantineQuery, responses: { 200: json('Counts and entries', QuarantineListing) } },
   { method: 'POST', path: '/v1/catalog', summary: 'Publish a new catalog version (prices, reorder settings)', body: CatalogPublishRequest, responses: { 201: json('Published', CatalogPublished) } },
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/alerts',
+    summary: "Every store's loss-prevention alerts, newest business day first (staff data: HQ admins only)",
+    query: ChainLossPreventionQuery,
+    responses: { 200: json('The alerts', LossPreventionAlerts) },
+  },
 ];
 
 // --- dashboards (served by inventory for the store, by HQ) ---------------------------------

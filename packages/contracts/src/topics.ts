@@ -257,8 +257,15 @@ export const hqInventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
   description: "Every store's stock alerts.",
 });
 
+export const hqLossPreventionAlerts = topic<LossPreventionAlert, 'lossprevention.alert.v1'>({
+  ...lossPreventionAlerts,
+  name: 'hq.lossprevention.alerts.v1',
+  partitions: 3,
+  description: "Every store's loss-prevention alerts (compacted by alertId, which names the store; kept 35 days).",
+});
+
 /** Every topic of HQ's cluster. */
-export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts] as const;
+export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts, hqLossPreventionAlerts] as const;
 
 /** Every topic the store's services create and use. */
 export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand, lossPreventionAlerts] as const;

@@ -1,6 +1,7 @@
 import {
   hqInventoryAlerts,
   hqInventoryLevels,
+  hqLossPreventionAlerts,
   hqSalesAggregates,
   hqTransactions,
   type AnyTopicSpec,
@@ -20,6 +21,7 @@ const TOPIC_OF: Record<Exclude<SyncStream, 'quarantine'>, AnyTopicSpec> = {
   aggregate: hqSalesAggregates,
   level: hqInventoryLevels,
   alert: hqInventoryAlerts,
+  lossprevention: hqLossPreventionAlerts,
 };
 
 export interface AppliedBatch {

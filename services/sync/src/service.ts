@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { inventoryAlerts, inventoryLevels, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, lossPreventionAlerts, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
 import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
 import type { ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
@@ -137,6 +137,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       feed(salesAggregates, appendOutbox.aggregates),
       feed(inventoryLevels, appendOutbox.levels),
       feed(inventoryAlerts, appendOutbox.alerts),
+      feed(lossPreventionAlerts, appendOutbox.lossPreventionAlerts),
     ];
 
     uploader.start();
@@ -146,7 +147,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     let stopBy = Infinity;
     return {
       // What it reads, and nothing else: its principal may not even see the other topics.
-      broker: { topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts], consumers },
+      broker: { topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts, lossPreventionAlerts], consumers },
       app: ({ consuming }) => createApp({ storeId: env.STORE_ID, hqUrl: env.HQ_URL, pool, logger, registry, link, uploader, consuming }),
       logFields: { hq: env.HQ_URL },
       workers: [
