@@ -24,6 +24,8 @@ export interface SecondaryBooking {
   /** "lossprev": the group's suffix and the log's name for it. */
   name: string;
   book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<void>;
+  /** After its batch committed (metrics). */
+  afterCommit?(): void;
 }
 
 export interface ConsumerServiceDefinition<Booked> {
@@ -134,7 +136,10 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
           for (const record of records) assertOwnStore(record.envelope.data, env.STORE_ID);
           await b.book(client, records);
         },
-        afterCommit: () => outbox.wake(),
+        afterCommit: () => {
+          b.afterCommit?.();
+          outbox.wake();
+        },
       }),
     );
 

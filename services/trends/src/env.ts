@@ -31,6 +31,7 @@ export const trendsEnv = z.object({
   LOSSPREV_MIN_SPREAD: z.coerce.number().positive().max(1).default(0.01).describe('Loss prevention: floor of the robust spread, as a rate per transaction (0.01: one in a hundred), so a baseline of all zeros does not make one event infinitely anomalous.'),
   LOSSPREV_MIN_EXCESS: z.coerce.number().min(0).max(1).default(0.02).describe('Loss prevention: smallest rate above the baseline median worth an alert (0.02: two transactions in a hundred).'),
   LOSSPREV_REFUND_WINDOW_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(30).describe('Loss prevention: a return of an item the same operator sold at most this many minutes before counts as a refund after sale.'),
+  LOSSPREV_SCORE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60).describe('Loss prevention: a business day is scored when first booked, then at most this often while it keeps changing, and once more when a later day is booked (scoring reads 5 weeks of facts; 0: after every batch).'),
   PUBLISH_SETTLED_WHILE_CATCHING_UP: bool
     .default(false)
     .describe('While catching up (PUBLISH_HOLD_LAG), publish 5-minute and hourly windows event time has moved 2 hours past alongside the booking instead of after it. Off: on a loaded 2-core machine it slowed the catch-up (BENCHMARKS.md, issue 19).'),

@@ -115,6 +115,29 @@ describe('loss prevention', () => {
     for (const a of history) expect(a.baseline.size).toBe(7);
   });
 
+  it('scores a busy day at most once per interval while it changes, and finally once a later day is booked', async () => {
+    const trends = await testTrends({ LOSSPREV_SCORE_INTERVAL_SECONDS: '3600' });
+    const day = tradingDay(1200, { operatorId: 'OP3', rate: 0.3 });
+    const state = async () =>
+      (await trends.db.pool.query<{ dirty: boolean }>(`SELECT scored_at IS NULL OR scored_at < changed_at AS dirty FROM lossprev_days WHERE business_day = '2026-11-20'`)).rows[0];
+    await publishAll(trends, day.slice(0, 100));
+    await lossPreventionCaughtUp(trends);
+    // Scored when first booked: 100 transactions (25 each) are too few to judge anyone.
+    expect(await state()).toEqual({ dirty: false });
+    expect(await alerts(trends)).toEqual([]);
+    await publishAll(trends, day.slice(100));
+    await lossPreventionCaughtUp(trends);
+    // Changed within the interval: not scored again yet.
+    expect(await state()).toEqual({ dirty: true });
+    expect(await alerts(trends)).toEqual([]);
+    // The next business day begins: the day gets its final scoring at once.
+    const next = new SyntheticStore({ storeId: 'S001', terminals: ['T01'], seed: 3, timeZone: 'UTC', lastSequence: { T01: 10_000 } }).next(Date.parse('2026-11-21T08:00:00Z')).tx;
+    await trends.publish([next]);
+    await lossPreventionCaughtUp(trends);
+    expect(await state()).toEqual({ dirty: false });
+    expect(new Set((await alerts(trends)).map((a) => a.member))).toEqual(new Set(['OP3']));
+  });
+
   it('answers a store manager only: operators are staff data', async () => {
     const trends = await testTrends();
     expect((await trends.get('/v1/loss-prevention/alerts', bearer(trends.tokens['store-viewer']))).status).toBe(403);

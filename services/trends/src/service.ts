@@ -1,4 +1,4 @@
-import { lossPreventionAlerts, salesAggregates, salesAnomalies } from '@tillstream/contracts';
+import { lossPreventionAlerts, salesAggregates, salesAnomalies, type LossPreventionAlert } from '@tillstream/contracts';
 import { startConsumerService, type RunningService } from '@tillstream/consumer-service';
 import { Counter, createMetricsRegistry, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
@@ -25,6 +25,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
   const policy: AnomalyPolicy = { ...DEFAULT_POLICY, threshold: env.ANOMALY_THRESHOLD, weeks: env.ANOMALY_BASELINE_WEEKS };
   const lossAlerts = new Counter({ name: 'trends_lossprevention_alerts_total', help: 'Loss-prevention alerts found, by signal and comparison', labelNames: ['signal', 'comparison'], registers: [registry] });
   const lossPolicy = lossPolicyOf(env);
+  let lossFound: LossPreventionAlert[] = [];
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
@@ -50,9 +51,10 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       {
         name: 'lossprev',
         book: async (client, records) => {
-          const found = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy);
-          // Counted before the commit: a batch that fails to commit is booked again and finds them again.
-          for (const a of found) lossAlerts.inc({ signal: a.signal, comparison: a.comparison });
+          lossFound = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy);
+        },
+        afterCommit: () => {
+          for (const a of lossFound) lossAlerts.inc({ signal: a.signal, comparison: a.comparison });
         },
       },
     ],
@@ -72,5 +74,6 @@ export function lossPolicyOf(env: TrendsEnv): LossPolicy {
     minSpread: env.LOSSPREV_MIN_SPREAD,
     minExcess: env.LOSSPREV_MIN_EXCESS,
     refundWindowMinutes: env.LOSSPREV_REFUND_WINDOW_MINUTES,
+    scoreIntervalSeconds: env.LOSSPREV_SCORE_INTERVAL_SECONDS,
   };
 }

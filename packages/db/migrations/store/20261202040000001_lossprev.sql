@@ -42,6 +42,17 @@ CREATE TABLE lossprev_lines (
 );
 CREATE INDEX lossprev_lines_sales ON lossprev_lines (operator_id, sku, occurred_at) WHERE type = 'SALE';
 
+-- Business days with transactions booked since they were last scored. A
+-- day is scored when first booked, then at most every
+-- LOSSPREV_SCORE_INTERVAL_SECONDS while it keeps changing, and once more as
+-- soon as a later day is booked (its final figures): scoring reads 5 weeks
+-- of facts, too much to repeat for every small batch of a busy store.
+CREATE TABLE lossprev_days (
+  business_day date PRIMARY KEY,
+  changed_at timestamptz NOT NULL,
+  scored_at timestamptz
+);
+
 -- Alerts found, once each (alert_id is stable per member, signal, period and comparison).
 CREATE TABLE lossprev_alerts (
   alert_id text PRIMARY KEY,
@@ -53,9 +64,10 @@ CREATE TABLE lossprev_alerts (
 );
 CREATE INDEX lossprev_alerts_recent ON lossprev_alerts (business_day DESC, detected_at DESC);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON lossprev_transactions, lossprev_lines, lossprev_alerts TO tillstream_trends;
+GRANT SELECT, INSERT, UPDATE, DELETE ON lossprev_transactions, lossprev_lines, lossprev_days, lossprev_alerts TO tillstream_trends;
 
 -- Down Migration
 DROP TABLE lossprev_alerts;
+DROP TABLE lossprev_days;
 DROP TABLE lossprev_lines;
 DROP TABLE lossprev_transactions;

@@ -62,9 +62,32 @@ export async function bookLossPrevention(client: PoolClient, records: readonly P
       ],
     );
   }
-  const days = [...new Set(fresh.map((tx) => tx.businessDay))].sort();
+  const days = await daysToScore(client, [...new Set(fresh.map((tx) => tx.businessDay))], policy.scoreIntervalSeconds);
   const findings = await scoreDays(client, days, policy);
   return recordAlerts(client, ctx, findings);
+}
+
+/**
+ * Marks the batch's business days changed and picks the changed days to
+ * score now (see lossprev_days in the migration): those never scored, those
+ * scored at least `intervalSeconds` ago, and those before the latest day
+ * booked (a day the stream has moved past gets its final scoring at once).
+ */
+async function daysToScore(client: PoolClient, touched: readonly string[], intervalSeconds: number): Promise<string[]> {
+  if (touched.length === 0) return [];
+  await client.query(
+    `INSERT INTO lossprev_days (business_day, changed_at) SELECT unnest($1::date[]), now()
+     ON CONFLICT (business_day) DO UPDATE SET changed_at = now()`,
+    [touched],
+  );
+  const { rows } = await client.query<{ business_day: string }>(
+    `UPDATE lossprev_days SET scored_at = now()
+     WHERE (scored_at IS NULL OR scored_at < changed_at)
+       AND (scored_at IS NULL OR scored_at <= now() - make_interval(secs => $2::int) OR business_day < (SELECT max(d) FROM unnest($1::date[]) AS d))
+     RETURNING to_char(business_day, 'YYYY-MM-DD') AS business_day`,
+    [touched, intervalSeconds],
+  );
+  return rows.map((r) => r.business_day).sort();
 }
 
 /** A business day `n` days after `day` (n may be negative). */

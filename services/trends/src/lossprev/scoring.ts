@@ -39,6 +39,8 @@ export interface LossPolicy {
   minExcess: number;
   /** A return of an item the same operator sold at most this many minutes before is a refund after sale. */
   refundWindowMinutes: number;
+  /** A business day that keeps changing is scored again at most this often (booking.ts daysToScore); default 60. */
+  scoreIntervalSeconds: number;
 }
 
 export const DEFAULT_LOSS_POLICY: LossPolicy = {
@@ -51,6 +53,7 @@ export const DEFAULT_LOSS_POLICY: LossPolicy = {
   minSpread: 0.01,
   minExcess: 0.02,
   refundWindowMinutes: 30,
+  scoreIntervalSeconds: 60,
 };
 
 export interface SignalTally {
