@@ -95,10 +95,18 @@ export function addDays(day: string, n: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** Per dimension, member and business day: what was handled and each signal's count and amount. */
-export async function dailyPeriods(db: Queryable, from: string, to: string, refundWindowMinutes: number): Promise<Map<string, Map<string, Map<string, MemberPeriod>>>> {
-  const { rows } = await db.query<{ dimension: string; member: string; business_day: string; transactions: number } & Record<string, string | number>>(
-    `WITH f AS (
+/** Per dimension, member and business day ($1 to $2): transactions handled, and each signal's count and amount ($3: the refund window in minutes). */
+export const DAILY_PERIODS = `WITH quick AS (
+       -- Refunds after sale: a return's lines (counting ones, so none in training) of an item its operator sold within the window before.
+       SELECT r.transaction_id, sum(r.amount) AS amount
+       FROM lossprev_transactions rt JOIN lossprev_lines r ON r.transaction_id = rt.transaction_id
+       WHERE rt.type = 'RETURN' AND NOT rt.training AND rt.business_day BETWEEN $1::date AND $2::date
+         AND EXISTS (
+           SELECT 1 FROM lossprev_lines s
+           WHERE s.type = 'SALE' AND s.operator_id = r.operator_id AND s.sku = r.sku
+             AND s.occurred_at <= r.occurred_at AND s.occurred_at >= r.occurred_at - make_interval(mins => $3::int))
+       GROUP BY r.transaction_id
+     ), f AS (
        SELECT t.business_day, t.operator_id, t.terminal_id,
          (NOT t.training AND t.type = 'POST_VOID') AS post_void, coalesce(o.grand, 0) AS original_grand,
          CASE WHEN t.training THEN 0 ELSE t.voided_lines END AS line_voids, CASE WHEN t.training THEN 0 ELSE t.voided_amount END AS line_void_amount,
@@ -107,13 +115,7 @@ export async function dailyPeriods(db: Queryable, from: string, to: string, refu
          t.training, t.grand, q.amount AS refund_after_sale_amount
        FROM lossprev_transactions t
        LEFT JOIN lossprev_transactions o ON o.transaction_id = t.original_id
-       LEFT JOIN LATERAL (
-         SELECT sum(r.amount) AS amount FROM lossprev_lines r
-         WHERE r.transaction_id = t.transaction_id AND EXISTS (
-           SELECT 1 FROM lossprev_lines s
-           WHERE s.type = 'SALE' AND s.operator_id = r.operator_id AND s.sku = r.sku
-             AND s.occurred_at <= r.occurred_at AND s.occurred_at >= r.occurred_at - make_interval(mins => $3::int))
-       ) q ON NOT t.training AND t.type = 'RETURN'
+       LEFT JOIN quick q ON q.transaction_id = t.transaction_id
        WHERE t.business_day BETWEEN $1::date AND $2::date
      )
      SELECT d.dimension, d.member, to_char(f.business_day, 'YYYY-MM-DD') AS business_day, count(*)::int AS transactions,
@@ -124,7 +126,12 @@ export async function dailyPeriods(db: Queryable, from: string, to: string, refu
        count(*) FILTER (WHERE training)::int AS training_mode, coalesce(sum(grand) FILTER (WHERE training), 0)::bigint AS training_mode_amount,
        count(refund_after_sale_amount)::int AS refund_after_sale, coalesce(sum(refund_after_sale_amount), 0)::bigint AS refund_after_sale_amount
      FROM f CROSS JOIN LATERAL (VALUES ('OPERATOR', f.operator_id), ('TERMINAL', f.terminal_id)) AS d(dimension, member)
-     GROUP BY 1, 2, 3`,
+     GROUP BY 1, 2, 3`;
+
+/** Per dimension, member and business day: what was handled and each signal's count and amount. */
+export async function dailyPeriods(db: Queryable, from: string, to: string, refundWindowMinutes: number): Promise<Map<string, Map<string, Map<string, MemberPeriod>>>> {
+  const { rows } = await db.query<{ dimension: string; member: string; business_day: string; transactions: number } & Record<string, string | number>>(
+    DAILY_PERIODS,
     [from, to, refundWindowMinutes],
   );
   // dimension -> business day -> member -> period
