@@ -18,6 +18,8 @@ import {
   InventoryItemsQuery,
   LossPreventionAlerts,
   LossPreventionAlertsQuery,
+  LossPreventionFigures,
+  LossPreventionFiguresQuery,
   QuarantineListing,
   SalesAnomalies,
   SalesSummary,
@@ -186,6 +188,13 @@ export const lossPreventionApi: readonly ApiOperation[] = [
     summary: 'Loss-prevention alerts (operators and terminals far above their peers or their own history), newest business day first',
     query: LossPreventionAlertsQuery,
     responses: { 200: json('The alerts', LossPreventionAlerts) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/figures',
+    summary: "Each operator's (or terminal's) transactions handled and every signal's count, amount and rate over a business day or the 7 days ending with it",
+    query: LossPreventionFiguresQuery,
+    responses: { 200: json('The figures', LossPreventionFigures) },
   },
 ];
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AlertType, InventoryAlertV1, MovementKind, StockState } from './inventory.ts';
-import { LossDimension, LossPreventionAlertV1 } from './loss-prevention.ts';
+import { LossDimension, LossPreventionAlertV1, LossScope, LossSignal } from './loss-prevention.ts';
 import { BusinessDay, Identifier, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import { SalesAnomalyV1, SalesFigures } from './sales.ts';
@@ -357,3 +357,25 @@ export const LossPreventionAlertsQuery = z.strictObject({
 });
 export const LossPreventionAlerts = z.strictObject({ alerts: z.array(LossPreventionAlertV1) }).meta({ id: 'LossPreventionAlerts' });
 export type LossPreventionAlerts = z.infer<typeof LossPreventionAlerts>;
+
+export const LossPreventionFiguresQuery = z.strictObject({
+  businessDay: BusinessDay.optional().meta({ description: 'The period ends with this business day; default the latest one booked' }),
+  scope: LossScope.default('DAY'),
+  dimension: LossDimension.default('OPERATOR'),
+});
+const SignalFigures = z.strictObject({ count: z.number().int().min(0), amount: z.number().int().min(0), rate: z.number().min(0) });
+export const LossPreventionFigures = z
+  .strictObject({
+    businessDay: BusinessDay.nullable(),
+    scope: LossScope,
+    dimension: LossDimension,
+    members: z.array(
+      z.strictObject({
+        member: z.string(),
+        transactions: z.number().int().min(0),
+        signals: z.record(LossSignal, SignalFigures),
+      }),
+    ),
+  })
+  .meta({ id: 'LossPreventionFigures' });
+export type LossPreventionFigures = z.infer<typeof LossPreventionFigures>;

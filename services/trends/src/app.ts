@@ -5,6 +5,7 @@ import type { Pool } from '@tillstream/db';
 import { openApiRouter } from '@tillstream/http';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
 import type { TrendsContext } from './facts.ts';
+import { DEFAULT_LOSS_POLICY } from './lossprev/scoring.ts';
 import { lossPreventionRouter } from './routes/loss-prevention.ts';
 import { salesRouter } from './routes/sales.ts';
 
@@ -13,6 +14,8 @@ export interface TrendsDeps {
   logger: Logger;
   registry: Registry;
   ctx: TrendsContext;
+  /** Loss prevention's refund-after-sale window (LOSSPREV_REFUND_WINDOW_MINUTES); default 30. */
+  refundWindowMinutes?: number;
   /** /readyz's consumer check (the runtime's); absent: ready when the database answers. */
   consuming?: HealthCheck;
 }
@@ -27,7 +30,7 @@ export function createApp(deps: TrendsDeps): Express {
     consuming: deps.consuming,
     routes: [
       salesRouter({ pool: deps.pool, ctx: deps.ctx }),
-      lossPreventionRouter({ pool: deps.pool }),
+      lossPreventionRouter({ pool: deps.pool, refundWindowMinutes: deps.refundWindowMinutes ?? DEFAULT_LOSS_POLICY.refundWindowMinutes }),
       openApiRouter({
         title: 'Tillstream trends API',
         description: 'The sales and loss-prevention parts of the store API (also served through the store API port).',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LossPreventionAlerts, lossPreventionAlerts, topicName, type PosTransactionInput } from '@tillstream/contracts';
+import { LossPreventionAlerts, LossPreventionFigures, lossPreventionAlerts, topicName, type PosTransactionInput } from '@tillstream/contracts';
 import { bookedOffset, topicEnd } from '@tillstream/consumer-service/testing';
 import { SyntheticStore, bearer, readRecords, waitFor } from '@tillstream/testing';
 import { testTrends, type TestTrends } from './testing.ts';
@@ -55,8 +55,26 @@ async function alerts(trends: TestTrends) {
 describe('loss prevention', () => {
   it('finds the planted sweethearting operator, and no one else; a re-run finds the same alerts and publishes none twice', async () => {
     const trends = await testTrends();
-    await publishAll(trends, tradingDay(1200, { operatorId: 'OP3', rate: 0.3 }));
+    const day = tradingDay(1200, { operatorId: 'OP3', rate: 0.3 });
+    await publishAll(trends, day);
     await lossPreventionCaughtUp(trends);
+
+    // The figures kept per operator, against a plain count over what was sent.
+    const figures = LossPreventionFigures.parse(await (await trends.get('/v1/loss-prevention/figures?businessDay=2026-11-20&scope=DAY&dimension=OPERATOR')).json());
+    expect(figures.members.map((m) => m.member)).toEqual(['OP1', 'OP2', 'OP3', 'OP4']);
+    for (const m of figures.members) {
+      const own = day.filter((tx) => tx.operatorId === m.member);
+      expect(m.transactions).toBe(own.length);
+      expect(m.signals.NO_SALE.count).toBe(own.filter((tx) => tx.type === 'NO_SALE' && !tx.trainingMode).length);
+      expect(m.signals.POST_VOID.count).toBe(own.filter((tx) => tx.type === 'POST_VOID' && !tx.trainingMode).length);
+      expect(m.signals.TRAINING_MODE.count).toBe(own.filter((tx) => tx.trainingMode).length);
+      expect(m.signals.NO_SALE.rate).toBeCloseTo(m.signals.NO_SALE.count / m.transactions, 5);
+    }
+    const sold = new Set(day.filter((tx) => tx.type === 'SALE' && !tx.trainingMode).map((tx) => tx.transactionId));
+    expect(figures.members.find((m) => m.member === 'OP3')!.signals.RETURN_WITHOUT_ORIGINAL.count).toBe(
+      day.filter((tx) => tx.operatorId === 'OP3' && tx.type === 'RETURN' && !sold.has(tx.original!.transactionId)).length,
+    );
+    expect((await trends.get('/v1/loss-prevention/figures', bearer(trends.tokens['store-viewer']))).status).toBe(403);
 
     const found = await alerts(trends);
     expect(found.length).toBeGreaterThan(0);

@@ -58,7 +58,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
         },
       },
     ],
-    createApp: ({ pool, logger, registry, consuming }) => createApp({ pool, logger, registry, ctx, consuming }),
+    createApp: ({ pool, logger, registry, consuming }) => createApp({ pool, logger, registry, ctx, consuming, refundWindowMinutes: lossPolicy.refundWindowMinutes }),
   });
 }
 

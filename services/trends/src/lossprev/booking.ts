@@ -1,4 +1,4 @@
-import { countingLines, firstCopies, lossPreventionAlerts, type LossDimension, type LossPreventionAlert, type LossScope, type PosRecord } from '@tillstream/contracts';
+import { countingLines, firstCopies, lossPreventionAlerts, type LossDimension, type LossPreventionAlert, type LossPreventionFigures, type LossScope, type PosRecord } from '@tillstream/contracts';
 import { writeOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 import { OUTBOX_PUBLISHER, type TrendsContext } from '../facts.ts';
 import { SIGNALS, emptyPeriod, scoreAgainstHistory, scoreAgainstPeers, sumPeriods, type Finding, type LossPolicy, type MemberPeriod } from './scoring.ts';
@@ -234,4 +234,19 @@ export async function listAlerts(db: Queryable, q: { businessDay?: string | unde
     [q.businessDay ?? null, q.dimension ?? null, q.member ?? null, q.limit],
   );
   return rows.map((r) => r.alert);
+}
+
+/** Every member's figures over a day, or the 7 days ending with it (default: the latest business day booked). */
+export async function memberFigures(db: Queryable, q: { businessDay?: string | undefined; scope: LossScope; dimension: LossDimension }, refundWindowMinutes: number): Promise<LossPreventionFigures> {
+  const day = q.businessDay ?? (await db.query<{ day: string | null }>(`SELECT to_char(max(business_day), 'YYYY-MM-DD') AS day FROM lossprev_transactions`)).rows[0]?.day ?? null;
+  if (day === null) return { businessDay: null, scope: q.scope, dimension: q.dimension, members: [] };
+  const length = SCOPE_DAYS[q.scope];
+  const byDay = (await dailyPeriods(db, addDays(day, -(length - 1)), day, refundWindowMinutes)).get(q.dimension) ?? new Map<string, Map<string, MemberPeriod>>();
+  const names = new Set([...byDay.values()].flatMap((members) => [...members.keys()]));
+  const members = [...names].sort().map((member) => {
+    const p = sumPeriods(member, [...byDay.values()].flatMap((m) => m.get(member) ?? []));
+    const signals = Object.fromEntries(SIGNALS.map((s) => [s, { ...p.signals[s], rate: p.transactions === 0 ? 0 : Math.round((p.signals[s].count / p.transactions) * 1e6) / 1e6 }]));
+    return { member, transactions: p.transactions, signals: signals as LossPreventionFigures['members'][number]['signals'] };
+  });
+  return { businessDay: day, scope: q.scope, dimension: q.dimension, members };
 }
