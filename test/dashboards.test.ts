@@ -8,7 +8,7 @@ import { hqEnv, startHq } from '@tillstream/hq';
 import { syncEnv, startSync } from '@tillstream/sync';
 import { testInventory } from '@tillstream/inventory/testing';
 import { testTrends } from '@tillstream/trends/testing';
-import { bearer, kafkaServiceEnv, makeTransaction, signIn, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
+import { SyntheticStore, bearer, kafkaServiceEnv, makeTransaction, signIn, syncRedisUrl, testBrowser, testDatabase, testEnv, testHqTlsEnv, testKafka, testLogger, testStoreClientEnv, testTlsEnv, testTokens, waitFor } from '@tillstream/testing';
 
 const OUTPUT = join(process.cwd(), 'test-output', 'dashboards');
 
@@ -185,4 +185,39 @@ describe('dashboards in a browser', () => {
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'store.png'), fullPage: true });
   }, 120_000);
+
+  it("the store's loss-prevention panel shows a manager the API's alerts, and a viewer nothing but who may see them", async () => {
+    const browser = await testBrowser();
+    const kafka = await testKafka({ specs: storeTopics });
+    const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' }, { kafka });
+    const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1', DASHBOARD_INTERVAL_MS: '300' }, { kafka, db: trends.db });
+    // A day of synthetic traffic in which OP3 sweethearts (no-sales, post-voids and refunds of their own sales).
+    const store = new SyntheticStore({ storeId: 'S001', terminals: ['T01', 'T02', 'T03'], seed: 18, timeZone: 'UTC', sweetheart: { operatorId: 'OP3', rate: 0.3 } });
+    const start = Date.parse('2026-11-20T08:00:00Z');
+    const txs = Array.from({ length: 1200 }, (_, i) => store.next(start + i * 30_000).tx);
+    for (let i = 0; i < txs.length; i += 500) await trends.publish(txs.slice(i, i + 500));
+    await trends.caughtUp(60_000);
+    const api = await waitFor(
+      async () => {
+        const body = (await (await inventory.get('/v1/loss-prevention/alerts?limit=20')).json()) as { alerts: Array<{ member: string }> };
+        return body.alerts.length > 0 ? body.alerts : undefined;
+      },
+      { timeoutMs: 60_000, message: 'loss-prevention alerts' },
+    );
+
+    const manager = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    await signIn(manager, inventory.url, inventory.tokens['store-manager']);
+    await manager.waitForFunction(`document.querySelectorAll('#lossprev tr').length === ${api.length} && document.querySelector('[data-testid="lossprev-0"]') !== null`, undefined, { timeout: 15_000 });
+    expect(await manager.getByTestId('lossprev-0').textContent()).toBe(`operator ${api[0]!.member}`);
+    mkdirSync(OUTPUT, { recursive: true });
+    await manager.screenshot({ path: join(OUTPUT, 'store-loss-prevention.png'), fullPage: true });
+
+    // A viewer's page never reads them: the snapshot every viewer receives holds no staff data, and the route refuses them.
+    const viewer = await (await browser.newContext()).newPage();
+    await signIn(viewer, inventory.url, inventory.tokens['store-viewer']);
+    await viewer.waitForFunction(`document.querySelector('[data-testid="lossprev-note"]')?.textContent === 'for store managers only'`, undefined, { timeout: 15_000 });
+    expect(await viewer.locator('#lossprev').textContent()).not.toContain('OP3');
+    expect(JSON.stringify(await viewer.evaluate('window.__snapshot'))).not.toContain('OP3');
+    expect((await inventory.get('/v1/loss-prevention/alerts', bearer(inventory.tokens['store-viewer']))).status).toBe(403);
+  }, 180_000);
 });

@@ -15,18 +15,22 @@ export interface ConsumerServiceContext {
 }
 
 /**
- * A topic a POS-consuming service books besides the POS topic (inventory:
- * the store's demand forecasts): its own booking consumer, group
- * "<the service's group>.<name>", effects and offset in one database
- * transaction per batch, like the POS consumer. Only records of this store
- * reach `book`.
+ * A further booking by the same service, as its own consumer group
+ * ("<the service's group>.<name>") with its own tables: its effects and its
+ * offset commit in one database transaction per batch, like the POS
+ * consumer, so a feature can be rebuilt from offset 0, or fall behind,
+ * without touching the main booking. Either the POS topic again (trends:
+ * loss prevention) or another topic (inventory: the store's demand
+ * forecasts). A POS record of another store is refused as the main booking
+ * refuses it (WRONG_STORE); another topic's records of another store (a
+ * shared demo broker) are skipped. Only this store's records reach `book`.
  */
 export interface ConsumerFeed<Data> {
-  /** "forecasts": the consumer group's suffix. */
+  /** "forecasts", "lossprev": the consumer group's suffix and the log's name for it. */
   name: string;
   spec: TopicSpec<Data>;
   book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
-  /** After the batch committed. */
+  /** After the batch committed (metrics). */
   afterCommit?(records: ConsumedRecord<Data>[]): void;
 }
 
@@ -51,7 +55,7 @@ export interface ConsumerServiceDefinition<Booked> {
   book(client: PoolClient, records: ConsumedRecord<PosTransaction>[]): Promise<Booked>;
   /** After the batch committed (metrics). */
   afterCommit?(booked: Booked, records: ConsumedRecord<PosTransaction>[]): void;
-  /** Further topics it books (each its own consumer). */
+  /** Further bookings (each its own consumer group; see ConsumerFeed); they publish through the same outbox. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous list; each feed books its own data
   feeds?: ReadonlyArray<ConsumerFeed<any>>;
   /** The service's createApp: its API (siteApp with its routes), given the runtime's readiness check. */
@@ -135,8 +139,14 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
         quarantine: 'store',
         storeId: env.STORE_ID,
         registry,
-        // Records of another store (a shared demo broker) are not this store's.
-        book: (client, records) => feed.book(client, records.filter((r) => r.envelope.storeId === env.STORE_ID)),
+        book: async (client, records) => {
+          if (feed.spec.name === posTransactions.name) {
+            for (const record of records) assertOwnStore(record.envelope.data as PosTransaction, env.STORE_ID);
+            await feed.book(client, records);
+          } else {
+            await feed.book(client, records.filter((r) => r.envelope.storeId === env.STORE_ID));
+          }
+        },
         afterCommit: (records) => {
           feed.afterCommit?.(records);
           outbox.wake();
@@ -147,7 +157,7 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
     return {
       broker: {
         // What it reads and writes, and nothing else: its principal may not even see the other topics.
-        topics: [posTransactions, ...(def.feeds ?? []).map((f) => f.spec), ...def.publishes],
+        topics: [posTransactions, ...(def.feeds ?? []).filter((f) => f.spec.name !== posTransactions.name).map((f) => f.spec), ...def.publishes],
         consumers: [consumer, ...feeds],
         onConsuming: () => outbox.start(),
       },

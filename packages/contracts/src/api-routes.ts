@@ -19,6 +19,10 @@ import {
   InventoryItemsPage,
   InventoryItemsQuery,
   PurchaseOrderResult,
+  LossPreventionAlerts,
+  LossPreventionAlertsQuery,
+  LossPreventionFigures,
+  LossPreventionFiguresQuery,
   QuarantineListing,
   ReplenishmentPage,
   ReplenishmentQuery,
@@ -211,6 +215,26 @@ export const forecastApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/forecast/top', summary: 'The SKUs with the most forecast units over the next 7 days', query: ForecastTopQuery, responses: { 200: json('SKUs, most first', ForecastTop) } },
 ];
 
+// --- store API: loss prevention (trends) ------------------------------------------------
+
+/** Sensitive staff data: a store manager's routes only (the trends service guards them; the store API's front forwards them under the same guard). */
+export const lossPreventionApi: readonly ApiOperation[] = [
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/alerts',
+    summary: 'Loss-prevention alerts (operators and terminals far above their peers or their own history), newest business day first',
+    query: LossPreventionAlertsQuery,
+    responses: { 200: json('The alerts', LossPreventionAlerts) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/figures',
+    summary: "Each operator's (or terminal's) transactions handled and every signal's count, amount and rate over a business day or the 7 days ending with it",
+    query: LossPreventionFiguresQuery,
+    responses: { 200: json('The figures', LossPreventionFigures) },
+  },
+];
+
 // --- store API: sync ---------------------------------------------------------------
 
 export const StoreQuarantineQuery = z.strictObject({
@@ -254,6 +278,13 @@ export const ChainReplenishmentQuery = z.strictObject({
 });
 export const ChainReconciliationQuery = z.strictObject({ storeId: Identifier.optional(), businessDay: BusinessDay.optional(), status: ReconciliationStatus.optional() });
 
+export const ChainLossPreventionQuery = z.strictObject({
+  storeId: Identifier.optional(),
+  businessDay: BusinessDay.optional(),
+  member: Identifier.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
 const StoreParams = z.strictObject({ storeId: Identifier });
 const storeRoute = (method: ApiOperation['method'], path: string, summary: string, rest: Omit<ApiOperation, 'method' | 'path' | 'summary'>): ApiOperation => ({
   method,
@@ -295,6 +326,13 @@ export const hqApi: readonly ApiOperation[] = [
   { method: 'GET', path: '/v1/reconciliation', summary: "Each store day's completeness", query: ChainReconciliationQuery, responses: { 200: json('Store days', ChainReconciliation) } },
   { method: 'GET', path: '/v1/quarantine', summary: "Every store's quarantine and HQ's own dead letters", query: ChainQuarantineQuery, responses: { 200: json('Counts and entries', QuarantineListing) } },
   { method: 'POST', path: '/v1/catalog', summary: 'Publish a new catalog version (prices, reorder settings)', body: CatalogPublishRequest, responses: { 201: json('Published', CatalogPublished) } },
+  {
+    method: 'GET',
+    path: '/v1/loss-prevention/alerts',
+    summary: "Every store's loss-prevention alerts, newest business day first (staff data: HQ admins only)",
+    query: ChainLossPreventionQuery,
+    responses: { 200: json('The alerts', LossPreventionAlerts) },
+  },
 ];
 
 // --- dashboards (served by inventory for the store, by HQ) ---------------------------------

@@ -9,6 +9,7 @@ export * from './ingest-api.ts';
 export * from './inventory.ts';
 export * from './sales.ts';
 export * from './forecast.ts';
+export * from './loss-prevention.ts';
 export * from './sync.ts';
 export * from './quarantine.ts';
 export * from './text.ts';

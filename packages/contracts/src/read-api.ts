@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AlertType, InventoryAlertV1, MovementKind, ReorderMode, ReplenishmentSuggestionV1, StockState } from './inventory.ts';
-import { BusinessDay, Rfc3339, Sku } from './pos-transaction.ts';
+import { LossDimension, LossPreventionAlertV1, LossScope, LossSignal } from './loss-prevention.ts';
+import { BusinessDay, Identifier, Rfc3339, Sku } from './pos-transaction.ts';
 import { QuarantineSource, QuarantineStatus } from './quarantine.ts';
 import { SalesAnomalyV1, SalesFigures } from './sales.ts';
 import { ReconciliationStatus } from './sync.ts';
@@ -385,3 +386,36 @@ export const Readiness = z
   })
   .meta({ id: 'Readiness' });
 export type Readiness = z.infer<typeof Readiness>;
+
+// --- loss prevention (trends) ---------------------------------------------------
+
+export const LossPreventionAlertsQuery = z.strictObject({
+  businessDay: BusinessDay.optional(),
+  dimension: LossDimension.optional(),
+  member: Identifier.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export const LossPreventionAlerts = z.strictObject({ alerts: z.array(LossPreventionAlertV1) }).meta({ id: 'LossPreventionAlerts' });
+export type LossPreventionAlerts = z.infer<typeof LossPreventionAlerts>;
+
+export const LossPreventionFiguresQuery = z.strictObject({
+  businessDay: BusinessDay.optional().meta({ description: 'The period ends with this business day; default the latest one booked' }),
+  scope: LossScope.default('DAY'),
+  dimension: LossDimension.default('OPERATOR'),
+});
+const SignalFigures = z.strictObject({ count: z.number().int().min(0), amount: z.number().int().min(0), rate: z.number().min(0) });
+export const LossPreventionFigures = z
+  .strictObject({
+    businessDay: BusinessDay.nullable(),
+    scope: LossScope,
+    dimension: LossDimension,
+    members: z.array(
+      z.strictObject({
+        member: z.string(),
+        transactions: z.number().int().min(0),
+        signals: z.record(LossSignal, SignalFigures),
+      }),
+    ),
+  })
+  .meta({ id: 'LossPreventionFigures' });
+export type LossPreventionFigures = z.infer<typeof LossPreventionFigures>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InventoryAlertV1, InventoryLevelV1, ReplenishmentSuggestionV1, StockQuantity } from './inventory.ts';
+import { LossPreventionAlertV1 } from './loss-prevention.ts';
 import { MinorUnits, Quantity } from './money.ts';
 import { BusinessDay, Identifier, PosTransactionV1, Rfc3339, Sku, TenderType, type PosTransaction, type TransactionType } from './pos-transaction.ts';
 import { QuarantineEntryV1 } from './quarantine.ts';
@@ -13,7 +14,7 @@ import { RequestId } from './tracing.ts';
  */
 
 /** The kinds of record a store's sync outbox carries to HQ. */
-export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert', 'quarantine', 'replenishment']);
+export const SyncStream = z.enum(['transaction', 'aggregate', 'level', 'alert', 'quarantine', 'replenishment', 'lossprevention']);
 export type SyncStream = z.infer<typeof SyncStream>;
 
 /** One outbox record: its stream, its identity within the stream, and the event data as the store published it. */
@@ -30,6 +31,8 @@ export const SyncRecord = z.discriminatedUnion('stream', [
   z.strictObject({ stream: z.literal('quarantine'), key: z.string().min(1).max(200), data: QuarantineEntryV1 }),
   /** A replenishment suggestion as computed at one time (key "<sku>#<computedAt>"): HQ keeps the latest per (store, SKU). */
   z.strictObject({ stream: z.literal('replenishment'), key: z.string().min(1).max(200), data: ReplenishmentSuggestionV1 }),
+  /** A loss-prevention alert (key: its alertId; HQ keeps each once). */
+  z.strictObject({ stream: z.literal('lossprevention'), key: z.string().min(1).max(200), data: LossPreventionAlertV1 }),
 ]);
 export type SyncRecord = z.infer<typeof SyncRecord>;
 
@@ -320,4 +323,5 @@ export const syncRecordKey = {
   level: (l: Pick<z.infer<typeof InventoryLevelV1>, 'sku' | 'lastMovement' | 'updatedAt'>) => `${l.sku}#${l.lastMovement?.id ?? ''}#${l.updatedAt}`,
   alert: (a: Pick<z.infer<typeof InventoryAlertV1>, 'alertId'>) => a.alertId,
   replenishment: (r: Pick<z.infer<typeof ReplenishmentSuggestionV1>, 'sku' | 'computedAt'>) => `${r.sku}#${r.computedAt}`,
+  lossprevention: (a: Pick<z.infer<typeof LossPreventionAlertV1>, 'alertId'>) => a.alertId,
 };

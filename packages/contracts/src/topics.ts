@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { envelopeOf } from './envelope.ts';
 import { ForecastDemandV1, type ForecastDemand } from './forecast.ts';
 import { InventoryAlertV1, InventoryLevelV1, ReplenishmentSuggestionV1, type InventoryAlert, type InventoryLevel, type ReplenishmentSuggestion } from './inventory.ts';
+import { LossPreventionAlertV1, type LossPreventionAlert } from './loss-prevention.ts';
 import { PosTransactionV1, type PosTransaction } from './pos-transaction.ts';
 import { SalesAggregateV1, SalesAnomalyV1, type SalesAggregate, type SalesAnomaly } from './sales.ts';
 
@@ -216,6 +217,26 @@ export const inventoryReplenishment = topic<ReplenishmentSuggestion, 'inventory.
 });
 
 /**
+ * Loss-prevention alerts (loss-prevention.ts): an operator or terminal whose
+ * rate of a signal lies far above its peers' or its own history. Keyed by
+ * alertId, which is stable per member, signal, period and comparison, so a
+ * re-published alert only replaces itself (compacted); kept 35 days like
+ * the POS journal it is computed from (deleted after: staff data is kept no
+ * longer than it is useful; the store's table and HQ keep the record).
+ */
+export const lossPreventionAlerts = topic<LossPreventionAlert, 'lossprevention.alert.v1'>({
+  name: 'lossprevention.alerts.v1',
+  schemaId: 'lossprevention.alert.v1',
+  envelope: envelopeOf('lossprevention.alert.v1', LossPreventionAlertV1),
+  key: (a) => a.alertId,
+  partitions: 1,
+  cleanupPolicy: 'compact,delete',
+  retentionMs: 35 * DAY_MS,
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
+  description: 'Loss-prevention alerts per operator or terminal: a signal rate far above peers or own history (compacted by alertId; kept 35 days).',
+});
+
+/**
  * HQ's own cluster: what stores uploaded, re-keyed by store. HQ's API writes
  * each applied batch here; HQ's consumers build the chain views from it.
  * A batch re-sent after a crash may write a record twice: every HQ view
@@ -263,11 +284,18 @@ export const hqInventoryReplenishment = topic<ReplenishmentSuggestion, 'inventor
   description: "Every store's latest replenishment suggestion per SKU (compacted, key store|sku).",
 });
 
+export const hqLossPreventionAlerts = topic<LossPreventionAlert, 'lossprevention.alert.v1'>({
+  ...lossPreventionAlerts,
+  name: 'hq.lossprevention.alerts.v1',
+  partitions: 3,
+  description: "Every store's loss-prevention alerts (compacted by alertId, which names the store; kept 35 days).",
+});
+
 /** Every topic of HQ's cluster. */
-export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts, hqInventoryReplenishment] as const;
+export const hqTopics = [hqTransactions, hqSalesAggregates, hqInventoryLevels, hqInventoryAlerts, hqInventoryReplenishment, hqLossPreventionAlerts] as const;
 
 /** Every topic the store's services create and use. */
-export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand, inventoryReplenishment] as const;
+export const storeTopics = [posTransactions, inventoryLevels, inventoryAlerts, salesAggregates, salesAnomalies, forecastDemand, inventoryReplenishment, lossPreventionAlerts] as const;
 
 /** Dead-letter topic of a topic: same records, bytes unchanged, the error in headers. */
 export function deadLetterTopicName(topicName: string): string {

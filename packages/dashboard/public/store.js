@@ -1,6 +1,9 @@
 // Store dashboard: today's sales against the same weekday last week, top
 // sellers, what to order today (with why), low and out-of-stock items, the
-// latest stock alerts, anomalies, the link to HQ, the quarantine. Snapshot
+// latest stock alerts, anomalies, the link to HQ, the quarantine; and, for a
+// store manager only, the loss-prevention alerts (read by the page itself
+// from the store API's GET /v1/loss-prevention/alerts with the manager's
+// session: staff data never goes into the snapshot every viewer receives). Snapshot
 // from the store API's GET /v1/dashboard (null parts: that service is away),
 // shaped as StoreDashboardSnapshot in packages/contracts/src/read-api.ts (trends'
 // and sync's own answer shapes; test/openapi.test.ts checks real ones).
@@ -19,7 +22,53 @@ function cumulative(points) {
   return byHour.map((n) => (sum += n));
 }
 
+const signalNames = {
+  POST_VOID: 'post-voids',
+  LINE_VOID: 'line voids',
+  RETURN_WITHOUT_ORIGINAL: 'returns without receipt',
+  NO_SALE: 'no-sales',
+  TRAINING_MODE: 'training mode',
+  REFUND_AFTER_SALE: 'refunds just after own sale',
+};
+const percent = (rate) => `${Live.number(rate * 100, 1)} %`;
+/** Loss-prevention alerts, read at most every 5 s while snapshots arrive; a viewer's 403 ends it (the role does not change in a session). */
+const lossPrevention = { next: 0, allowed: true };
+async function refreshLossPrevention() {
+  if (!lossPrevention.allowed || Date.now() < lossPrevention.next) return;
+  lossPrevention.next = Date.now() + 5000;
+  try {
+    const res = await fetch('/v1/loss-prevention/alerts?limit=20', { credentials: 'same-origin' });
+    if (res.status === 403) {
+      lossPrevention.allowed = false;
+      Live.set('lossprev-note', 'for store managers only');
+      Live.rows('lossprev', [], 'sign in as a store manager to see them');
+      return;
+    }
+    if (!res.ok) throw new Error(String(res.status));
+    const { alerts } = await res.json();
+    Live.set('lossprev-note', `${Live.number(alerts.length)} latest`);
+    Live.rows(
+      'lossprev',
+      alerts.map((a, i) => [
+        a.businessDay,
+        { text: `${a.dimension === 'OPERATOR' ? 'operator' : 'till'} ${a.member}`, testid: `lossprev-${i}` },
+        signalNames[a.signal] ?? a.signal,
+        `${a.comparison === 'PEERS' ? 'peers' : 'own history'}, ${a.scope === 'DAY' ? 'day' : '7 days'}`,
+        { text: Live.number(a.observed.count), n: true },
+        { text: percent(a.observed.rate), n: true },
+        { text: percent(a.baseline.median), n: true },
+        { text: Live.money(a.observed.amount), n: true },
+        { text: Live.number(a.score, 1), n: true, cls: 'status LOW' },
+      ]),
+      'no one stands out',
+    );
+  } catch {
+    Live.rows('lossprev', [], 'loss prevention unavailable');
+  }
+}
+
 Live.connect((s) => {
+  void refreshLossPrevention();
   Live.set('day', `business day ${s.businessDay}`);
   const f = s.summary;
   Live.set('net', f ? Live.money(f.net) : 'sales service unavailable');

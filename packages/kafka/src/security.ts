@@ -202,9 +202,9 @@ export function kafkaGrants(principal: KafkaPrincipal, prefix: string): KafkaGra
         groups(`${prefix}inventory`),
       ];
     case 'trends':
-      return [...reads(prefix, ['pos.transactions.v1']), topic(prefix, 'sales.aggregates.v1', ['WRITE']), topic(prefix, 'sales.anomalies.v1', ['WRITE']), topic(prefix, 'forecast.demand.v1', ['WRITE']), groups(`${prefix}trends`)];
+      return [...reads(prefix, ['pos.transactions.v1']), topic(prefix, 'sales.aggregates.v1', ['WRITE']), topic(prefix, 'sales.anomalies.v1', ['WRITE']), topic(prefix, 'forecast.demand.v1', ['WRITE']), topic(prefix, 'lossprevention.alerts.v1', ['WRITE']), groups(`${prefix}trends`)];
     case 'sync':
-      return [...reads(prefix, ['pos.transactions.v1', 'sales.aggregates.v1', 'inventory.levels.v1', 'inventory.alerts.v1', 'inventory.replenishment.v1']), groups(`${prefix}sync.`)];
+      return [...reads(prefix, ['pos.transactions.v1', 'sales.aggregates.v1', 'inventory.levels.v1', 'inventory.alerts.v1', 'inventory.replenishment.v1', 'lossprevention.alerts.v1']), groups(`${prefix}sync.`)];
     case 'hq':
       // HQ writes what stores upload onto its topics and builds its views from them.
       return [...hqTopics.flatMap((t) => [topic(prefix, t.name, ['WRITE']), ...reads(prefix, [t.name])]), groups(`${prefix}hq-views.`)];

@@ -35,6 +35,14 @@ export interface SyntheticOptions {
   offlineMs?: number;
   /** Terminal clocks are off by up to this much (each its own fixed skew, either way). */
   maxSkewMs?: number;
+  /**
+   * Plants a sweethearting operator (loss prevention's demo and tests): on
+   * that share of the transactions `operatorId` rings, instead of a sale,
+   * one of a no-sale, a post-void of their own latest sale, a refund of an
+   * item they just sold, or a return without an original receipt (an
+   * original this store never sold). Operators are OP1..OP4.
+   */
+  sweetheart?: { operatorId: string; rate: number };
 }
 
 interface Item {
@@ -123,6 +131,21 @@ export class SyntheticStore {
     return [{ type: 'CASH', amount: given, change: given - grand }];
   }
 
+  /** What a planted sweethearting operator rings instead of a sale (see SyntheticOptions.sweetheart). */
+  private sweetheart(common: Partial<PosTransactionInput> & Pick<PosTransactionInput, 'operatorId' | 'terminalId'>, own: PosTransactionInput | undefined): PosTransactionInput {
+    const act = Math.floor(this.random() * 4);
+    const line = own?.lines?.[0];
+    if (act === 0 || !own || !line) return makeTransaction([], { ...common, type: 'NO_SALE' });
+    if (act === 1) {
+      this.recent.splice(this.recent.indexOf(own), 1);
+      return makeTransaction([], { ...common, type: 'POST_VOID', original: { transactionId: own.transactionId, terminalId: own.terminalId } });
+    }
+    // A refund of the item just sold, against that sale or against a receipt the store never issued.
+    const original = act === 2 ? { transactionId: own.transactionId, terminalId: own.terminalId } : { transactionId: randomUUID(), terminalId: common.terminalId };
+    const tx = makeTransaction([{ sku: line.sku, category: line.category, unitPrice: line.unitPrice, quantity: 1, taxAmount: (line.taxAmount ?? 0) > 0 ? Math.round(line.unitPrice * 0.2) : 0 }], { ...common, type: 'RETURN', original });
+    return { ...tx, tenders: [{ type: 'CASH', amount: tx.totals.grand, change: 0 }] };
+  }
+
   /** The next transaction, rung up now on the next terminal in turn. */
   next(now = Date.now()): { terminal: TerminalState; tx: PosTransactionInput } {
     const terminal = this.terminals[this.turn++ % this.terminals.length]!;
@@ -140,7 +163,11 @@ export class SyntheticStore {
     const { returnRate = 0.02, voidRate = 0.01, trainingRate = 0.01 } = this.options;
     const earlier = this.recent.length > 0 ? this.recent[Math.floor(this.random() * this.recent.length)]! : undefined;
     let tx: PosTransactionInput;
-    if (earlier && r < voidRate) {
+    const planted = this.options.sweetheart;
+    const own = planted?.operatorId === common.operatorId ? this.recent.findLast((t) => t.operatorId === common.operatorId) : undefined;
+    if (planted && planted.operatorId === common.operatorId && this.random() < planted.rate) {
+      tx = this.sweetheart(common, own);
+    } else if (earlier && r < voidRate) {
       tx = makeTransaction([], { ...common, type: 'POST_VOID', original: { transactionId: earlier.transactionId, terminalId: earlier.terminalId } });
       this.recent.splice(this.recent.indexOf(earlier), 1);
     } else if (earlier?.lines?.[0] && r < voidRate + returnRate) {

@@ -2,6 +2,7 @@ import {
   hqInventoryAlerts,
   hqInventoryLevels,
   hqInventoryReplenishment,
+  hqLossPreventionAlerts,
   hqSalesAggregates,
   hqTransactions,
   type AnyTopicSpec,
@@ -22,6 +23,7 @@ const TOPIC_OF: Record<Exclude<SyncStream, 'quarantine'>, AnyTopicSpec> = {
   level: hqInventoryLevels,
   alert: hqInventoryAlerts,
   replenishment: hqInventoryReplenishment,
+  lossprevention: hqLossPreventionAlerts,
 };
 
 export interface AppliedBatch {

@@ -1,4 +1,4 @@
-import type { Dimension, Granularity, ReconciliationDay, ReconciliationStatus, ReplenishmentSuggestion, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
+import type { Dimension, Granularity, LossPreventionAlert, ReconciliationDay, ReconciliationStatus, ReplenishmentSuggestion, StockAcrossStores, StockState, StoreDaySales, StoreHealth } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /** HQ's chain views, read side. Money in minor units; quantities as JSON numbers (exact to 3 decimals). */
@@ -139,4 +139,16 @@ export async function chainReplenishment(
     [options.storeId ?? null, options.sku ?? null, options.dueToday, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit + 1],
   );
   return { suggestions: rows.slice(0, options.limit).map((r) => r.data), more: rows.length > options.limit };
+}
+
+/** Loss-prevention alerts of every store (or one), newest business day first. */
+export async function lossPreventionAlerts(db: Queryable, q: { storeId?: string | undefined; businessDay?: string | undefined; member?: string | undefined; limit: number }): Promise<LossPreventionAlert[]> {
+  const { rows } = await db.query<{ alert: LossPreventionAlert }>(
+    `SELECT alert FROM hq_lossprevention_alerts
+     WHERE ($1::text IS NULL OR store_id = $1) AND ($2::date IS NULL OR business_day = $2::date) AND ($3::text IS NULL OR member = $3)
+     ORDER BY business_day DESC, detected_at DESC, store_id, alert_id
+     LIMIT $4`,
+    [q.storeId ?? null, q.businessDay ?? null, q.member ?? null, q.limit],
+  );
+  return rows.map((r) => r.alert);
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Express } from 'express';
-import { hqInventoryAlerts, hqInventoryLevels, hqInventoryReplenishment, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
+import { hqInventoryAlerts, hqInventoryLevels, hqInventoryReplenishment, hqLossPreventionAlerts, hqSalesAggregates, hqTopics, hqTransactions, type TopicSpec } from '@tillstream/contracts';
 import { siteApp, startService, writeData, type DataWriter, type RunningService, type RuntimeChecks, type ServiceWorker } from '@tillstream/consumer-service';
 import { TypedProducer, type ConsumerRunner } from '@tillstream/kafka';
 import { createMetricsRegistry, type Logger } from '@tillstream/observability';
@@ -10,7 +10,7 @@ import { hqDashboard } from './dashboard.ts';
 import { createApp } from './app.ts';
 import { admission } from './admission.ts';
 import { ProducerSet } from './batches.ts';
-import { writeAggregates, writeAlerts, writeLevels, writeReplenishment, writeTransactions } from './views.ts';
+import { writeAggregates, writeAlerts, writeLevels, writeLossPreventionAlerts, writeReplenishment, writeTransactions } from './views.ts';
 import { startStorageUpkeep } from './storage.ts';
 
 export type HqService = RunningService;
@@ -47,6 +47,7 @@ export function startHq(env: HqEnv, options: { logger?: Logger } = {}): Promise<
           view(hqInventoryLevels, writeLevels),
           view(hqInventoryAlerts, writeAlerts),
           view(hqInventoryReplenishment, writeReplenishment),
+          view(hqLossPreventionAlerts, writeLossPreventionAlerts),
         ]
       : [];
     const reconciler = roles.has('reconciler')

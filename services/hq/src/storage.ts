@@ -41,7 +41,7 @@ export interface StorageReport {
   created: string[];
   dropped: string[];
   /** Rows deleted, by table. */
-  pruned: { hq_batches: number; hq_batch_claims: number; hq_replay_requests: number; hq_manifests: number; hq_inventory_alerts: number };
+  pruned: { hq_batches: number; hq_batch_claims: number; hq_replay_requests: number; hq_manifests: number; hq_inventory_alerts: number; hq_lossprevention_alerts: number };
 }
 
 /** Rows a pruning DELETE removes per statement: short statements, no long lock or transaction. */
@@ -49,7 +49,7 @@ const CHUNK = 5000;
 
 /** One round of upkeep. `now` is the clock (a test moves it); partitions follow its UTC date. */
 export async function maintainStorage(pool: Pool, settings: StorageSettings, now: Date = new Date()): Promise<StorageReport> {
-  const report: StorageReport = { skipped: false, created: [], dropped: [], pruned: { hq_batches: 0, hq_batch_claims: 0, hq_replay_requests: 0, hq_manifests: 0, hq_inventory_alerts: 0 } };
+  const report: StorageReport = { skipped: false, created: [], dropped: [], pruned: { hq_batches: 0, hq_batch_claims: 0, hq_replay_requests: 0, hq_manifests: 0, hq_inventory_alerts: 0, hq_lossprevention_alerts: 0 } };
   const client = await pool.connect();
   let broken = false;
   try {
@@ -84,6 +84,7 @@ async function run(client: PoolClient, settings: StorageSettings, now: Date, rep
   report.pruned.hq_manifests = await prune(client, `SELECT ctid FROM hq_manifests WHERE business_day < ${cutoff}`, 'hq_manifests', days);
   report.pruned.hq_replay_requests = await prune(client, `SELECT ctid FROM hq_replay_requests WHERE business_day < ${cutoff}`, 'hq_replay_requests', days);
   report.pruned.hq_inventory_alerts = await prune(client, `SELECT ctid FROM hq_inventory_alerts WHERE at < ${cutoff}`, 'hq_inventory_alerts', days);
+  report.pruned.hq_lossprevention_alerts = await prune(client, `SELECT ctid FROM hq_lossprevention_alerts WHERE business_day < ${cutoff}`, 'hq_lossprevention_alerts', days);
   const horizon = [now.toISOString(), settings.batchRetentionDays];
   report.pruned.hq_batches = await prune(client, `SELECT ctid FROM hq_batches WHERE applied_at < $1::timestamptz - make_interval(days => $2::int)`, 'hq_batches', horizon);
   // A claim left by an API process that crashed mid-batch, for a batch its store never sent again: past the same horizon

@@ -1,4 +1,4 @@
-import type { InventoryAlert, InventoryLevel, PosTransaction, ReplenishmentSuggestion, SalesAggregate } from '@tillstream/contracts';
+import type { InventoryAlert, InventoryLevel, LossPreventionAlert, PosTransaction, ReplenishmentSuggestion, SalesAggregate } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
 
 /**
@@ -146,6 +146,18 @@ export async function writeReplenishment(db: Queryable, suggestions: readonly Re
      ON CONFLICT (store_id, sku) DO UPDATE SET business_day = EXCLUDED.business_day, order_today = EXCLUDED.order_today, order_on = EXCLUDED.order_on,
        quantity = EXCLUDED.quantity, data = EXCLUDED.data, computed_at = EXCLUDED.computed_at
      WHERE EXCLUDED.computed_at > t.computed_at`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Loss-prevention alerts, once each per (store, alertId): a re-sent batch changes nothing. */
+export async function writeLossPreventionAlerts(db: Queryable, alerts: readonly LossPreventionAlert[]): Promise<void> {
+  if (alerts.length === 0) return;
+  const rows = alerts.map((a) => ({ store_id: a.storeId, alert_id: a.alertId, business_day: a.businessDay, member: a.member, detected_at: a.detectedAt, alert: a }));
+  await db.query(
+    `INSERT INTO hq_lossprevention_alerts (store_id, alert_id, business_day, member, detected_at, alert)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(store_id text, alert_id text, business_day date, member text, detected_at timestamptz, alert jsonb)
+     ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
   );
 }

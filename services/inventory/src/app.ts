@@ -1,7 +1,7 @@
 import type { Express, Router } from 'express';
 import { siteApp } from '@tillstream/consumer-service';
 import type { Pool } from '@tillstream/db';
-import { StoreDashboardSnapshot, dashboardApi, forecastApi, inventoryApi, salesApi, syncApi } from '@tillstream/contracts';
+import { StoreDashboardSnapshot, dashboardApi, forecastApi, inventoryApi, lossPreventionApi, salesApi, syncApi } from '@tillstream/contracts';
 import { allow, forward, openApiRouter } from '@tillstream/http';
 import type { HealthCheck, Logger, Registry } from '@tillstream/observability';
 import type { LedgerContext } from './ledger.ts';
@@ -48,12 +48,14 @@ export function createApp(deps: InventoryDeps): Express {
       // The whole store API on one port: sales and sync answered by the services that own them.
       forward({ prefix: '/v1/sales', target: deps.trendsUrl, name: 'the trends service', guard: allow('store-viewer') }),
       forward({ prefix: '/v1/forecast', target: deps.trendsUrl, name: 'the trends service', guard: allow('store-viewer') }),
+      // Loss prevention names operators: a store manager's only, here as at trends.
+      forward({ prefix: '/v1/loss-prevention', target: deps.trendsUrl, name: 'the trends service', guard: allow('store-manager') }),
       forward({ prefix: '/v1/sync', target: deps.syncUrl, name: 'the sync service', guard: allow('store-viewer') }),
       ...(deps.dashboard ? [deps.dashboard] : []),
       openApiRouter({
         title: 'Tillstream store API',
-        description: 'The store API on one port: inventory (this service), sales and demand forecasts (trends) and sync status (sync), and the store dashboard.',
-        operations: [...inventoryApi, ...salesApi, ...forecastApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
+        description: 'The store API on one port: inventory (this service), sales, demand forecasts and loss prevention (trends) and sync status (sync), and the store dashboard.',
+        operations: [...inventoryApi, ...salesApi, ...forecastApi, ...lossPreventionApi, ...syncApi, ...dashboardApi(StoreDashboardSnapshot)],
       }),
     ],
   });

@@ -1,4 +1,4 @@
-import { syncRecordKey, type HqReads, type InventoryAlert, type InventoryLevel, type PosTransaction, type ReplenishmentSuggestion, type SalesAggregate, type SyncRecord } from '@tillstream/contracts';
+import { syncRecordKey, type HqReads, type InventoryAlert, type InventoryLevel, type LossPreventionAlert, type PosTransaction, type ReplenishmentSuggestion, type SalesAggregate, type SyncRecord } from '@tillstream/contracts';
 import { advisoryXactLock, appendSyncOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 
 /**
@@ -142,6 +142,11 @@ export function outboxWriters(options: OutboxWriterOptions = {}) {
     alerts: (client: PoolClient, alerts: readonly InventoryAlert[]) => {
       const createdAt = at();
       return append(client, alerts.map((a) => ({ stream: 'alert', key: a.alertId, data: a, createdAt })));
+    },
+    /** Loss-prevention alerts, each once (its alertId). */
+    lossPreventionAlerts: (client: PoolClient, alerts: readonly LossPreventionAlert[]) => {
+      const createdAt = at();
+      return append(client, alerts.map((a) => ({ stream: 'lossprevention', key: a.alertId, data: a, createdAt })));
     },
   };
 }

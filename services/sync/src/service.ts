@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { inventoryAlerts, inventoryLevels, inventoryReplenishment, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
+import { inventoryAlerts, inventoryLevels, inventoryReplenishment, lossPreventionAlerts, posTransactions, salesAggregates, topicName, type TopicSpec } from '@tillstream/contracts';
 import { startService, writeData, type DataWriter, type RunningService } from '@tillstream/consumer-service';
 import type { ConsumerRunner } from '@tillstream/kafka';
 import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
@@ -138,6 +138,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
       feed(inventoryLevels, appendOutbox.levels),
       feed(inventoryAlerts, appendOutbox.alerts),
       feed(inventoryReplenishment, appendOutbox.replenishment),
+      feed(lossPreventionAlerts, appendOutbox.lossPreventionAlerts),
     ];
 
     uploader.start();
@@ -147,7 +148,7 @@ export async function startSync(env: SyncEnv, options: { logger?: Logger } = {})
     let stopBy = Infinity;
     return {
       // What it reads, and nothing else: its principal may not even see the other topics.
-      broker: { topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts, inventoryReplenishment], consumers },
+      broker: { topics: [posTransactions, salesAggregates, inventoryLevels, inventoryAlerts, inventoryReplenishment, lossPreventionAlerts], consumers },
       app: ({ consuming }) => createApp({ storeId: env.STORE_ID, hqUrl: env.HQ_URL, pool, logger, registry, link, uploader, consuming }),
       logFields: { hq: env.HQ_URL },
       workers: [

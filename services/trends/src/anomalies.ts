@@ -46,12 +46,14 @@ export interface Judgement {
 /**
  * How far `observed` lies from `baseline`, in robust deviations. A baseline
  * with no spread at all (every week the same) gets a floor of 10 % of its
- * median (at least 1), so "always 20, now 21" is not infinitely anomalous.
+ * median (at least `minSpread`, default 1: one unit or minor unit), so
+ * "always 20, now 21" is not infinitely anomalous. Rates (loss prevention)
+ * pass a floor of their own scale.
  */
-export function judge(observed: number, baseline: readonly number[]): Judgement {
+export function judge(observed: number, baseline: readonly number[], minSpread = 1): Judgement {
   const m = median(baseline);
   const mad = median(baseline.map((v) => Math.abs(v - m)));
-  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(m), 1);
+  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(m), minSpread);
   return { median: m, spread, score: (observed - m) / spread };
 }
 

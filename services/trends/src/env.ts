@@ -27,6 +27,16 @@ export const trendsEnv = z.object({
   FORECAST_HISTORY_DAYS: z.coerce.number().int().min(14).max(730).default(182).describe('Days of day windows a forecast reads; a SKU with no sale in them is not forecast.'),
   FORECAST_FOLDS: z.coerce.number().int().min(1).max(20).default(6).describe('Backtest folds (a week apart) each SKU picks its forecasting method by.'),
   FORECAST_INTERVAL_LEVEL: z.coerce.number().gt(0).lt(1).default(0.8).describe("Coverage of the forecasts' prediction intervals."),
+  LOSSPREV_THRESHOLD: z.coerce.number().positive().default(3.5).describe("Loss prevention: robust deviations (median absolute deviation x 1.4826) above the peers' or own history's median rate that make an alert."),
+  LOSSPREV_MIN_TRANSACTIONS: z.coerce.number().int().min(1).default(30).describe('Loss prevention: transactions an operator or terminal must have handled in a period (day or 7 days) to be judged, or to count in a baseline.'),
+  LOSSPREV_MIN_EVENTS: z.coerce.number().int().min(1).default(3).describe('Loss prevention: occurrences of a signal (post-voids, no-sales, ...) in the period before it can alert.'),
+  LOSSPREV_MIN_PEERS: z.coerce.number().int().min(2).default(3).describe('Loss prevention: peers (other operators or terminals of the store with enough transactions) a peer comparison needs.'),
+  LOSSPREV_MIN_HISTORY: z.coerce.number().int().min(2).default(4).describe("Loss prevention: earlier periods (days, or weeks for 7 days) with enough transactions a comparison with the member's own history needs."),
+  LOSSPREV_HISTORY_DAYS: z.coerce.number().int().min(7).max(28).default(28).describe("Loss prevention: days of a member's own history looked at (the POS journal keeps 35 days; 28 at most so 7-day periods fit)."),
+  LOSSPREV_MIN_SPREAD: z.coerce.number().positive().max(1).default(0.01).describe('Loss prevention: floor of the robust spread, as a rate per transaction (0.01: one in a hundred), so a baseline of all zeros does not make one event infinitely anomalous.'),
+  LOSSPREV_MIN_EXCESS: z.coerce.number().min(0).max(1).default(0.02).describe('Loss prevention: smallest rate above the baseline median worth an alert (0.02: two transactions in a hundred).'),
+  LOSSPREV_REFUND_WINDOW_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(30).describe('Loss prevention: a return of an item the same operator sold at most this many minutes before counts as a refund after sale.'),
+  LOSSPREV_SCORE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60).describe('Loss prevention: a business day is scored when first booked, then at most this often while it keeps changing, and once more when a later day is booked (scoring reads 5 weeks of facts; 0: after every batch).'),
   PUBLISH_SETTLED_WHILE_CATCHING_UP: bool
     .default(false)
     .describe('While catching up (PUBLISH_HOLD_LAG), publish 5-minute and hourly windows event time has moved 2 hours past alongside the booking instead of after it. Off: on a loaded 2-core machine it slowed the catch-up (BENCHMARKS.md, issue 19).'),

@@ -1,5 +1,5 @@
-import { forecastDemand, salesAggregates, salesAnomalies } from '@tillstream/contracts';
-import { repeatEvery, startConsumerService, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
+import { forecastDemand, lossPreventionAlerts, posTransactions, salesAggregates, salesAnomalies, type LossPreventionAlert, type PosTransaction } from '@tillstream/contracts';
+import { repeatEvery, startConsumerService, type ConsumerFeed, type RunningService, type ServiceWorker } from '@tillstream/consumer-service';
 import { Counter, createMetricsRegistry, Gauge, type Logger } from '@tillstream/observability';
 import { DEFAULT_POLICY, detectAnomalies, type AnomalyPolicy } from './anomalies.ts';
 import type { TrendsEnv } from './env.ts';
@@ -7,6 +7,8 @@ import { OUTBOX_PUBLISHER, aggregatesOutbox, recordSales, type TrendsContext } f
 import { runForecasts, type ForecastPolicy } from './forecasts.ts';
 import { today } from './queries.ts';
 import { createApp } from './app.ts';
+import { bookLossPrevention } from './lossprev/booking.ts';
+import type { LossPolicy } from './lossprev/scoring.ts';
 
 export type TrendsService = RunningService;
 
@@ -35,12 +37,15 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
   // When the forecasts are due: every FORECAST_INTERVAL_MS, and once a catch-up (or late data for a past day) has been booked.
   const schedule = { lastRound: undefined as number | undefined, pastBookedAt: 0, catchingUp: false };
   const workers: ServiceWorker[] = [];
+  const lossAlerts = new Counter({ name: 'trends_lossprevention_alerts_total', help: 'Loss-prevention alerts found, by signal and comparison', labelNames: ['signal', 'comparison'], registers: [registry] });
+  const lossPolicy = lossPolicyOf(env);
+  let lossFound: LossPreventionAlert[] = [];
   return startConsumerService({
     name: OUTBOX_PUBLISHER,
     env,
     registry,
     ...(options.logger ? { logger: options.logger } : {}),
-    publishes: [salesAggregates, salesAnomalies, forecastDemand],
+    publishes: [salesAggregates, salesAnomalies, forecastDemand, lossPreventionAlerts],
     outboxSources: (pool) => [aggregatesOutbox(pool, ctx, { publishWhileHeld: env.PUBLISH_SETTLED_WHILE_CATCHING_UP })],
     // Windows restated by every batch (today's, the current hour's) go out at most once a second, at their latest revision.
     publishLingerMs: 1000,
@@ -59,6 +64,19 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       const now = today(ctx.timeZone);
       if (booked > 0 && records.some((r) => r.envelope.data.businessDay < now)) schedule.pastBookedAt = Date.now();
     },
+    // Loss prevention books the POS topic as its own consumer group, with its own tables and offset (lossprev/booking.ts).
+    feeds: [
+      {
+        name: 'lossprev',
+        spec: posTransactions,
+        book: async (client, records) => {
+          lossFound = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy);
+        },
+        afterCommit: () => {
+          for (const a of lossFound) lossAlerts.inc({ signal: a.signal, comparison: a.comparison });
+        },
+      } satisfies ConsumerFeed<PosTransaction>,
+    ],
     createApp: ({ pool, logger, registry, consuming, published }) => {
       const log = logger.child({ component: 'forecast' });
       const worker = repeatEvery(
@@ -86,8 +104,24 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
         (err) => log.warn({ err }, 'cannot forecast now; retrying at the next check'),
       );
       workers.push({ name: 'forecast', stop: () => worker.stop() });
-      return createApp({ pool, logger, registry, ctx, consuming });
+      return createApp({ pool, logger, registry, ctx, consuming, refundWindowMinutes: lossPolicy.refundWindowMinutes });
     },
     workers,
   });
+}
+
+/** The loss-prevention policy of the service's env (documented in --help). */
+export function lossPolicyOf(env: TrendsEnv): LossPolicy {
+  return {
+    threshold: env.LOSSPREV_THRESHOLD,
+    minTransactions: env.LOSSPREV_MIN_TRANSACTIONS,
+    minEvents: env.LOSSPREV_MIN_EVENTS,
+    minPeers: env.LOSSPREV_MIN_PEERS,
+    minHistory: env.LOSSPREV_MIN_HISTORY,
+    historyDays: env.LOSSPREV_HISTORY_DAYS,
+    minSpread: env.LOSSPREV_MIN_SPREAD,
+    minExcess: env.LOSSPREV_MIN_EXCESS,
+    refundWindowMinutes: env.LOSSPREV_REFUND_WINDOW_MINUTES,
+    scoreIntervalSeconds: env.LOSSPREV_SCORE_INTERVAL_SECONDS,
+  };
 }

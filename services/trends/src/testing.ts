@@ -5,9 +5,14 @@ import { startTrends } from './service.ts';
 
 export type TestTrends = TestConsumerService<TrendsEnv>;
 
-/** The trends service for one test (see testConsumerService); the store is in Europe/London unless overridden. */
+/**
+ * The trends service for one test (see testConsumerService); the store is in
+ * Europe/London and loss prevention scores a day after every batch
+ * (LOSSPREV_SCORE_INTERVAL_SECONDS=0: what a test reads once caught up is
+ * final) unless overridden.
+ */
 export function testTrends(overrides: Record<string, string> = {}, options: { db?: TestDatabase; kafka?: TestKafka } = {}): Promise<TestTrends> {
-  return testConsumerService({ name: 'trends', schema: trendsEnv, start: startTrends, overrides: { STORE_TIME_ZONE: 'Europe/London', ...overrides }, ...options });
+  return testConsumerService({ name: 'trends', schema: trendsEnv, start: startTrends, overrides: { STORE_TIME_ZONE: 'Europe/London', LOSSPREV_SCORE_INTERVAL_SECONDS: '0', ...overrides }, ...options });
 }
 
 export interface DayTotals {

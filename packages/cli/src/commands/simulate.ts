@@ -20,6 +20,14 @@ function share(value: string): number {
   return n;
 }
 
+/** --sweetheart OP3=0.15: an operator and the share of their transactions that are sweethearting. */
+function sweetheart(value: string): { operatorId: string; rate: number } {
+  const match = /^(OP[1-4])=([0-9.]+)$/.exec(value);
+  const rate = match ? Number(match[2]) : NaN;
+  if (!match || !Number.isFinite(rate) || rate <= 0 || rate > 1) throw new InvalidArgumentError('must be OP1..OP4=<share between 0 and 1>, e.g. OP3=0.15');
+  return { operatorId: match[1]!, rate };
+}
+
 /** --store S001=http://127.0.0.1:8080, repeatable. */
 function storeTarget(value: string, previous: Array<{ storeId: string; ingestUrl: string }> = []) {
   const [storeId, url = 'http://127.0.0.1:8080'] = value.split('=');
@@ -81,6 +89,7 @@ interface SimulateOptions {
   skewSeconds: number;
   timeZone: string;
   seed: number;
+  sweetheart?: { operatorId: string; rate: number };
   databaseUrl?: string;
 }
 
@@ -114,6 +123,7 @@ hold, and prints the summary; a second Ctrl-C abandons the rest.`,
     .option('--offline-seconds <s>', 'synthetic: how long an offline terminal stays offline', positive('--offline-seconds'), 20)
     .option('--skew-seconds <s>', 'synthetic: terminal clocks are off by up to this much', positive('--skew-seconds'), 5)
     .option('--time-zone <tz>', "the stores' time zone (business days)", cliEnv.STORE_TIME_ZONE)
+    .option('--sweetheart <operator=share>', 'synthetic: plant a sweethearting operator (loss-prevention demo): on that share of their transactions OP1..OP4 rings a no-sale, a post-void or a refund of their own sale, or a return without receipt', sweetheart)
     .option('--seed <n>', 'random seed (same seed, same traffic)', positive('--seed', true), 1)
     .option('--database-url <url>', 'store database for the tokens (one store only; default tillstream_store_<store> on POSTGRES_URL)')
     .action(async (opts: SimulateOptions) => {
@@ -155,6 +165,7 @@ hold, and prints the summary; a second Ctrl-C abandons the rest.`,
               maxSkewMs: opts.skewSeconds * 1000,
               timeZone: opts.timeZone,
               seed: opts.seed,
+              ...(opts.sweetheart ? { sweetheart: opts.sweetheart } : {}),
             }),
         stores,
         count: opts.count,

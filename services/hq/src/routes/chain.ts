@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import {
   CatalogPublishRequest,
+  ChainLossPreventionQuery,
   ChainMemberQuery,
   ChainQuarantineQuery,
   ChainReconciliationQuery,
@@ -11,6 +12,7 @@ import {
   type ChainReconciliation,
   type ChainReplenishment,
   type ChainSalesByStore,
+  type LossPreventionAlerts,
   type QuarantineListing,
   type StockAcrossStores,
   type StoresHealth,
@@ -18,7 +20,7 @@ import {
 import { quarantineView, type Pool } from '@tillstream/db';
 import { HttpProblem, allow, jsonBody, parseBody, parseQuery } from '@tillstream/http';
 import { publishCatalog } from '../catalog.ts';
-import { chainReplenishment, reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
+import { chainReplenishment, lossPreventionAlerts, reconciliation, salesByMember, salesByStore, stockAcrossStores, storeHealth } from '../queries.ts';
 
 /** A page cursor of GET /v1/replenishment: the last (store, SKU) of the previous page. */
 function replenishmentCursor(cursor: string): [string, string] {
@@ -80,6 +82,12 @@ export function chainRouter(deps: ChainRouteDeps): Router {
   router.get('/v1/reconciliation', viewer, async (req, res) => {
     const q = parseQuery(ChainReconciliationQuery, req);
     res.json({ days: await reconciliation(deps.pool, q) } satisfies ChainReconciliation);
+  });
+
+  // Loss-prevention alerts name operators: staff data for HQ admins, not for every HQ viewer (docs/roles.md).
+  router.get('/v1/loss-prevention/alerts', allow('hq-admin'), async (req, res) => {
+    const q = parseQuery(ChainLossPreventionQuery, req);
+    res.json({ alerts: await lossPreventionAlerts(deps.pool, q) } satisfies LossPreventionAlerts);
   });
 
   // Every store's poison in one place (the stores' quarantine entries at their latest revision, and HQ's own dead letters).
