@@ -7,13 +7,8 @@ import type { Queryable } from '@tillstream/db';
 export type ItemView = InventoryItem;
 export type MovementView = StockMovement;
 
-interface ItemRow {
-  sku: string;
-  description: string | null;
-  category: string | null;
-  unit_of_measure: string;
-  on_hand: string;
-  state: StockState;
+/** An item's settings as inventory_items stores them. */
+export interface SettingsColumns {
   reorder_point: string | null;
   reorder_quantity: string | null;
   maximum: string | null;
@@ -23,6 +18,15 @@ interface ItemRow {
   minimum_order: string | null;
   service_level: string | null;
   reorder_mode: ReorderMode;
+}
+
+interface ItemRow extends SettingsColumns {
+  sku: string;
+  description: string | null;
+  category: string | null;
+  unit_of_measure: string;
+  on_hand: string;
+  state: StockState;
   settings_by: string | null;
   last_movement_at: Date | null;
   updated_at: Date;
@@ -31,7 +35,22 @@ interface ItemRow {
 const ITEM = `sku, description, category, unit_of_measure, on_hand, state, reorder_point, reorder_quantity, maximum,
   lead_time_days, review_period_days, pack_size, minimum_order, service_level, reorder_mode, settings_by, last_movement_at, updated_at`;
 
-const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
+export const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
+
+/** An item's settings as the API and the replenishment computation read them (REPLENISHMENT_DEFAULTS apply where null). */
+export function settingsOf(r: SettingsColumns): Omit<InventoryItem['settings'], 'updatedBy'> {
+  return {
+    reorderPoint: quantity(r.reorder_point),
+    reorderQuantity: quantity(r.reorder_quantity),
+    maximum: quantity(r.maximum),
+    leadTimeDays: r.lead_time_days,
+    reviewPeriodDays: r.review_period_days,
+    packSize: quantity(r.pack_size),
+    minimumOrder: quantity(r.minimum_order),
+    serviceLevel: r.service_level === null ? null : Number(r.service_level),
+    reorderMode: r.reorder_mode,
+  };
+}
 
 function toItem(r: ItemRow): ItemView {
   return {
@@ -41,18 +60,7 @@ function toItem(r: ItemRow): ItemView {
     unitOfMeasure: r.unit_of_measure,
     onHand: quantity(r.on_hand)!,
     state: r.state,
-    settings: {
-      reorderPoint: quantity(r.reorder_point),
-      reorderQuantity: quantity(r.reorder_quantity),
-      maximum: quantity(r.maximum),
-      leadTimeDays: r.lead_time_days,
-      reviewPeriodDays: r.review_period_days,
-      packSize: quantity(r.pack_size),
-      minimumOrder: quantity(r.minimum_order),
-      serviceLevel: r.service_level === null ? null : Number(r.service_level),
-      reorderMode: r.reorder_mode,
-      updatedBy: r.settings_by,
-    },
+    settings: { ...settingsOf(r), updatedBy: r.settings_by },
     lastMovementAt: r.last_movement_at?.toISOString() ?? null,
     updatedAt: r.updated_at.toISOString(),
   };

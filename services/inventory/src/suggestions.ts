@@ -1,7 +1,8 @@
-import { decimalToMilli, inventoryReplenishment, milliToQuantity, type ReorderMode, type ReplenishmentSuggestion } from '@tillstream/contracts';
+import { inventoryReplenishment, milliToQuantity, type ReplenishmentSuggestion } from '@tillstream/contracts';
 import { withTransaction, writeOutbox, type Pool, type Queryable } from '@tillstream/db';
 import { OUTBOX_PUBLISHER } from './ledger.ts';
 import { onOrder } from './operations.ts';
+import { quantity, settingsOf, type SettingsColumns } from './queries.ts';
 import { suggestReplenishment, type ForecastFigures } from './replenishment.ts';
 
 /**
@@ -16,19 +17,10 @@ export function businessDayAt(now: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }
 
-interface Row {
+interface Row extends SettingsColumns {
   sku: string;
   description: string | null;
   on_hand: string;
-  reorder_point: string | null;
-  reorder_quantity: string | null;
-  maximum: string | null;
-  lead_time_days: number | null;
-  review_period_days: number | null;
-  pack_size: string | null;
-  minimum_order: string | null;
-  service_level: string | null;
-  reorder_mode: ReorderMode;
   method: string | null;
   issued_at: Date | null;
   data_through: string | null;
@@ -36,7 +28,6 @@ interface Row {
   daily_rmse: string | null;
 }
 
-const quantity = (decimal: string | null) => (decimal === null ? null : milliToQuantity(decimalToMilli(decimal)));
 
 export interface SuggestionOptions {
   storeId: string;
@@ -74,17 +65,7 @@ export async function replenishmentSuggestions(db: Queryable, options: Suggestio
       today: options.today,
       onHand: quantity(r.on_hand)!,
       onOrder: milliToQuantity(ordered.get(r.sku) ?? 0),
-      settings: {
-        reorderPoint: quantity(r.reorder_point),
-        reorderQuantity: quantity(r.reorder_quantity),
-        maximum: quantity(r.maximum),
-        leadTimeDays: r.lead_time_days,
-        reviewPeriodDays: r.review_period_days,
-        packSize: quantity(r.pack_size),
-        minimumOrder: quantity(r.minimum_order),
-        serviceLevel: r.service_level === null ? null : Number(r.service_level),
-        reorderMode: r.reorder_mode,
-      },
+      settings: settingsOf(r),
       forecast,
       computedAt,
     });

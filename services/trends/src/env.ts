@@ -1,18 +1,6 @@
 import { z } from 'zod';
-import { bool, httpEnv, parseEnv, postgresEnv } from '@tillstream/config';
+import { bool, httpEnv, parseEnv, postgresEnv, timeZone } from '@tillstream/config';
 import { consumerServiceEnv } from '@tillstream/consumer-service';
-
-const timeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an IANA time zone such as Europe/London' },
-);
 
 /** Everything the trends service reads from the environment; fails at boot with every bad variable named. */
 export const trendsEnv = z.object({
