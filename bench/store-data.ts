@@ -63,11 +63,8 @@ export async function fillTopic(kafka: Kafka, prefix: string, transactions: numb
 /**
  * Whether a store's trends service has derived events committed and not yet published: its listed
  * slots (a slot is unlisted once all its windows reached the broker) and its event outbox. Cheap on
- * purpose, as benches poll it: counting the waiting windows instead (TRENDS_HELD_WINDOWS_SQL) took a
+ * purpose, as benches poll it: counting the waiting windows instead took a
  * core of the 2-core machine for as long as a million lines' windows were being published.
  */
 export const TRENDS_UNPUBLISHED_SQL = `SELECT (SELECT count(*) FROM sales_aggregate_changes WHERE changes > published_changes) + (SELECT count(*) FROM event_outbox) AS n`;
 
-/** The windows a store's trends service has not published yet (one count, for a report). */
-export const TRENDS_HELD_WINDOWS_SQL = `SELECT count(*) AS n FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start)
-  WHERE c.changes > c.published_changes AND a.slot_change > c.published_changes`;
