@@ -39,16 +39,6 @@ export interface OutboxSource {
    * ends. A restatement after all is published again, as always.
    */
   readWhileHeld?(limit: number): Promise<OutboxItem[]>;
-  /**
-   * The items after `last` (the last item of an earlier read, not yet
-   * acknowledged), in the source's order: lets the publisher read the next
-   * round while the broker takes the previous one (a backlog goes out as a
-   * pipeline: PostgreSQL reads while the service encodes and the broker
-   * writes). Only for sources whose order is a key that items keep until
-   * acknowledged (the trends windows' slots); `read` starts again from the
-   * beginning once a pass ends.
-   */
-  readAfter?(limit: number, last: OutboxItem): Promise<OutboxItem[]>;
 }
 
 export interface OutboxPublisherOptions {
@@ -159,46 +149,28 @@ export class OutboxPublisher {
     });
   }
 
-  /**
-   * Publishes one slice of each source (while held, only what sources say is final): how many events,
-   * and whether a source had more waiting. A source with `readAfter` is drained as a pipeline: the
-   * next slice is read while this one is sent and acknowledged (sends stay one at a time, in order).
-   */
+  /** Publishes one slice of each source (while held, only what sources say is final): how many events, and whether a source had more waiting. */
   private async publishRound(held: boolean): Promise<{ published: number; full: boolean }> {
     let published = 0;
     let full = false;
     for (const source of this.options.sources) {
       const batchSize = source.batchSize ?? this.options.batchSize ?? 1000;
       if (held && !source.readWhileHeld) continue;
-      let rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
-      for (;;) {
-        const more = rows.length >= batchSize;
-        if (rows.length === 0) break;
-        const next = more && !held && source.readAfter ? source.readAfter(batchSize, rows[rows.length - 1]!) : undefined;
-        // Settled below; until then a failure of the send must not leave it unhandled.
-        next?.catch(() => undefined);
-        await this.sendAndAcknowledge(source, rows);
-        published += rows.length;
-        if (!next || !this.running) {
-          if (more) full = true;
-          break;
-        }
-        rows = await next;
+      const rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
+      if (rows.length >= batchSize) full = true;
+      if (rows.length === 0) continue;
+      const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
+      for (const row of rows) {
+        if (!this.specs.has(row.topic)) throw new Error(`outbox holds an event for ${row.topic}, which this publisher does not know`);
+        let events = byTopic.get(row.topic);
+        if (!events) byTopic.set(row.topic, (events = []));
+        events.push({ storeId: this.options.storeId, data: row.data });
       }
+      // One request in flight per producer: topics go one after the other, each in order.
+      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
+      await source.acknowledge(rows);
+      published += rows.length;
     }
     return { published, full };
-  }
-
-  private async sendAndAcknowledge(source: OutboxSource, rows: OutboxItem[]): Promise<void> {
-    const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
-    for (const row of rows) {
-      if (!this.specs.has(row.topic)) throw new Error(`outbox holds an event for ${row.topic}, which this publisher does not know`);
-      let events = byTopic.get(row.topic);
-      if (!events) byTopic.set(row.topic, (events = []));
-      events.push({ storeId: this.options.storeId, data: row.data });
-    }
-    // One request in flight per producer: topics go one after the other, each in order.
-    for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
-    await source.acknowledge(rows);
   }
 }

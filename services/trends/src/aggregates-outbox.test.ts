@@ -95,42 +95,6 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await pool.end();
   });
 
-  it('reads the next round after one still on its way (a pipeline), never the same slot twice, and a pass ends with every window once', async () => {
-    const db = await testDatabase({ target: 'store' });
-    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
-    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
-    const client = await pool.connect();
-    const many = Array.from({ length: 400 }, (_, i) => sale(new Date(Date.parse('2026-03-05T00:00:00Z') + i * 300_000).toISOString(), `SKU-${i % 7}`, 10));
-    await client.query('BEGIN');
-    await addToWindows(client, sumWindows(many, 'UTC'));
-    await client.query('COMMIT');
-    client.release();
-    const total = await outbox.backlog();
-    const slotOf = (i: { id: string }) => {
-      const [granularity, dimension, , window] = JSON.parse(i.id) as string[];
-      return JSON.stringify([granularity, dimension, window]);
-    };
-    const seen = new Set<string>();
-    const slotsSeen = new Set<string>();
-    // As the publisher does: the next round is read before the last one is acknowledged.
-    let round = await outbox.read(100);
-    for (let rounds = 0; round.length > 0; rounds++) {
-      expect(rounds).toBeLessThan(60);
-      const next = round.length >= 100 ? await outbox.readAfter!(100, round[round.length - 1]!) : [];
-      for (const slot of new Set(next.map(slotOf))) expect(new Set(round.map(slotOf)).has(slot)).toBe(false);
-      for (const item of round) seen.add(item.id);
-      for (const slot of new Set(round.map(slotOf))) {
-        expect(slotsSeen.has(slot)).toBe(false);
-        slotsSeen.add(slot);
-      }
-      await outbox.acknowledge(round);
-      round = next;
-    }
-    expect(seen.size).toBe(total);
-    expect(await outbox.backlog()).toBe(0);
-    await pool.end();
-  });
-
   it('while catching up, publishes only 5-minute and hourly slots event time has moved past; the rest when the hold ends', async () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });

@@ -238,8 +238,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     );
   };
   type Row = Partial<AggregateRow> & { slot_granularity: string; slot_dimension: string; window_local: string; changes: string };
-  /** Listed slots with their unpublished windows: all (`limit`, key order), those after `after`, or the one `slot`. */
-  const query = (settledOnly: boolean, limit: number, slot?: Slot, after?: Slot) =>
+  const query = (settledOnly: boolean, limit: number, slot?: Slot) =>
     pool.query<Row>(
       `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
        FROM sales_aggregate_changes s
@@ -252,15 +251,14 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
        ) a ON true
        WHERE s.changes > s.published_changes
          AND ($3::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($3::text, $4::text, $5::timestamp))
-         AND ($6::text IS NULL OR (s.granularity, s.dimension, s.window_start) > ($6::text, $7::text, $8::timestamp))
          AND (NOT $2::bool OR (s.granularity IN ('5m', '1h')
               AND s.window_start < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED}))
        ORDER BY s.granularity, s.dimension, s.window_start
-       ${slot ? '' : 'LIMIT $9'}`,
-      [ctx.timeZone, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, ...(slot ? [] : [limit])],
+       ${slot ? '' : 'LIMIT $6'}`,
+      [ctx.timeZone, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, ...(slot ? [] : [limit])],
     );
-  const read = async (limit: number, settledOnly: boolean, after?: Slot): Promise<OutboxItem[]> => {
-    let { rows } = await query(settledOnly, limit, undefined, after);
+  const read = async (limit: number, settledOnly: boolean): Promise<OutboxItem[]> => {
+    let { rows } = await query(settledOnly, limit);
     if (rows.length >= limit) {
       // The last slot may be cut short: the round takes it whole (a second query, for that slot alone).
       const last = rows[rows.length - 1]!;
@@ -292,11 +290,6 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     validated: true,
     read: (limit) => read(limit, false),
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),
-    // The next round's slots, read while the last round is sent (rounds end on whole slots, so none is split between two).
-    readAfter: (limit, last) => {
-      const [g, d, , w, , changes] = JSON.parse(last.id) as [string, string, string, string, number, string];
-      return read(limit, false, [g, d, w, changes]);
-    },
     // Records each slot of the round as published up to the count it was read at (rounds hold whole slots).
     acknowledge: async (items) => {
       const slots = new Map<string, Slot>();
