@@ -60,6 +60,11 @@ export async function fillTopic(kafka: Kafka, prefix: string, transactions: numb
   return transactions;
 }
 
-/** Derived events a store's trends service has committed and not yet published: windows of changed slots above their acknowledged revision, and its event outbox. */
-export const TRENDS_UNPUBLISHED_SQL = `SELECT (SELECT count(*) FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start)
-  WHERE a.revision > a.published_revision) + (SELECT count(*) FROM event_outbox) AS n`;
+/**
+ * Whether a store's trends service has derived events committed and not yet published: its listed
+ * slots (a slot is unlisted once all its windows reached the broker) and its event outbox. Cheap on
+ * purpose, as benches poll it: counting the waiting windows instead took a
+ * core of the 2-core machine for as long as a million lines' windows were being published.
+ */
+export const TRENDS_UNPUBLISHED_SQL = `SELECT (SELECT count(*) FROM sales_aggregate_changes WHERE changes > published_changes) + (SELECT count(*) FROM event_outbox) AS n`;
+

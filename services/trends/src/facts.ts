@@ -208,24 +208,32 @@ export const AGGREGATES_ROUND = 5000;
 const SETTLED = "interval '2 hours'";
 
 /**
- * sales.aggregates.v1 straight from the windows: the windows of every slot
- * listed in sales_aggregate_changes whose revision is above the one the
- * broker acknowledged, each at its latest revision. A round is one query:
- * listed slots in key order, each with its unpublished windows (or none,
- * then it is unlisted), `limit` windows or a few more to end on a whole slot.
- * With `publishWhileHeld` (PUBLISH_SETTLED_WHILE_CATCHING_UP), while the
- * consumer catches up, slots event time has moved past are read
- * (readWhileHeld) and published alongside the booking instead of after it;
- * one restated after all stays listed and is published again.
+ * sales.aggregates.v1 straight from the windows: the windows of every listed
+ * slot (sales_aggregate_changes.changes above published_changes) stamped
+ * above the count its slot was published at, each at its latest revision
+ * (migrations/store/*_trends-published-by-slot.sql). A round is one query:
+ * listed slots in key order, each with its unpublished windows (or none),
+ * `limit` windows or a few more to end on a whole slot. Acknowledging a round
+ * records, per slot, the count it was read at: one row per slot, nothing
+ * written to the windows. With `publishWhileHeld`
+ * (PUBLISH_SETTLED_WHILE_CATCHING_UP), while the consumer catches up, slots
+ * event time has moved past are read (readWhileHeld) and published alongside
+ * the booking instead of after it; one restated after all is listed again
+ * and published again.
  */
 export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publishWhileHeld?: boolean } = {}): OutboxSource {
-  /** Unlists slots still at the change count they were read at (a slot restated since stays listed). */
-  const unlist = async (slots: readonly Slot[]) => {
+  /**
+   * Every window of these slots stamped at or below the count read reached the broker. A batch that
+   * restated a slot since stamped its windows higher: the slot stays listed. Slot rows are locked in
+   * key order, as the consumer locks them.
+   */
+  const published = async (slots: readonly Slot[]) => {
     if (slots.length === 0) return;
     const sorted = [...slots].sort(compareKeys);
     await pool.query(
-      `DELETE FROM sales_aggregate_changes c USING unnest($1::text[], $2::text[], $3::timestamp[], $4::bigint[]) AS u(granularity, dimension, window_start, changes)
-       WHERE c.granularity = u.granularity AND c.dimension = u.dimension AND c.window_start = u.window_start AND c.changes = u.changes`,
+      `UPDATE sales_aggregate_changes c SET published_changes = GREATEST(c.published_changes, u.changes)
+       FROM unnest($1::text[], $2::text[], $3::timestamp[], $4::bigint[]) AS u(granularity, dimension, window_start, changes)
+       WHERE c.granularity = u.granularity AND c.dimension = u.dimension AND c.window_start = u.window_start`,
       [sorted.map((k) => k[0]), sorted.map((k) => k[1]), sorted.map((k) => k[2]), sorted.map((k) => k[3])],
     );
   };
@@ -236,12 +244,13 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
        FROM sales_aggregate_changes s
        LEFT JOIN LATERAL (
          SELECT ${aggregateColumns('$1')} FROM sales_aggregates a
-         WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.revision > a.published_revision
+         WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
          -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
          OFFSET 0
        ) a ON true
-       WHERE ($3::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($3::text, $4::text, $5::timestamp))
+       WHERE s.changes > s.published_changes
+         AND ($3::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($3::text, $4::text, $5::timestamp))
          AND (NOT $2::bool OR (s.granularity IN ('5m', '1h')
               AND s.window_start < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED}))
        ORDER BY s.granularity, s.dimension, s.window_start
@@ -272,7 +281,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
         data: toAggregate(ctx.storeId, r as AggregateRow),
       });
     }
-    await unlist(empty);
+    await published(empty);
     return items;
   };
   return {
@@ -281,28 +290,21 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     validated: true,
     read: (limit) => read(limit, false),
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),
-    // Records the acknowledged revisions, then unlists each slot that was not changed since it was read
-    // (an UPDATE waits for a consumer transaction holding a window, then sees its new revision).
+    // Records each slot of the round as published up to the count it was read at (rounds hold whole slots).
     acknowledge: async (items) => {
-      // In the consumer's lock order (granularity, dimension, member, window): with the unnest driving the
-      // join, rows are locked in that order too, so the two do not deadlock (if a plan ever differs, a
-      // deadlock is a transient error both sides retry).
-      const keys = items.map((i) => JSON.parse(i.id) as [string, string, string, string, number, string]).sort(compareKeys);
-      await pool.query(
-        `UPDATE sales_aggregates a SET published_revision = GREATEST(a.published_revision, u.revision)
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::int[]) AS u(granularity, dimension, member, window_start, revision)
-         WHERE a.granularity = u.granularity AND a.dimension = u.dimension AND a.member = u.member AND a.window_start = u.window_start`,
-        [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2]), keys.map((k) => k[3]), keys.map((k) => k[4])],
-      );
       const slots = new Map<string, Slot>();
-      for (const [g, d, , w, , changes] of keys) slots.set(`${g}|${d}|${w}`, [g, d, w, changes]);
-      await unlist([...slots.values()]);
+      for (const item of items) {
+        const [g, d, , w, , changes] = JSON.parse(item.id) as [string, string, string, string, number, string];
+        slots.set(`${g}|${d}|${w}`, [g, d, w, changes]);
+      }
+      await published([...slots.values()]);
     },
     backlog: async () =>
       Number(
         (
           await pool.query<{ n: string }>(
-            `SELECT count(*) AS n FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start) WHERE a.revision > a.published_revision`,
+            `SELECT count(*) AS n FROM sales_aggregate_changes c JOIN sales_aggregates a USING (granularity, dimension, window_start)
+             WHERE c.changes > c.published_changes AND a.slot_change > c.published_changes`,
           )
         ).rows[0]?.n ?? 0,
       ),

@@ -179,31 +179,44 @@ export function compareKeys(a: readonly (string | number)[], b: readonly (string
   return 0;
 }
 
-/** Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity. */
+/**
+ * Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity.
+ *
+ * Two statements, slots first: each slot's change count goes up (the row stays locked until the
+ * batch commits), then every window is stamped with its slot's new count (`slot_change`), which is
+ * how the publisher tells what it has not sent yet without writing to the windows
+ * (migrations/store/*_trends-published-by-slot.sql).
+ */
 export async function addToWindows(client: PoolClient, sums: readonly Sums[]): Promise<Record<Granularity, number>> {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
   if (sums.length === 0) return touched;
   for (const s of sums) touched[s.granularity]++;
+  // The batch's slots, in key order (every writer locks them in that order).
+  const slotKey = (s: Sums) => `${s.granularity}|${s.dimension}|${s.window}`;
+  const slots = new Map<string, Sums>();
+  for (const s of sums) if (!slots.has(slotKey(s))) slots.set(slotKey(s), s);
+  const ordered = [...slots.values()].sort((a, b) => compareKeys([a.granularity, a.dimension, a.window], [b.granularity, b.dimension, b.window]));
+  const { rows } = await client.query<{ key: string; changes: string }>(
+    `INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[])
+     ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1
+     RETURNING granularity || '|' || dimension || '|' || to_char(window_start, 'YYYY-MM-DD HH24:MI:SS') AS key, changes`,
+    [ordered.map((s) => s.granularity), ordered.map((s) => s.dimension), ordered.map((s) => s.window)],
+  );
+  const changesOf = new Map(rows.map((r) => [r.key, r.changes]));
   const col = <T>(f: (s: Sums) => T) => sums.map(f);
   const numbers = (f: (s: Sums) => number | string) => numberArray(sums.map(f));
   await client.query(
-    `WITH upserted AS (
-       INSERT INTO sales_aggregates AS a
-         (granularity, dimension, member, window_start, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::numeric[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-                            $10::int[], $11::numeric[], $12::int[], $13::numeric[], $14::bigint[])
-       ON CONFLICT (granularity, dimension, member, window_start) DO UPDATE SET
-         units = a.units + EXCLUDED.units, gross = a.gross + EXCLUDED.gross, discounts = a.discounts + EXCLUDED.discounts,
-         net = a.net + EXCLUDED.net, tax = a.tax + EXCLUDED.tax, transactions = a.transactions + EXCLUDED.transactions,
-         items = a.items + EXCLUDED.items, returns = a.returns + EXCLUDED.returns,
-         returns_units = a.returns_units + EXCLUDED.returns_units, returns_amount = a.returns_amount + EXCLUDED.returns_amount,
-         revision = a.revision + 1, updated_at = now()
-       RETURNING granularity, dimension, window_start
-     )
-     -- Their slots wait to be published (sales_aggregate_changes), in key order like the windows.
-     INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
-     SELECT DISTINCT granularity, dimension, window_start FROM upserted ORDER BY 1, 2, 3
-     ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1`,
+    `INSERT INTO sales_aggregates AS a
+       (granularity, dimension, member, window_start, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, slot_change)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::numeric[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                          $10::int[], $11::numeric[], $12::int[], $13::numeric[], $14::bigint[], $15::bigint[])
+     ON CONFLICT (granularity, dimension, member, window_start) DO UPDATE SET
+       units = a.units + EXCLUDED.units, gross = a.gross + EXCLUDED.gross, discounts = a.discounts + EXCLUDED.discounts,
+       net = a.net + EXCLUDED.net, tax = a.tax + EXCLUDED.tax, transactions = a.transactions + EXCLUDED.transactions,
+       items = a.items + EXCLUDED.items, returns = a.returns + EXCLUDED.returns,
+       returns_units = a.returns_units + EXCLUDED.returns_units, returns_amount = a.returns_amount + EXCLUDED.returns_amount,
+       revision = a.revision + 1, updated_at = now(), slot_change = EXCLUDED.slot_change`,
     [
       col((s) => s.granularity),
       col((s) => s.dimension),
@@ -219,6 +232,11 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
       numbers((s) => s.returns),
       numbers((s) => milliToDecimal(s.returnsUnitsMilli)),
       numbers((s) => s.returnsAmount),
+      numbers((s) => {
+        const changes = changesOf.get(slotKey(s));
+        if (changes === undefined) throw new Error(`slot ${slotKey(s)} was not listed`);
+        return changes;
+      }),
     ],
   );
   return touched;
