@@ -309,6 +309,6 @@ describe('every service documents its API', () => {
     // Every JSON GET of every service (the store API's sales and sync twice: direct and through the store port).
     expect(validated).toBeGreaterThan(30);
     // Every GET that takes a query, refusing one it does not take.
-    expect(refusedQueries).toBe(27);
+    expect(refusedQueries).toBe(29);
   });
 });
