@@ -14,6 +14,12 @@ export type TrendsService = RunningService;
 
 /** How often the forecasting worker checks whether a round is due (cheap: in memory). */
 const FORECAST_CHECK_MS = 5000;
+/**
+ * A round begun this soon after a booking of past days is made once more (after FORECAST_MIN_GAP_MS): whoever sees a
+ * backlog booked (the demo waits for it) and then waits for a round begun after that moment always gets one, even
+ * when the round that read the whole backlog began between its last commit and their look.
+ */
+const SETTLE_MS = FORECAST_CHECK_MS;
 /** A full batch with no batch after it for this long: the catch-up is over (its last batch happened to be full). */
 const CATCH_UP_IDLE_MS = 30_000;
 
@@ -95,7 +101,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
             !catchingUp &&
             (last === undefined ||
               now - last >= env.FORECAST_INTERVAL_MS ||
-              (schedule.pastBookedAt >= last && (schedule.lastSkus === 0 || now - last >= env.FORECAST_MIN_GAP_MS)));
+              (schedule.pastBookedAt >= last - SETTLE_MS && (schedule.lastSkus === 0 || now - last >= env.FORECAST_MIN_GAP_MS)));
           if (!due) return;
           schedule.lastRound = now;
           const cpu = process.cpuUsage();

@@ -395,11 +395,13 @@ const dayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) - 86_
 
 /**
  * Waits until each store's trends has forecast its seeded history and its
- * inventory suggests orders from those forecasts: the top forecast SKU's
- * forecast covers the days through yesterday and was made after trends last
- * booked yesterday's sales (a round made before that is followed by another,
- * services/trends service.ts), and the store API's suggestion for that SKU
- * stands on that forecast (basis FORECAST).
+ * inventory suggests orders from those forecasts: once trends has booked
+ * yesterday's seeded sales (and so every day before: each till's backlog
+ * arrives in order), the top forecast SKU's forecast covers the days through
+ * yesterday and was made after that moment (trends makes a round begun just
+ * after a booking of past days once more, services/trends service.ts, so one
+ * always comes), and the store API's suggestion for that SKU stands on it
+ * (basis FORECAST).
  */
 async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; ports: StorePorts }>, managers: Map<string, string>, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 180_000;
@@ -410,20 +412,24 @@ async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; 
       const res = await fetch(`https://127.0.0.1:${store.ports.inventory}${path}`, { headers }).catch(() => undefined);
       return res?.ok ? ((await res.json()) as T) : undefined;
     };
+    let booked: { yesterday: string; at: number } | undefined;
     for (;;) {
       if (signal.aborted) throw new Error('stopped while waiting for the forecasts');
-      const today = (await get<{ businessDay: string }>('/v1/sales/summary'))?.businessDay;
-      // No history before today (--history-weeks 0 on a Monday): nothing to forecast from yet.
-      if (today && ![...result.perDay.keys()].some((day) => day < today)) break;
-      const yesterday = today && dayBefore(today);
-      const booked = yesterday && result.perDay.has(yesterday) ? (await get<{ updatedAt: string | null }>(`/v1/sales/summary?businessDay=${yesterday}`))?.updatedAt : undefined;
+      if (!booked) {
+        const today = (await get<{ businessDay: string }>('/v1/sales/summary'))?.businessDay;
+        // No history before today (--history-weeks 0 on a Monday): nothing to forecast from yet.
+        if (today && ![...result.perDay.keys()].some((day) => day < today)) break;
+        const yesterday = today && dayBefore(today);
+        const sales = yesterday ? (await get<{ figures: { transactions: number } }>(`/v1/sales/summary?businessDay=${yesterday}`))?.figures.transactions : undefined;
+        if (yesterday && sales !== undefined && sales >= (result.perDay.get(yesterday) ?? 0)) booked = { yesterday, at: Date.now() };
+      }
       const top = booked ? (await get<{ items: Array<{ sku: string; issuedAt: string; dataThrough: string }> }>('/v1/forecast/top?limit=1'))?.items[0] : undefined;
-      if (top && top.dataThrough === yesterday && Date.parse(top.issuedAt) >= Date.parse(booked!)) {
+      if (booked && top && top.dataThrough === booked.yesterday && Date.parse(top.issuedAt) >= booked.at) {
         const suggestion = (await get<{ suggestions: Array<{ basis: string; why: { forecast: { issuedAt: string } | null } }> }>(`/v1/inventory/replenishment?sku=${encodeURIComponent(top.sku)}`))?.suggestions[0];
         if (suggestion?.basis === 'FORECAST' && suggestion.why.forecast?.issuedAt === top.issuedAt) break;
       }
       if (Date.now() > deadline) throw new Error(`${store.id}'s forecasts and suggested orders were not there 3 minutes after its history was booked; see its trends and inventory logs`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 }
