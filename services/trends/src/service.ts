@@ -15,9 +15,9 @@ export type TrendsService = RunningService;
 /** How often the forecasting worker checks whether a round is due (cheap: in memory). */
 const FORECAST_CHECK_MS = 5000;
 /**
- * A round begun this soon after a booking of past days is made once more (after FORECAST_MIN_GAP_MS): whoever sees a
- * backlog booked (the demo waits for it) and then waits for a round begun after that moment always gets one, even
- * when the round that read the whole backlog began between its last commit and their look.
+ * A round begun this soon after a booking of past days is made once more (after FORECAST_MIN_GAP_MS), and so on: a
+ * round begun more than this after the last booking of past days always comes. Whoever sees a backlog booked (the
+ * demo, packages/cli demo.ts, waits for a round begun this long after the booking's updatedAt) can wait for one.
  */
 const SETTLE_MS = FORECAST_CHECK_MS;
 /** A full batch with no batch after it for this long: the catch-up is over (its last batch happened to be full). */

@@ -394,14 +394,22 @@ async function dashboardsPopulated(seeded: SeedResult[], stores: Array<{ id: str
 const dayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
 /**
+ * Trends makes a forecasting round once more when it began within this long after a booking of past days
+ * (services/trends service.ts SETTLE_MS): a round begun this long after trends booked yesterday's last sales
+ * always comes.
+ */
+const TRENDS_FORECAST_SETTLE_MS = 5000;
+
+/**
  * Waits until each store's trends has forecast its seeded history and its
- * inventory suggests orders from those forecasts: once trends has booked
- * yesterday's seeded sales (and so every day before: each till's backlog
+ * inventory suggests orders from those forecasts: once trends has booked all
+ * of yesterday's seeded sales (and so every day before: each till's backlog
  * arrives in order), the top forecast SKU's forecast covers the days through
- * yesterday and was made after that moment (trends makes a round begun just
- * after a booking of past days once more, services/trends service.ts, so one
- * always comes), and the store API's suggestion for that SKU stands on it
- * (basis FORECAST).
+ * yesterday and was begun at least TRENDS_FORECAST_SETTLE_MS after that
+ * booking began (its `updatedAt`), and the store API's suggestion for that
+ * SKU stands on it (basis FORECAST). A booking whose commit took longer than
+ * that may let a round that missed its last batch through; trends makes
+ * another one after it (FORECAST_MIN_GAP_MS later).
  */
 async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; ports: StorePorts }>, managers: Map<string, string>, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 180_000;
@@ -412,7 +420,7 @@ async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; 
       const res = await fetch(`https://127.0.0.1:${store.ports.inventory}${path}`, { headers }).catch(() => undefined);
       return res?.ok ? ((await res.json()) as T) : undefined;
     };
-    let booked: { yesterday: string; at: number } | undefined;
+    let booked: { yesterday: string; from: number } | undefined;
     for (;;) {
       if (signal.aborted) throw new Error('stopped while waiting for the forecasts');
       if (!booked) {
@@ -420,11 +428,13 @@ async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; 
         // No history before today (--history-weeks 0 on a Monday): nothing to forecast from yet.
         if (today && ![...result.perDay.keys()].some((day) => day < today)) break;
         const yesterday = today && dayBefore(today);
-        const sales = yesterday ? (await get<{ figures: { transactions: number } }>(`/v1/sales/summary?businessDay=${yesterday}`))?.figures.transactions : undefined;
-        if (yesterday && sales !== undefined && sales >= (result.perDay.get(yesterday) ?? 0)) booked = { yesterday, at: Date.now() };
+        const summary = yesterday ? await get<{ figures: { transactions: number }; updatedAt: string | null }>(`/v1/sales/summary?businessDay=${yesterday}`) : undefined;
+        if (yesterday && summary?.updatedAt && summary.figures.transactions >= (result.perDay.get(yesterday) ?? 0)) {
+          booked = { yesterday, from: Date.parse(summary.updatedAt) + TRENDS_FORECAST_SETTLE_MS };
+        }
       }
       const top = booked ? (await get<{ items: Array<{ sku: string; issuedAt: string; dataThrough: string }> }>('/v1/forecast/top?limit=1'))?.items[0] : undefined;
-      if (booked && top && top.dataThrough === booked.yesterday && Date.parse(top.issuedAt) >= booked.at) {
+      if (booked && top && top.dataThrough === booked.yesterday && Date.parse(top.issuedAt) >= booked.from) {
         const suggestion = (await get<{ suggestions: Array<{ basis: string; why: { forecast: { issuedAt: string } | null } }> }>(`/v1/inventory/replenishment?sku=${encodeURIComponent(top.sku)}`))?.suggestions[0];
         if (suggestion?.basis === 'FORECAST' && suggestion.why.forecast?.issuedAt === top.issuedAt) break;
       }
