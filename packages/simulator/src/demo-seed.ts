@@ -56,6 +56,8 @@ export interface DemoItemSettings extends ReplenishmentSettings {
   reorderPoint: number;
   reorderQuantity: number;
   maximum: number;
+  /** FORECAST: the suggested orders' reorder point follows the item's forecast (the fixed one still drives stock alerts). */
+  reorderMode: 'FORECAST';
 }
 
 /**
@@ -87,13 +89,18 @@ const roundUp = (n: number, pack: number) => Math.ceil(n / pack) * pack;
  * Reorder point: two days of demand plus a pack; reorder quantity: a week of
  * it in packs; maximum: room for two of those; and the item's replenishment
  * parameters (`replenishmentSettings`), so suggested orders follow its
- * forecast in whole packs.
+ * forecast in whole packs. The reorder mode is FORECAST: what to order today
+ * compares stock with the forecast demand over the lead time plus safety
+ * stock (inventory's replenishment.ts), so the slow movers with a week's lead
+ * time, whose forecast error calls for more than the fixed two days, are
+ * there to order from the first minute; the fixed reorder point still
+ * drives the stock alerts and the demo's back office (`restockLowItems`).
  */
 export function itemSettings(item: DemoItem): DemoItemSettings {
   const replenishment = replenishmentSettings(item);
   const reorderPoint = roundUp(Math.max(1, 2 * item.dailyDemand), replenishment.packSize);
   const reorderQuantity = roundUp(Math.max(1, 7 * item.dailyDemand), replenishment.packSize);
-  return { reorderPoint, reorderQuantity, maximum: reorderPoint + 2 * reorderQuantity, ...replenishment };
+  return { reorderPoint, reorderQuantity, maximum: reorderPoint + 2 * reorderQuantity, ...replenishment, reorderMode: 'FORECAST' };
 }
 
 /** The opening delivery of an item: its reorder point and a reorder quantity on top, so the store opens above it. */
@@ -296,7 +303,7 @@ async function storeApi<T>(options: StoreApiAccess, method: string, path: string
 
 interface ItemRow {
   sku: string;
-  settings: Record<keyof DemoItemSettings, number | null>;
+  settings: { [K in keyof DemoItemSettings]: DemoItemSettings[K] | null };
 }
 
 async function currentItems(options: StoreApiAccess): Promise<Map<string, ItemRow>> {

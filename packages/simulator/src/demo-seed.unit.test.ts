@@ -75,6 +75,8 @@ describe('demo history (the bakery log in the recent past)', () => {
       const s = itemSettings(item);
       expect(s.maximum).toBeGreaterThan(s.reorderPoint);
       expect(openingStock(item)).toBeGreaterThan(s.reorderPoint);
+      // Suggested orders follow the forecast (inventory's replenishment.ts); the fixed reorder point drives alerts and restocking.
+      expect(s.reorderMode).toBe('FORECAST');
     }
   });
 });

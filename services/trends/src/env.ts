@@ -11,7 +11,7 @@ export const trendsEnv = z.object({
   ANOMALY_THRESHOLD: z.coerce.number().positive().default(3.5).describe('Robust deviations (median absolute deviation x 1.4826) from the baseline median that make an anomaly.'),
   ANOMALY_BASELINE_WEEKS: z.coerce.number().int().min(2).max(52).default(8).describe('Weeks of the same weekday and hour an hour is compared with.'),
   FORECAST_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000).describe('How often every SKU with sales is forecast again (forecast.demand.v1); also after a catch-up or late data for past days.'),
-  FORECAST_MIN_GAP_MS: z.coerce.number().int().min(0).default(60_000).describe('Least time between two forecasting rounds (late data for past days triggers one).'),
+  FORECAST_MIN_GAP_MS: z.coerce.number().int().min(0).default(60_000).describe('Least time between two forecasting rounds (late data for past days triggers one); a round that found nothing to forecast does not hold the next back.'),
   FORECAST_HISTORY_DAYS: z.coerce.number().int().min(14).max(730).default(182).describe('Days of day windows a forecast reads; a SKU with no sale in them is not forecast.'),
   FORECAST_FOLDS: z.coerce.number().int().min(1).max(20).default(6).describe('Backtest folds (a week apart) each SKU picks its forecasting method by.'),
   FORECAST_INTERVAL_LEVEL: z.coerce.number().gt(0).lt(1).default(0.8).describe("Coverage of the forecasts' prediction intervals."),

@@ -128,8 +128,9 @@ describe('demand forecasts in the store', () => {
     expect(byKey.get('S001|BREAD')).toEqual(f);
   });
 
-  it('forecasts again once a backlog of past days has been booked (a catch-up), without waiting for the hour', async () => {
-    const trends = await testTrends({ FORECAST_MIN_GAP_MS: '0' });
+  it('forecasts again once a backlog of past days has been booked (a catch-up), without waiting for the hour, nor for the least gap after a round that found nothing', async () => {
+    // Ten minutes between two rounds: the first round found nothing to forecast, so the backlog's does not wait for them.
+    const trends = await testTrends({ FORECAST_MIN_GAP_MS: '600000' });
     const yesterday = addDays(today(ctx.timeZone), -1);
     // The first round finds nothing to forecast; then a terminal's backlog of the last 3 weeks arrives.
     await waitFor(() => trends.logs.some((l) => l.includes('demand forecasts made')), { timeoutMs: 30_000, message: 'the first round' });

@@ -14,6 +14,14 @@ export type TrendsService = RunningService;
 
 /** How often the forecasting worker checks whether a round is due (cheap: in memory). */
 const FORECAST_CHECK_MS = 5000;
+/**
+ * A round begun this soon after a booking of past days is made once more (after FORECAST_MIN_GAP_MS), and so on: a
+ * round begun more than this after the last booking of past days always comes. Whoever sees a backlog booked (the
+ * demo, packages/cli demo.ts, waits for a round begun this long after the booking's updatedAt) can wait for one.
+ */
+const SETTLE_MS = FORECAST_CHECK_MS;
+/** A full batch with no batch after it for this long: the catch-up is over (its last batch happened to be full). */
+const CATCH_UP_IDLE_MS = 30_000;
 
 /**
  * The trends service: books every POS transaction into its sales windows
@@ -35,7 +43,10 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
   const policy: AnomalyPolicy = { ...DEFAULT_POLICY, threshold: env.ANOMALY_THRESHOLD, weeks: env.ANOMALY_BASELINE_WEEKS };
   const forecastPolicy: ForecastPolicy = { historyDays: env.FORECAST_HISTORY_DAYS, folds: env.FORECAST_FOLDS, level: env.FORECAST_INTERVAL_LEVEL, profileWeeks: 8 };
   // When the forecasts are due: every FORECAST_INTERVAL_MS, and once a catch-up (or late data for a past day) has been booked.
-  const schedule = { lastRound: undefined as number | undefined, pastBookedAt: 0, catchingUp: false };
+  // A round that found nothing to forecast (a store's first start, before any history) does not hold the next back by
+  // FORECAST_MIN_GAP_MS: the history arriving next is forecast as soon as it is booked. A catch-up is over once a full batch
+  // is followed by no other for CATCH_UP_IDLE_MS (a backlog that ended on a full batch does not hold the forecasts back).
+  const schedule = { lastRound: undefined as number | undefined, lastSkus: 0, pastBookedAt: 0, catchingUp: false, bookedAt: 0 };
   const workers: ServiceWorker[] = [];
   const lossAlerts = new Counter({ name: 'trends_lossprevention_alerts_total', help: 'Loss-prevention alerts found, by signal and comparison', labelNames: ['signal', 'comparison'], registers: [registry] });
   const lossPolicy = lossPolicyOf(env);
@@ -61,6 +72,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       for (const a of found) anomalies.inc({ kind: a.kind });
       // A full batch: more is waiting (a catch-up); the forecasts wait for its end.
       schedule.catchingUp = records.length >= env.CONSUME_MAX_BATCH;
+      schedule.bookedAt = Date.now();
       const now = today(ctx.timeZone);
       if (booked > 0 && records.some((r) => r.envelope.data.businessDay < now)) schedule.pastBookedAt = Date.now();
     },
@@ -84,8 +96,12 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
         async () => {
           const now = Date.now();
           const last = schedule.lastRound;
+          const catchingUp = schedule.catchingUp && now - schedule.bookedAt < CATCH_UP_IDLE_MS;
           const due =
-            !schedule.catchingUp && (last === undefined || now - last >= env.FORECAST_INTERVAL_MS || (schedule.pastBookedAt >= last && now - last >= env.FORECAST_MIN_GAP_MS));
+            !catchingUp &&
+            (last === undefined ||
+              now - last >= env.FORECAST_INTERVAL_MS ||
+              (schedule.pastBookedAt >= last - SETTLE_MS && (schedule.lastSkus === 0 || now - last >= env.FORECAST_MIN_GAP_MS)));
           if (!due) return;
           schedule.lastRound = now;
           const cpu = process.cpuUsage();
@@ -96,6 +112,7 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
           const used = process.cpuUsage(cpu);
           forecastRounds.inc({ outcome: round.ran ? 'ran' : 'skipped' });
           if (!round.ran) return;
+          schedule.lastSkus = round.skus;
           forecastCpu.inc((used.user + used.system) / 1e6);
           forecastSkus.set(round.skus);
           published();

@@ -11,7 +11,7 @@ import { createLogger, progressBar } from '@tillstream/observability';
 import { HISTORY_TERMINALS, restockLowItems, seedStore, simulate, type SeedResult, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
 import { issueStoreCertificate, makeChainCertificates } from './certs.ts';
-import { provisionTills } from './simulate.ts';
+import { provisionTills, sweetheart } from './simulate.ts';
 
 function count(what: string, max: number) {
   return (value: string) => {
@@ -20,6 +20,9 @@ function count(what: string, max: number) {
     return n;
   };
 }
+
+/** The demo's planted sweethearting operator (--sweetheart): blatant enough for loss prevention to name within minutes of live selling. */
+const DEMO_SWEETHEART = { operatorId: 'OP3', rate: 0.4 };
 
 interface StorePorts {
   ingest: number;
@@ -88,7 +91,15 @@ export function demoCommand(): Command {
       if (!/^[a-z][a-z0-9_]{0,30}$/.test(v)) throw new InvalidArgumentError('--namespace must be 1-31 lower-case letters, digits or "_", starting with a letter');
       return v;
     })
-    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; certsDir: string; basePort: number; historyWeeks: number; namespace?: string }) => {
+    .option(
+      '--sweetheart <operator=share>',
+      "plant a sweethearting operator in the live tills, so the store manager's loss-prevention panel has someone to show: " +
+        'on that share of their transactions the operator (OP1..OP4) rings a no-sale, a post-void or a refund of their own sale, ' +
+        'or a return without receipt; "none" plants no one',
+      (v) => (v === 'none' ? false : sweetheart(v)),
+      DEMO_SWEETHEART,
+    )
+    .action(async (opts: { stores: number; terminals: number; rate: number; timeZone: string; logDir: string; certsDir: string; basePort: number; historyWeeks: number; namespace?: string; sweetheart: false | { operatorId: string; rate: number } }) => {
       const startedAt = performance.now();
       const logger = createLogger({ name: 'demo', level: 'info', pretty: true });
       const names = demoNames(opts.namespace);
@@ -201,7 +212,21 @@ export function demoCommand(): Command {
               store.ports.inventory,
               manager,
             );
-            await run(`${lower}-trends`, 'services/trends/src/main.ts', { ...env, ...as('trends'), DATABASE_URL: serviceDatabaseUrl(db, 'trends') }, store.ports.trends, manager);
+            await run(
+              `${lower}-trends`,
+              'services/trends/src/main.ts',
+              {
+                ...env,
+                ...as('trends'),
+                DATABASE_URL: serviceDatabaseUrl(db, 'trends'),
+                // A demo forecasts its history within seconds of booking it (a store waits FORECAST_MIN_GAP_MS, a minute, between two
+                // rounds), and scores the live tills' loss-prevention signals every 10 s rather than every minute.
+                FORECAST_MIN_GAP_MS: '10000',
+                LOSSPREV_SCORE_INTERVAL_SECONDS: '10',
+              },
+              store.ports.trends,
+              manager,
+            );
             await run(
               `${lower}-sync`,
               'services/sync/src/main.ts',
@@ -245,6 +270,8 @@ export function demoCommand(): Command {
         }
         await dashboardsPopulated(seeded, stores, managers, stopping.signal);
         logger.info({ seconds: Math.round((performance.now() - startedAt) / 100) / 10 }, 'dashboards populated (every store\'s trends booked its history): seconds since the demo started');
+        await forecastsReady(seeded, stores, managers, stopping.signal);
+        logger.info({ seconds: Math.round((performance.now() - startedAt) / 100) / 10 }, "forecasts made from the history and suggested orders follow them (every store's inventory has them): seconds since the demo started");
 
         const lines = [
           '',
@@ -256,13 +283,20 @@ export function demoCommand(): Command {
           ...stores.flatMap((s) => [
             `  ${s.id} ingest       https://127.0.0.1:${s.ports.ingest}/openapi.json`,
             `  ${s.id} dashboard    https://127.0.0.1:${s.ports.inventory}/`,
-            `  ${s.id} manager token ${managers.get(s.id)!}   (sign in to the store dashboard; Bearer token for the store API)`,
+            `  ${s.id} manager token ${managers.get(s.id)!}   (sign in to the store dashboard with it as the store manager, who also sees loss prevention; Bearer token for the store API)`,
             `  ${s.id} store API    https://127.0.0.1:${s.ports.inventory}/v1/inventory/items  /v1/inventory/alerts  /v1/sales/summary  /v1/sales/top?window=today  /v1/sync/status`,
+            `  ${s.id} forecasts    https://127.0.0.1:${s.ports.inventory}/v1/forecast/top  /v1/forecast/skus/<sku>  /v1/inventory/replenishment?due=today  /v1/loss-prevention/alerts`,
           ]),
           `  service logs      ${opts.logDir}`,
           `  chain CA          ${certs.ca.certFile}   (HTTPS everywhere: trust it in your browser, or curl --cacert it)`,
           '',
           `Simulating ${opts.terminals} terminals per store at ${opts.rate} transactions/s per store.`,
+          ...(opts.sweetheart
+            ? [
+                `Planted: operator ${opts.sweetheart.operatorId} sweethearts on ${Math.round(opts.sweetheart.rate * 100)} % of their transactions (--sweetheart none: no one);`,
+                "  the store manager's loss-prevention panel shows them within a minute or two of live selling.",
+              ]
+            : []),
         ];
         console.log(lines.join('\n'));
         // The back office while the tills sell (far faster than the bakery ever did): items at their reorder point get a delivery.
@@ -286,6 +320,7 @@ export function demoCommand(): Command {
           offlineRate: 0.002,
           offlineMs: 20_000,
           maxSkewMs: 5000,
+          ...(opts.sweetheart ? { sweetheart: opts.sweetheart } : {}),
           signal: stopping.signal,
         });
         clearInterval(restocking);
@@ -351,6 +386,60 @@ async function dashboardsPopulated(seeded: SeedResult[], stores: Array<{ id: str
         if (Date.now() > deadline) throw new Error(`${store.id}'s trends had not booked the history of ${day} after 3 minutes; see its log`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
+    }
+  }
+}
+
+/** The day before `day` (YYYY-MM-DD). */
+const dayBefore = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * Trends makes a forecasting round once more when it began within this long after a booking of past days
+ * (services/trends service.ts SETTLE_MS): a round begun this long after trends booked yesterday's last sales
+ * always comes.
+ */
+const TRENDS_FORECAST_SETTLE_MS = 5000;
+
+/**
+ * Waits until each store's trends has forecast its seeded history and its
+ * inventory suggests orders from those forecasts: once trends has booked all
+ * of yesterday's seeded sales (and so every day before: each till's backlog
+ * arrives in order), the top forecast SKU's forecast covers the days through
+ * yesterday and was begun at least TRENDS_FORECAST_SETTLE_MS after that
+ * booking began (its `updatedAt`), and the store API's suggestion for that
+ * SKU stands on it (basis FORECAST). A booking whose commit took longer than
+ * that may let a round that missed its last batch through; trends makes
+ * another one after it (FORECAST_MIN_GAP_MS later).
+ */
+async function forecastsReady(seeded: SeedResult[], stores: Array<{ id: string; ports: StorePorts }>, managers: Map<string, string>, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (const result of seeded) {
+    const store = stores.find((s) => s.id === result.storeId)!;
+    const headers = { authorization: `Bearer ${managers.get(store.id)!}` };
+    const get = async <T>(path: string): Promise<T | undefined> => {
+      const res = await fetch(`https://127.0.0.1:${store.ports.inventory}${path}`, { headers }).catch(() => undefined);
+      return res?.ok ? ((await res.json()) as T) : undefined;
+    };
+    let booked: { yesterday: string; from: number } | undefined;
+    for (;;) {
+      if (signal.aborted) throw new Error('stopped while waiting for the forecasts');
+      if (!booked) {
+        const today = (await get<{ businessDay: string }>('/v1/sales/summary'))?.businessDay;
+        // No history before today (--history-weeks 0 on a Monday): nothing to forecast from yet.
+        if (today && ![...result.perDay.keys()].some((day) => day < today)) break;
+        const yesterday = today && dayBefore(today);
+        const summary = yesterday ? await get<{ figures: { transactions: number }; updatedAt: string | null }>(`/v1/sales/summary?businessDay=${yesterday}`) : undefined;
+        if (yesterday && summary?.updatedAt && summary.figures.transactions >= (result.perDay.get(yesterday) ?? 0)) {
+          booked = { yesterday, from: Date.parse(summary.updatedAt) + TRENDS_FORECAST_SETTLE_MS };
+        }
+      }
+      const top = booked ? (await get<{ items: Array<{ sku: string; issuedAt: string; dataThrough: string }> }>('/v1/forecast/top?limit=1'))?.items[0] : undefined;
+      if (booked && top && top.dataThrough === booked.yesterday && Date.parse(top.issuedAt) >= booked.from) {
+        const suggestion = (await get<{ suggestions: Array<{ basis: string; why: { forecast: { issuedAt: string } | null } }> }>(`/v1/inventory/replenishment?sku=${encodeURIComponent(top.sku)}`))?.suggestions[0];
+        if (suggestion?.basis === 'FORECAST' && suggestion.why.forecast?.issuedAt === top.issuedAt) break;
+      }
+      if (Date.now() > deadline) throw new Error(`${store.id}'s forecasts and suggested orders were not there 3 minutes after its history was booked; see its trends and inventory logs`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 }

@@ -21,7 +21,7 @@ function share(value: string): number {
 }
 
 /** --sweetheart OP3=0.15: an operator and the share of their transactions that are sweethearting. */
-function sweetheart(value: string): { operatorId: string; rate: number } {
+export function sweetheart(value: string): { operatorId: string; rate: number } {
   const match = /^(OP[1-4])=([0-9.]+)$/.exec(value);
   const rate = match ? Number(match[2]) : NaN;
   if (!match || !Number.isFinite(rate) || rate <= 0 || rate > 1) throw new InvalidArgumentError('must be OP1..OP4=<share between 0 and 1>, e.g. OP3=0.15');
