@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hqTopics } from '@tillstream/contracts';
@@ -87,6 +87,7 @@ async function count(pool: Pool, sql: string, params: unknown[]): Promise<number
  * and whether HQ kept up (the stores' backlog over the run, HQ's 429/503).
  */
 export async function chainBench(): Promise<string> {
+  const loadAtStart = loadavg()[0]!;
   const profile = PROFILES[PROFILE];
   if (!profile) throw new Error(`BENCH_CHAIN_PROFILE must be one of ${Object.keys(PROFILES).join(', ')}`);
   const kafka = localKafka('hq');
@@ -253,7 +254,7 @@ export async function chainBench(): Promise<string> {
     `${PROFILE} profile (BENCH_CHAIN_PROFILE): each store trades ${HOURS} h (BENCH_CHAIN_HOURS) of a ${DEFAULT_SHAPE.transactions.toLocaleString('en')}-sale, ${DEFAULT_SHAPE.tradingHours}-hour day at ${SPEED}x real time (BENCH_CHAIN_SPEED),`,
     `then closes and sends its manifest; ~${Math.round(perStoreDay).toLocaleString('en')} records per store-day generated. ${describeLayout()}, HQ CPU from /proc (every HQ process).`,
     `${Math.max(...SIZES)} store identities (client certificate + token each) provisioned in ${provisionS.toFixed(1)} s; each size plays the first n on a business day of its own.`,
-    `Under load on a shared machine: indicative. HQ "kept up" when the stores' backlog did not grow over the second half of the play and everything was acknowledged within ${DRAIN_S} s of the close (BENCH_CHAIN_DRAIN_S).`,
+    `Load average ${loadAtStart.toFixed(1)} on ${availableParallelism()} cores when the run began (a loaded machine's figures are indicative only). HQ "kept up" when the stores' backlog did not grow over the second half of the play and everything was acknowledged within ${DRAIN_S} s of the close (BENCH_CHAIN_DRAIN_S).`,
     table(
       results.map((r) => {
         const half = r.backlog.slice(Math.floor(r.backlog.length / 4), Math.floor((r.backlog.length * 3) / 4));
