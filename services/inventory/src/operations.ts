@@ -111,7 +111,18 @@ async function plan(client: PoolClient, operation: Operation): Promise<{ kind: M
 /** Books `operation` under `key`; `actor` (the signed-in store manager) is recorded with it and shown in the movement history. */
 export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string, operation: Operation, actor: string): Promise<BookedOperation> {
   const hash = bodyHash(operation);
-  const { result, replayed } = await runIdempotent<OperationResponse>(pool, {
+  return idempotentOperation<OperationResponse>(pool, key, hash, (client) => perform(client, ctx, key, operation, actor, hash));
+}
+
+/**
+ * Runs `perform` once per Idempotency-Key (runIdempotent, inventory's
+ * namespace): the same key and body replays the stored response, another
+ * body under the key is refused, a key in flight is answered "retry".
+ * Stock operations and purchase orders share inventory_operations and so
+ * one key space.
+ */
+async function idempotentOperation<R>(pool: Pool, key: string, hash: Buffer, perform: (client: PoolClient) => Promise<R>): Promise<{ response: R; replayed: boolean }> {
+  const { result, replayed } = await runIdempotent<R>(pool, {
     namespace: 'inventoryOperation',
     key,
     hash,
@@ -120,10 +131,10 @@ export async function bookOperation(pool: Pool, ctx: LedgerContext, key: string,
       reused: () => new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key'),
     },
     find: async (client) => {
-      const { rows } = await client.query<{ body_hash: Buffer; response: OperationResponse }>('SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1', [key]);
+      const { rows } = await client.query<{ body_hash: Buffer; response: R }>('SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1', [key]);
       return rows[0] && { hash: rows[0].body_hash, result: rows[0].response };
     },
-    perform: (client) => perform(client, ctx, key, operation, actor, hash),
+    perform,
   });
   return { response: result, replayed };
 }
@@ -192,49 +203,35 @@ export async function onOrder(db: Queryable, skus: readonly string[] | null): Pr
  */
 export async function bookPurchaseOrder(pool: Pool, key: string, body: z.output<typeof PurchaseOrderRequest>, actor: string): Promise<{ response: PurchaseOrderResult; replayed: boolean }> {
   const hash = requestHash('PURCHASE_ORDER', JSON.stringify(body));
-  const { result, replayed } = await runIdempotent<PurchaseOrderResult>(pool, {
-    namespace: 'inventoryOperation',
-    key,
-    hash,
-    refuse: {
-      inFlight: () => new HttpProblem('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is being processed; retry shortly', { retryAfterSeconds: 1 }),
-      reused: () => new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different operation or body; use a new key'),
-    },
-    find: async (client) => {
-      const { rows } = await client.query<{ body_hash: Buffer; response: PurchaseOrderResult }>('SELECT body_hash, response FROM inventory_operations WHERE idempotency_key = $1', [key]);
-      return rows[0] && { hash: rows[0].body_hash, result: rows[0].response };
-    },
-    perform: async (client) => {
-      const { rows } = await client.query<{ id: string; created_at: Date }>(
-        `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, counterparty, note, actor, response)
-         VALUES ($1, 'PURCHASE_ORDER', $2, $3, $4, $5, $6, '{}')
-         ON CONFLICT (reference) WHERE kind = 'PURCHASE_ORDER' DO NOTHING
-         RETURNING id, created_at`,
-        [key, hash, body.reference, body.supplier ?? null, body.note ?? null, actor],
-      );
-      const op = rows[0];
-      if (!op) throw new HttpProblem('UNPROCESSABLE', `purchase order ${body.reference} exists already`, { errors: [{ pointer: '/reference', message: 'is the reference of another purchase order; one order per reference' }] });
-      await client.query(
-        `INSERT INTO inventory_purchase_orders (operation_id, reference, sku, quantity, expected_on)
-         SELECT $1, $2, sku, quantity, $5 FROM unnest($3::text[], $4::numeric[]) AS u(sku, quantity)`,
-        [op.id, body.reference, body.lines.map((l) => l.sku), body.lines.map((l) => milliToDecimal(toMilli(l.quantity))), body.expectedOn],
-      );
-      const ordered = await onOrder(client, body.lines.map((l) => l.sku));
-      const response: PurchaseOrderResult = {
-        operationId: op.id,
-        kind: 'PURCHASE_ORDER',
-        idempotencyKey: key,
-        reference: body.reference,
-        supplier: body.supplier ?? null,
-        expectedOn: body.expectedOn,
-        recordedAt: op.created_at.toISOString(),
-        lines: body.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, onOrder: milliToQuantity(ordered.get(l.sku) ?? 0) })),
-      };
-      await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
-      return response;
-    },
+  return idempotentOperation<PurchaseOrderResult>(pool, key, hash, async (client) => {
+    const { rows } = await client.query<{ id: string; created_at: Date }>(
+      `INSERT INTO inventory_operations (idempotency_key, kind, body_hash, reference, counterparty, note, actor, response)
+       VALUES ($1, 'PURCHASE_ORDER', $2, $3, $4, $5, $6, '{}')
+       ON CONFLICT (reference) WHERE kind = 'PURCHASE_ORDER' DO NOTHING
+       RETURNING id, created_at`,
+      [key, hash, body.reference, body.supplier ?? null, body.note ?? null, actor],
+    );
+    const op = rows[0];
+    if (!op) throw new HttpProblem('UNPROCESSABLE', `purchase order ${body.reference} exists already`, { errors: [{ pointer: '/reference', message: 'is the reference of another purchase order; one order per reference' }] });
+    await client.query(
+      `INSERT INTO inventory_purchase_orders (operation_id, reference, sku, quantity, expected_on)
+       SELECT $1, $2, sku, quantity, $5 FROM unnest($3::text[], $4::numeric[]) AS u(sku, quantity)`,
+      [op.id, body.reference, body.lines.map((l) => l.sku), body.lines.map((l) => milliToDecimal(toMilli(l.quantity))), body.expectedOn],
+    );
+    const ordered = await onOrder(client, body.lines.map((l) => l.sku));
+    const response: PurchaseOrderResult = {
+      operationId: op.id,
+      kind: 'PURCHASE_ORDER',
+      idempotencyKey: key,
+      reference: body.reference,
+      supplier: body.supplier ?? null,
+      expectedOn: body.expectedOn,
+      recordedAt: op.created_at.toISOString(),
+      lines: body.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, onOrder: milliToQuantity(ordered.get(l.sku) ?? 0) })),
+    };
+    await client.query('UPDATE inventory_operations SET response = $2 WHERE id = $1', [op.id, JSON.stringify(response)]);
+    return response;
   });
-  return { response: result, replayed };
 }
 
 /** The replenishment settings a settings request may carry: absent leaves the item's, null clears it. */
