@@ -30,7 +30,7 @@ import { TerminalClient, emptyTally, type Tally } from './terminal-client.ts';
  *   arrives every morning holding that day's demand (from the log, so known
  *   in advance); drinks and retail goods arrive on Monday holding the
  *   week's, rounded up to packs. Stock never falls below the opening level,
- *   which is a small shelf above the fixed reorder point and no more: by
+ *   which is one unit above the fixed reorder point and no more: by
  *   late morning the fresh goods are at or below their forecast reorder
  *   point (today's demand plus safety stock), as a real bakery's are before
  *   it orders tomorrow's bake, and the weekly goods reach theirs as their
@@ -121,14 +121,12 @@ export function itemSettings(item: DemoItem): DemoItemSettings {
 }
 
 /**
- * The opening delivery of an item: its reorder point and one pack on top, so
- * the store opens above it (OK, not LOW) with no more than a shelf's margin:
- * the deliveries bring each day's or week's demand on top of it.
+ * The opening delivery of an item: one unit above its reorder point, so the
+ * store opens OK (not LOW) with no days of stock to spare, as a shop runs
+ * down to its minimum before the next delivery: the deliveries bring each
+ * day's or week's demand on top of it.
  */
-export const openingStock = (item: DemoItem) => {
-  const s = itemSettings(item);
-  return s.reorderPoint + s.packSize;
-};
+export const openingStock = (item: DemoItem) => itemSettings(item).reorderPoint + 1;
 
 /** The bakery's catalog with each item's average daily demand over the whole log. */
 export function demoCatalog(rows: BakeryRow[] = readBakeryCsv()): DemoItem[] {
@@ -401,7 +399,8 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   };
 
   // The opening delivery: every catalog item, so nothing the tills sell starts from nothing.
-  count(await deliver(options, `demo-opening-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
+  // v2: the opening level changed (one unit above the reorder point, not a week above it); a store seeded before keeps its stock.
+  count(await deliver(options, `demo-opening-v2-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
   progress('opening delivery');
 
   // Reorder and replenishment settings, only where they differ (a restarted demo changes nothing).

@@ -96,11 +96,8 @@ describe('demo history (the bakery log in the recent past)', () => {
     for (const delivery of deliverySchedule(later.find((w) => w.monday === '2026-11-23')!, catalog, '2026-11-26')) expect(byDay.get(delivery.day)).toEqual(delivery);
   });
 
-  it('leaves the fresh goods near their reorder point by noon: the opening level is one shelf above it, not days of stock', () => {
-    for (const item of demoCatalog().filter(deliveredDaily)) {
-      const s = itemSettings(item);
-      expect(openingStock(item)).toBe(s.reorderPoint + s.packSize);
-      expect(s.reorderPoint).toBe(s.packSize);
-    }
+  it('opens every item one unit above its reorder point, not days of stock above it', () => {
+    for (const item of demoCatalog()) expect(openingStock(item)).toBe(itemSettings(item).reorderPoint + 1);
+    for (const item of demoCatalog().filter(deliveredDaily)) expect(itemSettings(item).reorderPoint).toBe(itemSettings(item).packSize);
   });
 });
