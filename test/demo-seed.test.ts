@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
 import { testIngest } from '@tillstream/ingest/testing';
 import { testInventory } from '@tillstream/inventory/testing';
-import { demoCatalog, openingStock, restockLowItems, seedStore, type SeedProgress } from '@tillstream/simulator';
+import { deliverySchedule, demoCatalog, demoHistory, openingStock, restockLowItems, seedStore, type SeedProgress } from '@tillstream/simulator';
 import { makeTransaction } from '@tillstream/testing';
 import { testTrends } from '@tillstream/trends/testing';
 
@@ -36,12 +36,16 @@ describe('demo seeding (packages/simulator demo-seed.ts)', () => {
       weeks: 1,
     };
     const steps: SeedProgress[] = [];
-    const first = await seedStore({ ...options, onProgress: (p) => steps.push(p) });
+    const now = new Date();
+    const first = await seedStore({ ...options, now, onProgress: (p) => steps.push(p) });
     expect(first.transactions).toBeGreaterThan(200);
     expect(first.tally).toMatchObject({ accepted: first.transactions, replayed: 0, rejected: {}, abandoned: 0, viaBatch: first.transactions });
-    // The opening delivery and one per week (last week, this week).
-    expect(first.deliveries).toEqual({ booked: 3, replayed: 0 });
+    // The opening delivery and one every morning up to today (the bake; the weekly goods come with Monday's).
     const catalog = demoCatalog();
+    const today = now.toISOString().slice(0, 10);
+    const deliveries = 1 + demoHistory({ storeId: 'S001', timeZone: 'UTC', weeks: 1, now }).reduce((n, week) => n + deliverySchedule(week, catalog, today).length, 0);
+    expect(deliveries).toBeGreaterThanOrEqual(1 + 8);
+    expect(first.deliveries).toEqual({ booked: deliveries, replayed: 0 });
     expect(first.settingsChanged).toBe(catalog.length);
     expect(steps.map((s) => s.step)).toEqual(['opening delivery', `item settings (${catalog.length} changed)`, expect.stringMatching(/^week of .* \(1\/2\)/), expect.stringMatching(/^week of .* \(2\/2\)/)]);
     expect(steps.at(-1)!.transactions).toBe(first.transactions);
@@ -61,10 +65,10 @@ describe('demo seeding (packages/simulator demo-seed.ts)', () => {
     for (const [day, sales] of first.perDay) expect(await daySales(day), day).toBe(sales);
 
     // A restarted demo: ingest already has every transaction (200), inventory every delivery, the settings are set.
-    const second = await seedStore(options);
+    const second = await seedStore({ ...options, now: new Date(Math.max(now.getTime(), Math.min(Date.now(), Date.parse(`${today}T23:59:59Z`)))) });
     expect(second.transactions).toBeGreaterThanOrEqual(first.transactions);
     expect(second.tally).toMatchObject({ accepted: second.transactions - first.transactions, replayed: first.transactions, rejected: {}, abandoned: 0 });
-    expect(second.deliveries).toEqual({ booked: 0, replayed: 3 });
+    expect(second.deliveries).toEqual({ booked: 0, replayed: deliveries });
     expect(second.settingsChanged).toBe(0);
     await trends.caughtUp(60_000);
     await inventory.caughtUp(60_000);

@@ -25,9 +25,17 @@ import { TerminalClient, emptyTally, type Tally } from './terminal-client.ts';
  *   day is a trading day.
  * - The history is the calendar weeks (Monday to Sunday) from `weeks`
  *   before this week's Monday up to now; today stops at the current time.
- * - Each week's delivery arrives on its Monday and holds that week's whole
- *   demand (from the log, so known in advance), rounded up to packs: stock
- *   never falls below the opening level, which is above the reorder point.
+ * - Deliveries come as a bakery's do (`deliverySchedule`): what is baked
+ *   in the store's own kitchen (bread, pastry, kitchen: lead time one day)
+ *   arrives every morning holding that day's demand (from the log, so known
+ *   in advance); drinks and retail goods arrive on Monday holding the
+ *   week's, rounded up to packs. Stock never falls below the opening level,
+ *   which is one unit above the fixed reorder point and no more: by
+ *   late morning the fresh goods are at or below their forecast reorder
+ *   point (today's demand plus safety stock), as a real bakery's are before
+ *   it orders tomorrow's bake, and the weekly goods reach theirs as their
+ *   week runs down, so "What to order today" lists real orders from the
+ *   first minute without anything forced.
  */
 
 const DAY_MS = 86_400_000;
@@ -47,6 +55,8 @@ export interface DemoItem {
 /** Replenishment parameters of an item; see `replenishmentSettings`. */
 export interface ReplenishmentSettings {
   leadTimeDays: number;
+  /** Days between deliveries: 1 for the daily bake, 7 for the weekly goods. */
+  reviewPeriodDays: number;
   packSize: number;
   serviceLevel: number;
 }
@@ -71,23 +81,29 @@ export interface DemoItemSettings extends ReplenishmentSettings {
 export function replenishmentSettings(item: Pick<DemoItem, 'category'>): ReplenishmentSettings {
   switch (item.category) {
     case 'bread':
-      return { leadTimeDays: 1, packSize: 4, serviceLevel: 0.95 };
+      return { leadTimeDays: 1, reviewPeriodDays: 1, packSize: 4, serviceLevel: 0.95 };
     case 'pastry':
-      return { leadTimeDays: 1, packSize: 6, serviceLevel: 0.95 };
+      return { leadTimeDays: 1, reviewPeriodDays: 1, packSize: 6, serviceLevel: 0.95 };
     case 'kitchen':
-      return { leadTimeDays: 1, packSize: 2, serviceLevel: 0.9 };
+      return { leadTimeDays: 1, reviewPeriodDays: 1, packSize: 2, serviceLevel: 0.9 };
     case 'drinks':
-      return { leadTimeDays: 3, packSize: 12, serviceLevel: 0.98 };
+      return { leadTimeDays: 3, reviewPeriodDays: 7, packSize: 12, serviceLevel: 0.98 };
     default:
-      return { leadTimeDays: 7, packSize: 1, serviceLevel: 0.9 };
+      return { leadTimeDays: 7, reviewPeriodDays: 7, packSize: 1, serviceLevel: 0.9 };
   }
 }
 
 const roundUp = (n: number, pack: number) => Math.ceil(n / pack) * pack;
 
+/** Delivered every morning (the store's own bake, a day's lead time) rather than weekly. */
+export const deliveredDaily = (item: Pick<DemoItem, 'category'>) => replenishmentSettings(item).reviewPeriodDays === 1;
+
 /**
- * Reorder point: two days of demand plus a pack; reorder quantity: a week of
- * it in packs; maximum: room for two of those; and the item's replenishment
+ * Weekly goods: reorder point two days of demand plus a pack, reorder
+ * quantity a week of it in packs. The daily bake: reorder point one pack
+ * (the tray the shelf should never be without), reorder quantity a day's
+ * demand in packs. Maximum: room for two reorder quantities above the
+ * reorder point; and the item's replenishment
  * parameters (`replenishmentSettings`), so suggested orders follow its
  * forecast in whole packs. The reorder mode is FORECAST: what to order today
  * compares stock with the forecast demand over the lead time plus safety
@@ -98,16 +114,19 @@ const roundUp = (n: number, pack: number) => Math.ceil(n / pack) * pack;
  */
 export function itemSettings(item: DemoItem): DemoItemSettings {
   const replenishment = replenishmentSettings(item);
-  const reorderPoint = roundUp(Math.max(1, 2 * item.dailyDemand), replenishment.packSize);
-  const reorderQuantity = roundUp(Math.max(1, 7 * item.dailyDemand), replenishment.packSize);
+  const daily = deliveredDaily(item);
+  const reorderPoint = daily ? replenishment.packSize : roundUp(Math.max(1, 2 * item.dailyDemand), replenishment.packSize);
+  const reorderQuantity = roundUp(Math.max(1, (daily ? 1 : 7) * item.dailyDemand), replenishment.packSize);
   return { reorderPoint, reorderQuantity, maximum: reorderPoint + 2 * reorderQuantity, ...replenishment, reorderMode: 'FORECAST' };
 }
 
-/** The opening delivery of an item: its reorder point and a reorder quantity on top, so the store opens above it. */
-export const openingStock = (item: DemoItem) => {
-  const s = itemSettings(item);
-  return s.reorderPoint + s.reorderQuantity;
-};
+/**
+ * The opening delivery of an item: one unit above its reorder point, so the
+ * store opens OK (not LOW) with no days of stock to spare, as a shop runs
+ * down to its minimum before the next delivery: the deliveries bring each
+ * day's or week's demand on top of it.
+ */
+export const openingStock = (item: DemoItem) => itemSettings(item).reorderPoint + 1;
 
 /** The bakery's catalog with each item's average daily demand over the whole log. */
 export function demoCatalog(rows: BakeryRow[] = readBakeryCsv()): DemoItem[] {
@@ -150,6 +169,8 @@ export interface DemoWeek {
   monday: string;
   /** The week's whole demand per SKU (also the days after today, for the Monday delivery). */
   demand: Map<string, number>;
+  /** Each day's demand per SKU (YYYY-MM-DD, Monday first, also the days after today). */
+  days: Array<{ day: string; demand: Map<string, number> }>;
   /** The week's transactions up to now, in time order. */
   transactions: PosTransactionInput[];
 }
@@ -181,18 +202,21 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
   const weeks: DemoWeek[] = [];
   for (let w = options.weeks ?? 8; w >= 0; w--) {
     const monday = thisMonday - w * 7 * DAY_MS;
-    const week: DemoWeek = { monday: isoDay(monday), demand: new Map(), transactions: [] };
+    const week: DemoWeek = { monday: isoDay(monday), demand: new Map(), days: [], transactions: [] };
     for (let d = 0; d < 7; d++) {
       const day = isoDay(monday + d * DAY_MS);
       let logDay = logDayOf(day, logStartMonday);
       for (let back = 0; !trading(logDay) && back < 4; back++) logDay = logDayOf(isoDay(dayMs(day) - (back + 1) * 7 * DAY_MS), logStartMonday);
       const dayRows = byDay.get(logDay) ?? [];
+      const dayDemand = new Map<string, number>();
       for (const row of dayRows) {
         if (row.item !== 'NONE') {
           const sku = catalog.items[row.item]!.sku;
           week.demand.set(sku, (week.demand.get(sku) ?? 0) + 1);
+          dayDemand.set(sku, (dayDemand.get(sku) ?? 0) + 1);
         }
       }
+      week.days.push({ day, demand: dayDemand });
       if (day > now.day) continue;
       // Today up to now: whole transactions (by their first row's time), so a later run sends each with the same body.
       const rungAt = new Map<number, string>();
@@ -220,6 +244,37 @@ export function demoHistory(options: DemoHistoryOptions): DemoWeek[] {
     weeks.push(week);
   }
   return weeks;
+}
+
+export interface DemoDelivery {
+  /** The morning it arrives (YYYY-MM-DD): its key. */
+  day: string;
+  lines: Array<{ sku: string; quantity: number }>;
+}
+
+/**
+ * A week's deliveries up to `today` (YYYY-MM-DD): every morning the daily
+ * bake's items, that day's demand exactly (baked in the store's kitchen to
+ * the day's plan: no packs left over to pile up); on Monday also the weekly
+ * goods, the week's demand rounded up to packs. A function of the week's
+ * dates only: a restart books the same bodies under the same keys.
+ */
+export function deliverySchedule(week: DemoWeek, catalog: DemoItem[], today: string): DemoDelivery[] {
+  const bySku = new Map(catalog.map((item) => [item.sku, item]));
+  const deliveries: DemoDelivery[] = [];
+  for (const { day, demand } of week.days) {
+    if (day > today) break;
+    const lines = [...demand].filter(([sku]) => deliveredDaily(bySku.get(sku)!)).map(([sku, quantity]) => ({ sku, quantity }));
+    if (day === week.monday) {
+      for (const [sku, units] of week.demand) {
+        const item = bySku.get(sku)!;
+        if (!deliveredDaily(item)) lines.push({ sku, quantity: roundUp(units, replenishmentSettings(item).packSize) });
+      }
+    }
+    const shown = lines.filter((l) => l.quantity > 0).sort((a, b) => a.sku.localeCompare(b.sku));
+    if (shown.length > 0) deliveries.push({ day, lines: shown });
+  }
+  return deliveries;
 }
 
 /**
@@ -344,7 +399,8 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   };
 
   // The opening delivery: every catalog item, so nothing the tills sell starts from nothing.
-  count(await deliver(options, `demo-opening-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
+  // v2: the opening level changed (one unit above the reorder point, not a week above it); a store seeded before keeps its stock.
+  count(await deliver(options, `demo-opening-v2-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
   progress('opening delivery');
 
   // Reorder and replenishment settings, only where they differ (a restarted demo changes nothing).
@@ -371,20 +427,21 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
       }),
     ]),
   );
+  const today = localNow(options.now ?? new Date(), options.timeZone).day;
   for (const [i, week] of weeks.entries()) {
-    const lines = [...week.demand]
-      .map(([sku, units]) => ({ sku, quantity: roundUp(units, replenishmentSettings(catalog.find((c) => c.sku === sku)!).packSize) }))
-      .filter((l) => l.quantity > 0);
-    count(await deliver(options, `demo-delivery-${storeId}-${week.monday}`, `DEMO-${storeId}-${week.monday}`, lines));
+    // The week's deliveries before its sales (each arrives the morning of its day): stock never goes below the opening level.
+    for (const delivery of deliverySchedule(week, catalog, today)) {
+      count(await deliver(options, `demo-morning-${storeId}-${delivery.day}`, `DEMO-${storeId}-${delivery.day}`, delivery.lines));
+    }
     // Each till uploads its week as an offline backlog would arrive: the batch endpoint, 500 at a time.
     await Promise.all(HISTORY_TERMINALS.map((terminalId) => clients[terminalId]!.sendBacklog(week.transactions.filter((tx) => tx.terminalId === terminalId))));
     if (rejected.length > 0) throw new SeedError(`ingest refused ${rejected.length} history transaction(s) of ${storeId}, e.g. ${rejected.slice(0, 3).join('; ')}`);
     for (const tx of week.transactions) {
       if (tx.type === 'SALE') result.perDay.set(tx.businessDay, (result.perDay.get(tx.businessDay) ?? 0) + 1);
     }
-    progress(`week of ${week.monday} (${i + 1}/${weeks.length}): delivery and ${week.transactions.length} transactions`);
+    progress(`week of ${week.monday} (${i + 1}/${weeks.length}): deliveries and ${week.transactions.length} transactions`);
   }
-  const liveFrom = firstSequenceOf(localNow(options.now ?? new Date(), options.timeZone).day) + LIVE_SEQUENCE_OFFSET;
+  const liveFrom = firstSequenceOf(today) + LIVE_SEQUENCE_OFFSET;
   for (const terminalId of HISTORY_TERMINALS) result.lastSequence[terminalId] = liveFrom;
   return result;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PosTransactionV1 } from '@tillstream/contracts';
-import { demoCatalog, demoHistory, itemSettings, openingStock } from './demo-seed.ts';
+import { deliveredDaily, deliverySchedule, demoCatalog, demoHistory, itemSettings, openingStock, type DemoDelivery } from './demo-seed.ts';
 
 const DAY = 86_400_000;
 
@@ -63,20 +63,41 @@ describe('demo history (the bakery log in the recent past)', () => {
     expect(other.flatMap((w) => w.transactions).some((tx) => byId.has(tx.transactionId))).toBe(false);
   });
 
-  it("delivers each week's demand before it is sold: stock never falls below the opening level", () => {
+  it("delivers each day's bake and each week's other goods before they are sold: stock never falls below the opening level, nothing NEGATIVE", () => {
     const catalog = demoCatalog();
     const level = new Map(catalog.map((item) => [item.sku, openingStock(item)]));
+    const deliveries: DemoDelivery[] = [];
     for (const week of weeks) {
-      for (const [sku, units] of week.demand) level.set(sku, level.get(sku)! + units);
+      for (const delivery of deliverySchedule(week, catalog, '2026-11-26')) {
+        deliveries.push(delivery);
+        for (const line of delivery.lines) level.set(line.sku, level.get(line.sku)! + line.quantity);
+      }
       for (const tx of week.transactions) for (const line of tx.lines ?? []) level.set(line.sku, level.get(line.sku)! - line.quantity);
+      // At the end of each week (or now): every item at or above its opening level.
+      for (const item of catalog) expect(level.get(item.sku), `${item.sku} in the week of ${week.monday}`).toBeGreaterThanOrEqual(openingStock(item));
     }
+    // A delivery every morning up to today (the bake), none after it.
+    expect(deliveries.map((d) => d.day)).toEqual(Array.from({ length: 8 * 7 + 4 }, (_, i) => new Date(Date.parse('2026-09-28') + i * DAY).toISOString().slice(0, 10)));
+    const byDay = new Map(deliveries.map((d) => [d.day, d]));
     for (const item of catalog) {
-      expect(level.get(item.sku)).toBeGreaterThanOrEqual(openingStock(item));
       const s = itemSettings(item);
       expect(s.maximum).toBeGreaterThan(s.reorderPoint);
       expect(openingStock(item)).toBeGreaterThan(s.reorderPoint);
       // Suggested orders follow the forecast (inventory's replenishment.ts); the fixed reorder point drives alerts and restocking.
       expect(s.reorderMode).toBe('FORECAST');
+      // The bake comes daily (review period 1), the rest weekly on Monday (review period 7).
+      expect(s.reviewPeriodDays).toBe(deliveredDaily(item) ? 1 : 7);
+      const days = deliveries.filter((d) => d.lines.some((l) => l.sku === item.sku)).map((d) => new Date(d.day).getUTCDay());
+      if (!deliveredDaily(item)) expect(new Set(days), item.sku).toEqual(new Set(days.length ? [1] : []));
     }
+    expect(catalog.filter(deliveredDaily).length).toBeGreaterThan(5);
+    // The same week's deliveries whenever asked (a restart, a later run): same keys (days), same bodies.
+    const later = demoHistory({ storeId: 'S001', timeZone: 'Europe/London', weeks: 8, now: new Date(now.getTime() + 9 * DAY) });
+    for (const delivery of deliverySchedule(later.find((w) => w.monday === '2026-11-23')!, catalog, '2026-11-26')) expect(byDay.get(delivery.day)).toEqual(delivery);
+  });
+
+  it('opens every item one unit above its reorder point, not days of stock above it', () => {
+    for (const item of demoCatalog()) expect(openingStock(item)).toBe(itemSettings(item).reorderPoint + 1);
+    for (const item of demoCatalog().filter(deliveredDaily)) expect(itemSettings(item).reorderPoint).toBe(itemSettings(item).packSize);
   });
 });

@@ -343,7 +343,7 @@ async function seedStores(stores: Array<Parameters<typeof seedStore>[0]>, logger
   const started = performance.now();
   const done = new Map<string, { transactions: number; total: number }>();
   const bar = progressBar('seeding history through ingest');
-  logger.info({ stores: stores.length }, 'seeding: opening delivery, item settings, and the bakery log\'s recent weeks through ingest with weekly deliveries');
+  logger.info({ stores: stores.length }, 'seeding: opening delivery, item settings, and the bakery log\'s recent weeks through ingest with daily and weekly deliveries');
   const results = await Promise.all(
     stores.map((store) =>
       seedStore({
