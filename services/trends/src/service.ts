@@ -138,6 +138,7 @@ export function lossPolicyOf(env: TrendsEnv): LossPolicy {
     historyDays: env.LOSSPREV_HISTORY_DAYS,
     minSpread: env.LOSSPREV_MIN_SPREAD,
     minExcess: env.LOSSPREV_MIN_EXCESS,
+    maxChance: env.LOSSPREV_MAX_CHANCE,
     refundWindowMinutes: env.LOSSPREV_REFUND_WINDOW_MINUTES,
     scoreIntervalSeconds: env.LOSSPREV_SCORE_INTERVAL_SECONDS,
   };

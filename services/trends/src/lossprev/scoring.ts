@@ -16,6 +16,16 @@ import { judge } from '../anomalies.ts';
  * `minEvents` of the signal; a peer or an earlier period counts in a baseline
  * only with `minTransactions` too; and a baseline needs `minPeers` peers or
  * `minHistory` earlier periods.
+ *
+ * Chance: a robust score of rates alone flags honest operators now and then.
+ * When every peer's rate is 0, a count of 3 in 75 transactions scores 4
+ * (the spread is floored), and with dozens of operator, signal and day
+ * combinations some honest one gets there by luck. So a finding must also
+ * be unlikely by chance, with room for those many tries: at most
+ * `maxChance` (1 in 100,000) for a Poisson count at the
+ * baseline's pooled rate (its events over its transactions, with half an
+ * event added so a clean baseline is not a rate of exactly 0) to reach the
+ * member's count in the member's transactions.
  */
 
 export const SIGNALS: readonly LossSignal[] = LossSignals.options;
@@ -37,6 +47,11 @@ export interface LossPolicy {
   minSpread: number;
   /** Smallest rate above the baseline median worth an alert (0.02: two transactions in a hundred). */
   minExcess: number;
+  /**
+   * Largest chance that the member's count arises at the baseline's pooled rate (Poisson tail) for an alert; default 1e-5:
+   * small, because a store judges dozens of members x signals x comparisons every day and a 1-in-1,000 chance happens.
+   */
+  maxChance: number;
   /** A return of an item the same operator sold at most this many minutes before is a refund after sale. */
   refundWindowMinutes: number;
   /** A business day that keeps changing is scored again at most this often (booking.ts daysToScore); default 60. */
@@ -52,6 +67,7 @@ export const DEFAULT_LOSS_POLICY: LossPolicy = {
   historyDays: 28,
   minSpread: 0.01,
   minExcess: 0.02,
+  maxChance: 1e-5,
   refundWindowMinutes: 30,
   scoreIntervalSeconds: 60,
 };
@@ -94,6 +110,18 @@ export function sumPeriods(member: string, periods: readonly MemberPeriod[]): Me
   return total;
 }
 
+/** P(X >= k) for X ~ Poisson(mu). */
+export function poissonTail(k: number, mu: number): number {
+  if (k <= 0) return 1;
+  let term = Math.exp(-mu);
+  let below = term;
+  for (let i = 1; i < k; i++) {
+    term *= mu / i;
+    below += term;
+  }
+  return Math.max(0, 1 - below);
+}
+
 const rate = (p: MemberPeriod, s: LossSignal) => (p.transactions === 0 ? 0 : p.signals[s].count / p.transactions);
 const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
 
@@ -103,6 +131,8 @@ function judged(policy: LossPolicy, subject: MemberPeriod, signal: LossSignal, c
   const observed = rate(subject, signal);
   const j = judge(observed, baseline.map((p) => rate(p, signal)), policy.minSpread);
   if (j.score < policy.threshold || observed - j.median < policy.minExcess) return undefined;
+  const pooledRate = (baseline.reduce((n, p) => n + p.signals[signal].count, 0) + 0.5) / Math.max(1, baseline.reduce((n, p) => n + p.transactions, 0));
+  if (poissonTail(count, pooledRate * subject.transactions) > policy.maxChance) return undefined;
   return {
     member: subject.member,
     signal,

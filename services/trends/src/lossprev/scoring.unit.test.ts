@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LossSignal } from '@tillstream/contracts';
-import { DEFAULT_LOSS_POLICY, emptyPeriod, scoreAgainstHistory, scoreAgainstPeers, sumPeriods, type MemberPeriod } from './scoring.ts';
+import { DEFAULT_LOSS_POLICY, emptyPeriod, poissonTail, scoreAgainstHistory, scoreAgainstPeers, sumPeriods, type MemberPeriod } from './scoring.ts';
 
 const period = (member: string, transactions: number, counts: Partial<Record<LossSignal, number>> = {}): MemberPeriod => {
   const p = emptyPeriod(member);
@@ -46,7 +46,27 @@ describe('loss-prevention scoring against peers', () => {
     // 2.5 % against 1 %: 1.5 points above, 1.5 spreads (spread floor 1 point): below both thresholds.
     expect(scoreAgainstPeers([...uniform, period('OP4', 1000, { LINE_VOID: 25 })], policy)).toEqual([]);
     // With a lower threshold and excess (configurable) it is.
-    expect(scoreAgainstPeers([...uniform, period('OP4', 1000, { LINE_VOID: 25 })], { ...policy, threshold: 1.2, minExcess: 0.01 }).map((f) => f.member)).toEqual(['OP4']);
+    expect(scoreAgainstPeers([...uniform, period('OP4', 1000, { LINE_VOID: 25 })], { ...policy, threshold: 1.2, minExcess: 0.01, maxChance: 1 }).map((f) => f.member)).toEqual(['OP4']);
+  });
+
+  it("alerts no one for an honest operator's lucky day: three refunds after sale in 75 transactions where peers had none", () => {
+    const day = [period('OP1', 75, { REFUND_AFTER_SALE: 3 }), period('OP2', 80), period('OP3', 70), period('OP4', 75)];
+    // On rates alone this scores 4 (4 % against a median of 0, spread floored at 1 point) with 4 points of excess...
+    expect(scoreAgainstPeers(day, { ...policy, maxChance: 1 }).map((f) => [f.member, f.score])).toEqual([['OP1', 4]]);
+    // ...but at the peers' pooled rate (half an event in 225 transactions) three in 75 has a chance of 7 in 10,000, which
+    // dozens of members x signals judged every day meet: no alert.
+    expect(poissonTail(3, (0.5 / 225) * 75)).toBeCloseTo(0.00068, 5);
+    expect(scoreAgainstPeers(day, policy)).toEqual([]);
+    // Three times as many, as a sweethearting operator rings, is no luck.
+    expect(scoreAgainstPeers([period('OP1', 75, { REFUND_AFTER_SALE: 9 }), ...day.slice(1)], policy).map((f) => f.member)).toEqual(['OP1']);
+  });
+
+  it('computes the Poisson tail P(X >= k)', () => {
+    expect(poissonTail(0, 2)).toBe(1);
+    expect(poissonTail(1, 0.5)).toBeCloseTo(1 - Math.exp(-0.5), 12);
+    // 1 - e^-0.5 (1 + 0.5 + 0.125)
+    expect(poissonTail(3, 0.5)).toBeCloseTo(0.014388, 6);
+    expect(poissonTail(30, 1)).toBeLessThan(1e-20);
   });
 
   it('never flags a rate below the peers', () => {
