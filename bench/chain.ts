@@ -12,7 +12,7 @@ import { percentile, progress, table } from './harness.ts';
 import { localKafka } from './kafka.ts';
 import { cpuMillis } from './processes.ts';
 import { benchLogger as logger, scratchDatabase } from './store-data.ts';
-import { benchTls } from './tls.ts';
+import { benchHqEnv, benchTls } from './tls.ts';
 
 /** Chain sizes played, one after the other against the same HQ. */
 const SIZES = (process.env.BENCH_CHAIN_SIZES ?? '100,300,1000').split(',').map(Number);
@@ -111,18 +111,7 @@ export async function chainBench(): Promise<string> {
       hq.push(
         await startProcess(
           'services/hq/src/main.ts',
-          {
-            ...kafka.serviceEnv('hq'),
-            HQ_TOPIC_PREFIX: prefix,
-            DATABASE_URL: db.url,
-            PORT: String(port),
-            HQ_ROLES: role,
-            LOG_LEVEL: 'warn',
-            TLS_CERT_FILE: tls.server.certFile,
-            TLS_KEY_FILE: tls.server.keyFile,
-            TLS_CLIENT_CA_FILE: tls.caFile,
-            OFFLINE_AFTER_SECONDS: '600',
-          },
+          benchHqEnv(tls, { kafkaEnv: kafka.serviceEnv('hq'), prefix, databaseUrl: db.url, port }, { HQ_ROLES: role, OFFLINE_AFTER_SECONDS: '600' }),
           `https://127.0.0.1:${port}/readyz`,
           { logFile: join(logDir, `tillstream-bench-chain-hq-${role}-${n}.log`), readyHeaders: viewer },
         ),

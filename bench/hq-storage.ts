@@ -8,7 +8,7 @@ import { infraConfigFromEnv } from '@tillstream/infra';
 import { CLUSTER_PROFILES, TypedProducer, deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
 import { createRedis } from '@tillstream/queue';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
-import { benchTls } from './tls.ts';
+import { benchHqEnv, benchTls } from './tls.ts';
 import { progress, table } from './harness.ts';
 import { localKafka } from './kafka.ts';
 import { benchLogger as logger, scratchDatabase, storedOffset, TRENDS_UNPUBLISHED_SQL } from './store-data.ts';
@@ -156,16 +156,7 @@ export async function hqStorageBench(): Promise<string> {
     children.push(
       await startProcess(
         'services/hq/src/main.ts',
-        {
-          ...hqCluster.serviceEnv('hq'),
-          HQ_TOPIC_PREFIX: prefix,
-          DATABASE_URL: hqDb.url,
-          PORT: String(PORT + 3),
-          LOG_LEVEL: 'warn',
-          TLS_CERT_FILE: tls.server.certFile,
-          TLS_KEY_FILE: tls.server.keyFile,
-          TLS_CLIENT_CA_FILE: tls.caFile,
-        },
+        benchHqEnv(tls, { kafkaEnv: hqCluster.serviceEnv('hq'), prefix, databaseUrl: hqDb.url, port: PORT + 3 }),
         `${hqUrl}/readyz`,
         { readyHeaders: hqViewer },
       ),

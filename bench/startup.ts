@@ -10,7 +10,7 @@ import { freePort } from '@tillstream/testing';
 import { table } from './harness.ts';
 import { localKafka } from './kafka.ts';
 import { benchLogger as logger, scratchDatabase } from './store-data.ts';
-import { benchTls } from './tls.ts';
+import { benchHqEnv, benchTls } from './tls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 3);
@@ -105,7 +105,7 @@ export async function startupBench(): Promise<string> {
           // HQ is not running: sync starts, and would retry its uploads.
           return { ...storeEnv, ...store.serviceEnv('sync'), PORT: String(port), REDIS_URL, SYNC_QUEUE: `bench-startup-${randomUUID().slice(0, 8)}`, HQ_URL: 'https://127.0.0.1:9', HQ_TOKEN: 'bench', HQ_CLIENT_CERT_FILE: s001.certFile, HQ_CLIENT_KEY_FILE: s001.keyFile, HQ_CA_FILE: tls.caFile };
         case 'hq':
-          return { ...hq.serviceEnv('hq'), HQ_TOPIC_PREFIX: prefix, DATABASE_URL: hqDb.url, PORT: String(port), LOG_LEVEL: 'warn', TLS_CERT_FILE: tls.server.certFile, TLS_KEY_FILE: tls.server.keyFile, TLS_CLIENT_CA_FILE: tls.caFile };
+          return benchHqEnv(tls, { kafkaEnv: hq.serviceEnv('hq'), prefix, databaseUrl: hqDb.url, port });
         default:
           return { ...storeEnv, ...store.serviceEnv(service as 'ingest' | 'inventory' | 'trends'), PORT: String(port) };
       }

@@ -7,7 +7,7 @@ import { createPool, issueStoreToken, issueUserToken, type Pool } from '@tillstr
 import { CLUSTER_PROFILES, deleteTopics, ensureTopics, topicRecordCount } from '@tillstream/kafka';
 import { createRedis } from '@tillstream/queue';
 import { freePort, startProcess, stopProcess } from '@tillstream/testing';
-import { benchTls } from './tls.ts';
+import { benchHqEnv, benchTls } from './tls.ts';
 import { progress, table } from './harness.ts';
 import { cpuMillis } from './processes.ts';
 import { localKafka } from './kafka.ts';
@@ -136,16 +136,7 @@ export async function syncBench(): Promise<string> {
     const backlog = async () => ((await (await fetch('http://127.0.0.1:18083/v1/sync/status', { headers: storeViewer })).json()) as { backlog: { records: number } }).backlog.records;
 
     // HQ returns.
-    const hqEnv = {
-      ...hqCluster.serviceEnv('hq'),
-      HQ_TOPIC_PREFIX: prefix,
-      DATABASE_URL: hqDb.url,
-      PORT: String(hqPort),
-      LOG_LEVEL: 'warn',
-      TLS_CERT_FILE: tls.server.certFile,
-      TLS_KEY_FILE: tls.server.keyFile,
-      TLS_CLIENT_CA_FILE: tls.caFile,
-    };
+    const hqEnv = benchHqEnv(tls, { kafkaEnv: hqCluster.serviceEnv('hq'), prefix, databaseUrl: hqDb.url, port: hqPort });
     const hqStarted = performance.now();
     const hq = await startProcess('services/hq/src/main.ts', hqEnv, `${hqUrl}/readyz`, { ...logFile('hq'), readyHeaders: hqViewer });
     children.push(hq);

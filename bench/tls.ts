@@ -54,3 +54,27 @@ export async function benchTls(): Promise<BenchTls> {
     },
   };
 }
+
+/**
+ * The environment of an HQ process in a bench: its cluster's client settings
+ * (`serviceEnv('hq')`), its topic prefix, database and port, HTTPS with
+ * mutual TLS from `tls`, and warnings only in its log. `extra` adds or
+ * overrides (HQ_ROLES, OFFLINE_AFTER_SECONDS, ...).
+ */
+export function benchHqEnv(
+  tls: BenchTls,
+  options: { kafkaEnv: Record<string, string>; prefix: string; databaseUrl: string; port: number },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...options.kafkaEnv,
+    HQ_TOPIC_PREFIX: options.prefix,
+    DATABASE_URL: options.databaseUrl,
+    PORT: String(options.port),
+    LOG_LEVEL: 'warn',
+    TLS_CERT_FILE: tls.server.certFile,
+    TLS_KEY_FILE: tls.server.keyFile,
+    TLS_CLIENT_CA_FILE: tls.caFile,
+    ...extra,
+  };
+}

@@ -21,7 +21,7 @@ import { progress, table } from './harness.ts';
 import { localKafka } from './kafka.ts';
 import { cpuMillis } from './processes.ts';
 import { benchLogger as logger, scratchDatabase } from './store-data.ts';
-import { benchTls } from './tls.ts';
+import { benchHqEnv, benchTls } from './tls.ts';
 
 /**
  * Issue 17 item 1: one store-day uploaded to a real HQ process twice, as
@@ -323,16 +323,7 @@ export async function uploadBench(): Promise<string> {
     const hqUrl = `https://127.0.0.1:${hqPort}`;
     hqProcess = await startProcess(
       'services/hq/src/main.ts',
-      {
-        ...hqCluster.serviceEnv('hq'),
-        HQ_TOPIC_PREFIX: prefix,
-        DATABASE_URL: hqDb.url,
-        PORT: String(hqPort),
-        LOG_LEVEL: 'warn',
-        TLS_CERT_FILE: tls.server.certFile,
-        TLS_KEY_FILE: tls.server.keyFile,
-        TLS_CLIENT_CA_FILE: tls.caFile,
-      },
+      benchHqEnv(tls, { kafkaEnv: hqCluster.serviceEnv('hq'), prefix, databaseUrl: hqDb.url, port: hqPort }),
       `${hqUrl}/readyz`,
       { ...logFile('hq'), readyHeaders: hqViewer },
     );
