@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type TLSSocket } from 'node:tls';
@@ -80,6 +80,18 @@ describe('ensureCa', () => {
       const second = await ensureCa(join(dir, 'pki'), 'Local CA');
       expect(second.cert).toBe(first.cert);
       expect(describeCertificate(first.cert).commonName).toBe('Local CA');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives callers that race on an empty directory one CA (the two local brokers start side by side)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tillstream-certs-'));
+    try {
+      const cas = await Promise.all([1, 2, 3].map(() => ensureCa(join(dir, 'pki'), 'Local CA')));
+      const onDisk = await ensureCa(join(dir, 'pki'), 'Local CA');
+      for (const ca of cas) expect(ca.cert).toBe(onDisk.cert);
+      expect((await readdir(join(dir, 'pki'))).sort()).toEqual(['ca.crt', 'ca.key']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

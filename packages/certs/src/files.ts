@@ -1,5 +1,5 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, link, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { createCa, type KeyPairPem } from './certs.ts';
 
 /** Where a certificate and its key live on disk. */
@@ -35,14 +35,58 @@ export async function readKeyPair(files: PemFiles): Promise<KeyPairPem> {
  * certificate they need (Kafka's listener, HTTPS listeners, store client
  * certificates) is issued from it.
  */
-export async function ensureCa(dir: string, commonName: string): Promise<KeyPairPem & PemFiles> {
+export function ensureCa(dir: string, commonName: string): Promise<KeyPairPem & PemFiles> {
+  // One creation per directory at a time in this process (the local brokers start side by side and
+  // both ask for the CA); across processes the exclusive link below decides.
+  const key = resolve(dir);
+  let pending = creating.get(key);
+  if (!pending) {
+    pending = ensureCaOnce(dir, commonName).finally(() => creating.delete(key));
+    creating.set(key, pending);
+  }
+  return pending;
+}
+
+const creating = new Map<string, Promise<KeyPairPem & PemFiles>>();
+
+async function ensureCaOnce(dir: string, commonName: string): Promise<KeyPairPem & PemFiles> {
   const files = { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key') };
-  const existing = await readKeyPair(files).catch((err: NodeJS.ErrnoException) => {
+  const existing = await readCa(files);
+  if (existing) return { ...existing, ...files };
+  const ca = await createCa({ commonName });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const staging = await mkdtemp(join(dir, '.ca-'));
+  try {
+    const staged = await writeKeyPair(staging, 'ca', ca);
+    try {
+      // link() fails if the key exists: the process whose key lands first owns the CA, and a
+      // certificate issued by a CA that lost the race can never be written.
+      await link(staged.keyFile, files.keyFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return { ...(await waitForCa(files)), ...files };
+    }
+    await rename(staged.certFile, files.certFile);
+    return { cert: ca.cert, key: ca.key, ...files };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function readCa(files: PemFiles): Promise<KeyPairPem | undefined> {
+  return readKeyPair(files).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (existing) return { ...existing, ...files };
-  const ca = await createCa({ commonName });
-  await writeKeyPair(dir, 'ca', ca);
-  return { cert: ca.cert, key: ca.key, ...files };
+}
+
+/** The CA another process is writing: its key is there, its certificate follows within moments. */
+async function waitForCa(files: PemFiles, timeoutMs = 10_000): Promise<KeyPairPem> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ca = await readCa(files);
+    if (ca) return ca;
+    if (Date.now() > deadline) throw new Error(`${files.keyFile} exists without ${files.certFile}: a CA creation was interrupted; remove both and retry`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
 }

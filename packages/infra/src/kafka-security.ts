@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureCa, issueCertificate, writeKeyPair, type PemFiles } from '@tillstream/certs';
 import { KAFKA_ADMIN_PRINCIPAL, KAFKA_PRINCIPALS, type KafkaSecurity } from '@tillstream/kafka';
 
@@ -26,8 +26,24 @@ export const caDir = (stateDir: string) => join(stateDir, 'ca');
 const newPassword = () => randomBytes(24).toString('base64url');
 const USERS = [KAFKA_ADMIN_PRINCIPAL, ...KAFKA_PRINCIPALS.store, ...KAFKA_PRINCIPALS.hq];
 
-/** The credentials of `stateDir`, created on first use (a user added by a later release gets its password then). */
-export async function ensureKafkaCredentials(stateDir: string): Promise<LocalKafkaCredentials> {
+/**
+ * The credentials of `stateDir`, created on first use (a user added by a later release gets its
+ * password then). Callers that race (the local brokers start side by side) share one creation in
+ * this process; across processes the first to create the file wins and the others read it.
+ */
+export function ensureKafkaCredentials(stateDir: string): Promise<LocalKafkaCredentials> {
+  const key = resolve(stateDir);
+  let pending = ensuring.get(key);
+  if (!pending) {
+    pending = ensureKafkaCredentialsOnce(stateDir).finally(() => ensuring.delete(key));
+    ensuring.set(key, pending);
+  }
+  return pending;
+}
+
+const ensuring = new Map<string, Promise<LocalKafkaCredentials>>();
+
+async function ensureKafkaCredentialsOnce(stateDir: string): Promise<LocalKafkaCredentials> {
   await mkdir(stateDir, { recursive: true });
   const ca = await ensureCa(caDir(stateDir), 'Tillstream local CA');
   const file = credentialsFile(stateDir);
@@ -35,7 +51,15 @@ export async function ensureKafkaCredentials(stateDir: string): Promise<LocalKaf
   const passwords = { ...stored?.passwords };
   for (const user of USERS) passwords[user] ??= newPassword();
   const credentials = { passwords, controllerPassword: stored?.controllerPassword ?? newPassword() };
-  if (JSON.stringify(credentials) !== JSON.stringify(stored)) await writeFile(file, JSON.stringify(credentials, null, 2), { mode: 0o600 });
+  if (JSON.stringify(credentials) !== JSON.stringify(stored)) {
+    try {
+      // 'wx' on first creation: another process's passwords, already written, are never replaced.
+      await writeFile(file, JSON.stringify(credentials, null, 2), { mode: 0o600, flag: stored ? 'w' : 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return ensureKafkaCredentialsOnce(stateDir);
+    }
+  }
   return { caFile: ca.certFile, ...credentials };
 }
 
