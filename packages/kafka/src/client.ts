@@ -2,6 +2,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '@tillstream/observability';
 import { kafkajsSecurity, type KafkaSecurity } from './security.ts';
 import './request-queue-fix.ts';
+import './record-encoding.ts';
 
 export interface KafkaClientOptions {
   /** Bootstrap brokers, "host:port". */

@@ -1,0 +1,64 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { encodeRecord, kafkajsRecord, useFastRecordEncoding, type RecordInput } from './record-encoding.ts';
+
+const require = createRequire(import.meta.url);
+
+/** A small deterministic generator (mulberry32): the same records every run. */
+function random(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABET = ['a', 'Z', '0', '"', '{', 'é', '€', '日', '😀', ' '];
+
+function sample(next: () => number): RecordInput {
+  const text = (max: number) => Array.from({ length: Math.floor(next() * max) }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join('');
+  const bytes = (max: number): string | Buffer | null => {
+    const r = next();
+    if (r < 0.1) return null;
+    if (r < 0.3) return Buffer.from(text(max));
+    return text(max);
+  };
+  const headers: Record<string, unknown> = {};
+  const count = Math.floor(next() * 4);
+  for (let i = 0; i < count; i++) headers[`h${i}${text(5)}`] = next() < 0.2 ? [bytes(20) ?? '', bytes(20) ?? 'y'] : (bytes(40) ?? 'x'); // kafkajs cannot size a null header value
+  const deltas = [0, 1, 63, 64, 127, 128, 8191, 8192, 1_000_000, 2 ** 31 - 1, -1, -64, -65];
+  return {
+    offsetDelta: Math.floor(next() * 20_000),
+    timestampDelta: deltas[Math.floor(next() * deltas.length)]!,
+    key: bytes(60),
+    value: next() < 0.05 ? text(3000) : bytes(600),
+    headers,
+  };
+}
+
+describe("record encoding (kafkajs' record/v0, in one Buffer)", () => {
+  it('writes the bytes kafkajs writes, for every kind of key, value, header and delta', () => {
+    const next = random(19);
+    for (let i = 0; i < 5000; i++) {
+      const record = sample(next);
+      expect(encodeRecord(record).buffer.equals(kafkajsRecord(record).buffer), JSON.stringify(record)).toBe(true);
+    }
+  });
+
+  it('leaves to kafkajs what it does not handle: a timestamp delta past 2^31 ms gets its bytes, a number as a value its error', () => {
+    const far = { timestampDelta: 2 ** 40, value: 'v' };
+    expect(encodeRecord(far).buffer.equals(kafkajsRecord(far).buffer)).toBe(true);
+    const number = { value: 42 as unknown as string };
+    expect(() => kafkajsRecord(number)).toThrow(TypeError);
+    expect(() => encodeRecord(number)).toThrow(TypeError);
+  });
+
+  it("is what kafkajs' produce request loads as its record encoder", () => {
+    expect(useFastRecordEncoding()).toBe(true);
+    const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: RecordInput) => unknown;
+    expect(Record).not.toBe(kafkajsRecord);
+    const record = { key: 'k', value: '{"a":1}', headers: { 'content-type': 'application/json' } };
+    expect((Record(record) as { buffer: Buffer }).buffer.equals(kafkajsRecord(record).buffer)).toBe(true);
+  });
+});
