@@ -154,15 +154,11 @@ export const inventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
  * about a day after the retention. Stock levels stay compacted only: one key
  * per SKU, a bounded set, and a new reader needs every SKU's level.
  */
-/** A window's record key on sales.aggregates.v1: from the fields that name the window (a source that serialises the data itself keys it with these). */
-export const salesAggregateKey = (a: Pick<SalesAggregate, 'storeId' | 'granularity' | 'windowStart' | 'dimension' | 'member'>) =>
-  `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`;
-
 export const salesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   name: 'sales.aggregates.v1',
   schemaId: 'sales.aggregate.v1',
   envelope: envelopeOf('sales.aggregate.v1', SalesAggregateV1),
-  key: salesAggregateKey,
+  key: (a) => `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`,
   partitions: 1,
   cleanupPolicy: 'compact,delete',
   retentionMs: 35 * DAY_MS,

@@ -9,24 +9,6 @@ export interface OutboxItem {
   /** The topic's base name (its spec's `name`). */
   topic: string;
   data: unknown;
-  /**
-   * The data already serialised, with its record key, when the source builds the JSON itself (in
-   * SQL): a `validated` source's are published as they are, without a parse or a stringify.
-   */
-  serialized?: { key: string; json: string };
-}
-
-/** An item whose data is JSON text from its source; `data` parses it only if asked (tests, an unvalidated source). */
-export class SerializedOutboxItem implements OutboxItem {
-  constructor(
-    readonly id: string,
-    readonly topic: string,
-    readonly serialized: { key: string; json: string },
-  ) {}
-
-  get data(): unknown {
-    return JSON.parse(this.serialized.json) as unknown;
-  }
 }
 
 /**
@@ -177,23 +159,15 @@ export class OutboxPublisher {
       const rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
       if (rows.length >= batchSize) full = true;
       if (rows.length === 0) continue;
-      const byTopic = new Map<string, OutboxItem[]>();
+      const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
       for (const row of rows) {
         if (!this.specs.has(row.topic)) throw new Error(`outbox holds an event for ${row.topic}, which this publisher does not know`);
-        let items = byTopic.get(row.topic);
-        if (!items) byTopic.set(row.topic, (items = []));
-        items.push(row);
+        let events = byTopic.get(row.topic);
+        if (!events) byTopic.set(row.topic, (events = []));
+        events.push({ storeId: this.options.storeId, data: row.data });
       }
       // One request in flight per producer: topics go one after the other, each in order.
-      const storeId = this.options.storeId;
-      for (const [topic, items] of byTopic) {
-        const spec = this.specs.get(topic)!;
-        if (source.validated && items.every((i) => i.serialized)) {
-          await this.options.producer.sendSerialized(spec, items.map((i) => ({ storeId, key: i.serialized!.key, dataJson: i.serialized!.json })));
-        } else {
-          await this.options.producer.send(spec, items.map((i) => ({ storeId, data: i.data })), { dataValidated: source.validated === true });
-        }
-      }
+      for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
       await source.acknowledge(rows);
       published += rows.length;
     }

@@ -45,14 +45,6 @@ export interface OutgoingEvent<Data> {
   headers?: Record<string, string>;
 }
 
-/** An event whose data is already JSON (see TypedProducer.sendSerialized). */
-export interface SerializedEvent {
-  storeId: string;
-  /** The record key, as the topic's `key` would compute it from the data. */
-  key: string;
-  dataJson: string;
-}
-
 /**
  * Most bytes of records in one produce request. The broker refuses a
  * partition's record batch over `message.max.bytes` (1 MiB by default) with
@@ -189,29 +181,14 @@ export class TypedProducer {
     return this.sendRaw(this.topic(spec), messages);
   }
 
-  /**
-   * Events whose data the caller serialised itself, with each record's key: a `validated` outbox
-   * source whose database builds the JSON from typed columns (its tests parse it with the topic's
-   * schema). Nothing is parsed or re-serialised here; the envelope is the producer's own.
-   */
-  async sendSerialized(spec: Pick<TopicSpec, 'name' | 'schemaId'>, events: readonly SerializedEvent[]): Promise<RecordReceipt[]> {
-    const producedAt = new Date().toISOString();
-    const messages = events.map((event) => ({
-      key: event.key,
-      value: `${JSON.stringify({ schema: spec.schemaId, eventId: randomUUID(), storeId: event.storeId, source: this.options.source, producedAt }).slice(0, -1)},"data":${event.dataJson}}`,
-      headers: this.headers(spec),
-    }));
-    return this.sendRaw(this.topic(spec), messages);
-  }
-
-  private headers(spec: Pick<TopicSpec, 'schemaId'>, extra?: Record<string, string>): Record<string, string> {
-    return { [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json', ...extra };
-  }
-
   private message<Data>(spec: TopicSpec<Data>, envelope: { data: Data }, headers: Record<string, string> | undefined, dataJson?: string): Message {
     // `data` is the envelope's last key, so the spliced form is byte for byte JSON.stringify(envelope).
     const value = dataJson === undefined ? JSON.stringify(envelope) : `${JSON.stringify({ ...envelope, data: undefined }).slice(0, -1)},"data":${dataJson}}`;
-    return { key: spec.key(envelope.data), value, headers: this.headers(spec, headers) };
+    return {
+      key: spec.key(envelope.data),
+      value,
+      headers: { [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json', ...headers },
+    };
   }
 
   /**

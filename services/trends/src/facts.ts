@@ -1,5 +1,6 @@
 import {
-  salesAggregateKey,
+  decimalToMilli,
+  milliToQuantity,
   salesAggregates,
   countingLines,
   countsForSales,
@@ -11,9 +12,10 @@ import {
   type Granularity,
   type PosRecord,
   type PosTransaction,
+  type SalesAggregate,
 } from '@tillstream/contracts';
 import { HELD_VOID_TABLES, holdVoids, releaseVoids, type Pool, type PoolClient } from '@tillstream/db';
-import { SerializedOutboxItem, type OutboxItem, type OutboxSource } from '@tillstream/kafka';
+import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
 import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } from './windows.ts';
 
 /**
@@ -122,27 +124,57 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
   return { booked: isNew.size, windows, latestWall };
 }
 
-const ISO_MS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+interface AggregateRow {
+  granularity: Granularity;
+  dimension: Dimension;
+  member: string;
+  window_start_utc: Date;
+  business_day: string | null;
+  units: string;
+  gross: string;
+  discounts: string;
+  net: string;
+  tax: string;
+  transactions: number;
+  items: string;
+  returns: number;
+  returns_units: string;
+  returns_amount: string;
+  revision: number;
+  updated_at: Date;
+}
 
-/** A window's start as sales.aggregate.v1 carries it (UTC, milliseconds, as toISOString writes it); `timeZone` is the SQL parameter holding the store's zone. */
-export const windowStartIso = (timeZone: string) => `to_char((window_start AT TIME ZONE ${timeZone}) AT TIME ZONE 'UTC', ${ISO_MS})`;
+/** Columns of sales_aggregates as toAggregate reads them; `timeZone` is the query parameter holding the store's zone ("$1"). */
+export const aggregateColumns = (timeZone: string) => `granularity, dimension, member, (window_start AT TIME ZONE ${timeZone}) AS window_start_utc,
+  CASE WHEN granularity = 'day' THEN to_char(window_start, 'YYYY-MM-DD') END AS business_day,
+  units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, revision, updated_at`;
 
-/**
- * A row of sales_aggregates as the SalesAggregate of sales.aggregate.v1 (json), built by
- * PostgreSQL: the one mapping from the window columns to the contract, which the store API
- * reads (as json) and the outbox publishes (as text, without a parse or a stringify in this
- * process). Quantities are the exact decimals without trailing zeros (trim_scale), money and
- * counts integers, times ISO-8601 UTC with milliseconds. `timeZone` and `storeId` are the SQL
- * parameters holding the store's zone and id. sales.test.ts and aggregates-outbox.test.ts parse
- * what it builds with the topic's schema.
- */
-export const aggregateData = (timeZone: string, storeId: string) => `json_build_object(
-  'storeId', ${storeId}::text, 'granularity', granularity, 'windowStart', ${windowStartIso(timeZone)},
-  'businessDay', CASE WHEN granularity = 'day' THEN to_char(window_start, 'YYYY-MM-DD') END,
-  'dimension', dimension, 'member', member,
-  'figures', json_build_object('units', trim_scale(units), 'gross', gross, 'discounts', discounts, 'net', net, 'tax', tax,
-    'transactions', transactions, 'items', trim_scale(items), 'returns', returns, 'returnsUnits', trim_scale(returns_units), 'returnsAmount', returns_amount),
-  'revision', revision, 'updatedAt', to_char(updated_at AT TIME ZONE 'UTC', ${ISO_MS}))`;
+const qty = (s: string) => milliToQuantity(decimalToMilli(s));
+
+export function toAggregate(storeId: string, r: AggregateRow): SalesAggregate {
+  return {
+    storeId,
+    granularity: r.granularity,
+    windowStart: r.window_start_utc.toISOString(),
+    businessDay: r.business_day,
+    dimension: r.dimension,
+    member: r.member,
+    figures: {
+      units: qty(r.units),
+      gross: Number(r.gross),
+      discounts: Number(r.discounts),
+      net: Number(r.net),
+      tax: Number(r.tax),
+      transactions: r.transactions,
+      items: qty(r.items),
+      returns: r.returns,
+      returnsUnits: qty(r.returns_units),
+      returnsAmount: Number(r.returns_amount),
+    },
+    revision: r.revision,
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
 
 /** Contributions of transactions already recorded (originals being voided), read back from their rows. */
 async function storedContributions(client: PoolClient, ids: string[], sign: 1 | -1): Promise<Contribution[]> {
@@ -205,17 +237,13 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
       [sorted.map((k) => k[0]), sorted.map((k) => k[1]), sorted.map((k) => k[2]), sorted.map((k) => k[3])],
     );
   };
-  type Row = { slot_granularity: string; slot_dimension: string; window_local: string; changes: string } & (
-    | { granularity: Granularity; dimension: Dimension; member: string; window_start_iso: string; revision: number; data_json: string }
-    | { granularity: null; dimension: null; member: null; window_start_iso: null; revision: null; data_json: null }
-  );
+  type Row = Partial<AggregateRow> & { slot_granularity: string; slot_dimension: string; window_local: string; changes: string };
   const query = (settledOnly: boolean, limit: number, slot?: Slot) =>
     pool.query<Row>(
       `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
        FROM sales_aggregate_changes s
        LEFT JOIN LATERAL (
-         SELECT granularity, dimension, member, ${windowStartIso('$1')} AS window_start_iso, revision, ${aggregateData('$1', '$7')}::text AS data_json
-         FROM sales_aggregates a
+         SELECT ${aggregateColumns('$1')} FROM sales_aggregates a
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
          -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
@@ -226,8 +254,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
          AND (NOT $2::bool OR (s.granularity IN ('5m', '1h')
               AND s.window_start < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED}))
        ORDER BY s.granularity, s.dimension, s.window_start
-       LIMIT $6`,
-      [ctx.timeZone, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, slot ? null : limit, ctx.storeId],
+       ${slot ? '' : 'LIMIT $6'}`,
+      [ctx.timeZone, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, ...(slot ? [] : [limit])],
     );
   const read = async (limit: number, settledOnly: boolean): Promise<OutboxItem[]> => {
     let { rows } = await query(settledOnly, limit);
@@ -241,26 +269,24 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     const items: OutboxItem[] = [];
     const empty: Slot[] = [];
     for (const r of rows) {
-      if (r.member === null) {
+      if (r.member === undefined || r.member === null) {
         // A slot whose windows were all published already (a restatement the last round caught).
         empty.push([r.slot_granularity, r.slot_dimension, r.window_local, r.changes]);
         continue;
       }
-      items.push(
-        new SerializedOutboxItem(
-          // The window, the revision sent and its slot as read: what acknowledge needs.
-          JSON.stringify([r.granularity, r.dimension, r.member, r.window_local, r.revision, r.changes]),
-          salesAggregates.name,
-          { key: salesAggregateKey({ storeId: ctx.storeId, granularity: r.granularity, windowStart: r.window_start_iso, dimension: r.dimension, member: r.member }), json: r.data_json },
-        ),
-      );
+      items.push({
+        // The window, the revision sent and its slot as read: what acknowledge needs.
+        id: JSON.stringify([r.granularity, r.dimension, r.member, r.window_local, r.revision, r.changes]),
+        topic: salesAggregates.name,
+        data: toAggregate(ctx.storeId, r as AggregateRow),
+      });
     }
     await published(empty);
     return items;
   };
   return {
     batchSize: AGGREGATES_ROUND,
-    // Built by aggregateData in SQL from the windows' typed columns; aggregates-outbox.test.ts parses them with the topic's schema.
+    // Built by toAggregate from the windows' typed columns; aggregates-outbox.test.ts parses them with the topic's schema.
     validated: true,
     read: (limit) => read(limit, false),
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),

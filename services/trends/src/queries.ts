@@ -1,11 +1,11 @@
 import type { Dimension, Granularity, SalesAggregate, SalesAnomaly, SalesFigures, TopSeller } from '@tillstream/contracts';
 import type { Queryable } from '@tillstream/db';
-import { aggregateData, type TrendsContext } from './facts.ts';
+import { aggregateColumns, toAggregate, type TrendsContext } from './facts.ts';
 
 /** Read side of the sales windows for the store API. */
 
-/** Rows of `SELECT aggregateData(...) AS data`: the window as the contract's SalesAggregate (json, parsed by pg). */
-type Row = { data: SalesAggregate };
+
+type Row = Parameters<typeof toAggregate>[1];
 
 export const ZERO: SalesFigures = { units: 0, gross: 0, discounts: 0, net: 0, tax: 0, transactions: 0, items: 0, returns: 0, returnsUnits: 0, returnsAmount: 0 };
 
@@ -22,10 +22,10 @@ export function today(timeZone: string, now = new Date()): string {
 
 export async function daySummary(db: Queryable, ctx: TrendsContext, businessDay: string) {
   const { rows } = await db.query<Row>(
-    `SELECT ${aggregateData('$1', '$3')} AS data FROM sales_aggregates WHERE granularity = 'day' AND window_start = $2::date::timestamp AND dimension <> 'sku' ORDER BY dimension, member`,
-    [ctx.timeZone, businessDay, ctx.storeId],
+    `SELECT ${aggregateColumns('$1')} FROM sales_aggregates WHERE granularity = 'day' AND window_start = $2::date::timestamp AND dimension <> 'sku' ORDER BY dimension, member`,
+    [ctx.timeZone, businessDay],
   );
-  const all = rows.map((r) => r.data);
+  const all = rows.map((r) => toAggregate(ctx.storeId, r));
   const store = all.find((a) => a.dimension === 'store');
   const by = (dimension: Dimension) =>
     all.filter((a) => a.dimension === dimension).map((a) => ({ member: a.member, ...a.figures, revision: a.revision }));
@@ -50,13 +50,13 @@ export async function timeseries(
 ): Promise<SalesAggregate[]> {
   const [dimension, member] = q.sku ? ['sku', q.sku] : q.category ? ['category', q.category] : ['store', 'all'];
   const { rows } = await db.query<Row>(
-    `SELECT ${aggregateData('$1', '$7')} AS data FROM sales_aggregates
+    `SELECT ${aggregateColumns('$1')} FROM sales_aggregates
      WHERE granularity = $2 AND dimension = $3 AND member = $4
        AND window_start >= ($5::timestamptz AT TIME ZONE $1) AND window_start < ($6::timestamptz AT TIME ZONE $1)
      ORDER BY window_start`,
-    [ctx.timeZone, q.granularity, dimension, member, q.from, q.to, ctx.storeId],
+    [ctx.timeZone, q.granularity, dimension, member, q.from, q.to],
   );
-  return rows.map((r) => r.data);
+  return rows.map((r) => toAggregate(ctx.storeId, r));
 }
 
 /**
