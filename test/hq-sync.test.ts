@@ -100,9 +100,9 @@ describe('store -> HQ sync', () => {
 
     // HQ is away for the whole trading period: the stores keep selling and their backlogs grow.
     for (const s of stores) await s.trends.publish(s.traffic);
-    for (const s of stores) await s.trends.caughtUp(30_000);
+    for (const s of stores) await s.trends.caughtUp(90_000);
     for (const s of stores) {
-      await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${s.sync.url}/v1/sync/status`, { headers: await storeViewer(s.trends.db) }))).backlog.records >= 300, { message: `${s.id} backlog` });
+      await waitFor(async () => (await json<{ backlog: { records: number } }>(fetch(`${s.sync.url}/v1/sync/status`, { headers: await storeViewer(s.trends.db) }))).backlog.records >= 300, { timeoutMs: 60_000, message: `${s.id} backlog` });
       const status = await json<{ hq: { reachable: boolean }; lastSuccessAt: string | null }>(fetch(`${s.sync.url}/v1/sync/status`, { headers: await storeViewer(s.trends.db) }));
       expect(status.hq.reachable).toBe(false);
       expect(status.lastSuccessAt).toBeNull();
@@ -113,12 +113,12 @@ describe('store -> HQ sync', () => {
     // (How often they retry is the HQ client's unit test, against a clock; here: they keep coming back, and lose nothing.)
     for (const mode of [503, 429] as const) {
       proxy.mode = mode;
-      await waitFor(() => (proxy.seen.get(mode) ?? 0) >= 4, { timeoutMs: 30_000, message: `the stores to retry through ${mode}s` });
+      await waitFor(() => (proxy.seen.get(mode) ?? 0) >= 4, { timeoutMs: 90_000, message: `the stores to retry through ${mode}s` });
     }
 
     proxy.mode = 'pass';
     // Redis loses every job in the middle of the drain: the sweepers re-enqueue what HQ has not acknowledged.
-    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { message: 'the first batch at HQ' });
+    await waitFor(async () => (await hqDb.pool.query('SELECT 1 FROM hq_batches LIMIT 1')).rowCount === 1, { timeoutMs: 60_000, message: 'the first batch at HQ' });
     // As the administrator: the stores' ACL user may not FLUSHDB.
     const redis = createRedis(`${testEnv.REDIS_URL.replace(/\/\d*$/, '')}/${redisDb}`, 'command');
     await redis.flushdb();
@@ -128,7 +128,7 @@ describe('store -> HQ sync', () => {
       const { days } = await json<{ days: Array<{ storeId: string; businessDay: string; status: string }> }>(fetch(`${hq!.url}/v1/reconciliation`, { headers: await hqViewer(hqDb) }));
       return days.length === stores.length * DAYS.length && days.every((d) => d.status === 'complete') ? days : undefined;
     };
-    await waitFor(complete, { timeoutMs: 60_000, message: 'every store day to reconcile complete' });
+    await waitFor(complete, { timeoutMs: 120_000, message: 'every store day to reconcile complete' });
 
     // HQ's chain view of each store day equals the store's own day aggregate exactly.
     // (HQ's aggregate view is its own consumer: it may trail the transaction view the reconciler waits for.)
@@ -142,14 +142,14 @@ describe('store -> HQ sync', () => {
       expect(rows.length).toBe(DAYS.length);
       const expected = JSON.stringify(rows.map((r) => [r.business_day, Number(r.net), Number(r.tax), r.transactions]));
       const actual = async () => JSON.stringify((await hqSales()).filter((x) => x.storeId === s.id).map((x) => [x.businessDay, x.net, x.tax, x.transactions]));
-      await waitFor(async () => (await actual()) === expected, { timeoutMs: 30_000, message: `HQ's sales view of ${s.id} to equal the store's days` });
+      await waitFor(async () => (await actual()) === expected, { timeoutMs: 90_000, message: `HQ's sales view of ${s.id} to equal the store's days` });
       expect(await actual()).toBe(expected);
       // Every transaction of the journal once, retried copies included only once.
       const ids = new Set(s.traffic.map((t) => t.transactionId));
       const { rows: held } = await hqDb.pool.query<{ n: string }>('SELECT count(*) AS n FROM hq_transactions WHERE store_id = $1', [s.id]);
       expect(Number(held[0]!.n)).toBe(ids.size);
       // The store keeps what HQ's views read (uploads after it leave out the other windows; services/sync/src/coalesce.test.ts).
-      await waitFor(async () => (await s.trends.db.pool.query("SELECT 1 FROM sync_hq_reads WHERE granularities = '{day}'")).rowCount === 1, { message: `${s.id} to keep what HQ reads` });
+      await waitFor(async () => (await s.trends.db.pool.query("SELECT 1 FROM sync_hq_reads WHERE granularities = '{day}'")).rowCount === 1, { timeoutMs: 60_000, message: `${s.id} to keep what HQ reads` });
     }
 
     // HQ publishes a catalog: each store's sync stores it atomically and acknowledges it (inventory then applies it to its items).
@@ -162,6 +162,7 @@ describe('store -> HQ sync', () => {
     const published = await json<{ version: number }>(publish({ items: [item, { ...item, sku: 'SKU-2', description: 'Rye', reorderPoint: null }] }));
     for (const s of stores) {
       await waitFor(async () => (await s.trends.db.pool.query('SELECT 1 FROM store_catalog_versions WHERE version = $1 AND acked_at IS NOT NULL', [published.version])).rowCount === 1, {
+        timeoutMs: 60_000,
         message: `${s.id} to apply and acknowledge the catalog`,
       });
       const { rows } = await s.trends.db.pool.query<{ sku: string; unit_price: string; reorder_point: string | null }>('SELECT sku, unit_price, reorder_point FROM store_catalog ORDER BY sku');
@@ -188,15 +189,15 @@ describe('store -> HQ sync', () => {
     await hq.stop();
     // The test's days are fixed dates, older than RECONCILE_RECENT_DAYS as time goes on: the slow sweep runs as fast as the recent one.
     hq = await startTestHq(hqDb, hqPrefix, { REVERIFY_AFTER_MS: '500', REVERIFY_OLD_AFTER_MS: '500' });
-    await waitFor(async () => (await hqDb.pool.query("SELECT 1 FROM hq_replay_requests WHERE store_id = 'S002'")).rowCount! > 0, { timeoutMs: 20_000, message: 'a replay request' });
+    await waitFor(async () => (await hqDb.pool.query("SELECT 1 FROM hq_replay_requests WHERE store_id = 'S002'")).rowCount! > 0, { timeoutMs: 60_000, message: 'a replay request' });
     await waitFor(
       async () =>
         (await hqDb.pool.query("SELECT 1 FROM hq_transactions WHERE store_id = 'S002' AND business_day = $1 AND terminal_id = 'T01' AND sequence_number BETWEEN $2 AND $3", [DAYS[1], ...range]))
           .rowCount === lost.rowCount,
-      { timeoutMs: 30_000, message: 'the replayed range at HQ' },
+      { timeoutMs: 90_000, message: 'the replayed range at HQ' },
     );
-    await waitFor(complete, { timeoutMs: 30_000, message: 'the repaired day to reconcile complete' });
-  }, 180_000);
+    await waitFor(complete, { timeoutMs: 90_000, message: 'the repaired day to reconcile complete' });
+  }, 420_000);
 
   it('applies a batch once, however often and however concurrently it is sent, and a store writes only its own data', async () => {
     const hqDb = await testDatabase({ target: 'hq' });
