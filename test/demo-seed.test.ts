@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { issueTerminalToken } from '@tillstream/db';
 import { testIngest } from '@tillstream/ingest/testing';
 import { testInventory } from '@tillstream/inventory/testing';
-import { deliverySchedule, demoCatalog, demoHistory, openingStock, restockLowItems, seedStore, type SeedProgress } from '@tillstream/simulator';
+import { DemoBackOffice, deliverySchedule, demoCatalog, demoHistory, itemSettings, openingStock, seedStore, type SeedProgress } from '@tillstream/simulator';
 import { makeTransaction } from '@tillstream/testing';
 import { testTrends } from '@tillstream/trends/testing';
 
@@ -21,7 +21,7 @@ interface Item {
  * and counts nothing twice.
  */
 describe('demo seeding (packages/simulator demo-seed.ts)', () => {
-  it('seeds a store through its APIs, a second run changes nothing, and the back office restocks what reached its reorder point', async () => {
+  it('seeds a store through its APIs, a second run changes nothing, and the back office delivers before a sale would empty a shelf', async () => {
     const trends = await testTrends({ STORE_ID: 'S001', STORE_TIME_ZONE: 'UTC' });
     const inventory = await testInventory({ STORE_ID: 'S001', TRENDS_URL: trends.url, SYNC_URL: 'http://127.0.0.1:1' }, { kafka: trends.kafka, db: trends.db });
     // The history reaches up to 13 days back (a Sunday, one week): ingest's default 35-day window takes it.
@@ -77,16 +77,38 @@ describe('demo seeding (packages/simulator demo-seed.ts)', () => {
       for (const [day, sales] of first.perDay) expect(await daySales(day), day).toBe(sales);
     }
 
-    // The live tills sell far faster than the bakery did: the back office restocks what reached its reorder point, once.
+    // The seeding's own sum of what it delivered and sold is what inventory booked.
+    expect(Object.fromEntries(before.map((i) => [i.sku, i.onHand]))).toEqual(Object.fromEntries(first.stockAfterHistory));
+
+    // The live tills sell far faster than the bakery did: the back office counts the shelves and, before a sale that
+    // would take an item's last unit, books that item's delivery (DemoBackOffice): no stock is ever booked negative.
+    const backOffice = await DemoBackOffice.open(options, second.stockAfterHistory);
     const coffee = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
-    const sold = coffee.onHand - coffee.settings.reorderPoint!;
-    await trends.publish([makeTransaction([{ sku: 'BK-COFFEE', quantity: sold, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 1 })]);
+    const { reorderPoint, reorderQuantity } = itemSettings(catalog.find((i) => i.sku === 'BK-COFFEE')!);
+    expect(backOffice.count('BK-COFFEE')).toBe(coffee.onHand);
+    const sale = (quantity: number, sequenceNumber: number) => makeTransaction([{ sku: 'BK-COFFEE', quantity, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber });
+    // A sale that leaves one unit needs no delivery; the shelf is LOW.
+    const leavesOne = sale(coffee.onHand - 1, 1);
+    expect(await backOffice.beforeRing(leavesOne)).toEqual(new Map());
+    await trends.publish([leavesOne]);
     await inventory.caughtUp(60_000);
-    expect((await items()).find((i) => i.sku === 'BK-COFFEE')!.state).toBe('LOW');
-    expect(await restockLowItems(options)).toBe(1);
-    expect(await restockLowItems(options)).toBe(0);
-    const restocked = (await items()).find((i) => i.sku === 'BK-COFFEE')!;
-    expect(restocked.state).toBe('OK');
-    expect((await items()).filter((i) => i.state !== 'OK')).toEqual([]);
+    expect((await items()).find((i) => i.sku === 'BK-COFFEE')).toMatchObject({ onHand: 1, state: 'LOW' });
+    // One that would take 3 of the last unit: the delivery comes first (the reorder quantity and what the sale takes below the
+    // reorder point), and the till's sale leaves the shelf at reorder point plus reorder quantity.
+    const wouldEmpty = sale(3, 2);
+    expect(await backOffice.beforeRing(wouldEmpty)).toEqual(new Map([['BK-COFFEE', reorderQuantity + reorderPoint + 2]]));
+    await trends.publish([wouldEmpty]);
+    await inventory.caughtUp(60_000);
+    expect((await items()).find((i) => i.sku === 'BK-COFFEE')).toMatchObject({ onHand: reorderPoint + reorderQuantity, state: 'OK' });
+    expect(backOffice.count('BK-COFFEE')).toBe(reorderPoint + reorderQuantity);
+    // Returns and voided or training lines put nothing on the count; a sale of an item the store never stocked has its delivery booked first.
+    expect(await backOffice.beforeRing(makeTransaction([{ sku: 'BK-COFFEE', quantity: 2, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 3, type: 'RETURN' }))).toEqual(new Map());
+    expect(backOffice.count('BK-COFFEE')).toBe(reorderPoint + reorderQuantity);
+    const newItem = makeTransaction([{ sku: 'BK-NEW', quantity: 2, unitPrice: 100 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 4 });
+    expect(await backOffice.beforeRing(newItem)).toEqual(new Map([['BK-NEW', 3]]));
+    await trends.publish([newItem]);
+    await inventory.caughtUp(60_000);
+    expect((await items()).filter((i) => i.onHand < 0)).toEqual([]);
+    expect((await items()).find((i) => i.sku === 'BK-NEW')).toMatchObject({ onHand: 1 });
   }, 240_000);
 });

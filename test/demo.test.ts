@@ -189,6 +189,8 @@ describe('npm start (tillstream demo)', () => {
       },
       { timeoutMs: 90_000, message: "both stores' sales at HQ" },
     );
+    // Minutes of live selling later, still no stock booked negative: the back office delivers before a sale would empty a shelf.
+    for (const n of [0, 1]) expect((await json<{ items: unknown[] }>(`${storeApi(n)}/v1/inventory/items?status=negative`, manager(n))).items).toEqual([]);
 
     process.kill(-pgid, 'SIGINT');
     const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 60 s'), 60_000))]);

@@ -27,7 +27,15 @@ describe('terminal simulator', () => {
     const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(ingest.url).port) });
     let outage: 'before' | 'cut' | 'restored' = 'before';
     let cutting = Promise.resolve();
+    // The back office's hook (the demo's DemoBackOffice) hears of every sale before it is rung up; one that throws stops no sale.
+    const heard: string[] = [];
+    const errors: unknown[] = [];
     const { tally } = await simulate({
+      beforeRing: async (storeId, tx) => {
+        heard.push(`${storeId}/${tx.transactionId}`);
+        if (heard.length === 5) throw new Error('back office away');
+      },
+      onError: (storeId, err) => errors.push([storeId, (err as Error).message]),
       onProgress: (t) => {
         if (outage === 'before' && t.sent >= 20) {
           outage = 'cut';
@@ -60,6 +68,8 @@ describe('terminal simulator', () => {
     const records = await readTopic(ingest.kafka.kafka, ingest.topic);
     const txs = [...new Map(records.map((r) => [r.envelope.data.transactionId, r.envelope.data])).values()];
     expect(txs).toHaveLength(tally.sent);
+    expect(heard.sort()).toEqual(txs.map((tx) => `S001/${tx.transactionId}`).sort());
+    expect(errors).toEqual([['S001', 'back office away']]);
     for (const terminal of Object.keys(tokens)) {
       const sequence = txs.filter((tx) => tx.terminalId === terminal).map((tx) => tx.sequenceNumber).sort((a, b) => a - b);
       expect(sequence).toEqual(sequence.map((_, i) => i + 1));

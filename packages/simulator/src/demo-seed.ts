@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PosTransactionInput } from '@tillstream/contracts';
+import { countsForSales, salesSign, type PosTransactionInput } from '@tillstream/contracts';
 import { bakeryCatalog, bakeryTransactions, readBakeryCsv, zoneOffset, type BakeryRow } from './bakery.ts';
 import { TerminalClient, emptyTally, type Tally } from './terminal-client.ts';
 
@@ -110,7 +110,7 @@ export const deliveredDaily = (item: Pick<DemoItem, 'category'>) => replenishmen
  * stock (inventory's replenishment.ts), so the slow movers with a week's lead
  * time, whose forecast error calls for more than the fixed two days, are
  * there to order from the first minute; the fixed reorder point still
- * drives the stock alerts and the demo's back office (`restockLowItems`).
+ * drives the stock alerts and the demo's back office (`DemoBackOffice`).
  */
 export function itemSettings(item: DemoItem): DemoItemSettings {
   const replenishment = replenishmentSettings(item);
@@ -330,6 +330,14 @@ export interface SeedResult {
   lastSequence: Record<string, number>;
   /** Sales (NO_SALEs not counted, as trends does not) per business day: to see that a store's trends booked them. */
   perDay: Map<string, number>;
+  /**
+   * Each item's stock once inventory has booked all of this seeding: the
+   * opening delivery, every delivery and every history sale. The store's
+   * stock when nothing else moved it (a store seeded before, with live sales
+   * since, holds what those moved too): `DemoBackOffice.open` takes the lower
+   * of this and inventory's booked figure.
+   */
+  stockAfterHistory: Map<string, number>;
 }
 
 class SeedError extends Error {}
@@ -358,6 +366,7 @@ async function storeApi<T>(options: StoreApiAccess, method: string, path: string
 
 interface ItemRow {
   sku: string;
+  onHand: number;
   settings: { [K in keyof DemoItemSettings]: DemoItemSettings[K] | null };
 }
 
@@ -392,7 +401,9 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   const catalog = demoCatalog();
   const weeks = demoHistory({ storeId, timeZone: options.timeZone, weeks: options.weeks, now: options.now });
   const total = weeks.reduce((n, w) => n + w.transactions.length, 0);
-  const result: SeedResult = { storeId, transactions: total, tally: emptyTally(), deliveries: { booked: 0, replayed: 0 }, settingsChanged: 0, lastSequence: {}, perDay: new Map() };
+  const result: SeedResult = { storeId, transactions: total, tally: emptyTally(), deliveries: { booked: 0, replayed: 0 }, settingsChanged: 0, lastSequence: {}, perDay: new Map(), stockAfterHistory: new Map() };
+  const stock = result.stockAfterHistory;
+  const move = (sku: string, units: number) => stock.set(sku, (stock.get(sku) ?? 0) + units);
   const progress = (step: string) => options.onProgress?.({ storeId, step, transactions: result.tally.accepted + result.tally.replayed, totalTransactions: total });
   const count = (outcome: 'booked' | 'replayed' | 'empty') => {
     if (outcome !== 'empty') result.deliveries[outcome]++;
@@ -401,6 +412,7 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   // The opening delivery: every catalog item, so nothing the tills sell starts from nothing.
   // v2: the opening level changed (one unit above the reorder point, not a week above it); a store seeded before keeps its stock.
   count(await deliver(options, `demo-opening-v2-${storeId}`, `DEMO-OPENING-${storeId}`, catalog.map((item) => ({ sku: item.sku, quantity: openingStock(item), description: item.description }))));
+  for (const item of catalog) move(item.sku, openingStock(item));
   progress('opening delivery');
 
   // Reorder and replenishment settings, only where they differ (a restarted demo changes nothing).
@@ -432,12 +444,14 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
     // The week's deliveries before its sales (each arrives the morning of its day): stock never goes below the opening level.
     for (const delivery of deliverySchedule(week, catalog, today)) {
       count(await deliver(options, `demo-morning-${storeId}-${delivery.day}`, `DEMO-${storeId}-${delivery.day}`, delivery.lines));
+      for (const line of delivery.lines) move(line.sku, line.quantity);
     }
     // Each till uploads its week as an offline backlog would arrive: the batch endpoint, 500 at a time.
     await Promise.all(HISTORY_TERMINALS.map((terminalId) => clients[terminalId]!.sendBacklog(week.transactions.filter((tx) => tx.terminalId === terminalId))));
     if (rejected.length > 0) throw new SeedError(`ingest refused ${rejected.length} history transaction(s) of ${storeId}, e.g. ${rejected.slice(0, 3).join('; ')}`);
     for (const tx of week.transactions) {
       if (tx.type === 'SALE') result.perDay.set(tx.businessDay, (result.perDay.get(tx.businessDay) ?? 0) + 1);
+      for (const [sku, units] of unitsTaken(tx)) move(sku, -units);
     }
     progress(`week of ${week.monday} (${i + 1}/${weeks.length}): deliveries and ${week.transactions.length} transactions`);
   }
@@ -446,21 +460,87 @@ export async function seedStore(options: SeedStoreOptions): Promise<SeedResult> 
   return result;
 }
 
+/** What the back office needs to know of an item's shelf. */
+interface Shelf {
+  /** Units on the shelf by the back office's own count (never more than inventory will book). */
+  count: number;
+  reorderPoint: number;
+  reorderQuantity: number;
+}
+
+/**
+ * Units a transaction rung up takes off the shelf, per SKU: the counting
+ * lines of a sale (contracts' pos-rules: not voided, not training). Returns
+ * and the post-voids that put a sale back are left out, so the count errs
+ * only low: a count never above what inventory books.
+ */
+export function unitsTaken(tx: PosTransactionInput): Map<string, number> {
+  const taken = new Map<string, number>();
+  if (!countsForSales({ type: tx.type, trainingMode: tx.trainingMode ?? false }) || salesSign(tx) !== 1) return taken;
+  for (const line of tx.lines ?? []) if (!line.voided) taken.set(line.sku, (taken.get(line.sku) ?? 0) + line.quantity);
+  return taken;
+}
+
 /**
  * The demo's back office while the tills sell (far faster than the bakery
- * did): every item at or under its reorder point gets a delivery of its
- * reorder quantity, keyed by the movement that took it there, so a repeated
- * round books nothing twice. Returns the deliveries booked. (Issue 18 item 3
- * replaces the fixed quantity with the suggested order.)
+ * ever did): it counts each item's shelf as the tills ring, and a sale that
+ * would take an item's last unit gets that item's delivery booked first
+ * (its reorder quantity, plus what the sale takes below the reorder point),
+ * so the shelf runs down through LOW and never below one unit.
+ *
+ * Why before the sale rather than on a timer: inventory books a delivery
+ * when its API answers and a sale when its consumer reads it, so stock that
+ * the back office delivers before the till rings can never be booked
+ * negative, whatever the machine's load or the consumer's lag. The count
+ * starts from inventory's booked stock (taken no higher than the seeding's
+ * own sum, in case inventory has not booked all of the history yet) and only
+ * sales come off it (`unitsTaken`): it never counts more than inventory books.
  */
-export async function restockLowItems(options: StoreApiAccess & Pick<SeedStoreOptions, 'storeId'>): Promise<number> {
-  const { body } = await storeApi<{ items: Array<ItemRow & { onHand: number; lastMovement: { id: string } | null }> }>(options, 'GET', '/v1/inventory/items?status=low,out,negative&limit=500');
-  const lines = body.items
-    .filter((item) => item.settings.reorderQuantity !== null)
-    .map((item) => ({ sku: item.sku, quantity: Math.max(0, Math.ceil((item.settings.reorderPoint ?? 0) - item.onHand)) + item.settings.reorderQuantity! }));
-  if (lines.length === 0) return 0;
-  const key = `demo-restock-${options.storeId}-${body.items.map((i) => `${i.sku}.${i.lastMovement?.id ?? 0}`).join('.')}`;
-  // base64url, not hex: an Idempotency-Key may not hold 13 digits in a row (they could be a card number).
-  const digest = createHash('sha256').update(key).digest('base64url').slice(0, 32);
-  return (await deliver(options, `demo-restock-${digest}`, `DEMO-RESTOCK-${digest.slice(0, 12)}`, lines)) === 'booked' ? 1 : 0;
+export class DemoBackOffice {
+  private constructor(
+    private readonly options: StoreApiAccess & Pick<SeedStoreOptions, 'storeId'>,
+    private readonly shelves: Map<string, Shelf>,
+  ) {}
+
+  /**
+   * Counts the store's shelves: inventory's on-hand figures, each taken no
+   * higher than `expected` (the seeding's `stockAfterHistory`) where given.
+   */
+  static async open(options: StoreApiAccess & Pick<SeedStoreOptions, 'storeId'>, expected?: ReadonlyMap<string, number>): Promise<DemoBackOffice> {
+    const shelves = new Map<string, Shelf>();
+    for (const item of (await currentItems(options)).values()) {
+      const count = Math.min(item.onHand, expected?.get(item.sku) ?? Infinity);
+      shelves.set(item.sku, { count, reorderPoint: item.settings.reorderPoint ?? 0, reorderQuantity: item.settings.reorderQuantity ?? 1 });
+    }
+    return new DemoBackOffice(options, shelves);
+  }
+
+  /** The back office's count of an item's shelf (0 for an item it has never seen). */
+  count(sku: string): number {
+    return this.shelves.get(sku)?.count ?? 0;
+  }
+
+  /**
+   * Called before a till rings `tx` up: books a delivery for every item the
+   * sale would otherwise leave with no unit (keyed by the transaction, so a
+   * retried call books it once), then takes the sale off the count. Returns
+   * the units delivered per SKU (empty when the shelves had enough).
+   */
+  async beforeRing(tx: PosTransactionInput): Promise<Map<string, number>> {
+    const taken = unitsTaken(tx);
+    const lines: Array<{ sku: string; quantity: number }> = [];
+    for (const [sku, units] of taken) {
+      let shelf = this.shelves.get(sku);
+      if (!shelf) this.shelves.set(sku, (shelf = { count: 0, reorderPoint: 0, reorderQuantity: 1 }));
+      const after = shelf.count - units;
+      if (after < 1) lines.push({ sku, quantity: shelf.reorderQuantity + Math.max(0, shelf.reorderPoint - after) });
+    }
+    if (lines.length > 0) {
+      const digest = createHash('sha256').update(`${this.options.storeId}:${tx.transactionId}`).digest('base64url').slice(0, 32);
+      await deliver(this.options, `demo-restock-${digest}`, `DEMO-RESTOCK-${digest.slice(0, 12)}`, lines);
+      for (const line of lines) this.shelves.get(line.sku)!.count += line.quantity;
+    }
+    for (const [sku, units] of taken) this.shelves.get(sku)!.count -= units;
+    return new Map(lines.map((l) => [l.sku, l.quantity]));
+  }
 }

@@ -24,6 +24,14 @@ interface Common {
   /** Called about twice a second with the running tally. */
   onProgress?(tally: Tally, elapsedMs: number): void;
   onRejected?(storeId: string, tx: PosTransactionInput, status: number, detail: string): void;
+  /**
+   * Awaited before each transaction is rung up, in ringing order per store:
+   * the demo's back office books the deliveries a sale needs
+   * (`DemoBackOffice`). If it throws, the sale is rung up all the same (a
+   * till never stops selling for the back office) and `onError` hears of it.
+   */
+  beforeRing?(storeId: string, tx: PosTransactionInput): Promise<unknown>;
+  onError?(storeId: string, err: unknown): void;
 }
 
 export interface SyntheticRun extends Common, Omit<SyntheticOptions, 'storeId' | 'terminals'> {
@@ -147,6 +155,10 @@ export async function simulate(run: SyntheticRun | ReplayRun): Promise<Simulatio
 
   const ringUp = async (storeIndex: number): Promise<void> => {
     const store = run.stores[storeIndex]!;
+    const ring = async (till: Till, tx: PosTransactionInput) => {
+      if (run.beforeRing) await run.beforeRing(store.storeId, tx).catch((err: unknown) => run.onError?.(store.storeId, err));
+      till.ring(tx);
+    };
     if (run.mode === 'synthetic') {
       const generator = new SyntheticStore({ ...run, storeId: store.storeId, terminals: Object.keys(store.tokens), lastSequence: store.lastSequence, seed: (run.seed ?? 1) + storeIndex * 7919 });
       const tick = Math.max(10, Math.min(200, 1000 / run.rate));
@@ -156,7 +168,7 @@ export async function simulate(run: SyntheticRun | ReplayRun): Promise<Simulatio
           const { terminal, tx } = generator.next();
           const till = tillOf(storeIndex, terminal.terminalId);
           till.offlineUntil = terminal.offlineUntil;
-          till.ring(tx);
+          await ring(till, tx);
         }
         await sleep(tick, ringing.signal);
       }
@@ -168,7 +180,7 @@ export async function simulate(run: SyntheticRun | ReplayRun): Promise<Simulatio
         const wait = started + (Date.parse(log[i]!.occurredAt) - first) / run.speed - Date.now();
         if (wait > 0) await sleep(wait, ringing.signal);
         if (ringing.signal.aborted) break;
-        tillOf(storeIndex, log[i]!.terminalId).ring(log[i]!);
+        await ring(tillOf(storeIndex, log[i]!.terminalId), log[i]!);
       }
     }
   };

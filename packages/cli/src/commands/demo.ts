@@ -8,7 +8,7 @@ import { Agent, setGlobalDispatcher } from 'undici';
 import { createPool, databaseUrl, ensureDatabase, issueStoreToken, issueUserToken, migrate, recordStoreCertificate, serviceDatabaseUrl } from '@tillstream/db';
 import { down, ensureKafkaCredentials, ensureRedisUser, isPortFree, localKafkaSecurityEnv, provisionLocalKafka, startProcess, stopProcess, up } from '@tillstream/infra';
 import { createLogger, progressBar } from '@tillstream/observability';
-import { HISTORY_TERMINALS, restockLowItems, seedStore, simulate, type SeedResult, type SimulatedStore } from '@tillstream/simulator';
+import { DemoBackOffice, HISTORY_TERMINALS, seedStore, simulate, type SeedResult, type SimulatedStore } from '@tillstream/simulator';
 import { cliEnv, infraConfig } from '../env.ts';
 import { issueStoreCertificate, makeChainCertificates } from './certs.ts';
 import { provisionTills, sweetheart } from './simulate.ts';
@@ -299,19 +299,10 @@ export function demoCommand(): Command {
             : []),
         ];
         console.log(lines.join('\n'));
-        // The back office while the tills sell (far faster than the bakery ever did): items at their reorder point get a delivery.
-        const restockingNow = new Set<string>();
-        const restocking = setInterval(() => {
-          for (const s of seeding) {
-            if (restockingNow.has(s.storeId)) continue; // the last round is still booking: one at a time per store
-            restockingNow.add(s.storeId);
-            restockLowItems(s)
-              .then((n) => n > 0 && logger.info({ store: s.storeId }, 'back office: delivery booked for the items at their reorder point'))
-              .catch((err: unknown) => logger.warn({ err, store: s.storeId }, 'back office: restocking failed; trying again'))
-              .finally(() => restockingNow.delete(s.storeId));
-          }
-        }, 10_000);
-        stopping.signal.addEventListener('abort', () => clearInterval(restocking), { once: true });
+        // The back office while the tills sell (far faster than the bakery ever did): a sale that would take an item's last
+        // unit has that item's delivery booked first, so no stock is ever booked negative (DemoBackOffice).
+        const backOffices = new Map<string, DemoBackOffice>();
+        for (const s of seeding) backOffices.set(s.storeId, await DemoBackOffice.open(s, seeded.find((r) => r.storeId === s.storeId)!.stockAfterHistory));
         const { tally } = await simulate({
           mode: 'synthetic',
           stores: simulated,
@@ -322,8 +313,12 @@ export function demoCommand(): Command {
           maxSkewMs: 5000,
           ...(opts.sweetheart ? { sweetheart: opts.sweetheart } : {}),
           signal: stopping.signal,
+          beforeRing: async (storeId, tx) => {
+            const delivered = await backOffices.get(storeId)!.beforeRing(tx);
+            if (delivered.size > 0) logger.info({ store: storeId, delivered: Object.fromEntries(delivered) }, 'back office: delivery booked before a sale would empty the shelf');
+          },
+          onError: (storeId, err) => logger.warn({ err, store: storeId }, 'back office: a delivery failed; the till sells all the same'),
         });
-        clearInterval(restocking);
         logger.info({ sent: tally.sent, accepted: tally.accepted, replayed: tally.replayed, rejected: tally.rejected, abandoned: tally.abandoned }, 'simulator stopped');
       } catch (err) {
         if (!stopping.signal.aborted) throw err;
