@@ -29,7 +29,8 @@ export interface ConsumerFeed<Data> {
   /** "forecasts", "lossprev": the consumer group's suffix and the log's name for it. */
   name: string;
   spec: TopicSpec<Data>;
-  book(client: PoolClient, records: ConsumedRecord<Data>[]): Promise<void>;
+  /** `catchingUp`: more than PUBLISH_HOLD_LAG records wait behind this batch (work that can wait for the backlog's end may). */
+  book(client: PoolClient, records: ConsumedRecord<Data>[], context: { catchingUp: boolean }): Promise<void>;
   /** After the batch committed (metrics). */
   afterCommit?(records: ConsumedRecord<Data>[]): void;
 }
@@ -130,8 +131,8 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
       },
     });
     let booked: Booked | undefined;
-    const feeds = (def.feeds ?? []).map((feed) =>
-      booking({
+    const feeds = (def.feeds ?? []).map((feed) => {
+      const feedConsumer = booking({
         groupId: `${groupId}.${feed.name}`,
         spec: feed.spec,
         maxBatchSize: env.CONSUME_MAX_BATCH,
@@ -140,19 +141,21 @@ export function startConsumerService<Booked>(def: ConsumerServiceDefinition<Book
         storeId: env.STORE_ID,
         registry,
         book: async (client, records) => {
+          const context = { catchingUp: feedConsumer.lag > env.PUBLISH_HOLD_LAG };
           if (feed.spec.name === posTransactions.name) {
             for (const record of records) assertOwnStore(record.envelope.data as PosTransaction, env.STORE_ID);
-            await feed.book(client, records);
+            await feed.book(client, records, context);
           } else {
-            await feed.book(client, records.filter((r) => r.envelope.storeId === env.STORE_ID));
+            await feed.book(client, records.filter((r) => r.envelope.storeId === env.STORE_ID), context);
           }
         },
         afterCommit: (records) => {
           feed.afterCommit?.(records);
           outbox.wake();
         },
-      }),
-    );
+      });
+      return feedConsumer;
+    });
 
     return {
       broker: {

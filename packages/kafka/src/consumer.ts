@@ -255,7 +255,10 @@ export class ConsumerRunner<Data> {
       if (pending.length === 0) return;
       const chunk = pending;
       pending = [];
+      // Behind this chunk: what its handler (and holdWhile) sees as the lag, not the last fetch's.
+      const behind = BigInt(batch.highWatermark) - BigInt(chunk[chunk.length - 1]!.offset) - 1n;
       handling = (async () => {
+        this.lagOf.set(partition, Math.max(0, Number(behind)));
         await this.handleWithPolicy(chunk, kafka);
         const last = chunk[chunk.length - 1]!;
         kafka.resolveOffset(last.offset);
@@ -316,7 +319,7 @@ export class ConsumerRunner<Data> {
     this.resumeAt.set(partition, BigInt(nextOffset));
   }
 
-  /** Records this member is behind the end of its partitions (as of the last batch): large while catching up. */
+  /** Records this member is behind the end of its partitions (as of the chunk handed to the handler last): large while catching up. */
   get lag(): number {
     let total = 0;
     for (const n of this.lagOf.values()) total += n;

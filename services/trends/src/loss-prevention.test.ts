@@ -156,6 +156,25 @@ describe('loss prevention', () => {
     expect(new Set((await alerts(trends)).map((a) => a.member))).toEqual(new Set(['OP3']));
   });
 
+  it('catching up on a backlog, scores its days once, together, after the backlog: the same alerts', async () => {
+    // A backlog waits for a stopped service: eight days, a sweethearting operator on the last. Batches of 200 with a backlog
+    // of more than 1,000 records behind them are a catch-up (PUBLISH_HOLD_LAG).
+    const overrides = { CONSUME_MAX_BATCH: '200', PUBLISH_HOLD_LAG: '1000', LOSSPREV_SCORE_INTERVAL_SECONDS: '0' };
+    const stopped = await testTrends(overrides);
+    await stopped.service.stop();
+    await publishAll(stopped, tradingDays(8, 600, { operatorId: 'OP2', rate: 0.3 }));
+    const trends = await testTrends(overrides, { db: stopped.db, kafka: stopped.kafka });
+    await lossPreventionCaughtUp(trends);
+    // Days booked in the catch-up were scored by the first batch with no backlog behind it, all in one database transaction
+    // (one scored_at), not each when first booked and again when the next day began. (The last two days' tails came after.)
+    const { rows } = await trends.db.pool.query<{ scorings: number; dirty: number }>(
+      `SELECT count(DISTINCT scored_at)::int AS scorings, count(*) FILTER (WHERE scored_at IS NULL OR scored_at < changed_at)::int AS dirty
+       FROM lossprev_days WHERE business_day <= '2026-11-18'`,
+    );
+    expect(rows[0]).toEqual({ scorings: 1, dirty: 0 });
+    expect(new Set((await alerts(trends)).filter((a) => a.dimension === 'OPERATOR').map((a) => a.member))).toEqual(new Set(['OP2']));
+  });
+
   it('answers a store manager only: operators are staff data', async () => {
     const trends = await testTrends();
     expect((await trends.get('/v1/loss-prevention/alerts', bearer(trends.tokens['store-viewer']))).status).toBe(403);

@@ -81,8 +81,9 @@ export function startTrends(env: TrendsEnv, options: { logger?: Logger } = {}): 
       {
         name: 'lossprev',
         spec: posTransactions,
-        book: async (client, records) => {
-          lossFound = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy);
+        book: async (client, records, { catchingUp }) => {
+          // Catching up, the days a batch touched are scored once the backlog is booked (booking.ts daysToScore).
+          lossFound = await bookLossPrevention(client, records.map((r) => ({ tx: r.envelope.data, partition: r.partition, offset: r.offset })), ctx, lossPolicy, { catchingUp });
         },
         afterCommit: () => {
           for (const a of lossFound) lossAlerts.inc({ signal: a.signal, comparison: a.comparison });

@@ -19,7 +19,13 @@ import { SIGNALS, emptyPeriod, scoreAgainstHistory, scoreAgainstPeers, sumPeriod
 
 export const DIMENSIONS: readonly LossDimension[] = ['OPERATOR', 'TERMINAL'];
 
-export async function bookLossPrevention(client: PoolClient, records: readonly PosRecord[], ctx: TrendsContext, policy: LossPolicy): Promise<LossPreventionAlert[]> {
+export async function bookLossPrevention(
+  client: PoolClient,
+  records: readonly PosRecord[],
+  ctx: TrendsContext,
+  policy: LossPolicy,
+  options: { catchingUp?: boolean } = {},
+): Promise<LossPreventionAlert[]> {
   const unique = firstCopies(records);
   const { rows: inserted } = await client.query<{ transaction_id: string }>(
     `INSERT INTO lossprev_transactions (transaction_id, business_day, occurred_at, operator_id, terminal_id, type, training, grand, original_id, voided_lines, voided_amount, kafka_partition, kafka_offset)
@@ -45,12 +51,12 @@ export async function bookLossPrevention(client: PoolClient, records: readonly P
   const isNew = new Set(inserted.map((r) => r.transaction_id));
   const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
   if (fresh.length === 0) return [];
+  // Only the fresh transactions' lines: lossprev_lines has no key, the insert above decides that each is booked once.
   const lines = fresh.flatMap((tx) => countingLines(tx).map((l) => ({ tx, l })));
   if (lines.length > 0) {
     await client.query(
       `INSERT INTO lossprev_lines (transaction_id, line_number, type, operator_id, sku, occurred_at, amount)
-       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bigint[])
-       ON CONFLICT DO NOTHING`,
+       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bigint[])`,
       [
         lines.map(({ tx }) => tx.transactionId),
         lines.map(({ l }) => l.lineNumber),
@@ -62,7 +68,7 @@ export async function bookLossPrevention(client: PoolClient, records: readonly P
       ],
     );
   }
-  const days = await daysToScore(client, [...new Set(fresh.map((tx) => tx.businessDay))], policy.scoreIntervalSeconds);
+  const days = await daysToScore(client, [...new Set(fresh.map((tx) => tx.businessDay))], policy.scoreIntervalSeconds, options.catchingUp ?? false);
   const findings = await scoreDays(client, days, policy);
   return recordAlerts(client, ctx, findings);
 }
@@ -72,14 +78,22 @@ export async function bookLossPrevention(client: PoolClient, records: readonly P
  * score now (see lossprev_days in the migration): those never scored, those
  * scored at least `intervalSeconds` ago, and those before the latest day
  * booked (a day the stream has moved past gets its final scoring at once).
+ *
+ * While `catchingUp` (a backlog waits behind the batch) none: the days
+ * wait, marked changed, and the first batch booked without a backlog
+ * behind it scores them all in one read of their facts. Scored as they
+ * came, a 30-day catch-up scored each day twice (when first booked, then
+ * when the next day was): 60 reads of 5 weeks of facts, 15 s of query time
+ * in a 1,000,000-line catch-up that took 36 s (BENCHMARKS.md, issue 19).
  */
-async function daysToScore(client: PoolClient, touched: readonly string[], intervalSeconds: number): Promise<string[]> {
+async function daysToScore(client: PoolClient, touched: readonly string[], intervalSeconds: number, catchingUp: boolean): Promise<string[]> {
   if (touched.length === 0) return [];
   await client.query(
     `INSERT INTO lossprev_days (business_day, changed_at) SELECT unnest($1::date[]), now()
      ON CONFLICT (business_day) DO UPDATE SET changed_at = now()`,
     [touched],
   );
+  if (catchingUp) return [];
   const { rows } = await client.query<{ business_day: string }>(
     `UPDATE lossprev_days SET scored_at = now()
      WHERE (scored_at IS NULL OR scored_at < changed_at)
@@ -99,7 +113,7 @@ export function addDays(day: string, n: number): string {
 export const DAILY_PERIODS = `WITH quick AS (
        -- Refunds after sale: a return's lines (counting ones, so none in training) of an item its operator sold within the window before.
        SELECT r.transaction_id, sum(r.amount) AS amount
-       FROM lossprev_transactions rt JOIN lossprev_lines r ON r.transaction_id = rt.transaction_id
+       FROM lossprev_transactions rt JOIN lossprev_lines r ON r.transaction_id = rt.transaction_id AND r.type = 'RETURN'
        WHERE rt.type = 'RETURN' AND NOT rt.training AND rt.business_day BETWEEN $1::date AND $2::date
          AND EXISTS (
            SELECT 1 FROM lossprev_lines s
