@@ -1,8 +1,11 @@
+// Before kafkajs itself: its producer takes this module's function when it loads.
+import './message-grouping.ts';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '@tillstream/observability';
 import { kafkajsSecurity, type KafkaSecurity } from './security.ts';
 import './request-queue-fix.ts';
 import './record-encoding.ts';
+import './crc32c.ts';
 
 export interface KafkaClientOptions {
   /** Bootstrap brokers, "host:port". */
