@@ -28,7 +28,7 @@ export const kafkajsCrc32c: Crc32c = require(CRC_MODULE) as Crc32c;
 
 function native(): Crc32c | undefined {
   try {
-    const { crc32c } = require('@node-rs/crc32') as { crc32c(input: Buffer, initial?: number): number };
+    const { crc32c } = require('@node-rs/crc32') as { crc32c: (this: void, input: Buffer, initial?: number) => number };
     return (buffer) => crc32c(buffer) >>> 0;
   } catch {
     return undefined;
