@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { salesAggregates } from '@tillstream/contracts';
+import { salesAggregates, type SalesAggregate } from '@tillstream/contracts';
 import { createPool } from '@tillstream/db';
 import { testDatabase, testLogger } from '@tillstream/testing';
 import { aggregatesOutbox } from './facts.ts';
@@ -82,9 +82,9 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
       if (items.length === 0) break;
       const slots = new Set<string>();
       for (const i of items) {
-        const [granularity, dimension, member, window] = JSON.parse(i.id) as string[];
-        seen.add(JSON.stringify([granularity, dimension, member, window]));
-        slots.add(JSON.stringify([granularity, dimension, window]));
+        const { granularity, dimension, member, windowStart } = i.data as SalesAggregate;
+        seen.add(JSON.stringify([granularity, dimension, member, windowStart]));
+        slots.add(JSON.stringify([granularity, dimension, windowStart]));
       }
       // Whole slots: none read in an earlier round (nothing was restated meanwhile).
       for (const slot of slots) expect(slotsSeen.has(slot)).toBe(false);

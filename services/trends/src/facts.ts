@@ -238,6 +238,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     );
   };
   type Row = Partial<AggregateRow> & { slot_granularity: string; slot_dimension: string; window_local: string; changes: string };
+  /** The slot (and the count it was read at) of each item read: what acknowledge records. */
+  const slotOf = new WeakMap<OutboxItem, Slot>();
   const query = (settledOnly: boolean, limit: number, slot?: Slot) =>
     pool.query<Row>(
       `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
@@ -268,18 +270,23 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     }
     const items: OutboxItem[] = [];
     const empty: Slot[] = [];
+    let slot: Slot | undefined;
     for (const r of rows) {
+      // Rows come slot by slot: one Slot tuple per slot, shared by its windows' items.
+      if (!slot || slot[0] !== r.slot_granularity || slot[1] !== r.slot_dimension || slot[2] !== r.window_local) slot = [r.slot_granularity, r.slot_dimension, r.window_local, r.changes];
       if (r.member === undefined || r.member === null) {
         // A slot whose windows were all published already (a restatement the last round caught).
-        empty.push([r.slot_granularity, r.slot_dimension, r.window_local, r.changes]);
+        empty.push(slot);
         continue;
       }
-      items.push({
-        // The window, the revision sent and its slot as read: what acknowledge needs.
-        id: JSON.stringify([r.granularity, r.dimension, r.member, r.window_local, r.revision, r.changes]),
+      const item: OutboxItem = {
+        // The window and the revision sent (for logs); its slot as read, what acknowledge needs, rides along in slotOf.
+        id: `${r.granularity}/${r.dimension}/${r.member}/${r.window_local}@${r.revision}`,
         topic: salesAggregates.name,
         data: toAggregate(ctx.storeId, r as AggregateRow),
-      });
+      };
+      slotOf.set(item, slot);
+      items.push(item);
     }
     await published(empty);
     return items;
@@ -292,12 +299,13 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),
     // Records each slot of the round as published up to the count it was read at (rounds hold whole slots).
     acknowledge: async (items) => {
-      const slots = new Map<string, Slot>();
+      const slots = new Set<Slot>();
       for (const item of items) {
-        const [g, d, , w, , changes] = JSON.parse(item.id) as [string, string, string, string, number, string];
-        slots.set(`${g}|${d}|${w}`, [g, d, w, changes]);
+        const slot = slotOf.get(item);
+        if (!slot) throw new Error(`outbox item ${item.id} was not read from this source`);
+        slots.add(slot);
       }
-      await published([...slots.values()]);
+      await published([...slots]);
     },
     backlog: async () =>
       Number(
