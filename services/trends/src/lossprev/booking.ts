@@ -4,10 +4,11 @@ import { OUTBOX_PUBLISHER, type TrendsContext } from '../facts.ts';
 import { SIGNALS, emptyPeriod, scoreAgainstHistory, scoreAgainstPeers, sumPeriods, type Finding, type LossPolicy, type MemberPeriod } from './scoring.ts';
 
 /**
- * Loss prevention's write path (tables: packages/db/migrations/store/*_lossprev.sql).
+ * Loss prevention's write path (tables: packages/db/migrations/store/*_lossprev*.sql).
  * Trends' second booking of the POS topic, its own consumer group: each
- * transaction once (its first copy) with its counting lines (POS booking
- * rules, pos-rules.ts), then the business days the batch touched are scored
+ * transaction once (its first copy), a sale with the SKUs of its counting
+ * lines and a return with its counting lines (POS booking rules,
+ * pos-rules.ts), then the business days the batch touched are scored
  * (scoring.ts), day and rolling 7 days, operators and terminals, and every
  * alert not found before is stored and written to the outbox for
  * lossprevention.alerts.v1, in the same transaction as the offset.
@@ -28,8 +29,11 @@ export async function bookLossPrevention(
 ): Promise<LossPreventionAlert[]> {
   const unique = firstCopies(records);
   const { rows: inserted } = await client.query<{ transaction_id: string }>(
-    `INSERT INTO lossprev_transactions (transaction_id, business_day, occurred_at, operator_id, terminal_id, type, training, grand, original_id, voided_lines, voided_amount, kafka_partition, kafka_offset)
-     SELECT * FROM unnest($1::uuid[], $2::date[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::bigint[], $9::uuid[], $10::int[], $11::bigint[], $12::int[], $13::bigint[])
+    `INSERT INTO lossprev_transactions (transaction_id, business_day, occurred_at, operator_id, terminal_id, type, training, grand, original_id, voided_lines, voided_amount, kafka_partition, kafka_offset, sold_skus)
+     SELECT u.id, u.day, u.at, u.operator, u.terminal, u.type, u.training, u.grand, u.original, u.voided_lines, u.voided_amount, u.kafka_partition, u.kafka_offset,
+       string_to_array(u.sold, ',')
+     FROM unnest($1::uuid[], $2::date[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::bigint[], $9::uuid[], $10::int[], $11::bigint[], $12::int[], $13::bigint[], $14::text[])
+       AS u(id, day, at, operator, terminal, type, training, grand, original, voided_lines, voided_amount, kafka_partition, kafka_offset, sold)
      ON CONFLICT (transaction_id) DO NOTHING
      RETURNING transaction_id`,
     [
@@ -46,13 +50,16 @@ export async function bookLossPrevention(
       unique.map((r) => r.tx.lines.filter((l) => l.voided).reduce((sum, l) => sum + l.extendedAmount, 0)),
       unique.map((r) => r.partition),
       unique.map((r) => r.offset),
+      // The SKUs a sale counts (pos-rules countingLines: none in training), comma-joined (a SKU holds no comma): what a
+      // refund after sale is matched against.
+      unique.map((r) => (r.tx.type === 'SALE' ? countingLines(r.tx).map((l) => l.sku).join(',') || null : null)),
     ],
   );
   const isNew = new Set(inserted.map((r) => r.transaction_id));
   const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
   if (fresh.length === 0) return [];
-  // Only the fresh transactions' lines: lossprev_lines has no key, the insert above decides that each is booked once.
-  const lines = fresh.flatMap((tx) => countingLines(tx).map((l) => ({ tx, l })));
+  // The fresh returns' counting lines: lossprev_lines has no key, the insert above decides that each is booked once.
+  const lines = fresh.filter((tx) => tx.type === 'RETURN').flatMap((tx) => countingLines(tx).map((l) => ({ tx, l })));
   if (lines.length > 0) {
     await client.query(
       `INSERT INTO lossprev_lines (transaction_id, line_number, type, operator_id, sku, occurred_at, amount)
@@ -113,11 +120,11 @@ export function addDays(day: string, n: number): string {
 export const DAILY_PERIODS = `WITH quick AS (
        -- Refunds after sale: a return's lines (counting ones, so none in training) of an item its operator sold within the window before.
        SELECT r.transaction_id, sum(r.amount) AS amount
-       FROM lossprev_transactions rt JOIN lossprev_lines r ON r.transaction_id = rt.transaction_id AND r.type = 'RETURN'
+       FROM lossprev_transactions rt JOIN lossprev_lines r ON r.transaction_id = rt.transaction_id
        WHERE rt.type = 'RETURN' AND NOT rt.training AND rt.business_day BETWEEN $1::date AND $2::date
          AND EXISTS (
-           SELECT 1 FROM lossprev_lines s
-           WHERE s.type = 'SALE' AND s.operator_id = r.operator_id AND s.sku = r.sku
+           SELECT 1 FROM lossprev_transactions s
+           WHERE s.sold_skus IS NOT NULL AND s.operator_id = r.operator_id AND r.sku = ANY (s.sold_skus)
              AND s.occurred_at <= r.occurred_at AND s.occurred_at >= r.occurred_at - make_interval(mins => $3::int))
        GROUP BY r.transaction_id
      ), f AS (
