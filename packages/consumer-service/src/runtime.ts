@@ -24,23 +24,57 @@ import { bookingConsumer, type ServiceConsumerOptions } from './booking.ts';
 const START_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
 /**
+ * ACLs reach each broker through the cluster's metadata log, so right after
+ * `tillstream kafka provision` one broker can still refuse a principal that
+ * another already accepts (seen: an HQ process refused
+ * CLUSTER_AUTHORIZATION_FAILED a second after its ACLs were created, on a
+ * 3-broker cluster). A refusal before the consumers start is tried again
+ * for this long after the first, then reported once and no longer tried.
+ */
+const ACL_GRACE_MS = 15_000;
+const ACL_RETRY_MS = 1000;
+
+/**
  * Runs `start` until it succeeds or `stopping` is aborted, backing off from
  * 1 s to 30 s: a service comes up (API, readiness) while its broker is still
- * down, and starts consuming once it answers.
+ * down, and starts consuming once it answers. A refusal of the service's
+ * principal goes to /readyz at once (`denied`) and, while `mayRetryRefusal`
+ * says so, is tried again for ACL_GRACE_MS; then it is logged once as an
+ * error and not tried again: retrying cannot grant an ACL, and a loop would
+ * hide it.
  */
-async function startWhenReachable(logger: Logger, start: () => Promise<void>, stopping: AbortSignal, denied: (err: KafkaAccessDenied) => void): Promise<void> {
+async function startWhenReachable(
+  logger: Logger,
+  start: () => Promise<void>,
+  stopping: AbortSignal,
+  denied: (err: KafkaAccessDenied | undefined) => void,
+  mayRetryRefusal: () => boolean,
+): Promise<void> {
   // A stop cuts the wait short: a service whose broker is away stops at once, not after its next attempt.
   const wait = (ms: number) => sleep(ms, undefined, { signal: stopping }).catch(() => undefined);
+  let refusedSince: number | undefined;
   for (let attempt = 1; !stopping.aborted; attempt++) {
     try {
       await start();
+      if (refusedSince !== undefined) {
+        denied(undefined);
+        logger.info('the broker accepts the principal now: consuming');
+      }
       return;
     } catch (err) {
-      // The broker refused the service's principal: retrying cannot grant an ACL, and a loop would hide it.
       if (err instanceof KafkaAccessDenied) {
-        logger.error({ code: err.code, refusal: err.refusal.type }, err.message);
         denied(err);
-        return;
+        const now = Date.now();
+        if (refusedSince === undefined && mayRetryRefusal()) {
+          refusedSince = now;
+          logger.warn({ code: err.code, refusal: err.refusal.type }, `${err.message}; ACLs provisioned a moment ago may not have reached every broker yet: trying again for up to ${ACL_GRACE_MS / 1000} s`);
+        }
+        if (refusedSince === undefined || now - refusedSince >= ACL_GRACE_MS || !mayRetryRefusal()) {
+          logger.error({ code: err.code, refusal: err.refusal.type }, err.message);
+          return;
+        }
+        await wait(ACL_RETRY_MS);
+        continue;
       }
       if (err instanceof TopicsMissing) {
         const delay = backoffDelay(attempt, START_BACKOFF);
@@ -214,6 +248,9 @@ export async function serve(options: ServiceOptions): Promise<RunningService> {
   const stopping = new AbortController();
   let consuming = !broker;
   let denial: KafkaAccessDenied | undefined;
+  // Until the consumers start, a refusal may be an ACL still on its way to a broker (ACL_GRACE_MS); a consumer half
+  // started is not started again.
+  let consumersStarting = false;
   const started = broker
     ? startWhenReachable(
         logger,
@@ -222,6 +259,7 @@ export async function serve(options: ServiceOptions): Promise<RunningService> {
           await broker.producer.connect().catch((err: unknown) => {
             throw asAccessDenied(err, broker.principal, 'connecting its producer');
           });
+          consumersStarting = true;
           await Promise.all(broker.consumers.map((c) => c.start()));
           consuming = true;
           broker.onConsuming?.();
@@ -230,6 +268,7 @@ export async function serve(options: ServiceOptions): Promise<RunningService> {
         (err) => {
           denial = err;
         },
+        () => !consumersStarting,
       )
     : Promise.resolve();
 
