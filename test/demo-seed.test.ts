@@ -101,8 +101,12 @@ describe('demo seeding (packages/simulator demo-seed.ts)', () => {
     await inventory.caughtUp(60_000);
     expect((await items()).find((i) => i.sku === 'BK-COFFEE')).toMatchObject({ onHand: reorderPoint + reorderQuantity, state: 'OK' });
     expect(backOffice.count('BK-COFFEE')).toBe(reorderPoint + reorderQuantity);
-    // Returns and voided or training lines put nothing on the count; a sale of an item the store never stocked has its delivery booked first.
-    expect(await backOffice.beforeRing(makeTransaction([{ sku: 'BK-COFFEE', quantity: 2, unitPrice: 250 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 3, type: 'RETURN' }))).toEqual(new Map());
+    // Returns put nothing on the count, and voided lines and training sales take nothing off it (the count only errs low);
+    // a sale of an item the store never stocked has its delivery booked first.
+    const offTheBooks = { storeId: 'S001', terminalId: 'T09', sequenceNumber: 3 };
+    expect(await backOffice.beforeRing(makeTransaction([{ sku: 'BK-COFFEE', quantity: 2, unitPrice: 250 }], { ...offTheBooks, type: 'RETURN' }))).toEqual(new Map());
+    expect(await backOffice.beforeRing(makeTransaction([{ sku: 'BK-COFFEE', quantity: 1000, unitPrice: 250, voided: true }], offTheBooks))).toEqual(new Map());
+    expect(await backOffice.beforeRing(makeTransaction([{ sku: 'BK-COFFEE', quantity: 1000, unitPrice: 250 }], { ...offTheBooks, trainingMode: true }))).toEqual(new Map());
     expect(backOffice.count('BK-COFFEE')).toBe(reorderPoint + reorderQuantity);
     const newItem = makeTransaction([{ sku: 'BK-NEW', quantity: 2, unitPrice: 100 }], { storeId: 'S001', terminalId: 'T09', sequenceNumber: 4 });
     expect(await backOffice.beforeRing(newItem)).toEqual(new Map([['BK-NEW', 3]]));

@@ -64,17 +64,18 @@ async function startWhenReachable(
     } catch (err) {
       if (err instanceof KafkaAccessDenied) {
         denied(err);
-        const now = Date.now();
-        if (refusedSince === undefined && mayRetryRefusal()) {
-          refusedSince = now;
-          logger.warn({ code: err.code, refusal: err.refusal.type }, `${err.message}; ACLs provisioned a moment ago may not have reached every broker yet: trying again for up to ${ACL_GRACE_MS / 1000} s`);
+        if (mayRetryRefusal()) {
+          if (refusedSince === undefined) {
+            refusedSince = Date.now();
+            logger.warn({ code: err.code, refusal: err.refusal.type }, `${err.message}; ACLs provisioned a moment ago may not have reached every broker yet: trying again for up to ${ACL_GRACE_MS / 1000} s`);
+          }
+          if (Date.now() - refusedSince < ACL_GRACE_MS) {
+            await wait(ACL_RETRY_MS);
+            continue;
+          }
         }
-        if (refusedSince === undefined || now - refusedSince >= ACL_GRACE_MS || !mayRetryRefusal()) {
-          logger.error({ code: err.code, refusal: err.refusal.type }, err.message);
-          return;
-        }
-        await wait(ACL_RETRY_MS);
-        continue;
+        logger.error({ code: err.code, refusal: err.refusal.type }, err.message);
+        return;
       }
       if (err instanceof TopicsMissing) {
         const delay = backoffDelay(attempt, START_BACKOFF);
