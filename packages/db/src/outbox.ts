@@ -25,15 +25,21 @@ export async function writeOutbox(db: Queryable, publisher: string, events: read
 /** One publisher's view of the outbox: what its OutboxPublisher reads and deletes. */
 export function outboxStore(db: Queryable, publisher: string) {
   return {
-    /** Unpublished events, oldest first. */
-    async read(limit: number): Promise<OutboxRow[]> {
-      const { rows } = await db.query<OutboxRow>('SELECT id, topic, data FROM event_outbox WHERE publisher = $1 ORDER BY id LIMIT $2', [publisher, limit]);
+    /** Unpublished events, oldest first; after `after` (a row read before), or from the oldest. */
+    async read(limit: number, after?: { id: string }): Promise<OutboxRow[]> {
+      const { rows } = await db.query<OutboxRow>(
+        'SELECT id, topic, data FROM event_outbox WHERE publisher = $1 AND id > $3::bigint ORDER BY id LIMIT $2',
+        [publisher, limit, after?.id ?? '0'],
+      );
       return rows;
     },
-    /** The broker acknowledged these (the oldest rows, in order): delete them. */
+    /**
+     * The broker acknowledged these rows: delete them, and only them. Ids are taken when a row is
+     * inserted, not when it commits: a writer that commits late (a forecasting round beside the
+     * consumer's batches) adds rows below ids already read, which the next read finds.
+     */
     async acknowledge(rows: readonly { id: string }[]): Promise<void> {
-      const last = rows[rows.length - 1];
-      if (last) await db.query('DELETE FROM event_outbox WHERE publisher = $1 AND id <= $2', [publisher, last.id]);
+      if (rows.length > 0) await db.query('DELETE FROM event_outbox WHERE publisher = $1 AND id = ANY($2::bigint[])', [publisher, rows.map((r) => r.id)]);
     },
     async backlog(): Promise<number> {
       const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM event_outbox WHERE publisher = $1', [publisher]);
