@@ -135,6 +135,11 @@ export const inventoryAlerts = topic<InventoryAlert, 'inventory.alert.v1'>({
   description: 'Stock alerts with hysteresis (low, out, negative, back in stock).',
 });
 
+/** A window's record key on sales.aggregates.v1 (compaction keeps the latest per key): what the window is, not its figures. */
+export function salesAggregateKey(a: Pick<SalesAggregate, 'storeId' | 'granularity' | 'windowStart' | 'dimension' | 'member'>): string {
+  return `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`;
+}
+
 /**
  * Sales aggregates per window and member, for HQ. Compacted, keyed by store,
  * granularity, window, dimension and member: the latest record of a key is
@@ -158,7 +163,7 @@ export const salesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   name: 'sales.aggregates.v1',
   schemaId: 'sales.aggregate.v1',
   envelope: envelopeOf('sales.aggregate.v1', SalesAggregateV1),
-  key: (a) => `${a.storeId}|${a.granularity}|${a.windowStart}|${a.dimension}|${a.member}`,
+  key: salesAggregateKey,
   partitions: 1,
   cleanupPolicy: 'compact,delete',
   retentionMs: 35 * DAY_MS,

@@ -2,14 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '@tillstream/backoff';
 import type { AnyTopicSpec } from '@tillstream/contracts';
 import type { Logger } from '@tillstream/observability';
-import type { TypedProducer } from './producer.ts';
+import type { OutgoingEvent, TypedProducer } from './producer.ts';
 
-export interface OutboxItem {
+/** An event to publish: its data, or (from a `validated` source) its data as JSON with its record key. */
+export type OutboxItem = {
   id: string;
   /** The topic's base name (its spec's `name`). */
   topic: string;
-  data: unknown;
-}
+} & ({ data: unknown } | { dataJson: string; key: string });
 
 /**
  * Where the publisher reads events from: an event table (packages/db's
@@ -159,12 +159,13 @@ export class OutboxPublisher {
       const rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
       if (rows.length >= batchSize) full = true;
       if (rows.length === 0) continue;
-      const byTopic = new Map<string, { storeId: string; data: unknown }[]>();
+      const byTopic = new Map<string, OutgoingEvent<unknown>[]>();
+      const storeId = this.options.storeId;
       for (const row of rows) {
         if (!this.specs.has(row.topic)) throw new Error(`outbox holds an event for ${row.topic}, which this publisher does not know`);
         let events = byTopic.get(row.topic);
         if (!events) byTopic.set(row.topic, (events = []));
-        events.push({ storeId: this.options.storeId, data: row.data });
+        events.push('data' in row ? { storeId, data: row.data } : { storeId, dataJson: row.dataJson, key: row.key });
       }
       // One request in flight per producer: topics go one after the other, each in order.
       for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });

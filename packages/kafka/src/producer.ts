@@ -36,14 +36,33 @@ export interface SendOptions {
   dataValidated?: boolean;
 }
 
-export interface OutgoingEvent<Data> {
+interface OutgoingBase {
   storeId: string;
-  data: Data;
-  /** `JSON.stringify(data)`, when the caller has it already (with `dataValidated`): spares serialising it twice. */
-  dataJson?: string;
   /** Extra record headers (strings). */
   headers?: Record<string, string>;
 }
+
+/**
+ * An event for {@link TypedProducer.send}: its data, or its data already
+ * serialised by a source that builds it from typed columns (the trends
+ * windows, as PostgreSQL writes them) with the record key that data has.
+ */
+export type OutgoingEvent<Data> = OutgoingBase &
+  (
+    | {
+        data: Data;
+        /** `JSON.stringify(data)`, when the caller has it already (with `dataValidated`): spares serialising it twice. */
+        dataJson?: string;
+        key?: undefined;
+      }
+    | {
+        data?: undefined;
+        /** The data as JSON. Without `dataValidated` it is parsed and validated like any other. */
+        dataJson: string;
+        /** `spec.key(data)`, which the producer cannot compute without parsing `dataJson`. */
+        key: string;
+      }
+  );
 
 /**
  * Most bytes of records in one produce request. The broker refuses a
@@ -56,13 +75,18 @@ export const MAX_REQUEST_BYTES = 768 * 1024;
 
 const length = (v: Buffer | string | null | undefined): number => (v == null ? 0 : v.length);
 
-/** Bytes of a record on the wire (framing approximated); `exact` false gives a cheap upper bound (a string character is at most 3 UTF-8 bytes). */
+/**
+ * Bytes of a record on the wire (framing approximated), never fewer than it takes. Keys and headers are
+ * short: counted at 3 bytes per UTF-16 unit (UTF-8's most), as is a string value unless `exact`. The
+ * producer's own values are Buffers, sized exactly for free.
+ */
 function messageBytes(m: Message, exact: boolean): number {
-  const size = (v: Buffer | string | null | undefined) => (typeof v === 'string' ? (exact ? Buffer.byteLength(v) : 3 * v.length) : length(v));
-  let bytes = 64 + size(m.key) + size(m.value); // 64: record framing, varints, timestamp
+  const bound = (v: Buffer | string | null | undefined) => (typeof v === 'string' ? 3 * v.length : length(v));
+  const value = m.value;
+  let bytes = 64 + bound(m.key) + (exact && typeof value === 'string' ? Buffer.byteLength(value) : bound(value)); // 64: record framing, varints, timestamp
   for (const name in m.headers) {
-    const value = m.headers[name];
-    bytes += 8 + size(name) + (Array.isArray(value) ? value.reduce<number>((n, v) => n + size(v), 0) : size(value));
+    const v = m.headers[name];
+    bytes += 8 + 3 * name.length + (Array.isArray(v) ? v.reduce<number>((n, one) => n + bound(one), 0) : bound(v));
   }
   return bytes;
 }
@@ -155,18 +179,35 @@ export class TypedProducer {
    */
   async send<Data>(spec: TopicSpec<Data>, events: readonly OutgoingEvent<Data>[], options: SendOptions = {}): Promise<RecordReceipt[]> {
     const producedAt = new Date().toISOString();
+    // Frozen: shared by the call's records, and encoded once (record-encoding.ts).
+    const headers = Object.freeze({ [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json' });
+    // Every envelope of a call is alike but for its eventId, storeId (one, nearly always) and data: its JSON is
+    // spliced from those parts, byte for byte JSON.stringify(envelope) (the envelope's keys in schema order, data last).
+    const head = `{"schema":${JSON.stringify(spec.schemaId)},"eventId":"`;
+    const middles = new Map<string, string>();
+    const middleOf = (storeId: string) => {
+      let middle = middles.get(storeId);
+      if (middle === undefined) {
+        middle = `",${JSON.stringify({ storeId, source: this.options.source, producedAt }).slice(1, -1)},"data":`;
+        middles.set(storeId, middle);
+      }
+      return middle;
+    };
     const messages: Message[] = events.map((event, index) => {
+      const eventHeaders: Record<string, string> = event.headers ? { ...headers, ...event.headers } : headers;
+      if (options.dataValidated) {
+        const dataJson = event.dataJson ?? JSON.stringify(event.data);
+        const key = event.key ?? spec.key(event.data as Data);
+        return this.message(key, `${head}${randomUUID()}${middleOf(event.storeId)}${dataJson}}`, eventHeaders);
+      }
       const envelope = {
         schema: spec.schemaId,
         eventId: randomUUID(),
         storeId: event.storeId,
         source: this.options.source,
         producedAt,
-        data: event.data,
+        data: event.data === undefined && event.dataJson !== undefined ? (JSON.parse(event.dataJson) as unknown) : event.data,
       };
-      if (options.dataValidated) {
-        return this.message(spec, envelope, event.headers, event.dataJson);
-      }
       const parsed = spec.envelope.safeParse(envelope);
       if (!parsed.success) {
         const first = parsed.error.issues[0];
@@ -176,19 +217,14 @@ export class TypedProducer {
           { cause: parsed.error },
         );
       }
-      return this.message(spec, parsed.data, event.headers);
+      return this.message(spec.key(parsed.data.data), JSON.stringify(parsed.data), eventHeaders);
     });
     return this.sendRaw(this.topic(spec), messages);
   }
 
-  private message<Data>(spec: TopicSpec<Data>, envelope: { data: Data }, headers: Record<string, string> | undefined, dataJson?: string): Message {
-    // `data` is the envelope's last key, so the spliced form is byte for byte JSON.stringify(envelope).
-    const value = dataJson === undefined ? JSON.stringify(envelope) : `${JSON.stringify({ ...envelope, data: undefined }).slice(0, -1)},"data":${dataJson}}`;
-    return {
-      key: spec.key(envelope.data),
-      value,
-      headers: { [HEADER.schema]: spec.schemaId, [HEADER.contentType]: 'application/json', ...headers },
-    };
+  /** A record: its value encoded once, here (its exact size is then known to requestSized and to the record encoder). */
+  private message(key: string, value: string, headers: Record<string, string>): Message {
+    return { key, value: Buffer.from(value, 'utf8'), headers };
   }
 
   /**

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { salesAggregates, type SalesAggregate } from '@tillstream/contracts';
 import { createPool } from '@tillstream/db';
 import { testDatabase, testLogger } from '@tillstream/testing';
-import { aggregatesOutbox } from './facts.ts';
+import type { OutboxItem } from '@tillstream/kafka';
+import { aggregateColumns, aggregatesOutbox, toAggregate } from './facts.ts';
 import { addToWindows, sumWindows, type Contribution } from './windows.ts';
 
 const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
@@ -15,6 +16,12 @@ const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
   lines: [{ sku, category: 'bakery', unitsMilli: 1000, gross: net, discount: 0, net, tax: 0 }],
   tenders: [{ type: 'CASH', amount: net }],
 });
+
+/** An item's data as the broker gets it (the source writes it as JSON). */
+const dataOf = (item: OutboxItem): unknown => {
+  if (!('dataJson' in item)) throw new Error(`item ${item.id} carries no JSON`);
+  return JSON.parse(item.dataJson);
+};
 
 describe('sales.aggregates.v1 outbox (changed slots)', () => {
   it('publishes each changed window at its latest revision, keeps a slot restated between read and acknowledge, and then runs dry', async () => {
@@ -32,7 +39,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
       }
     };
     const storeDay = (items: Awaited<ReturnType<typeof outbox.read>>) =>
-      items.map((i) => i.data as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === 'day' && a.dimension === 'store');
+      items.map((i) => dataOf(i) as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === 'day' && a.dimension === 'store');
 
     // Two SKUs in two 5-minute windows: 2 x 5 windows at 5 minutes (store, its SKU, category, terminal, tender), 6 in the hour, 6 in the day.
     await book([sale('2026-03-01T09:00:00Z', 'A', 100), sale('2026-03-01T09:07:00Z', 'B', 50)]);
@@ -40,7 +47,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const first = await outbox.read(1000);
     expect(first).toHaveLength(22);
     // Published without validating again on send (the source is `validated`): what it builds matches the topic's schema.
-    for (const item of first) expect(salesAggregates.envelope.safeParse({ schema: salesAggregates.schemaId, eventId: randomUUID(), storeId: 'S001', source: 'trends', producedAt: new Date().toISOString(), data: item.data }).success).toBe(true);
+    for (const item of first) expect(salesAggregates.envelope.safeParse({ schema: salesAggregates.schemaId, eventId: randomUUID(), storeId: 'S001', source: 'trends', producedAt: new Date().toISOString(), data: dataOf(item) }).success).toBe(true);
     expect(storeDay(first)).toMatchObject([{ revision: 1, figures: { net: 150 } }]);
 
     // A batch restates the day while the first round is on its way to the broker.
@@ -49,7 +56,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const second = await outbox.read(1000);
     expect(storeDay(second)).toMatchObject([{ revision: 2, figures: { net: 250 } }]);
     // Only what changed: the day and hour slots of the new sale, not the morning's 5-minute windows again.
-    expect(second.every((i) => (i.data as { windowStart: string }).windowStart !== '2026-03-01T09:05:00.000Z')).toBe(true);
+    expect(second.every((i) => (dataOf(i) as { windowStart: string }).windowStart !== '2026-03-01T09:05:00.000Z')).toBe(true);
     await outbox.acknowledge(second);
 
     expect(await outbox.read(1000)).toEqual([]);
@@ -82,7 +89,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
       if (items.length === 0) break;
       const slots = new Set<string>();
       for (const i of items) {
-        const { granularity, dimension, member, windowStart } = i.data as SalesAggregate;
+        const { granularity, dimension, member, windowStart } = dataOf(i) as SalesAggregate;
         seen.add(JSON.stringify([granularity, dimension, member, windowStart]));
         slots.add(JSON.stringify([granularity, dimension, windowStart]));
       }
@@ -108,7 +115,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const held = await outbox.readWhileHeld!(1000);
     // 08:00's 5-minute and hourly windows (5 each); not 12:00's, not the day's.
     expect(held).toHaveLength(10);
-    expect(held.every((i) => (i.data as { windowStart: string }).windowStart.startsWith('2026-03-04T08:00'))).toBe(true);
+    expect(held.every((i) => (dataOf(i) as { windowStart: string }).windowStart.startsWith('2026-03-04T08:00'))).toBe(true);
     await outbox.acknowledge(held);
     // Late data restates the published 08:00 hour: it is listed, and published, again.
     const late = await pool.connect();
@@ -117,7 +124,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await late.query('COMMIT');
     late.release();
     const again = await outbox.readWhileHeld!(1000);
-    expect(again.map((i) => i.data as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === '1h' && a.dimension === 'store')).toMatchObject([
+    expect(again.map((i) => dataOf(i) as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === '1h' && a.dimension === 'store')).toMatchObject([
       { revision: 2, figures: { net: 15 } },
     ]);
     await outbox.acknowledge(again);
@@ -125,6 +132,44 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     expect(rest.length + held.length + again.length).toBe(total + again.length);
     await outbox.acknowledge(rest);
     expect(await outbox.backlog()).toBe(0);
+    await pool.end();
+  });
+
+  it("writes each window's data byte for byte as toAggregate and JSON.stringify would, with the topic's key", async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    // A zone with a DST change on the day (02:00 -> 03:00), members JSON must escape, fractional and negative quantities.
+    const ctx = { storeId: 'S001', timeZone: 'Europe/Berlin' };
+    const line = (sku: string, category: string, unitsMilli: number, net: number) => ({ sku, category, unitsMilli, gross: net + 7, discount: 7, net, tax: Math.round(net / 10) });
+    const contributions: Contribution[] = [
+      { ...sale('2026-03-29T00:58:00Z', 'A', 100), lines: [line('Pain "au" chocolat \\ é', 'bakery', 1500, 255), line('KILO-CHEESE', 'cheese\u0001/tab\t', 2, 9)] },
+      { ...sale('2026-03-29T01:03:00Z', 'A', 100), terminalId: 'T-😀', lines: [line('A', 'bakery', 1000, 100)], tenders: [{ type: 'CARD', amount: 100 }] },
+      { sign: 1, type: 'RETURN', businessDay: '2026-03-29', occurredAtMs: Date.parse('2026-03-29T01:10:00Z'), terminalId: 'T01', lines: [line('A', 'bakery', -1000, -100), line('Pain "au" chocolat \\ é', 'bakery', -250, -42)], tenders: [{ type: 'CASH', amount: -142 }] },
+      { ...sale('2026-03-29T12:00:00Z', 'B', 0), lines: [line('B', 'bakery', 123_456_789_012_345, 2 ** 40)] },
+    ];
+    const client = await pool.connect();
+    await client.query('BEGIN');
+    await addToWindows(client, sumWindows(contributions, ctx.timeZone));
+    await client.query('COMMIT');
+    client.release();
+    // Microseconds that a millisecond field truncates (as the Date parsed from pg's text does), on a few windows.
+    await pool.query(`UPDATE sales_aggregates SET updated_at = '2026-03-29 01:59:59.999999+00' WHERE dimension = 'sku'`);
+    const { rows } = await pool.query<Parameters<typeof toAggregate>[1]>(`SELECT ${aggregateColumns('$1')} FROM sales_aggregates`, [ctx.timeZone]);
+    const expected = new Map(rows.map((r) => toAggregate(ctx.storeId, r)).map((a) => [salesAggregates.key(a), JSON.stringify(a)]));
+
+    const items = await aggregatesOutbox(pool, ctx).read(10_000);
+    expect(items).toHaveLength(rows.length);
+    expect(rows.length).toBeGreaterThan(40);
+    for (const item of items) {
+      if (!('dataJson' in item)) throw new Error(`item ${item.id} carries no JSON`);
+      expect(item.dataJson).toBe(expected.get(item.key));
+      expect(item.key).toBe(salesAggregates.key(JSON.parse(item.dataJson) as SalesAggregate));
+    }
+    // The cases above were all there: quantities with fractions, negative ones, escapes, a day, the DST change.
+    const all = items.map((i) => ('dataJson' in i ? i.dataJson : ''));
+    for (const needle of ['"units":1.5', '"units":-0.25', '"units":123456789012.345', '\\"au\\"', '\\u0001', '😀', '"businessDay":"2026-03-29"', '"windowStart":"2026-03-29T01:00:00.000Z"', '"updatedAt":"2026-03-29T01:59:59.999Z"']) {
+      expect(all.some((j) => j.includes(needle)), needle).toBe(true);
+    }
     await pool.end();
   });
 });

@@ -2,6 +2,7 @@ import {
   decimalToMilli,
   milliToQuantity,
   salesAggregates,
+  salesAggregateKey,
   countingLines,
   countsForSales,
   firstCopies,
@@ -149,6 +150,27 @@ export const aggregateColumns = (timeZone: string) => `granularity, dimension, m
   CASE WHEN granularity = 'day' THEN to_char(window_start, 'YYYY-MM-DD') END AS business_day,
   units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, revision, updated_at`;
 
+/** A timestamptz expression as JSON's RFC 3339 UTC form, to the millisecond (truncated), as `Date#toISOString` writes it. */
+const isoUtc = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A window's sales.aggregate.v1 data as JSON text, written by PostgreSQL: byte
+ * for byte `JSON.stringify(toAggregate(storeId, row))` (aggregates-outbox.test.ts
+ * compares them), for the publisher, which then neither parses the row's
+ * numbers and timestamps nor builds and serialises an object per window.
+ * Quantities are exact (`trim_scale` of the numeric, as `milliToQuantity`
+ * writes them); strings are escaped by `to_json`. `$tz` and `$store` are the
+ * query's parameters holding the store's time zone and id; `a` the row.
+ */
+export const aggregateJson = (tz: string, store: string, a = 'a') =>
+  `'{"storeId":' || to_json(${store}::text) || ',"granularity":' || to_json(${a}.granularity) || ',"windowStart":"' || ${isoUtc(`${a}.window_start AT TIME ZONE ${tz}`)}
+   || '","businessDay":' || CASE WHEN ${a}.granularity = 'day' THEN '"' || to_char(${a}.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
+   || ',"dimension":' || to_json(${a}.dimension) || ',"member":' || to_json(${a}.member)
+   || ',"figures":{"units":' || trim_scale(${a}.units) || ',"gross":' || ${a}.gross || ',"discounts":' || ${a}.discounts || ',"net":' || ${a}.net
+   || ',"tax":' || ${a}.tax || ',"transactions":' || ${a}.transactions || ',"items":' || trim_scale(${a}.items) || ',"returns":' || ${a}.returns
+   || ',"returnsUnits":' || trim_scale(${a}.returns_units) || ',"returnsAmount":' || ${a}.returns_amount
+   || '},"revision":' || ${a}.revision || ',"updatedAt":"' || ${isoUtc(`${a}.updated_at`)} || '"}'`;
+
 const qty = (s: string) => milliToQuantity(decimalToMilli(s));
 
 export function toAggregate(storeId: string, r: AggregateRow): SalesAggregate {
@@ -237,7 +259,11 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
       [sorted.map((k) => k[0]), sorted.map((k) => k[1]), sorted.map((k) => k[2]), sorted.map((k) => k[3])],
     );
   };
-  type Row = Partial<AggregateRow> & { slot_granularity: string; slot_dimension: string; window_local: string; changes: string };
+  /** A slot's row, with one of its unpublished windows (all null: none left). */
+  type Row = { slot_granularity: string; slot_dimension: string; window_local: string; changes: string } & (
+    | { granularity: Granularity; dimension: Dimension; member: string; window_start: string; revision: number; data_json: string }
+    | { granularity: null; dimension: null; member: null; window_start: null; revision: null; data_json: null }
+  );
   /** The slot (and the count it was read at) of each item read: what acknowledge records. */
   const slotOf = new WeakMap<OutboxItem, Slot>();
   const query = (settledOnly: boolean, limit: number, slot?: Slot) =>
@@ -245,19 +271,20 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
       `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
        FROM sales_aggregate_changes s
        LEFT JOIN LATERAL (
-         SELECT ${aggregateColumns('$1')} FROM sales_aggregates a
+         SELECT a.granularity, a.dimension, a.member, ${isoUtc('a.window_start AT TIME ZONE $1')} AS window_start, a.revision, ${aggregateJson('$1', '$2')} AS data_json
+         FROM sales_aggregates a
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
          -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
          OFFSET 0
        ) a ON true
        WHERE s.changes > s.published_changes
-         AND ($3::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($3::text, $4::text, $5::timestamp))
-         AND (NOT $2::bool OR (s.granularity IN ('5m', '1h')
+         AND ($4::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($4::text, $5::text, $6::timestamp))
+         AND (NOT $3::bool OR (s.granularity IN ('5m', '1h')
               AND s.window_start < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED}))
        ORDER BY s.granularity, s.dimension, s.window_start
-       ${slot ? '' : 'LIMIT $6'}`,
-      [ctx.timeZone, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, ...(slot ? [] : [limit])],
+       ${slot ? '' : 'LIMIT $7'}`,
+      [ctx.timeZone, ctx.storeId, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, ...(slot ? [] : [limit])],
     );
   const read = async (limit: number, settledOnly: boolean): Promise<OutboxItem[]> => {
     let { rows } = await query(settledOnly, limit);
@@ -274,7 +301,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     for (const r of rows) {
       // Rows come slot by slot: one Slot tuple per slot, shared by its windows' items.
       if (!slot || slot[0] !== r.slot_granularity || slot[1] !== r.slot_dimension || slot[2] !== r.window_local) slot = [r.slot_granularity, r.slot_dimension, r.window_local, r.changes];
-      if (r.member === undefined || r.member === null) {
+      if (r.member === null) {
         // A slot whose windows were all published already (a restatement the last round caught).
         empty.push(slot);
         continue;
@@ -283,7 +310,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
         // The window and the revision sent (for logs); its slot as read, what acknowledge needs, rides along in slotOf.
         id: `${r.granularity}/${r.dimension}/${r.member}/${r.window_local}@${r.revision}`,
         topic: salesAggregates.name,
-        data: toAggregate(ctx.storeId, r as AggregateRow),
+        dataJson: r.data_json,
+        key: salesAggregateKey({ storeId: ctx.storeId, granularity: r.granularity, windowStart: r.window_start, dimension: r.dimension, member: r.member }),
       };
       slotOf.set(item, slot);
       items.push(item);
@@ -293,7 +321,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
   };
   return {
     batchSize: AGGREGATES_ROUND,
-    // Built by toAggregate from the windows' typed columns; aggregates-outbox.test.ts parses them with the topic's schema.
+    // Written by PostgreSQL from the windows' typed columns (aggregateJson); aggregates-outbox.test.ts parses them with the topic's schema.
     validated: true,
     read: (limit) => read(limit, false),
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number) => read(limit, true) } : {}),

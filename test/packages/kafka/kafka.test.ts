@@ -104,6 +104,36 @@ describe('kafka package against the real store broker', () => {
     expect(await topicRecordCount(env.kafka, `${env.prefix}pos.transactions.v1`)).toBe(0);
   });
 
+  it('writes every envelope as JSON.stringify would, from data or from data already serialised with its key, and validates serialised data unless told it is', async () => {
+    const env = await testKafka({ specs: [posTransactions] });
+    const producer = await producerFor(env.kafka, env.prefix, env.logger);
+    const topic = `${env.prefix}pos.transactions.v1`;
+    const [a, b, c, d] = ['T01', 'T02', 'T03', 'T04'].map((terminalId) => makeTransaction([{ sku: 'PAIN-CHOC', category: 'Pâtisserie "fine" \\ 😀' }], { terminalId }) as PosTransaction);
+    const json = (tx: PosTransaction) => ({ dataJson: JSON.stringify(tx), key: posTransactions.key(tx) });
+    await producer.send(posTransactions, [
+      { storeId: 'S001', data: a! },
+      { storeId: 'S002', data: b!, headers: { 'x-extra': 'yes' } },
+    ]);
+    await producer.send(posTransactions, [{ storeId: 'S001', ...json(c!) }], { dataValidated: true });
+    await producer.send(posTransactions, [{ storeId: 'S001', ...json(d!) }]);
+    // Serialised data that does not match is refused like any other, unless the caller vouches for it.
+    const bad = { ...makeTransaction(), totals: { gross: 1, discount: 0, tax: 0, net: 1, grand: 1 } } as PosTransaction;
+    await expect(producer.send(posTransactions, [{ storeId: 'S001', ...json(bad) }])).rejects.toMatchObject({ code: 'EVENT_INVALID' });
+
+    const records = await readRecords(env.kafka, topic, { atLeast: 4 });
+    expect(records).toHaveLength(4);
+    for (const [i, tx] of [a!, b!, c!, d!].entries()) {
+      const record = records.find((r) => (JSON.parse(r.value) as { data: PosTransaction }).data.transactionId === tx.transactionId)!;
+      const envelope = JSON.parse(record.value) as { eventId: string; storeId: string; producedAt: string };
+      expect(record.value).toBe(JSON.stringify({ schema: 'pos.transaction.v1', eventId: envelope.eventId, storeId: i === 1 ? 'S002' : 'S001', source: 'test', producedAt: envelope.producedAt, data: tx }));
+      expect(envelope.eventId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(record.key).toBe(posTransactions.key(tx));
+      expect(record.headers[HEADER.schema]).toBe('pos.transaction.v1');
+      expect(record.headers['x-extra']).toBe(i === 1 ? 'yes' : undefined);
+    }
+    expect(new Set(records.map((r) => (JSON.parse(r.value) as { eventId: string }).eventId)).size).toBe(4);
+  });
+
   it('sends a record that does not match the schema to the dead-letter topic with its error, and moves on', async () => {
     const env = await testKafka({ specs: [posTransactions] });
     const producer = await producerFor(env.kafka, env.prefix, env.logger);
