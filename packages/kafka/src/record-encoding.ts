@@ -88,30 +88,56 @@ function writeField(buf: Buffer, offset: number, v: Bytes, length: number): numb
   return offset + length;
 }
 
+/**
+ * A record's headers as the v2 format writes them (their count, then each name and value), or
+ * undefined for a value encodeRecord leaves to kafkajs. A frozen headers object (the producer shares
+ * one among a call's records) is encoded once.
+ */
+const frozenHeaders = new WeakMap<object, Buffer | undefined>();
+function encodeHeaders(headers: Record<string, unknown>): Buffer | undefined {
+  const frozen = Object.isFrozen(headers);
+  if (frozen && frozenHeaders.has(headers)) return frozenHeaders.get(headers);
+  let encoded: Buffer | undefined;
+  const names: string[] = [];
+  const values: Bytes[] = [];
+  let plain = true;
+  for (const name in headers) {
+    const v = headers[name];
+    for (const one of Array.isArray(v) ? (v as unknown[]) : [v]) {
+      if (!isBytes(one)) plain = false;
+      names.push(name);
+      values.push((one as Bytes | undefined) ?? null);
+    }
+  }
+  if (plain) {
+    const nameLengths = names.map((n) => Buffer.byteLength(n));
+    const valueLengths = values.map(byteLength);
+    let size = varintSize(names.length);
+    for (let i = 0; i < names.length; i++) size += fieldSize(nameLengths[i]!) + fieldSize(valueLengths[i]!);
+    encoded = Buffer.allocUnsafe(size);
+    let at = writeVarint(encoded, 0, names.length);
+    for (let i = 0; i < names.length; i++) {
+      at = writeField(encoded, at, names[i]!, nameLengths[i]!);
+      at = writeField(encoded, at, values[i]!, valueLengths[i]!);
+    }
+  }
+  if (frozen) frozenHeaders.set(headers, encoded);
+  return encoded;
+}
+
 /** One record, as kafkajs' `record/v0` encodes it, in one Buffer of its exact size. */
 export function encodeRecord(record: RecordInput): EncodedRecord {
   const { offsetDelta = 0, timestampDelta = 0, key, value, headers = {} } = record;
   if (!isBytes(key) || !isBytes(value) || !Number.isInteger(timestampDelta) || Math.abs(timestampDelta) >= INT31 || !Number.isInteger(offsetDelta)) {
     return kafkajsRecord(record);
   }
-  const names: string[] = [];
-  const values: Bytes[] = [];
-  for (const name in headers) {
-    const v = headers[name];
-    for (const one of Array.isArray(v) ? (v as unknown[]) : [v]) {
-      if (!isBytes(one)) return kafkajsRecord(record);
-      names.push(name);
-      values.push(one ?? null);
-    }
-  }
+  const encodedHeaders = encodeHeaders(headers);
+  if (!encodedHeaders) return kafkajsRecord(record);
   const k = key ?? null;
   const val = value ?? null;
   const keyLength = byteLength(k);
   const valueLength = byteLength(val);
-  const nameLengths = names.map((n) => Buffer.byteLength(n));
-  const valueLengths = values.map(byteLength);
-  let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + fieldSize(keyLength) + fieldSize(valueLength) + varintSize(names.length);
-  for (let i = 0; i < names.length; i++) body += fieldSize(nameLengths[i]!) + fieldSize(valueLengths[i]!);
+  const body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + fieldSize(keyLength) + fieldSize(valueLength) + encodedHeaders.length;
   const buf = Buffer.allocUnsafe(varintSize(body) + body);
   let at = writeVarint(buf, 0, body);
   buf[at++] = 0; // attributes: none used
@@ -119,11 +145,7 @@ export function encodeRecord(record: RecordInput): EncodedRecord {
   at = writeVarint(buf, at, offsetDelta);
   at = writeField(buf, at, k, keyLength);
   at = writeField(buf, at, val, valueLength);
-  at = writeVarint(buf, at, names.length);
-  for (let i = 0; i < names.length; i++) {
-    at = writeField(buf, at, names[i]!, nameLengths[i]!);
-    at = writeField(buf, at, values[i]!, valueLengths[i]!);
-  }
+  at += encodedHeaders.copy(buf, at);
   if (at !== buf.length) throw new Error(`record encoding wrote ${at} of ${buf.length} bytes`);
   return { buf, buffer: buf };
 }

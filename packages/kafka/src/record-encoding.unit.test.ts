@@ -46,6 +46,23 @@ describe("record encoding (kafkajs' record/v0, in one Buffer)", () => {
     }
   });
 
+  it('encodes a frozen headers object once, and writes what kafkajs writes for every record that shares it', () => {
+    const next = random(7);
+    for (let i = 0; i < 500; i++) {
+      const record = sample(next);
+      const headers = Object.freeze({ ...record.headers });
+      for (const r of [{ ...record, headers }, { ...record, headers, key: 'other', offsetDelta: 3 }]) {
+        expect(encodeRecord(r).buffer.equals(kafkajsRecord(r).buffer), JSON.stringify(r)).toBe(true);
+      }
+    }
+    // A header value it does not handle goes to kafkajs (a number: its error), for every record that shares it.
+    const odd = Object.freeze({ n: 42 as unknown as string });
+    for (const value of ['a', 'b']) {
+      expect(() => kafkajsRecord({ value, headers: odd })).toThrow(TypeError);
+      expect(() => encodeRecord({ value, headers: odd })).toThrow(TypeError);
+    }
+  });
+
   it('leaves to kafkajs what it does not handle: a timestamp delta past 2^31 ms gets its bytes, a number as a value its error', () => {
     const far = { timestampDelta: 2 ** 40, value: 'v' };
     expect(encodeRecord(far).buffer.equals(kafkajsRecord(far).buffer)).toBe(true);
