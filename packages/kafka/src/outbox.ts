@@ -17,8 +17,13 @@ export type OutboxItem = {
  * revision (the trends service's windows, coalescing restatements).
  */
 export interface OutboxSource {
-  /** Unpublished items, oldest first: about `limit` (a source may return more to keep a group whole). */
-  read(limit: number): Promise<OutboxItem[]>;
+  /**
+   * Unpublished items, oldest first: about `limit` (a source may return more to keep a group whole).
+   * With `after` (an item it returned), those that follow it: the publisher reads a backlog's next
+   * round while the last one is on its way, before that one is acknowledged. An item that commits
+   * behind `after` is found by the next read from the start.
+   */
+  read(limit: number, after?: OutboxItem): Promise<OutboxItem[]>;
   /** The broker acknowledged these items. */
   acknowledge(items: OutboxItem[]): Promise<void>;
   /** How many items wait (for a metric). */
@@ -38,7 +43,7 @@ export interface OutboxSource {
    * past): published meanwhile, so the held backlog is small when the hold
    * ends. A restatement after all is published again, as always.
    */
-  readWhileHeld?(limit: number): Promise<OutboxItem[]>;
+  readWhileHeld?(limit: number, after?: OutboxItem): Promise<OutboxItem[]>;
 }
 
 export interface OutboxPublisherOptions {
@@ -79,6 +84,8 @@ export class OutboxPublisher {
   private stopping = new AbortController();
   private pending = false;
   private readonly specs: Map<string, AnyTopicSpec>;
+  /** Per source: its next round, read while the last went to the broker, and the last acknowledgement in flight. */
+  private readonly pipelines = new Map<OutboxSource, { ahead?: { held: boolean; items: Promise<OutboxItem[]> } | undefined; acknowledging?: Promise<void> }>();
 
   constructor(private readonly options: OutboxPublisherOptions) {
     this.specs = new Map(options.specs.map((s) => [s.name, s]));
@@ -108,6 +115,7 @@ export class OutboxPublisher {
     while (this.running) {
       const held = this.options.holdWhile?.() ?? false;
       if (held && !this.options.sources.some((s) => s.readWhileHeld !== undefined)) {
+        await this.settle(); // what was read ahead would be stale when the hold ends
         await this.idle(this.options.pollMs ?? 1000);
         continue;
       }
@@ -122,6 +130,7 @@ export class OutboxPublisher {
           continue;
         }
       } catch (err) {
+        await this.settle(); // the next attempt reads from the start
         failures++;
         const delay = backoffDelay(failures, { initialMs: 500, maxMs: 30_000 });
         this.options.logger.warn({ err, delayMs: delay }, 'publishing the outbox failed; will retry');
@@ -130,6 +139,7 @@ export class OutboxPublisher {
       }
       await this.idle(this.options.pollMs ?? 1000);
     }
+    await this.settle();
   }
 
   private idle(ms: number): Promise<void> {
@@ -149,15 +159,39 @@ export class OutboxPublisher {
     });
   }
 
-  /** Publishes one slice of each source (while held, only what sources say is final): how many events, and whether a source had more waiting. */
+  /**
+   * Publishes one slice of each source (while held, only what sources say is final): how many events,
+   * and whether a source had more waiting.
+   *
+   * A backlog is pipelined: while a round goes to the broker, the source's next round (the items after
+   * it) is read, and the round before is acknowledged. Rounds still go to the broker one after the
+   * other, in order, and each is acknowledged only once the broker has it. A round that is not full
+   * ends the sweep: the next one reads from the start, once every acknowledgement is recorded.
+   */
   private async publishRound(held: boolean): Promise<{ published: number; full: boolean }> {
     let published = 0;
     let full = false;
     for (const source of this.options.sources) {
-      const batchSize = source.batchSize ?? this.options.batchSize ?? 1000;
       if (held && !source.readWhileHeld) continue;
-      const rows = held ? await source.readWhileHeld!(batchSize) : await source.read(batchSize);
-      if (rows.length >= batchSize) full = true;
+      const batchSize = source.batchSize ?? this.options.batchSize ?? 1000;
+      const readFrom = (after?: OutboxItem) => (held ? source.readWhileHeld!(batchSize, after) : source.read(batchSize, after));
+      const state = this.pipelines.get(source) ?? {};
+      this.pipelines.set(source, state);
+      const ahead = state.ahead?.held === held ? state.ahead.items : undefined;
+      state.ahead = undefined;
+      let rows: OutboxItem[];
+      if (ahead) rows = await ahead;
+      else {
+        await state.acknowledging; // a read from the start must not find what is being acknowledged
+        rows = await readFrom();
+      }
+      const more = rows.length >= batchSize;
+      if (more) {
+        full = true;
+        const items = readFrom(rows[rows.length - 1]);
+        items.catch(() => undefined); // awaited by the next round, or dropped by settle()
+        state.ahead = { held, items };
+      }
       if (rows.length === 0) continue;
       const byTopic = new Map<string, OutgoingEvent<unknown>[]>();
       const storeId = this.options.storeId;
@@ -169,9 +203,29 @@ export class OutboxPublisher {
       }
       // One request in flight per producer: topics go one after the other, each in order.
       for (const [topic, events] of byTopic) await this.options.producer.send(this.specs.get(topic)!, events, { dataValidated: source.validated === true });
-      await source.acknowledge(rows);
+      await state.acknowledging;
+      const acknowledging = source.acknowledge(rows);
+      state.acknowledging = acknowledging;
+      if (more) acknowledging.catch(() => undefined); // awaited by the next round, or by settle()
+      else await acknowledging;
       published += rows.length;
     }
     return { published, full };
+  }
+
+  /**
+   * Waits for every read ahead and acknowledgement in flight, and forgets them (after a failure, a
+   * hold, or when stopping). An acknowledgement that failed is logged: its items stay unpublished in
+   * the source and go out again (at least once).
+   */
+  private async settle(): Promise<void> {
+    if (this.pipelines.size === 0) return;
+    const acknowledging = [...this.pipelines.values()].map((p) => p.acknowledging);
+    const ahead = [...this.pipelines.values()].map((p) => p.ahead?.items);
+    this.pipelines.clear();
+    await Promise.allSettled(ahead);
+    for (const result of await Promise.allSettled(acknowledging)) {
+      if (result.status === 'rejected') this.options.logger.warn({ err: result.reason as unknown }, 'recording what the broker acknowledged failed; those events will be published again');
+    }
   }
 }

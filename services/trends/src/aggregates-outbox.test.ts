@@ -102,6 +102,41 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await pool.end();
   });
 
+  it('reads the rounds after a round not yet acknowledged, whole slots each, to the end of the list', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
+    const client = await pool.connect();
+    const many = Array.from({ length: 120 }, (_, i) => sale(new Date(Date.parse('2026-03-05T00:00:00Z') + i * 300_000).toISOString(), `SKU-${i % 7}`, 10));
+    await client.query('BEGIN');
+    await addToWindows(client, sumWindows(many, 'UTC'));
+    await client.query('COMMIT');
+    client.release();
+    const total = await outbox.backlog();
+    const rounds: OutboxItem[][] = [];
+    for (let after: OutboxItem | undefined; ; ) {
+      expect(rounds.length).toBeLessThan(100);
+      const items = await outbox.read(50, after);
+      if (items.length === 0) break;
+      rounds.push(items);
+      after = items[items.length - 1];
+    }
+    const slotOf = (i: OutboxItem) => {
+      const a = dataOf(i) as SalesAggregate;
+      return JSON.stringify([a.granularity, a.dimension, a.windowStart]);
+    };
+    // Every window once, and no slot in two rounds.
+    const windows = rounds.flat().map((i) => JSON.stringify([slotOf(i), (dataOf(i) as SalesAggregate).member]));
+    expect(new Set(windows).size).toBe(total);
+    expect(windows).toHaveLength(total);
+    const slotRounds = new Map<string, Set<number>>();
+    rounds.forEach((items, n) => items.forEach((i) => slotRounds.set(slotOf(i), (slotRounds.get(slotOf(i)) ?? new Set()).add(n))));
+    expect([...slotRounds.values()].every((r) => r.size === 1)).toBe(true);
+    for (const items of rounds) await outbox.acknowledge(items);
+    expect(await outbox.backlog()).toBe(0);
+    await pool.end();
+  });
+
   it('while catching up, publishes only 5-minute and hourly slots event time has moved past; the rest when the hold ends', async () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
