@@ -220,8 +220,8 @@ export class OutboxPublisher {
    */
   private async settle(): Promise<void> {
     if (this.pipelines.size === 0) return;
-    const acknowledging = [...this.pipelines.values()].map((p) => p.acknowledging);
-    const ahead = [...this.pipelines.values()].map((p) => p.ahead?.items);
+    const acknowledging = [...this.pipelines.values()].flatMap((p) => (p.acknowledging ? [p.acknowledging] : []));
+    const ahead = [...this.pipelines.values()].flatMap((p) => (p.ahead ? [p.ahead.items] : []));
     this.pipelines.clear();
     await Promise.allSettled(ahead);
     for (const result of await Promise.allSettled(acknowledging)) {

@@ -197,7 +197,7 @@ export class TypedProducer {
       const eventHeaders: Record<string, string> = event.headers ? { ...headers, ...event.headers } : headers;
       if (options.dataValidated) {
         const dataJson = event.dataJson ?? JSON.stringify(event.data);
-        const key = event.key ?? spec.key(event.data as Data);
+        const key = event.key ?? spec.key(event.data);
         return this.message(key, `${head}${randomUUID()}${middleOf(event.storeId)}${dataJson}}`, eventHeaders);
       }
       const envelope = {
