@@ -6,6 +6,8 @@ import { kafkajsSecurity, type KafkaSecurity } from './security.ts';
 import './request-queue-fix.ts';
 import './record-encoding.ts';
 import './crc32c.ts';
+// After the record encoder and the checksum: the produce request takes both when this loads it.
+import './produce-encoding.ts';
 
 export interface KafkaClientOptions {
   /** Bootstrap brokers, "host:port". */
