@@ -1,26 +1,15 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeProduceRequest, handles, kafkajsProduceRequest, useFastProduceEncoding, type ProduceRequestInput } from './produce-encoding.ts';
+import { random, text as randomText } from './testing/random-input.ts';
 import './client.ts';
 
 const require = createRequire(import.meta.url);
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: unknown): unknown; fromInt(v: number): unknown };
 
-/** A small deterministic generator (mulberry32): the same requests every run. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ALPHABET = ['a', 'Z', '0', '"', '{', 'é', '€', '日', '😀', ' '];
-
 function sample(next: () => number): ProduceRequestInput {
   const int = (max: number) => Math.floor(next() * max);
-  const text = (max: number) => Array.from({ length: int(max) }, () => ALPHABET[int(ALPHABET.length)]).join('');
+  const text = (max: number) => randomText(next, max);
   const bytes = (max: number) => (next() < 0.1 ? null : next() < 0.3 ? Buffer.from(text(max)) : text(max));
   const headers = Object.freeze({ 'tillstream-schema': 'sales.aggregate.v1', 'content-type': 'application/json' });
   return {

@@ -1,23 +1,12 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { encodeRecord, kafkajsRecord, useFastRecordEncoding, type RecordInput } from './record-encoding.ts';
+import { random, text as randomText } from './testing/random-input.ts';
 
 const require = createRequire(import.meta.url);
 
-/** A small deterministic generator (mulberry32): the same records every run. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ALPHABET = ['a', 'Z', '0', '"', '{', 'é', '€', '日', '😀', ' '];
-
 function sample(next: () => number): RecordInput {
-  const text = (max: number) => Array.from({ length: Math.floor(next() * max) }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]).join('');
+  const text = (max: number) => randomText(next, max);
   const bytes = (max: number): string | Buffer | null => {
     const r = next();
     if (r < 0.1) return null;
