@@ -93,7 +93,16 @@ describe('HQ on a three-broker cluster', () => {
     );
     onTestFinished(() => hq.stop());
     const hqViewer = { headers: bearer((await testTokens(hqDb.pool, 'hq'))['hq-viewer']) };
-    await waitFor(async () => (await fetch(`${hq.url}/readyz`, hqViewer)).status === 200, { timeoutMs: 60_000, message: 'HQ to be ready' });
+    // Sized like the deadlines below (four JVMs starting on a shared 2-core machine: once over 60 s in the full suite);
+    // a timeout says what /readyz last reported.
+    await waitFor(
+      async () => {
+        const res = await fetch(`${hq.url}/readyz`, hqViewer);
+        if (res.status === 200) return true;
+        throw new Error(`/readyz ${res.status}: ${(await res.text()).slice(0, 1000)}`);
+      },
+      { timeoutMs: 120_000, message: 'HQ to be ready' },
+    );
 
     const stores: Array<{ id: string; trends: TestTrends; sync: Awaited<ReturnType<typeof startSync>>; traffic: PosTransactionInput[] }> = [];
     for (const [n, id] of STORES.entries()) {
