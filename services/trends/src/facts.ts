@@ -159,17 +159,18 @@ const isoUtc = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM
  * compares them), for the publisher, which then neither parses the row's
  * numbers and timestamps nor builds and serialises an object per window.
  * Quantities are exact (`trim_scale` of the numeric, as `milliToQuantity`
- * writes them); strings are escaped by `to_json`. `$tz` and `$store` are the
- * query's parameters holding the store's time zone and id; `a` the row.
+ * writes them); strings are escaped by `to_json`. `store` is the query's
+ * parameter holding the store's id, `windowStart` the window start's
+ * `isoUtc` text, `a` the sales_aggregates row.
  */
-export const aggregateJson = (tz: string, store: string, a = 'a') =>
-  `'{"storeId":' || to_json(${store}::text) || ',"granularity":' || to_json(${a}.granularity) || ',"windowStart":"' || ${isoUtc(`${a}.window_start AT TIME ZONE ${tz}`)}
-   || '","businessDay":' || CASE WHEN ${a}.granularity = 'day' THEN '"' || to_char(${a}.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
-   || ',"dimension":' || to_json(${a}.dimension) || ',"member":' || to_json(${a}.member)
-   || ',"figures":{"units":' || trim_scale(${a}.units) || ',"gross":' || ${a}.gross || ',"discounts":' || ${a}.discounts || ',"net":' || ${a}.net
-   || ',"tax":' || ${a}.tax || ',"transactions":' || ${a}.transactions || ',"items":' || trim_scale(${a}.items) || ',"returns":' || ${a}.returns
-   || ',"returnsUnits":' || trim_scale(${a}.returns_units) || ',"returnsAmount":' || ${a}.returns_amount
-   || '},"revision":' || ${a}.revision || ',"updatedAt":"' || ${isoUtc(`${a}.updated_at`)} || '"}'`;
+const aggregateJson = (store: string, windowStart: string) =>
+  `'{"storeId":' || to_json(${store}::text) || ',"granularity":' || to_json(a.granularity) || ',"windowStart":"' || ${windowStart}
+   || '","businessDay":' || CASE WHEN a.granularity = 'day' THEN '"' || to_char(a.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
+   || ',"dimension":' || to_json(a.dimension) || ',"member":' || to_json(a.member)
+   || ',"figures":{"units":' || trim_scale(a.units) || ',"gross":' || a.gross || ',"discounts":' || a.discounts || ',"net":' || a.net
+   || ',"tax":' || a.tax || ',"transactions":' || a.transactions || ',"items":' || trim_scale(a.items) || ',"returns":' || a.returns
+   || ',"returnsUnits":' || trim_scale(a.returns_units) || ',"returnsAmount":' || a.returns_amount
+   || '},"revision":' || a.revision || ',"updatedAt":"' || ${isoUtc('a.updated_at')} || '"}'`;
 
 const qty = (s: string) => milliToQuantity(decimalToMilli(s));
 
@@ -277,15 +278,12 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
   const query = (settledOnly: boolean, limit: number, slot?: Slot, after?: Slot) =>
     withTransaction(pool, async (client) => {
       await client.query('SET TRANSACTION READ ONLY; SET LOCAL enable_sort = off');
-      return listed(client, settledOnly, limit, slot, after);
-    });
-  const listed = (client: PoolClient, settledOnly: boolean, limit: number, slot?: Slot, after?: Slot) =>
-    client.query<Row>(
+      return client.query<Row>(
       `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
        FROM sales_aggregate_changes s
        LEFT JOIN LATERAL (
-         SELECT a.granularity, a.dimension, a.member, ${isoUtc('a.window_start AT TIME ZONE $1')} AS window_start, a.revision, ${aggregateJson('$1', '$2')} AS data_json
-         FROM sales_aggregates a
+         SELECT a.granularity, a.dimension, a.member, w.iso AS window_start, a.revision, ${aggregateJson('$2', 'w.iso')} AS data_json
+         FROM sales_aggregates a CROSS JOIN LATERAL (SELECT ${isoUtc('a.window_start AT TIME ZONE $1')} AS iso) w
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
          -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
@@ -299,7 +297,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
        ORDER BY s.granularity, s.dimension, s.window_start
        LIMIT $7::int`,
       [ctx.timeZone, ctx.storeId, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, slot ? null : limit, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null],
-    );
+      );
+    });
   const read = async (limit: number, settledOnly: boolean, afterItem?: OutboxItem): Promise<OutboxItem[]> => {
     const after = afterItem && slotOf.get(afterItem);
     if (afterItem && !after) throw new Error(`outbox item ${afterItem.id} was not read from this source`);
