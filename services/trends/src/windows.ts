@@ -163,14 +163,15 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
       }
     }
   }
-  // Sorted by key: every writer locks windows in the same order (compareKeys', inlined: this sort is hot).
+  // Sorted in the primary key's order (granularity, dimension, window, member): every writer locks windows in the same
+  // order, and the upsert walks the index from one leaf to the next (compareKeys', inlined: this sort is hot).
   return out.sort((a, b) =>
-    a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : 0,
+    a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : 0,
   );
 }
 
 /**
- * Orders keys (granularity, dimension, member, window, ...) part by part in
+ * Orders keys (granularity, dimension, window, member, ...) part by part in
  * code-unit order, as the "C" collation does: the order in which every
  * writer of sales_aggregates (the consumer, the publisher) locks windows.
  */
