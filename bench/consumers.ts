@@ -7,7 +7,7 @@ import { createPool, issueTerminalToken, issueUserToken, type Pool } from '@till
 import { CLUSTER_PROFILES, deleteTopics, ensureTopics, topicRecordCount, type Kafka } from '@tillstream/kafka';
 import { makeTransaction, startProcess, stopProcess, type LineSpec } from '@tillstream/testing';
 import { CpuSampler } from './cpu.ts';
-import { formatSpread, onInterrupt, percentile, progress, table } from './harness.ts';
+import { builtMain, formatSpread, onInterrupt, percentile, progress, table } from './harness.ts';
 import { openModelLoad } from './open-model.ts';
 import { localKafka, withPeerBroker, type BenchKafka } from './kafka.ts';
 import { buildPeer, peerSourceDir, peerUnavailable, startPeer, stopPeer, type PeerResult } from './peer.ts';
@@ -86,10 +86,9 @@ async function rawInsertRate(url: string, lines: number): Promise<Figures> {
   };
 }
 
-/** A POS-consuming service under test: its entry point and how to count the lines it booked. */
+/** A POS-consuming service under test (run from its build: builtMain) and how to count the lines it booked. */
 interface Subject {
   name: 'inventory' | 'trends';
-  main: string;
   env: Record<string, string>;
   bookedLinesSql: string;
   /** Whether derived events wait to be published (0 when none): polled, so cheap. */
@@ -98,8 +97,8 @@ interface Subject {
   publishes: AnyTopicSpec[];
 }
 
-const INVENTORY: Subject = { name: 'inventory', main: 'services/inventory/src/main.ts', env: {}, bookedLinesSql: "SELECT count(*) AS n FROM inventory_movements WHERE kind = 'SALE'", unpublishedSql: 'SELECT count(*) AS n FROM event_outbox', publishes: [inventoryLevels, inventoryAlerts] };
-const TRENDS: Subject = { name: 'trends', main: 'services/trends/src/main.ts', env: { STORE_TIME_ZONE: 'UTC' }, bookedLinesSql: "SELECT coalesce(sum(jsonb_array_length(contribution->'lines')), 0) AS n FROM sales_transactions", unpublishedSql: TRENDS_UNPUBLISHED_SQL, publishes: [salesAggregates, salesAnomalies] };
+const INVENTORY: Subject = { name: 'inventory', env: {}, bookedLinesSql: "SELECT count(*) AS n FROM inventory_movements WHERE kind = 'SALE'", unpublishedSql: 'SELECT count(*) AS n FROM event_outbox', publishes: [inventoryLevels, inventoryAlerts] };
+const TRENDS: Subject = { name: 'trends', env: { STORE_TIME_ZONE: 'UTC' }, bookedLinesSql: "SELECT coalesce(sum(jsonb_array_length(contribution->'lines')), 0) AS n FROM sales_transactions", unpublishedSql: TRENDS_UNPUBLISHED_SQL, publishes: [salesAggregates, salesAnomalies] };
 
 interface TillstreamRun {
   /** First batch booked -> every line booked. */
@@ -125,7 +124,7 @@ async function tillstreamRun(kafka: BenchKafka, brokerPid: number, prefix: strin
   });
   try {
     const started = Date.now();
-    child = await startProcess(subject.main, { ...subject.env, ...kafka.serviceEnv(subject.name), STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
+    child = await startProcess(builtMain(subject.name), { ...subject.env, ...kafka.serviceEnv(subject.name), STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, PORT: String(SERVICE_PORT), LOG_LEVEL: 'warn' }, `http://127.0.0.1:${SERVICE_PORT}/healthz`, {
       // e.g. SERVICE_NODE_ARGS=--cpu-prof to profile the catch-up
       nodeArgs: process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
     });
@@ -441,9 +440,9 @@ async function freshness(kafka: Kafka, subject: Subject, probe: FreshnessProbe):
   await pool.end();
   probe.headers = viewer;
   const env = { STORE_ID: 'S001', DATABASE_URL: db.url, TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const service = await startProcess(subject.main, { ...subject.env, ...env, ...localKafka().serviceEnv(subject.name), PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
+  const service = await startProcess(builtMain(subject.name), { ...subject.env, ...env, ...localKafka().serviceEnv(subject.name), PORT: String(SERVICE_PORT) }, `${SERVICE}/readyz`, { readyHeaders: viewer });
   const ingest = await startProcess(
-    'services/ingest/src/main.ts',
+    builtMain('ingest'),
     { ...env, ...localKafka().serviceEnv('ingest'), PORT: String(INGEST_PORT), TERMINAL_RATE_PER_SECOND: '1000000', TERMINAL_RATE_BURST: '1000000', TERMINAL_TRANSACTIONS_PER_SECOND: '1000000' },
     `http://127.0.0.1:${INGEST_PORT}/readyz`,
     { readyHeaders: viewer },
