@@ -207,4 +207,55 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     }
     await pool.end();
   });
+
+  it('books windows named by their slot, each stamped with its slot\'s count, and refuses sums out of key order, changing nothing', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const book = async (sums: ReturnType<typeof sumWindows>) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await addToWindows(client, sums);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      } finally {
+        client.release();
+      }
+    };
+    const slots = () => pool.query<{ granularity: string; dimension: string; window: string; changes: string }>(`SELECT granularity, dimension, to_char(window_start, 'YYYY-MM-DD HH24:MI') AS window, changes FROM sales_aggregate_changes ORDER BY 1, 2, 3`);
+    const stamps = () => pool.query<{ granularity: string; dimension: string; member: string; window: string; slot_change: string; net: string }>(`SELECT granularity, dimension, member, to_char(window_start, 'YYYY-MM-DD HH24:MI') AS window, slot_change, net FROM sales_aggregates ORDER BY 1, 2, 3, 4`);
+    await book(sumWindows([sale('2026-03-05T08:00:00Z', 'A', 10), sale('2026-03-05T08:01:00Z', 'B', 20), sale('2026-03-05T09:00:00Z', 'A', 5)], 'UTC'));
+    await book(sumWindows([sale('2026-03-05T09:02:00Z', 'C', 7)], 'UTC'));
+    // 09:00's slots and the day's were changed twice, 08:00's once.
+    const counts = new Map((await slots()).rows.map((r) => [`${r.granularity}|${r.dimension}|${r.window}`, r.changes]));
+    expect(counts.get('5m|sku|2026-03-05 08:00')).toBe('1');
+    expect(counts.get('5m|sku|2026-03-05 09:00')).toBe('2');
+    expect(counts.get('day|store|2026-03-05 00:00')).toBe('2');
+    // A window carries its slot's count as of the batch that last wrote it: the second batch's (C's, and the store's,
+    // category's, terminal's and tender's at 09:00 and in the day) the count it raised; A's and B's the first's.
+    const windows = (await stamps()).rows;
+    for (const w of windows) {
+      const second = !['A', 'B'].includes(w.member) && (w.window === '2026-03-05 09:00' || w.granularity === 'day');
+      expect(w.slot_change, `${w.granularity}/${w.dimension}/${w.member}/${w.window}`).toBe(second ? counts.get(`${w.granularity}|${w.dimension}|${w.window}`) : '1');
+    }
+    expect(windows.filter((w) => w.slot_change === '2')).toHaveLength(15); // 5 windows in each of 09:00's 5-minute and hourly slots and the day
+    expect(windows.filter((w) => w.dimension === 'sku' && w.granularity === '5m').map((w) => [w.member, w.window, w.net])).toEqual([
+      ['A', '2026-03-05 08:00', '10'],
+      ['A', '2026-03-05 09:00', '5'],
+      ['B', '2026-03-05 08:00', '20'],
+      ['C', '2026-03-05 09:00', '7'],
+    ]);
+
+    const before = { slots: (await slots()).rows, windows: (await stamps()).rows };
+    const sums = sumWindows([sale('2026-03-05T10:00:00Z', 'D', 1), sale('2026-03-05T10:00:00Z', 'E', 1)], 'UTC');
+    await expect(book([...sums].reverse())).rejects.toThrow(/key order/);
+    const swapped = [...sums];
+    const i = swapped.findIndex((s, n) => n > 0 && s.granularity === swapped[n - 1]!.granularity && s.dimension === swapped[n - 1]!.dimension && s.window === swapped[n - 1]!.window);
+    [swapped[i - 1], swapped[i]] = [swapped[i]!, swapped[i - 1]!];
+    await expect(book(swapped)).rejects.toThrow(/key order/);
+    expect({ slots: (await slots()).rows, windows: (await stamps()).rows }).toEqual(before);
+    await pool.end();
+  });
 });

@@ -183,35 +183,56 @@ export function compareKeys(a: readonly (string | number)[], b: readonly (string
 /**
  * Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity.
  *
- * Two statements, slots first: each slot's change count goes up (the row stays locked until the
+ * One statement, slots first: each slot's change count goes up (the row stays locked until the
  * batch commits), then every window is stamped with its slot's new count (`slot_change`), which is
  * how the publisher tells what it has not sent yet without writing to the windows
- * (migrations/store/*_trends-published-by-slot.sql).
+ * (migrations/store/*_trends-published-by-slot.sql). The windows name their slot by its place in the
+ * slot arrays: a batch's 20,000 windows fall in a few hundred slots, whose keys (and timestamps) are
+ * sent and parsed once each.
+ *
+ * `sums` come in sumWindows' order (granularity, dimension, window, member), so slots are in key order
+ * (every writer locks them in that order) and each slot's windows are next to each other.
  */
 export async function addToWindows(client: PoolClient, sums: readonly Sums[]): Promise<Record<Granularity, number>> {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
   if (sums.length === 0) return touched;
-  for (const s of sums) touched[s.granularity]++;
-  // The batch's slots, in key order (every writer locks them in that order).
-  const slotKey = (s: Sums) => `${s.granularity}|${s.dimension}|${s.window}`;
-  const slots = new Map<string, Sums>();
-  for (const s of sums) if (!slots.has(slotKey(s))) slots.set(slotKey(s), s);
-  const ordered = [...slots.values()].sort((a, b) => compareKeys([a.granularity, a.dimension, a.window], [b.granularity, b.dimension, b.window]));
-  const { rows } = await client.query<{ key: string; changes: string }>(
-    `INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[])
-     ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1
-     RETURNING granularity || '|' || dimension || '|' || to_char(window_start, 'YYYY-MM-DD HH24:MI:SS') AS key, changes`,
-    [ordered.map((s) => s.granularity), ordered.map((s) => s.dimension), ordered.map((s) => s.window)],
-  );
-  const changesOf = new Map(rows.map((r) => [r.key, r.changes]));
-  const col = <T>(f: (s: Sums) => T) => sums.map(f);
+  const slotGranularity: string[] = [];
+  const slotDimension: string[] = [];
+  const slotWindow: string[] = [];
+  const slotOf: number[] = [];
+  let last: Sums | undefined;
+  for (const s of sums) {
+    touched[s.granularity]++;
+    if (!last || s.granularity !== last.granularity || s.dimension !== last.dimension || s.window !== last.window) {
+      if (last && compareKeys([s.granularity, s.dimension, s.window, s.member], [last.granularity, last.dimension, last.window, last.member]) < 0) {
+        throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
+      }
+      slotGranularity.push(s.granularity);
+      slotDimension.push(s.dimension);
+      slotWindow.push(s.window);
+    } else if (s.member <= last.member) throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
+    slotOf.push(slotGranularity.length);
+    last = s;
+  }
   const numbers = (f: (s: Sums) => number | string) => numberArray(sums.map(f));
   await client.query(
-    `INSERT INTO sales_aggregates AS a
+    `WITH slot AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[]) WITH ORDINALITY AS u(granularity, dimension, window_start, n)
+     ), listed AS (
+       INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
+       SELECT granularity, dimension, window_start FROM slot ORDER BY n
+       ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1
+       RETURNING granularity, dimension, window_start, changes
+     )
+     INSERT INTO sales_aggregates AS a
        (granularity, dimension, member, window_start, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, slot_change)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], $5::numeric[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
-                          $10::int[], $11::numeric[], $12::int[], $13::numeric[], $14::bigint[], $15::bigint[])
+     SELECT l.granularity, l.dimension, w.member, l.window_start, w.units, w.gross, w.discounts, w.net, w.tax, w.transactions, w.items, w.returns,
+            w.returns_units, w.returns_amount, l.changes
+     FROM unnest($4::int[], $5::text[], $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::numeric[], $13::int[],
+                 $14::numeric[], $15::bigint[])
+            AS w(slot, member, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount)
+     JOIN slot ON slot.n = w.slot
+     JOIN listed l ON (l.granularity, l.dimension, l.window_start) = (slot.granularity, slot.dimension, slot.window_start)
      ON CONFLICT (granularity, dimension, member, window_start) DO UPDATE SET
        units = a.units + EXCLUDED.units, gross = a.gross + EXCLUDED.gross, discounts = a.discounts + EXCLUDED.discounts,
        net = a.net + EXCLUDED.net, tax = a.tax + EXCLUDED.tax, transactions = a.transactions + EXCLUDED.transactions,
@@ -219,10 +240,11 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
        returns_units = a.returns_units + EXCLUDED.returns_units, returns_amount = a.returns_amount + EXCLUDED.returns_amount,
        revision = a.revision + 1, updated_at = now(), slot_change = EXCLUDED.slot_change`,
     [
-      col((s) => s.granularity),
-      col((s) => s.dimension),
-      col((s) => s.member),
-      col((s) => s.window),
+      slotGranularity,
+      slotDimension,
+      slotWindow,
+      numberArray(slotOf),
+      sums.map((s) => s.member),
       numbers((s) => milliToDecimal(s.unitsMilli)),
       numbers((s) => s.gross),
       numbers((s) => s.discounts),
@@ -233,11 +255,6 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
       numbers((s) => s.returns),
       numbers((s) => milliToDecimal(s.returnsUnitsMilli)),
       numbers((s) => s.returnsAmount),
-      numbers((s) => {
-        const changes = changesOf.get(slotKey(s));
-        if (changes === undefined) throw new Error(`slot ${slotKey(s)} was not listed`);
-        return changes;
-      }),
     ],
   );
   return touched;
