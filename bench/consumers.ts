@@ -173,7 +173,9 @@ async function tillstreamRun(kafka: BenchKafka, brokerPid: number, prefix: strin
     if (child) await stopProcess(child);
     forgetChild();
     await pool.end();
-    await db.drop();
+    // BENCH_KEEP_DB=1 keeps the service's database, to look at what a catch-up leaves (EXPLAIN its reads, say).
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`kept the ${subject.name} run's database (BENCH_KEEP_DB=1): ${db.url.replace(/\/\/[^@]*@/, '//')}`);
+    else await db.drop();
     forgetDb();
     await deleteGroups(kafka.client('bench-groups'), [group]);
   }
