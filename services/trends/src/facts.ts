@@ -15,7 +15,7 @@ import {
   type PosTransaction,
   type SalesAggregate,
 } from '@tillstream/contracts';
-import { HELD_VOID_TABLES, holdVoids, releaseVoids, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
+import { HELD_VOID_TABLES, holdVoids, numberArray, releaseVoids, textArray, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
 import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } from './windows.ts';
 
@@ -91,18 +91,18 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
      ON CONFLICT (transaction_id) DO NOTHING
      RETURNING transaction_id`,
     [
-      unique.map((r) => r.tx.transactionId),
-      unique.map((r) => r.tx.type),
+      textArray(unique.map((r) => r.tx.transactionId)),
+      textArray(unique.map((r) => r.tx.type)),
       unique.map((r) => r.tx.trainingMode),
-      unique.map((r) => r.tx.businessDay),
-      unique.map((r) => r.tx.occurredAt),
-      unique.map((r) => r.tx.terminalId),
-      unique.map((r) => r.partition),
-      unique.map((r) => r.offset),
-      unique.map((r) => {
+      textArray(unique.map((r) => r.tx.businessDay)),
+      textArray(unique.map((r) => r.tx.occurredAt)),
+      textArray(unique.map((r) => r.tx.terminalId)),
+      numberArray(unique.map((r) => r.partition)),
+      numberArray(unique.map((r) => r.offset)),
+      textArray(unique.map((r) => {
         const c = contributionOfId.get(r.tx.transactionId);
         return c ? JSON.stringify(stored(c)) : null;
-      }),
+      })),
     ],
   );
   // While PostgreSQL inserts, sum the windows as if every transaction were new (the usual case);

@@ -1,5 +1,5 @@
 import { milliToDecimal, type Dimension, type Granularity } from '@tillstream/contracts';
-import { numberArray, type PoolClient } from '@tillstream/db';
+import { numberArray, textArray, type PoolClient } from '@tillstream/db';
 
 /**
  * Sales windows, computed in the service: each contribution (a transaction
@@ -244,7 +244,7 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
       slotDimension,
       slotWindow,
       numberArray(slotOf),
-      sums.map((s) => s.member),
+      textArray(sums.map((s) => s.member)),
       numbers((s) => milliToDecimal(s.unitsMilli)),
       numbers((s) => s.gross),
       numbers((s) => s.discounts),

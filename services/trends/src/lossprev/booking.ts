@@ -1,5 +1,5 @@
 import { countingLines, firstCopies, lossPreventionAlerts, type LossDimension, type LossPreventionAlert, type LossPreventionFigures, type LossScope, type PosRecord } from '@tillstream/contracts';
-import { writeOutbox, type PoolClient, type Queryable } from '@tillstream/db';
+import { numberArray, textArray, writeOutbox, type PoolClient, type Queryable } from '@tillstream/db';
 import { OUTBOX_PUBLISHER, type TrendsContext } from '../facts.ts';
 import { SIGNALS, emptyPeriod, scoreAgainstHistory, scoreAgainstPeers, sumPeriods, type Finding, type LossPolicy, type MemberPeriod } from './scoring.ts';
 
@@ -37,22 +37,22 @@ export async function bookLossPrevention(
      ON CONFLICT (transaction_id) DO NOTHING
      RETURNING transaction_id`,
     [
-      unique.map((r) => r.tx.transactionId),
-      unique.map((r) => r.tx.businessDay),
-      unique.map((r) => r.tx.occurredAt),
-      unique.map((r) => r.tx.operatorId),
-      unique.map((r) => r.tx.terminalId),
-      unique.map((r) => r.tx.type),
+      textArray(unique.map((r) => r.tx.transactionId)),
+      textArray(unique.map((r) => r.tx.businessDay)),
+      textArray(unique.map((r) => r.tx.occurredAt)),
+      textArray(unique.map((r) => r.tx.operatorId)),
+      textArray(unique.map((r) => r.tx.terminalId)),
+      textArray(unique.map((r) => r.tx.type)),
       unique.map((r) => r.tx.trainingMode),
-      unique.map((r) => r.tx.totals.grand),
-      unique.map((r) => r.tx.original?.transactionId ?? null),
-      unique.map((r) => r.tx.lines.filter((l) => l.voided).length),
-      unique.map((r) => r.tx.lines.filter((l) => l.voided).reduce((sum, l) => sum + l.extendedAmount, 0)),
-      unique.map((r) => r.partition),
-      unique.map((r) => r.offset),
+      numberArray(unique.map((r) => r.tx.totals.grand)),
+      textArray(unique.map((r) => r.tx.original?.transactionId ?? null)),
+      numberArray(unique.map((r) => r.tx.lines.filter((l) => l.voided).length)),
+      numberArray(unique.map((r) => r.tx.lines.filter((l) => l.voided).reduce((sum, l) => sum + l.extendedAmount, 0))),
+      numberArray(unique.map((r) => r.partition)),
+      numberArray(unique.map((r) => r.offset)),
       // The SKUs a sale counts (pos-rules countingLines: none in training), comma-joined (a SKU holds no comma): what a
       // refund after sale is matched against.
-      unique.map((r) => (r.tx.type === 'SALE' ? countingLines(r.tx).map((l) => l.sku).join(',') || null : null)),
+      textArray(unique.map((r) => (r.tx.type === 'SALE' ? countingLines(r.tx).map((l) => l.sku).join(',') || null : null))),
     ],
   );
   const isNew = new Set(inserted.map((r) => r.transaction_id));
