@@ -11,7 +11,7 @@ describe('array parameters built in one pass', () => {
     // Other types written as text: what a uuid[], date[] or timestamp[] parameter gets.
     const typed = await db.pool.query<{ u: string[]; d: string }>(`SELECT $1::uuid[]::text[] AS u, $2::date[]::text AS d`, [textArray(['6f1b2c1e-0000-4000-8000-000000000001', null]), textArray(['2026-03-01', '2026-12-31'])]);
     expect(typed.rows[0]).toEqual({ u: ['6f1b2c1e-0000-4000-8000-000000000001', null], d: '{2026-03-01,2026-12-31}' });
-    expect(await db.pool.query('SELECT cardinality($1::text[]) AS n', [textArray([])]).then((r) => r.rows[0])).toEqual({ n: 0 });
+    expect((await db.pool.query<{ n: number }>('SELECT cardinality($1::text[]) AS n', [textArray([])])).rows[0]).toEqual({ n: 0 });
   });
 
   it('PostgreSQL reads back numbers and numeric text exactly', async () => {
