@@ -78,6 +78,7 @@ export const wallString = (ms: number) => new Date(ms).toISOString().slice(0, 19
 export const wallMs = (local: string) => Date.parse(`${local.replace(' ', 'T')}Z`);
 
 const DIMENSIONS: readonly Dimension[] = ['store', 'sku', 'category', 'terminal', 'tender'];
+const GRANULARITIES: readonly Granularity[] = ['5m', '1h', 'day'];
 const [STORE, SKU, CATEGORY, TERMINAL, TENDER] = [0, 1, 2, 3, 4] as const;
 
 /** Sums while summing: which contribution last counted a transaction in them. */
@@ -100,64 +101,58 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
     if (text === undefined) windowText.set(ms, (text = wallString(ms)));
     return text;
   };
-  const windowOf = (g: Granularity, window: string): WindowSums => {
-    const key = `${g}|${window}`;
-    let w = windows.get(key);
-    if (!w) windows.set(key, (w = DIMENSIONS.map(() => new Map<string, Summing>())));
-    return w;
-  };
   const out: Summing[] = [];
+  /** A member's sums in a window, counting contribution `n`'s transaction once in them (no closure per window: this loop is hot). */
+  const member = (w: WindowSums, g: Granularity, window: string, dimension: number, name: string, n: number, k: number, sale: boolean): Summing => {
+    const sums = w[dimension]!;
+    let s = sums.get(name);
+    if (!s) {
+      s = { granularity: g, window, dimension: DIMENSIONS[dimension]!, member: name, unitsMilli: 0, gross: 0, discounts: 0, net: 0, tax: 0, transactions: 0, itemsMilli: 0, returns: 0, returnsUnitsMilli: 0, returnsAmount: 0, lastContribution: -1 };
+      sums.set(name, s);
+      out.push(s);
+    }
+    if (s.lastContribution !== n) {
+      s.lastContribution = n;
+      if (sale) s.transactions += k;
+      else s.returns += k;
+    }
+    return s;
+  };
+  const add = (s: Sums, l: SignedLine, k: number, sale: boolean) => {
+    s.unitsMilli += k * l.unitsMilli;
+    s.gross += k * l.gross;
+    s.discounts += k * l.discount;
+    s.net += k * l.net;
+    s.tax += k * l.tax;
+    if (sale) s.itemsMilli += k * l.unitsMilli;
+    else {
+      s.returnsUnitsMilli -= k * l.unitsMilli;
+      s.returnsAmount -= k * l.net;
+    }
+  };
   for (let n = 0; n < contributions.length; n++) {
     const c = contributions[n]!;
     const local = wall(c.occurredAtMs);
     const k = c.sign;
     const sale = c.type === 'SALE';
-    const at: Array<[Granularity, string]> = [
-      ['5m', textOf(Math.floor(local / FIVE_MIN) * FIVE_MIN)],
-      ['1h', textOf(Math.floor(local / HOUR) * HOUR)],
-      ['day', `${c.businessDay} 00:00:00`],
-    ];
-    for (const [g, window] of at) {
-      const w = windowOf(g, window);
-      const member = (dimension: number, name: string) => {
-        const sums = w[dimension]!;
-        let s = sums.get(name);
-        if (!s) {
-          s = { granularity: g, window, dimension: DIMENSIONS[dimension]!, member: name, unitsMilli: 0, gross: 0, discounts: 0, net: 0, tax: 0, transactions: 0, itemsMilli: 0, returns: 0, returnsUnitsMilli: 0, returnsAmount: 0, lastContribution: -1 };
-          sums.set(name, s);
-          out.push(s);
-        }
-        if (s.lastContribution !== n) {
-          s.lastContribution = n;
-          if (sale) s.transactions += k;
-          else s.returns += k;
-        }
-        return s;
-      };
-      const add = (s: Sums, l: SignedLine) => {
-        s.unitsMilli += k * l.unitsMilli;
-        s.gross += k * l.gross;
-        s.discounts += k * l.discount;
-        s.net += k * l.net;
-        s.tax += k * l.tax;
-        if (sale) s.itemsMilli += k * l.unitsMilli;
-        else {
-          s.returnsUnitsMilli -= k * l.unitsMilli;
-          s.returnsAmount -= k * l.net;
-        }
-      };
+    for (let gi = 0; gi < GRANULARITIES.length; gi++) {
+      const g = GRANULARITIES[gi]!;
+      const window = g === '5m' ? textOf(Math.floor(local / FIVE_MIN) * FIVE_MIN) : g === '1h' ? textOf(Math.floor(local / HOUR) * HOUR) : `${c.businessDay} 00:00:00`;
+      const key = `${g}|${window}`;
+      let w = windows.get(key);
+      if (!w) windows.set(key, (w = DIMENSIONS.map(() => new Map<string, Summing>())));
       if (c.lines.length > 0) {
-        const store = member(STORE, 'all');
-        const terminal = member(TERMINAL, c.terminalId);
+        const store = member(w, g, window, STORE, 'all', n, k, sale);
+        const terminal = member(w, g, window, TERMINAL, c.terminalId, n, k, sale);
         for (const l of c.lines) {
-          add(store, l);
-          add(terminal, l);
-          add(member(SKU, l.sku), l);
-          add(member(CATEGORY, l.category), l);
+          add(store, l, k, sale);
+          add(terminal, l, k, sale);
+          add(member(w, g, window, SKU, l.sku, n, k, sale), l, k, sale);
+          add(member(w, g, window, CATEGORY, l.category, n, k, sale), l, k, sale);
         }
       }
       for (const t of c.tenders) {
-        const s = member(TENDER, t.type);
+        const s = member(w, g, window, TENDER, t.type, n, k, sale);
         s.net += k * t.amount;
         if (!sale) s.returnsAmount -= k * t.amount;
       }
