@@ -49,12 +49,18 @@ export async function timeseries(
   q: { granularity: Exclude<Granularity, 'day'>; from: string; to: string; sku?: string | undefined; category?: string | undefined },
 ): Promise<SalesAggregate[]> {
   const [dimension, member] = q.sku ? ['sku', q.sku] : q.category ? ['category', q.category] : ['store', 'all'];
+  // The windows' key leads with the window, then the member (migrations/store/*_trends-windows-one-index.sql): one
+  // lookup per window start in the range (at most MAX_TIMESERIES_POINTS), not a scan of every member's windows in it.
+  // OFFSET 0 keeps it a lookup per window, whatever the planner guesses without statistics.
   const { rows } = await db.query<Row>(
-    `SELECT ${aggregateColumns('$1')} FROM sales_aggregates
-     WHERE granularity = $2 AND dimension = $3 AND member = $4
-       AND window_start >= ($5::timestamptz AT TIME ZONE $1) AND window_start < ($6::timestamptz AT TIME ZONE $1)
-     ORDER BY window_start`,
-    [ctx.timeZone, q.granularity, dimension, member, q.from, q.to],
+    `SELECT ${aggregateColumns('$1')}
+     FROM generate_series(date_bin($7::interval, $5::timestamptz AT TIME ZONE $1, timestamp '2000-01-01'), $6::timestamptz AT TIME ZONE $1, $7::interval) AS w(start)
+     CROSS JOIN LATERAL (
+       SELECT * FROM sales_aggregates a WHERE a.granularity = $2 AND a.dimension = $3 AND a.window_start = w.start AND a.member = $4 OFFSET 0
+     ) a
+     WHERE w.start >= ($5::timestamptz AT TIME ZONE $1) AND w.start < ($6::timestamptz AT TIME ZONE $1)
+     ORDER BY w.start`,
+    [ctx.timeZone, q.granularity, dimension, member, q.from, q.to, q.granularity === '5m' ? '5 minutes' : '1 hour'],
   );
   return rows.map((r) => toAggregate(ctx.storeId, r));
 }

@@ -67,6 +67,14 @@ describe('sales windows from the POS topic', () => {
       ['2026-07-01T08:05:00.000Z', 2],
       ['2026-07-01T22:55:00.000Z', 5],
     ]);
+    // A range between window starts holds the windows that start in it: from 09:01 local (08:01Z), 09:00's is out; up to
+    // 22:55Z exclusive, 23:55 local's is out, and in once the range reaches past its start.
+    const edges = (to: string) => json<Series>(trends, `/v1/sales/timeseries?granularity=5m&from=2026-07-01T08:01:00Z&to=${to}&sku=BUN`);
+    expect((await edges('2026-07-01T22:55:00Z')).points.map((p) => [p.windowStart, p.units])).toEqual([['2026-07-01T08:05:00.000Z', 2]]);
+    expect((await edges('2026-07-01T22:55:00.001Z')).points.map((p) => [p.windowStart, p.units])).toEqual([
+      ['2026-07-01T08:05:00.000Z', 2],
+      ['2026-07-01T22:55:00.000Z', 5],
+    ]);
     const hourly = await json<Series>(trends, '/v1/sales/timeseries?granularity=1h&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z');
     expect(hourly.points.map((p) => [p.windowStart, p.units, p.transactions])).toEqual([
       ['2026-07-01T08:00:00.000Z', 3, 2],
