@@ -167,8 +167,9 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
 
 /**
  * Orders keys (granularity, dimension, window, member, ...) part by part in
- * code-unit order, as the "C" collation does: the order in which every
- * writer of sales_aggregates (the consumer, the publisher) locks windows.
+ * code-unit order, as the "C" collation does: the order in which the
+ * consumer locks windows and every writer of sales_aggregate_changes (the
+ * consumer, the publisher's acknowledgements) locks slots.
  */
 export function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
