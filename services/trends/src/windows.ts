@@ -158,12 +158,17 @@ export function sumWindows(contributions: readonly Contribution[], timeZone: str
       }
     }
   }
-  // Sorted in the primary key's order (granularity, dimension, window, member): every writer locks windows in the same
-  // order, and the upsert walks the index from one leaf to the next (compareKeys', inlined: this sort is hot).
-  return out.sort((a, b) =>
-    a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : 0,
-  );
+  // Sorted in the primary key's order: every writer locks windows in the same order, and the upsert walks the index
+  // from one leaf to the next.
+  return out.sort(byKey);
 }
+
+/**
+ * Sums in the windows' primary key order (granularity, dimension, window, member): compareKeys' order, without
+ * an array per comparison (this sort, and addToWindows' check of it, are hot).
+ */
+const byKey = (a: Sums, b: Sums): number =>
+  a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.dimension < b.dimension ? -1 : a.dimension > b.dimension ? 1 : a.window < b.window ? -1 : a.window > b.window ? 1 : a.member < b.member ? -1 : a.member > b.member ? 1 : 0;
 
 /**
  * Orders keys (granularity, dimension, window, member, ...) part by part in
@@ -199,14 +204,12 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
   let last: Sums | undefined;
   for (const s of sums) {
     touched[s.granularity]++;
+    if (last && byKey(last, s) >= 0) throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
     if (!last || s.granularity !== last.granularity || s.dimension !== last.dimension || s.window !== last.window) {
-      if (last && compareKeys([s.granularity, s.dimension, s.window, s.member], [last.granularity, last.dimension, last.window, last.member]) < 0) {
-        throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
-      }
       slotGranularity.push(s.granularity);
       slotDimension.push(s.dimension);
       slotWindow.push(s.window);
-    } else if (s.member <= last.member) throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
+    }
     slotOf.push(slotGranularity.length);
     last = s;
   }

@@ -5,7 +5,7 @@
 -- dimension, member, window_start) for the consumer's upsert and a second
 -- index (granularity, dimension, window_start) for everything that reads a
 -- slot or a time range: the publisher's lookup per slot, anomalies,
--- forecasts, top sellers. A catch-up mostly inserts new windows (1.35M for a
+-- forecasts, top sellers. A catch-up mostly inserts new windows (1.44M for a
 -- million lines), each into both. With the window before the member, the
 -- primary key serves the upsert and every one of those reads; 1.5M window
 -- rows upserted in batches of 20,000, sorted in the key's order, took 17.6-
