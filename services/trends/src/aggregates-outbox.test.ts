@@ -137,7 +137,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await pool.end();
   });
 
-  it('while catching up, publishes only 5-minute and hourly slots event time has moved past; the rest when the hold ends', async () => {
+  it('while catching up, publishes the 5-minute and hourly slots event time has moved two hours past; the current ones and the running day when the hold ends', async () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, { publishWhileHeld: true });
@@ -165,6 +165,37 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await outbox.acknowledge(again);
     const rest = await outbox.read(1000);
     expect(rest.length + held.length + again.length).toBe(total + again.length);
+    await outbox.acknowledge(rest);
+    expect(await outbox.backlog()).toBe(0);
+    await pool.end();
+  });
+
+  it('while catching up, publishes a day once event time is two hours past its end, not before', async () => {
+    const db = await testDatabase({ target: 'store' });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, { publishWhileHeld: true });
+    const book = async (contributions: Contribution[]) => {
+      const client = await pool.connect();
+      await client.query('BEGIN');
+      await addToWindows(client, sumWindows(contributions, 'UTC'));
+      await client.query('COMMIT');
+      client.release();
+    };
+    const days = (items: OutboxItem[]) => new Set(items.map((i) => dataOf(i) as { granularity: string; businessDay: string | null }).filter((a) => a.granularity === 'day').map((a) => a.businessDay));
+    // Event time at 01:55 the next day: March 4th's business day may still run (a store open past midnight).
+    await book([sale('2026-03-04T08:00:00Z', 'A', 10), sale('2026-03-04T23:50:00Z', 'B', 20), sale('2026-03-05T01:55:00Z', 'A', 5)]);
+    const early = await outbox.readWhileHeld!(1000);
+    expect(days(early)).toEqual(new Set());
+    await outbox.acknowledge(early);
+    // At 02:05 it is two hours past: March 4th's windows go out (store, SKUs A and B, category, terminal, tender); not the 5th's.
+    await book([sale('2026-03-05T02:05:00Z', 'B', 7)]);
+    const settled = await outbox.readWhileHeld!(1000);
+    expect(days(settled)).toEqual(new Set(['2026-03-04']));
+    expect(settled.filter((i) => (dataOf(i) as { granularity: string }).granularity === 'day')).toHaveLength(6);
+    await outbox.acknowledge(settled);
+    // The rest (the 5th, the last two hours) when the hold ends; nothing twice.
+    const rest = await outbox.read(1000);
+    expect(days(rest)).toEqual(new Set(['2026-03-05']));
     await outbox.acknowledge(rest);
     expect(await outbox.backlog()).toBe(0);
     await pool.end();

@@ -28,7 +28,7 @@ export const trendsEnv = z.object({
   LOSSPREV_SCORE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60).describe('Loss prevention: a business day is scored when first booked, then at most this often while it keeps changing, and once more when a later day is booked (scoring reads 5 weeks of facts; 0: after every batch). While catching up (more than PUBLISH_HOLD_LAG records behind), days wait and are scored together once the backlog is booked.'),
   PUBLISH_SETTLED_WHILE_CATCHING_UP: bool
     .default(true)
-    .describe('While catching up (PUBLISH_HOLD_LAG), publish 5-minute and hourly windows event time has moved 2 hours past alongside the booking instead of after it (one restated later is published again). false: every window waits for the end of the catch-up, which took 13% longer on 2 cores (BENCHMARKS.md, issue 19).'),
+    .describe('While catching up (PUBLISH_HOLD_LAG), publish the windows event time has settled (5-minute and hourly windows 2 hours after they start, a day 2 hours after the next midnight) alongside the booking instead of after it (one restated later is published again). false: every window waits for the end of the catch-up, which took 13% longer on 2 cores (BENCHMARKS.md, issue 19).'),
 });
 
 export type TrendsEnv = z.output<typeof trendsEnv>;

@@ -225,8 +225,9 @@ export const AGGREGATES_ROUND = 5000;
 
 /**
  * While catching up (the publisher holds), a slot counts as final once event
- * time (the latest 5-minute window listed) is this far past its start:
- * 5-minute and hourly slots only, as a day is restated all day long.
+ * time (the latest 5-minute window listed) is this far past its start (a
+ * 5-minute or hourly slot) or past the next local midnight (a day: restated
+ * all day long, and after midnight by a business day that runs past it).
  */
 const SETTLED = "interval '2 hours'";
 
@@ -240,7 +241,7 @@ const SETTLED = "interval '2 hours'";
  * records, per slot, the count it was read at: one row per slot, nothing
  * written to the windows. With `publishWhileHeld`
  * (PUBLISH_SETTLED_WHILE_CATCHING_UP), while the consumer catches up, slots
- * event time has moved past are read (readWhileHeld) and published alongside
+ * event time has moved past (SETTLED) are read (readWhileHeld) and published alongside
  * the booking instead of after it; one restated after all is listed again
  * and published again.
  */
@@ -292,8 +293,8 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
        WHERE s.changes > s.published_changes
          AND ($4::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($4::text, $5::text, $6::timestamp))
          AND ($8::text IS NULL OR (s.granularity, s.dimension, s.window_start) > ($8::text, $9::text, $10::timestamp))
-         AND (NOT $3::bool OR (s.granularity IN ('5m', '1h')
-              AND s.window_start < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED}))
+         AND (NOT $3::bool OR s.window_start + CASE WHEN s.granularity = 'day' THEN interval '1 day' ELSE interval '0' END
+              < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED})
        ORDER BY s.granularity, s.dimension, s.window_start
        LIMIT $7::int`,
       [ctx.timeZone, ctx.storeId, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, slot ? null : limit, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null],
