@@ -17,7 +17,7 @@ import {
 } from '@tillstream/contracts';
 import { HELD_VOID_TABLES, holdVoids, numberArray, releaseVoids, textArray, withTransaction, type Pool, type PoolClient } from '@tillstream/db';
 import type { OutboxItem, OutboxSource } from '@tillstream/kafka';
-import { addToWindows, compareKeys, sumWindows, wallClock, type Contribution } from './windows.ts';
+import { addToWindows, compareKeys, sumWindows, wallClock, windowsStatement, type Contribution } from './windows.ts';
 
 /**
  * The trends service's write path (tables: packages/db/migrations/store/*_trends.sql).
@@ -105,24 +105,26 @@ export async function recordSales(client: PoolClient, records: readonly PosRecor
       })),
     ],
   );
-  // While PostgreSQL inserts, sum the windows as if every transaction were new (the usual case);
-  // summed again below only if some were copies already recorded.
-  let sums = sumWindows([...contributionOfId.values()], ctx.timeZone);
+  // While PostgreSQL inserts, sum the windows and build their statement as if every transaction were new (the usual
+  // case); done again below only if some were copies already recorded, or voids take some off.
+  let windows = windowsStatement(sumWindows([...contributionOfId.values()], ctx.timeZone));
   const { rows: inserted } = await inserting;
   const isNew = new Set(inserted.map((r) => r.transaction_id));
   // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
   const fresh = unique.filter((r) => isNew.has(r.tx.transactionId)).map((r) => r.tx);
   const added = [...contributionOfId].filter(([id]) => isNew.has(id)).map(([, c]) => c);
-  if (added.length < contributionOfId.size) sums = sumWindows(added, ctx.timeZone);
+  if (added.length < contributionOfId.size) windows = windowsStatement(sumWindows(added, ctx.timeZone));
 
   await holdVoids(client, HELD_VOID_TABLES.trends, postVoids(fresh));
   // Originals whose void was held and which are now known: their contribution comes off.
   const voided = await releaseVoids(client, HELD_VOID_TABLES.trends);
-  if (voided.length > 0) sums = sumWindows([...added, ...(await storedContributions(client, voided.map((v) => v.originalTransactionId), -1))], ctx.timeZone);
-  const windows = await addToWindows(client, sums);
+  if (voided.length > 0) {
+    windows = windowsStatement(sumWindows([...added, ...(await storedContributions(client, voided.map((v) => v.originalTransactionId), -1))], ctx.timeZone));
+  }
+  const touched = await addToWindows(client, windows);
   const latest = Math.max(...added.map((c) => c.occurredAtMs));
   const latestWall = added.length > 0 ? wallClock(ctx.timeZone)(latest) : undefined;
-  return { booked: isNew.size, windows, latestWall };
+  return { booked: isNew.size, windows: touched, latestWall };
 }
 
 interface AggregateRow {

@@ -181,8 +181,23 @@ export function compareKeys(a: readonly (string | number)[], b: readonly (string
   return 0;
 }
 
+/** The statement that adds sums to their windows (windowsStatement), and the windows it touches per granularity. */
+export interface WindowsStatement {
+  touched: Record<Granularity, number>;
+  /** Undefined for no sums (nothing to book). */
+  query: { text: string; values: unknown[] } | undefined;
+}
+
+/** Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity. */
+export async function addToWindows(client: PoolClient, sums: readonly Sums[] | WindowsStatement): Promise<Record<Granularity, number>> {
+  const statement = 'touched' in sums ? sums : windowsStatement(sums);
+  if (statement.query) await client.query(statement.query);
+  return statement.touched;
+}
+
 /**
- * Adds the sums to their windows (raising each one's revision) and lists their slots as changed. Returns windows touched per granularity.
+ * The statement addToWindows runs for these sums: built apart, so the consumer builds it while PostgreSQL
+ * inserts the batch's transactions (facts.ts recordSales), not after.
  *
  * One statement, slots first: each slot's change count goes up (the row stays locked until the
  * batch commits), then every window is stamped with its slot's new count (`slot_change`), which is
@@ -194,9 +209,9 @@ export function compareKeys(a: readonly (string | number)[], b: readonly (string
  * `sums` come in sumWindows' order (granularity, dimension, window, member), so slots are in key order
  * (every writer locks them in that order) and each slot's windows are next to each other.
  */
-export async function addToWindows(client: PoolClient, sums: readonly Sums[]): Promise<Record<Granularity, number>> {
+export function windowsStatement(sums: readonly Sums[]): WindowsStatement {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
-  if (sums.length === 0) return touched;
+  if (sums.length === 0) return { touched, query: undefined };
   const slotGranularity: string[] = [];
   const slotDimension: string[] = [];
   const slotWindow: string[] = [];
@@ -204,7 +219,7 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
   let last: Sums | undefined;
   for (const s of sums) {
     touched[s.granularity]++;
-    if (last && byKey(last, s) >= 0) throw new Error('addToWindows: sums are not in key order (as sumWindows returns them)');
+    if (last && byKey(last, s) >= 0) throw new Error('windowsStatement: sums are not in key order (as sumWindows returns them)');
     if (!last || s.granularity !== last.granularity || s.dimension !== last.dimension || s.window !== last.window) {
       slotGranularity.push(s.granularity);
       slotDimension.push(s.dimension);
@@ -214,8 +229,7 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
     last = s;
   }
   const numbers = (f: (s: Sums) => number | string) => numberArray(sums.map(f));
-  await client.query(
-    `WITH slot AS (
+  const text = `WITH slot AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[]) WITH ORDINALITY AS u(granularity, dimension, window_start, n)
      ), listed AS (
        INSERT INTO sales_aggregate_changes AS c (granularity, dimension, window_start)
@@ -237,24 +251,23 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[]): P
        net = a.net + EXCLUDED.net, tax = a.tax + EXCLUDED.tax, transactions = a.transactions + EXCLUDED.transactions,
        items = a.items + EXCLUDED.items, returns = a.returns + EXCLUDED.returns,
        returns_units = a.returns_units + EXCLUDED.returns_units, returns_amount = a.returns_amount + EXCLUDED.returns_amount,
-       revision = a.revision + 1, updated_at = now(), slot_change = EXCLUDED.slot_change`,
-    [
-      slotGranularity,
-      slotDimension,
-      slotWindow,
-      numberArray(slotOf),
-      textArray(sums.map((s) => s.member)),
-      numbers((s) => milliToDecimal(s.unitsMilli)),
-      numbers((s) => s.gross),
-      numbers((s) => s.discounts),
-      numbers((s) => s.net),
-      numbers((s) => s.tax),
-      numbers((s) => s.transactions),
-      numbers((s) => milliToDecimal(s.itemsMilli)),
-      numbers((s) => s.returns),
-      numbers((s) => milliToDecimal(s.returnsUnitsMilli)),
-      numbers((s) => s.returnsAmount),
-    ],
-  );
-  return touched;
+       revision = a.revision + 1, updated_at = now(), slot_change = EXCLUDED.slot_change`;
+  const values = [
+    slotGranularity,
+    slotDimension,
+    slotWindow,
+    numberArray(slotOf),
+    textArray(sums.map((s) => s.member)),
+    numbers((s) => milliToDecimal(s.unitsMilli)),
+    numbers((s) => s.gross),
+    numbers((s) => s.discounts),
+    numbers((s) => s.net),
+    numbers((s) => s.tax),
+    numbers((s) => s.transactions),
+    numbers((s) => milliToDecimal(s.itemsMilli)),
+    numbers((s) => s.returns),
+    numbers((s) => milliToDecimal(s.returnsUnitsMilli)),
+    numbers((s) => s.returnsAmount),
+  ];
+  return { touched, query: { text, values } };
 }
