@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { salesAggregates, type SalesAggregate } from '@tillstream/contracts';
-import { createPool } from '@tillstream/db';
+import { createPool, migrate } from '@tillstream/db';
 import { testDatabase, testLogger } from '@tillstream/testing';
 import type { OutboxItem } from '@tillstream/kafka';
 import { aggregateColumns, aggregatesOutbox, toAggregate } from './facts.ts';
@@ -16,6 +16,9 @@ const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
   lines: [{ sku, category: 'bakery', unitsMilli: 1000, gross: net, discount: 0, net, tax: 0 }],
   tenders: [{ type: 'CASH', amount: net }],
 });
+
+/** The migration that gives every slot with windows its row (the consumer inserts a new slot's windows without ON CONFLICT). */
+const SLOT_ROWS_MIGRATION = '20261204010000000';
 
 /** An item's data as the broker gets it (the source writes it as JSON). */
 const dataOf = (item: OutboxItem): unknown => {
@@ -287,6 +290,54 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     [swapped[i - 1], swapped[i]] = [swapped[i]!, swapped[i - 1]!];
     await expect(book(swapped)).rejects.toThrow(/key order/);
     expect({ slots: (await slots()).rows, windows: (await stamps()).rows }).toEqual(before);
+    await pool.end();
+  });
+
+  it('inserts the windows of a slot it creates and adds to those of a listed one; a slot published before slots were kept gets its row back', async () => {
+    const db = await testDatabase({ target: 'empty' });
+    await migrate({ databaseUrl: db.url, target: 'store', logger: testLogger(), before: SLOT_ROWS_MIGRATION });
+    const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
+    const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, {});
+    const book = async (contributions: Contribution[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await addToWindows(client, sumWindows(contributions, 'UTC'));
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      } finally {
+        client.release();
+      }
+    };
+    const skuHour = () =>
+      pool.query<{ member: string; net: string; revision: number; slot_change: string }>(
+        `SELECT member, net, revision, slot_change FROM sales_aggregates WHERE granularity = '1h' AND dimension = 'sku' AND window_start = '2026-03-05 08:00' ORDER BY member`,
+      );
+    await book([sale('2026-03-05T08:00:00Z', 'A', 10), sale('2026-03-05T08:10:00Z', 'B', 20)]);
+    await outbox.acknowledge(await outbox.read(1000));
+    // As the publisher did before 20261202010000000: a slot whose windows were all published lost its row.
+    await pool.query(`DELETE FROM sales_aggregate_changes WHERE granularity = '1h' AND dimension = 'sku'`);
+
+    await migrate({ databaseUrl: db.url, target: 'store', logger: testLogger() });
+    const { rows: back } = await pool.query(`SELECT changes, published_changes FROM sales_aggregate_changes WHERE granularity = '1h' AND dimension = 'sku'`);
+    expect(back).toEqual([{ changes: '1', published_changes: '1' }]);
+    expect(await outbox.backlog()).toBe(0);
+
+    // A late sale of A (an existing window) and the first of C (a new one) in that listed slot: added to, and inserted.
+    await book([sale('2026-03-05T08:20:00Z', 'A', 5), sale('2026-03-05T08:30:00Z', 'C', 7)]);
+    expect((await skuHour()).rows).toEqual([
+      { member: 'A', net: '15', revision: 2, slot_change: '2' },
+      { member: 'B', net: '20', revision: 1, slot_change: '1' },
+      { member: 'C', net: '7', revision: 1, slot_change: '2' },
+    ]);
+    // What goes out for that slot: A and C, not B again.
+    const restated = (await outbox.read(1000)).map((i) => dataOf(i) as SalesAggregate).filter((a) => a.granularity === '1h' && a.dimension === 'sku');
+    expect(restated.map((a) => [a.member, a.figures.net, a.revision])).toEqual([
+      ['A', 15, 2],
+      ['C', 7, 1],
+    ]);
     await pool.end();
   });
 });

@@ -208,6 +208,13 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[] | W
  *
  * `sums` come in sumWindows' order (granularity, dimension, window, member), so slots are in key order
  * (every writer locks them in that order) and each slot's windows are next to each other.
+ *
+ * A slot this statement creates (its count is 1 once listed) has no windows yet: every slot with windows has
+ * its row (migrations/store/*_trends-every-window-has-its-slot.sql), and a slot row is created only here, with
+ * its windows, the row staying locked until the batch commits. Its windows are plain inserts; only those of
+ * slots listed before go through ON CONFLICT, a speculative insertion (an index probe first, and a WAL
+ * record more per row). A catch-up mostly creates slots: its windows' statements took 13.1 s instead of
+ * 17.3-17.9 s for a million lines (BENCHMARKS.md).
  */
 export function windowsStatement(sums: readonly Sums[]): WindowsStatement {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
@@ -236,16 +243,22 @@ export function windowsStatement(sums: readonly Sums[]): WindowsStatement {
        SELECT granularity, dimension, window_start FROM slot ORDER BY n
        ON CONFLICT (granularity, dimension, window_start) DO UPDATE SET changes = c.changes + 1
        RETURNING granularity, dimension, window_start, changes
+     ), sums AS (
+       SELECT l.granularity, l.dimension, w.member, l.window_start, w.units, w.gross, w.discounts, w.net, w.tax, w.transactions, w.items, w.returns,
+              w.returns_units, w.returns_amount, l.changes
+       FROM unnest($4::int[], $5::text[], $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::numeric[], $13::int[],
+                   $14::numeric[], $15::bigint[])
+              AS w(slot, member, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount)
+       JOIN slot ON slot.n = w.slot
+       JOIN listed l ON (l.granularity, l.dimension, l.window_start) = (slot.granularity, slot.dimension, slot.window_start)
+     ), created AS (
+       INSERT INTO sales_aggregates
+         (granularity, dimension, member, window_start, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, slot_change)
+       SELECT * FROM sums WHERE changes = 1
      )
      INSERT INTO sales_aggregates AS a
        (granularity, dimension, member, window_start, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount, slot_change)
-     SELECT l.granularity, l.dimension, w.member, l.window_start, w.units, w.gross, w.discounts, w.net, w.tax, w.transactions, w.items, w.returns,
-            w.returns_units, w.returns_amount, l.changes
-     FROM unnest($4::int[], $5::text[], $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::numeric[], $13::int[],
-                 $14::numeric[], $15::bigint[])
-            AS w(slot, member, units, gross, discounts, net, tax, transactions, items, returns, returns_units, returns_amount)
-     JOIN slot ON slot.n = w.slot
-     JOIN listed l ON (l.granularity, l.dimension, l.window_start) = (slot.granularity, slot.dimension, slot.window_start)
+     SELECT * FROM sums WHERE changes > 1
      ON CONFLICT (granularity, dimension, member, window_start) DO UPDATE SET
        units = a.units + EXCLUDED.units, gross = a.gross + EXCLUDED.gross, discounts = a.discounts + EXCLUDED.discounts,
        net = a.net + EXCLUDED.net, tax = a.tax + EXCLUDED.tax, transactions = a.transactions + EXCLUDED.transactions,
