@@ -161,14 +161,21 @@ const isoUtc = (expr: string) => `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM
  * compares them), for the publisher, which then neither parses the row's
  * numbers and timestamps nor builds and serialises an object per window.
  * Quantities are exact (`trim_scale` of the numeric, as `milliToQuantity`
- * writes them); strings are escaped by `to_json`. `store` is the query's
- * parameter holding the store's id, `windowStart` the window start's
- * `isoUtc` text, `a` the sales_aggregates row.
+ * writes them); strings are escaped by `to_json` (granularity and dimension
+ * are constrained to a few plain words).
+ *
+ * In two parts: what a slot's windows share, up to `"member":` (`slotJson`:
+ * `store` the query's parameter holding the store's id, `s` the
+ * sales_aggregate_changes row, `windowStart` its start's `isoUtc` text),
+ * written once per slot, and the rest (`windowJson`, `a` the sales_aggregates
+ * row).
  */
-const aggregateJson = (store: string, windowStart: string) =>
-  `'{"storeId":' || to_json(${store}::text) || ',"granularity":' || to_json(a.granularity) || ',"windowStart":"' || ${windowStart}
-   || '","businessDay":' || CASE WHEN a.granularity = 'day' THEN '"' || to_char(a.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
-   || ',"dimension":' || to_json(a.dimension) || ',"member":' || to_json(a.member)
+const slotJson = (store: string, windowStart: string) =>
+  `'{"storeId":' || to_json(${store}::text) || ',"granularity":"' || s.granularity || '","windowStart":"' || ${windowStart}
+   || '","businessDay":' || CASE WHEN s.granularity = 'day' THEN '"' || to_char(s.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
+   || ',"dimension":"' || s.dimension || '","member":'`;
+const windowJson = () =>
+  `to_json(a.member)
    || ',"figures":{"units":' || trim_scale(a.units) || ',"gross":' || a.gross || ',"discounts":' || a.discounts || ',"net":' || a.net
    || ',"tax":' || a.tax || ',"transactions":' || a.transactions || ',"items":' || trim_scale(a.items) || ',"returns":' || a.returns
    || ',"returnsUnits":' || trim_scale(a.returns_units) || ',"returnsAmount":' || a.returns_amount
@@ -234,6 +241,26 @@ export const AGGREGATES_ROUND = 5000;
 const SETTLED = "interval '2 hours'";
 
 /**
+ * A window read for publishing: its record's key and JSON, and its slot as
+ * read (the count acknowledge records), without a map from item to slot.
+ * Its id (for logs) is written only when asked for.
+ */
+class WindowItem {
+  readonly topic = salesAggregates.name;
+  constructor(
+    readonly owner: object,
+    readonly slot: Slot,
+    readonly member: string,
+    readonly dataJson: string,
+    readonly key: string,
+  ) {}
+
+  get id(): string {
+    return `${this.slot[0]}/${this.slot[1]}/${this.member}/${this.slot[2]}`;
+  }
+}
+
+/**
  * sales.aggregates.v1 straight from the windows: the windows of every listed
  * slot (sales_aggregate_changes.changes above published_changes) stamped
  * above the count its slot was published at, each at its latest revision
@@ -263,13 +290,10 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
       [sorted.map((k) => k[0]), sorted.map((k) => k[1]), sorted.map((k) => k[2]), sorted.map((k) => k[3])],
     );
   };
-  /** A slot's row, with one of its unpublished windows (all null: none left). */
-  type Row = { slot_granularity: string; slot_dimension: string; window_local: string; changes: string } & (
-    | { granularity: Granularity; dimension: Dimension; member: string; window_start: string; revision: number; data_json: string }
-    | { granularity: null; dimension: null; member: null; window_start: null; revision: null; data_json: null }
-  );
-  /** The slot (and the count it was read at) of each item read: what acknowledge records. */
-  const slotOf = new WeakMap<OutboxItem, Slot>();
+  /** A slot (its fields tab-separated: granularity, dimension, local start, count, UTC start), with one of its unpublished windows (null: none left). */
+  type Row = { slot: string; member: string | null; data_json: string | null };
+  /** Items are this source's only if they carry this (what `after` and acknowledge accept). */
+  const owner = {};
   /**
    * Listed slots in key order: `limit` rows of them, or (`slot`) that slot alone; after the slot `after`, or from the first.
    *
@@ -277,65 +301,74 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
    * on the windows (just after a catch-up, or with autovacuum behind), the planner takes each slot for one window and,
    * after a cursor, sorts every listed slot with its windows before the limit: 1 s a round instead of 12 ms on a
    * million lines' windows (BENCHMARKS.md). Sorting is never the plan this query wants, so it is switched off for it.
+   *
+   * What a slot's windows share (its fields, its start in UTC, the start of their JSON) is written once per slot: the
+   * slots' subquery is kept apart (OFFSET 0), not pulled up into a computation per window.
    */
   const query = (settledOnly: boolean, limit: number, slot?: Slot, after?: Slot) =>
     withTransaction(pool, async (client) => {
       await client.query('SET TRANSACTION READ ONLY; SET LOCAL enable_sort = off');
       return client.query<Row>(
-      `SELECT s.granularity AS slot_granularity, s.dimension AS slot_dimension, to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') AS window_local, s.changes, a.*
-       FROM sales_aggregate_changes s
+      `SELECT s.slot, a.member, s.json || a.json AS data_json
+       FROM (
+         SELECT s.granularity, s.dimension, s.window_start, s.published_changes,
+                s.granularity || E'\t' || s.dimension || E'\t' || to_char(s.window_start, 'YYYY-MM-DD HH24:MI:SS') || E'\t' || s.changes || E'\t' || w.iso AS slot,
+                ${slotJson('$2', 'w.iso')} AS json
+         FROM sales_aggregate_changes s CROSS JOIN LATERAL (SELECT ${isoUtc('s.window_start AT TIME ZONE $1')} AS iso) w
+         WHERE s.changes > s.published_changes
+           AND ($4::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($4::text, $5::text, $6::timestamp))
+           AND ($8::text IS NULL OR (s.granularity, s.dimension, s.window_start) > ($8::text, $9::text, $10::timestamp))
+           AND (NOT $3::bool OR s.window_start + CASE WHEN s.granularity = 'day' THEN interval '1 day' ELSE interval '0' END
+                < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED})
+         ORDER BY s.granularity, s.dimension, s.window_start
+         OFFSET 0
+       ) s
        LEFT JOIN LATERAL (
-         SELECT a.granularity, a.dimension, a.member, w.iso AS window_start, a.revision, ${aggregateJson('$2', 'w.iso')} AS data_json
-         FROM sales_aggregates a CROSS JOIN LATERAL (SELECT ${isoUtc('a.window_start AT TIME ZONE $1')} AS iso) w
+         SELECT a.member, ${windowJson()} AS json
+         FROM sales_aggregates a
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,
          -- published ones included (2.1 s a round instead of 54 ms once 300,000 were published; BENCHMARKS.md).
          OFFSET 0
        ) a ON true
-       WHERE s.changes > s.published_changes
-         AND ($4::text IS NULL OR (s.granularity, s.dimension, s.window_start) = ($4::text, $5::text, $6::timestamp))
-         AND ($8::text IS NULL OR (s.granularity, s.dimension, s.window_start) > ($8::text, $9::text, $10::timestamp))
-         AND (NOT $3::bool OR s.window_start + CASE WHEN s.granularity = 'day' THEN interval '1 day' ELSE interval '0' END
-              < (SELECT max(window_start) FROM sales_aggregate_changes WHERE granularity = '5m' AND dimension = 'store') - ${SETTLED})
        ORDER BY s.granularity, s.dimension, s.window_start
        LIMIT $7::int`,
       [ctx.timeZone, ctx.storeId, settledOnly, slot?.[0] ?? null, slot?.[1] ?? null, slot?.[2] ?? null, slot ? null : limit, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null],
       );
     });
   const read = async (limit: number, settledOnly: boolean, afterItem?: OutboxItem): Promise<OutboxItem[]> => {
-    const after = afterItem && slotOf.get(afterItem);
-    if (afterItem && !after) throw new Error(`outbox item ${afterItem.id} was not read from this source`);
+    const after = afterItem && ownSlot(afterItem);
     let { rows } = await query(settledOnly, limit, undefined, after);
     if (rows.length >= limit) {
       // The last slot may be cut short: the round takes it whole (a second query, for that slot alone).
-      const last = rows[rows.length - 1]!;
-      const sameSlot = (r: Row) => r.slot_granularity === last.slot_granularity && r.slot_dimension === last.slot_dimension && r.window_local === last.window_local;
-      const whole = await query(settledOnly, 0, [last.slot_granularity, last.slot_dimension, last.window_local, last.changes]);
-      rows = [...rows.filter((r) => !sameSlot(r)), ...whole.rows];
+      const last = rows[rows.length - 1]!.slot;
+      const whole = await query(settledOnly, 0, slotOf(last).slot);
+      rows = [...rows.filter((r) => r.slot !== last), ...whole.rows];
     }
     const items: OutboxItem[] = [];
     const empty: Slot[] = [];
-    let slot: Slot | undefined;
+    let current: { text: string; slot: Slot; keyPrefix: string } | undefined;
     for (const r of rows) {
       // Rows come slot by slot: one Slot tuple per slot, shared by its windows' items.
-      if (!slot || slot[0] !== r.slot_granularity || slot[1] !== r.slot_dimension || slot[2] !== r.window_local) slot = [r.slot_granularity, r.slot_dimension, r.window_local, r.changes];
+      if (r.slot !== current?.text) current = { text: r.slot, ...slotOf(r.slot) };
       if (r.member === null) {
         // A slot whose windows were all published already (a restatement the last round caught).
-        empty.push(slot);
+        empty.push(current.slot);
         continue;
       }
-      const item: OutboxItem = {
-        // The window and the revision sent (for logs); its slot as read, what acknowledge needs, rides along in slotOf.
-        id: `${r.granularity}/${r.dimension}/${r.member}/${r.window_local}@${r.revision}`,
-        topic: salesAggregates.name,
-        dataJson: r.data_json,
-        key: salesAggregateKey({ storeId: ctx.storeId, granularity: r.granularity, windowStart: r.window_start, dimension: r.dimension, member: r.member }),
-      };
-      slotOf.set(item, slot);
-      items.push(item);
+      items.push(new WindowItem(owner, current.slot, r.member, r.data_json!, current.keyPrefix + r.member));
     }
     await published(empty);
     return items;
+  };
+  /** A slot as the query writes it, and the start of its windows' keys (salesAggregateKey ends with the member). */
+  const slotOf = (text: string) => {
+    const [granularity, dimension, windowLocal, changes, windowStart] = text.split('\t') as [Granularity, Dimension, string, string, string];
+    return { slot: [granularity, dimension, windowLocal, changes] as Slot, keyPrefix: salesAggregateKey({ storeId: ctx.storeId, granularity, windowStart, dimension, member: '' }) };
+  };
+  const ownSlot = (item: OutboxItem): Slot => {
+    if (!(item instanceof WindowItem) || item.owner !== owner) throw new Error(`outbox item ${item.id} was not read from this source`);
+    return item.slot;
   };
   return {
     batchSize: AGGREGATES_ROUND,
@@ -346,11 +379,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
     // Records each slot of the round as published up to the count it was read at (rounds hold whole slots).
     acknowledge: async (items) => {
       const slots = new Set<Slot>();
-      for (const item of items) {
-        const slot = slotOf.get(item);
-        if (!slot) throw new Error(`outbox item ${item.id} was not read from this source`);
-        slots.add(slot);
-      }
+      for (const item of items) slots.add(ownSlot(item));
       await published([...slots]);
     },
     backlog: async () =>
