@@ -73,6 +73,19 @@ export type OutgoingEvent<Data> = OutgoingBase &
  */
 export const MAX_REQUEST_BYTES = 768 * 1024;
 
+/**
+ * Most bytes of records in one produce request to a spec's topic: three
+ * quarters of its `max.message.bytes` where the spec raises it (the same
+ * margin for framing as MAX_REQUEST_BYTES under the broker's 1 MiB), else
+ * MAX_REQUEST_BYTES. The idempotent producer has one request in flight, so a
+ * topic that takes a publisher's whole stream (sales.aggregates.v1) is
+ * produced to in fewer, larger requests.
+ */
+export function requestBytesFor(spec: Pick<TopicSpec, 'config'>): number {
+  const topicMax = Number(spec.config?.['max.message.bytes']);
+  return Number.isFinite(topicMax) && topicMax > 0 ? Math.floor((topicMax * 3) / 4) : MAX_REQUEST_BYTES;
+}
+
 const length = (v: Buffer | string | null | undefined): number => (v == null ? 0 : v.length);
 
 /**
@@ -128,6 +141,8 @@ export function requestSized(messages: Message[], limit = MAX_REQUEST_BYTES): Me
 export class TypedProducer {
   readonly producer: Producer;
   private readonly logger: Logger;
+  /** Topics whose broker refused a request of their spec's size (sendRaw): produced to in MAX_REQUEST_BYTES requests. */
+  private readonly smaller = new Set<string>();
 
   constructor(private readonly options: TypedProducerOptions) {
     this.logger = options.logger.child({ component: 'producer' });
@@ -218,7 +233,7 @@ export class TypedProducer {
       }
       return this.message(spec.key(parsed.data.data), JSON.stringify(parsed.data), eventHeaders);
     });
-    return this.sendRaw(this.topic(spec), messages);
+    return this.sendRaw(this.topic(spec), messages, requestBytesFor(spec));
   }
 
   /** A record: its value encoded once, here (its exact size is then known to requestSized and to the record encoder). */
@@ -230,9 +245,26 @@ export class TypedProducer {
    * Produces records as they are (bytes unchanged): dead-lettering and replay.
    * Returns one receipt per message, in order.
    */
-  async sendRaw(topic: string, messages: Message[]): Promise<RecordReceipt[]> {
+  async sendRaw(topic: string, messages: Message[], requestBytes = MAX_REQUEST_BYTES): Promise<RecordReceipt[]> {
     const receipts: RecordReceipt[] = [];
-    for (const chunk of requestSized(messages)) receipts.push(...(await this.produce(topic, chunk)));
+    const limit = this.smaller.has(topic) ? MAX_REQUEST_BYTES : requestBytes;
+    const chunks = requestSized(messages, limit);
+    for (let i = 0; i < chunks.length; i++) {
+      try {
+        receipts.push(...(await this.produce(topic, chunks[i]!)));
+      } catch (err) {
+        // The topic on the broker has not been given its spec's larger max.message.bytes yet (`tillstream kafka
+        // provision` reconciles it): a partition's batch is refused whole. This chunk and the rest go in requests of
+        // the broker's default size, and so does every later send to the topic. (On a topic of several partitions,
+        // another partition's batch in the refused request may have been written, and goes out twice: at least once,
+        // as after any failed send.)
+        if (!isMessageTooLarge(err) || limit <= MAX_REQUEST_BYTES) throw err;
+        this.smaller.add(topic);
+        this.logger.warn({ topic, requestBytes: limit, fallbackBytes: MAX_REQUEST_BYTES }, "the broker refused a request within the topic's max.message.bytes as too large: the topic lacks its spec's setting (run `tillstream kafka provision`); producing to it in smaller requests");
+        for (const smaller of requestSized(chunks.slice(i).flat(), MAX_REQUEST_BYTES)) receipts.push(...(await this.produce(topic, smaller)));
+        break;
+      }
+    }
     return receipts;
   }
 
@@ -257,4 +289,12 @@ export class TypedProducer {
       return { topic, partition, offset: (baseOffset + rank).toString() };
     });
   }
+}
+
+/** kafkajs' MESSAGE_TOO_LARGE (error code 10), as thrown or as the cause of a non-retriable error. */
+function isMessageTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.type === 'MESSAGE_TOO_LARGE') return true;
+  }
+  return false;
 }
