@@ -15,7 +15,7 @@ import {
   type PosRecord,
   type StockState,
 } from '@tillstream/contracts';
-import { HELD_VOID_TABLES, holdVoids, releaseVoids, writeOutbox, type OutboxEvent, type PoolClient } from '@tillstream/db';
+import { HELD_VOID_TABLES, holdVoids, numberArray, releaseVoids, textArray, writeOutbox, type OutboxEvent, type PoolClient } from '@tillstream/db';
 import { nextState, type AlertPolicy } from './alerts.ts';
 
 /**
@@ -120,7 +120,13 @@ export async function recordPosTransactions(
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::int[], $5::bigint[])
      ON CONFLICT (transaction_id) DO NOTHING
      RETURNING transaction_id`,
-    [unique.map((r) => r.tx.transactionId), unique.map((r) => r.tx.type), unique.map((r) => r.tx.trainingMode), unique.map((r) => r.partition), unique.map((r) => r.offset)],
+    [
+      textArray(unique.map((r) => r.tx.transactionId)),
+      textArray(unique.map((r) => r.tx.type)),
+      unique.map((r) => r.tx.trainingMode),
+      numberArray(unique.map((r) => r.partition)),
+      numberArray(unique.map((r) => r.offset)),
+    ],
   );
   const isNew = new Set(inserted.rows.map((r) => r.transaction_id));
   // Booked for the first time; the rules (countingLines, postVoids) leave training transactions out.
@@ -163,7 +169,8 @@ export async function recordPosTransactions(
        SELECT DISTINCT ON (sku, kind) id, sku, kind, quantity, occurred_at, count(*) OVER w AS n, sum(quantity) OVER w AS total
        FROM booked WINDOW w AS (PARTITION BY sku, kind)
        ORDER BY sku, kind, id DESC`,
-      [lines.sku, lines.milli, lines.line, lines.tx, txs.id, txs.kind, txs.at],
+      // Built in one pass each (packages/db arrays.ts): node-postgres escaped each element with regular expressions.
+      [textArray(lines.sku), numberArray(lines.milli), numberArray(lines.line), numberArray(lines.tx), textArray(txs.id), textArray(txs.kind), textArray(txs.at)],
     );
     for (const r of rows) groups.push({ sku: r.sku, kind: r.kind, count: Number(r.n), milli: decimalToMilli(r.total), last: toMovement(r) });
   }
