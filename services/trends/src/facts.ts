@@ -372,7 +372,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
   };
   return {
     batchSize: AGGREGATES_ROUND,
-    // Written by PostgreSQL from the windows' typed columns (aggregateJson); aggregates-outbox.test.ts parses them with the topic's schema.
+    // Written by PostgreSQL from the windows' typed columns (slotJson and windowJson); aggregates-outbox.test.ts parses them with the topic's schema.
     validated: true,
     read: (limit, after) => read(limit, false, after),
     ...(options.publishWhileHeld ? { readWhileHeld: (limit: number, after?: OutboxItem) => read(limit, true, after) } : {}),
