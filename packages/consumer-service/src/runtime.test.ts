@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import express from 'express';
 import { describe, expect, it, vi } from 'vitest';
 import { createPool, type Pool } from '@tillstream/db';
-import { createLogger, createMetricsRegistry } from '@tillstream/observability';
-import { bearer, testDatabase, testTokens } from '@tillstream/testing';
+import { createMetricsRegistry } from '@tillstream/observability';
+import { bearer, capturingLogger, testDatabase, testTokens } from '@tillstream/testing';
 import { siteApp } from './app.ts';
 import { serve, startService, type RuntimeEnv } from './runtime.ts';
 
@@ -11,16 +10,7 @@ describe('serve', () => {
   it('stops workers, then drains, then links, then the pool; a step past the deadline is left behind and the later ones still run', async () => {
     const db = await testDatabase({ target: 'store' });
     const tokens = await testTokens(db.pool, 'store');
-    const logs: string[] = [];
-    const logger = createLogger({
-      name: 'runtime-test',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          logs.push(chunk.toString());
-          done();
-        },
-      }),
-    });
+    const { logger, lines: logs } = capturingLogger('runtime-test');
     const pool = createPool({ connectionString: db.urlFor('inventory'), logger, applicationName: 'runtime-test', max: 2 });
     const stopped: string[] = [];
     const service = await serve({

@@ -1,6 +1,7 @@
 import { onTestFinished } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PosTransactionV1, hqTopics, posTransactions, type PosTransactionInput, type TopicSettings } from '@tillstream/contracts';
@@ -43,6 +44,18 @@ const defaultCleanup: Cleanup = (fn) => onTestFinished(fn);
 
 export function testLogger(name = 'test'): Logger {
   return createLogger({ name, level: testEnv.TEST_LOG_LEVEL });
+}
+
+/** A logger whose JSON lines (from `level` up, default info) are kept in `lines`, for a test to read what was logged. */
+export function capturingLogger(name: string, level: 'debug' | 'info' | 'warn' = 'info'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger({ name, level, destination }), lines };
 }
 
 export interface TestDatabase {

@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { storeTopics } from '@tillstream/contracts';
 import { createLogger } from '@tillstream/observability';
 import { createRedis, type Redis } from '@tillstream/queue';
-import { bearer, dropRedisUser, ensureRedisUser, kafkaServiceEnv, redisUserUrl, syncRedisUrl, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, uniqueName, waitFor } from '@tillstream/testing';
+import { bearer, capturingLogger, dropRedisUser, ensureRedisUser, kafkaServiceEnv, redisUserUrl, syncRedisUrl, testDatabase, testEnv, testKafka, testTlsEnv, testTokens, uniqueName, waitFor } from '@tillstream/testing';
 import { syncEnv } from './env.ts';
 import { startSync } from './service.ts';
 
@@ -66,14 +65,8 @@ describe("sync's Redis user", () => {
     const passwordFile = join(mkdtempSync(join(tmpdir(), 'tillstream-redis-')), 'sync-password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     const { env, db } = await syncFixture(redisUserUrl(testEnv.REDIS_URL, user, 'a-stale-password-in-the-url'), { REDIS_PASSWORD_FILE: passwordFile });
-    const logs: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    });
-    const sync = await startSync(env, { logger: createLogger({ name: 'sync', level: 'info', destination }) });
+    const { logger, lines: logs } = capturingLogger('sync');
+    const sync = await startSync(env, { logger });
     onTestFinished(() => sync.stop());
     const viewer = bearer((await testTokens(db.pool, 'store'))['store-viewer']);
     const status = async () => (await (await fetch(`${sync.url}/v1/sync/status`, { headers: viewer })).json()) as { queue: unknown; queueError: string | null };

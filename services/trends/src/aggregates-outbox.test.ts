@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { salesAggregates, type SalesAggregate } from '@tillstream/contracts';
-import { createPool, migrate } from '@tillstream/db';
+import { createPool, migrate, type Pool } from '@tillstream/db';
 import { testDatabase, testLogger } from '@tillstream/testing';
 import type { OutboxItem } from '@tillstream/kafka';
 import { aggregateColumns, aggregatesOutbox, toAggregate } from './facts.ts';
-import { addToWindows, sumWindows, type Contribution } from './windows.ts';
+import { addToWindows, sumWindows, type Contribution, type Sums } from './windows.ts';
 
 const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
   sign: 1,
@@ -20,6 +20,21 @@ const sale = (occurredAt: string, sku: string, net: number): Contribution => ({
 /** The migration that gives every slot with windows its row (the consumer inserts a new slot's windows without ON CONFLICT). */
 const SLOT_ROWS_MIGRATION = '20261204010000000';
 
+/** Adds sums to their windows in one database transaction, as the consumer does (rolled back if it fails). */
+async function bookWindows(pool: Pool, sums: readonly Sums[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await addToWindows(client, sums);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** An item's data as the broker gets it (the source writes it as JSON). */
 const dataOf = (item: OutboxItem): unknown => {
   if (!('dataJson' in item)) throw new Error(`item ${item.id} carries no JSON`);
@@ -31,16 +46,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
-    const book = async (contributions: Contribution[]) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await addToWindows(client, sumWindows(contributions, 'UTC'));
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
-    };
+    const book = (contributions: Contribution[]) => bookWindows(pool, sumWindows(contributions, 'UTC'));
     const storeDay = (items: Awaited<ReturnType<typeof outbox.read>>) =>
       items.map((i) => dataOf(i) as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === 'day' && a.dimension === 'store');
 
@@ -73,16 +79,12 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
-    const client = await pool.connect();
     // 300 SKUs sold in one 5-minute window (slots with 300 windows), and 250 5-minute windows of one SKU (250 slots).
     const many = [
       ...Array.from({ length: 300 }, (_, i) => sale('2026-03-02T10:00:00Z', `SKU-${i}`, 10)),
       ...Array.from({ length: 250 }, (_, i) => sale(new Date(Date.parse('2026-03-03T00:00:00Z') + i * 300_000).toISOString(), 'ONE', 10)),
     ];
-    await client.query('BEGIN');
-    await addToWindows(client, sumWindows(many, 'UTC'));
-    await client.query('COMMIT');
-    client.release();
+    await bookWindows(pool, sumWindows(many, 'UTC'));
     const total = await outbox.backlog();
     const seen = new Set<string>();
     const slotsSeen = new Set<string>();
@@ -109,12 +111,8 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' });
-    const client = await pool.connect();
     const many = Array.from({ length: 120 }, (_, i) => sale(new Date(Date.parse('2026-03-05T00:00:00Z') + i * 300_000).toISOString(), `SKU-${i % 7}`, 10));
-    await client.query('BEGIN');
-    await addToWindows(client, sumWindows(many, 'UTC'));
-    await client.query('COMMIT');
-    client.release();
+    await bookWindows(pool, sumWindows(many, 'UTC'));
     const total = await outbox.backlog();
     const rounds: OutboxItem[][] = [];
     for (let after: OutboxItem | undefined; ; ) {
@@ -144,11 +142,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, { publishWhileHeld: true });
-    const client = await pool.connect();
-    await client.query('BEGIN');
-    await addToWindows(client, sumWindows([sale('2026-03-04T08:00:00Z', 'A', 10), sale('2026-03-04T12:00:00Z', 'B', 20)], 'UTC'));
-    await client.query('COMMIT');
-    client.release();
+    await bookWindows(pool, sumWindows([sale('2026-03-04T08:00:00Z', 'A', 10), sale('2026-03-04T12:00:00Z', 'B', 20)], 'UTC'));
     const total = await outbox.backlog();
     const held = await outbox.readWhileHeld!(1000);
     // 08:00's 5-minute and hourly windows (5 each); not 12:00's, not the day's.
@@ -156,11 +150,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     expect(held.every((i) => (dataOf(i) as { windowStart: string }).windowStart.startsWith('2026-03-04T08:00'))).toBe(true);
     await outbox.acknowledge(held);
     // Late data restates the published 08:00 hour: it is listed, and published, again.
-    const late = await pool.connect();
-    await late.query('BEGIN');
-    await addToWindows(late, sumWindows([sale('2026-03-04T08:30:00Z', 'A', 5)], 'UTC'));
-    await late.query('COMMIT');
-    late.release();
+    await bookWindows(pool, sumWindows([sale('2026-03-04T08:30:00Z', 'A', 5)], 'UTC'));
     const again = await outbox.readWhileHeld!(1000);
     expect(again.map((i) => dataOf(i) as { granularity: string; dimension: string; revision: number; figures: { net: number } }).filter((a) => a.granularity === '1h' && a.dimension === 'store')).toMatchObject([
       { revision: 2, figures: { net: 15 } },
@@ -177,13 +167,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, { publishWhileHeld: true });
-    const book = async (contributions: Contribution[]) => {
-      const client = await pool.connect();
-      await client.query('BEGIN');
-      await addToWindows(client, sumWindows(contributions, 'UTC'));
-      await client.query('COMMIT');
-      client.release();
-    };
+    const book = (contributions: Contribution[]) => bookWindows(pool, sumWindows(contributions, 'UTC'));
     const days = (items: OutboxItem[]) => new Set(items.map((i) => dataOf(i) as { granularity: string; businessDay: string | null }).filter((a) => a.granularity === 'day').map((a) => a.businessDay));
     // Event time at 01:55 the next day: March 4th's business day may still run (a store open past midnight).
     await book([sale('2026-03-04T08:00:00Z', 'A', 10), sale('2026-03-04T23:50:00Z', 'B', 20), sale('2026-03-05T01:55:00Z', 'A', 5)]);
@@ -216,11 +200,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
       { sign: 1, type: 'RETURN', businessDay: '2026-03-29', occurredAtMs: Date.parse('2026-03-29T01:10:00Z'), terminalId: 'T01', lines: [line('A', 'bakery', -1000, -100), line('Pain "au" chocolat \\ é', 'bakery', -250, -42)], tenders: [{ type: 'CASH', amount: -142 }] },
       { ...sale('2026-03-29T12:00:00Z', 'B', 0), lines: [line('B', 'bakery', 123_456_789_012_345, 2 ** 40)] },
     ];
-    const client = await pool.connect();
-    await client.query('BEGIN');
-    await addToWindows(client, sumWindows(contributions, ctx.timeZone));
-    await client.query('COMMIT');
-    client.release();
+    await bookWindows(pool, sumWindows(contributions, ctx.timeZone));
     // Microseconds that a millisecond field truncates (as the Date parsed from pg's text does), on a few windows.
     await pool.query(`UPDATE sales_aggregates SET updated_at = '2026-03-29 01:59:59.999999+00' WHERE dimension = 'sku'`);
     const { rows } = await pool.query<Parameters<typeof toAggregate>[1]>(`SELECT ${aggregateColumns('$1')} FROM sales_aggregates`, [ctx.timeZone]);
@@ -245,19 +225,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
   it('books windows named by their slot, each stamped with its slot\'s count, and refuses sums out of key order, changing nothing', async () => {
     const db = await testDatabase({ target: 'store' });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
-    const book = async (sums: ReturnType<typeof sumWindows>) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await addToWindows(client, sums);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw err;
-      } finally {
-        client.release();
-      }
-    };
+    const book = (sums: Sums[]) => bookWindows(pool, sums);
     const slots = () => pool.query<{ granularity: string; dimension: string; window: string; changes: string }>(`SELECT granularity, dimension, to_char(window_start, 'YYYY-MM-DD HH24:MI') AS window, changes FROM sales_aggregate_changes ORDER BY 1, 2, 3`);
     const stamps = () => pool.query<{ granularity: string; dimension: string; member: string; window: string; slot_change: string; net: string }>(`SELECT granularity, dimension, member, to_char(window_start, 'YYYY-MM-DD HH24:MI') AS window, slot_change, net FROM sales_aggregates ORDER BY 1, 2, 3, 4`);
     await book(sumWindows([sale('2026-03-05T08:00:00Z', 'A', 10), sale('2026-03-05T08:01:00Z', 'B', 20), sale('2026-03-05T09:00:00Z', 'A', 5)], 'UTC'));
@@ -298,19 +266,7 @@ describe('sales.aggregates.v1 outbox (changed slots)', () => {
     await migrate({ databaseUrl: db.url, target: 'store', logger: testLogger(), before: SLOT_ROWS_MIGRATION });
     const pool = createPool({ connectionString: db.url, logger: testLogger(), applicationName: 'outbox-test', max: 2 });
     const outbox = aggregatesOutbox(pool, { storeId: 'S001', timeZone: 'UTC' }, {});
-    const book = async (contributions: Contribution[]) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await addToWindows(client, sumWindows(contributions, 'UTC'));
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw err;
-      } finally {
-        client.release();
-      }
-    };
+    const book = (contributions: Contribution[]) => bookWindows(pool, sumWindows(contributions, 'UTC'));
     const skuHour = () =>
       pool.query<{ member: string; net: string; revision: number; slot_change: string }>(
         `SELECT member, net, revision, slot_change FROM sales_aggregates WHERE granularity = '1h' AND dimension = 'sku' AND window_start = '2026-03-05 08:00' ORDER BY member`,

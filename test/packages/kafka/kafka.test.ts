@@ -1,7 +1,6 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction, type SalesAggregate } from '@tillstream/contracts';
-import { makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
+import { capturingLogger, makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
 import {
   CLUSTER_PROFILES,
   ConfigResourceTypes,
@@ -16,7 +15,7 @@ import {
   type ConsumerRunnerOptions,
   type Kafka,
 } from '@tillstream/kafka';
-import { createLogger, type Logger } from '@tillstream/observability';
+import type { Logger } from '@tillstream/observability';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -119,16 +118,7 @@ describe('kafka package against the real store broker', () => {
       });
       return counted;
     };
-    const logs: string[] = [];
-    const logger = createLogger({
-      name: 'kafka-test',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          logs.push(chunk.toString());
-          done();
-        },
-      }),
-    });
+    const { logger, lines: logs } = capturingLogger('kafka-test');
 
     const requestsMade = { provisioned: 0, unprovisioned: 0 };
     for (const provisioned of [true, false]) {
