@@ -265,6 +265,8 @@ export const hqSalesAggregates = topic<SalesAggregate, 'sales.aggregate.v1'>({
   ...salesAggregates,
   name: 'hq.sales.aggregates.v1',
   partitions: 3,
+  // The broker's 1 MiB batches: HQ applies each store's batch across its partitions, in ordinary requests.
+  config: { 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': String(DAY_MS) },
   description: "Every store's sales aggregates at their latest revision (compacted; windows kept 35 days).",
 });
 

@@ -74,12 +74,13 @@ export type OutgoingEvent<Data> = OutgoingBase &
 export const MAX_REQUEST_BYTES = 768 * 1024;
 
 /**
- * Most bytes of records in one produce request to a spec's topic: three
+ * Most bytes of records in one produce request to a spec's topic, by
+ * requestSized's estimate (which counts keys and headers generously): three
  * quarters of its `max.message.bytes` where the spec raises it (the same
- * margin for framing as MAX_REQUEST_BYTES under the broker's 1 MiB), else
+ * margin as MAX_REQUEST_BYTES under the broker's 1 MiB), else
  * MAX_REQUEST_BYTES. The idempotent producer has one request in flight, so a
- * topic that takes a publisher's whole stream (sales.aggregates.v1) is
- * produced to in fewer, larger requests.
+ * topic that takes a publisher's whole stream (sales.aggregates.v1, one
+ * partition) is produced to in fewer, larger requests.
  */
 export function requestBytesFor(spec: Pick<TopicSpec, 'config'>): number {
   const topicMax = Number(spec.config?.['max.message.bytes']);
@@ -254,11 +255,12 @@ export class TypedProducer {
         receipts.push(...(await this.produce(topic, chunks[i]!)));
       } catch (err) {
         // The topic on the broker has not been given its spec's larger max.message.bytes yet (`tillstream kafka
-        // provision` reconciles it): a partition's batch is refused whole. This chunk and the rest go in requests of
-        // the broker's default size, and so does every later send to the topic. (On a topic of several partitions,
-        // another partition's batch in the refused request may have been written, and goes out twice: at least once,
-        // as after any failed send.)
-        if (!isMessageTooLarge(err) || limit <= MAX_REQUEST_BYTES) throw err;
+        // provision` reconciles it). A request that held one partition's batch was refused whole, and kafkajs took
+        // its sequence numbers back: this chunk and the rest go in requests of the broker's default size, and so does
+        // every later send to the topic. A request across partitions may have been written in part, and kafkajs
+        // takes back every partition's sequence numbers all the same (a resend would be out of order): that error
+        // stands, and the caller retries as after any failed send.
+        if (!isMessageTooLarge(err) || limit <= MAX_REQUEST_BYTES || !onePartition(chunks[i]!)) throw err;
         this.smaller.add(topic);
         this.logger.warn({ topic, requestBytes: limit, fallbackBytes: MAX_REQUEST_BYTES }, "the broker refused a request within the topic's max.message.bytes as too large: the topic lacks its spec's setting (run `tillstream kafka provision`); producing to it in smaller requests");
         for (const smaller of requestSized(chunks.slice(i).flat(), MAX_REQUEST_BYTES)) receipts.push(...(await this.produce(topic, smaller)));
@@ -297,4 +299,10 @@ function isMessageTooLarge(err: unknown): boolean {
     if (e.type === 'MESSAGE_TOO_LARGE') return true;
   }
   return false;
+}
+
+/** Whether every message went to one partition (the partitioner writes it on each; producer.send puts them in one batch). */
+function onePartition(messages: readonly Message[]): boolean {
+  const first = messages[0]?.partition;
+  return first !== undefined && messages.every((m) => m.partition === first);
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TillstreamError, deadLetterTopicName, hqTransactions, posTransactions, salesAggregates, type PosTransaction, type SalesAggregate } from '@tillstream/contracts';
+import { TillstreamError, deadLetterTopicName, hqSalesAggregates, hqTransactions, posTransactions, salesAggregates, type PosTransaction, type SalesAggregate } from '@tillstream/contracts';
 import { capturingLogger, makeTransaction, readRecords, testKafka, uniqueName, waitFor } from '@tillstream/testing';
 import {
   CLUSTER_PROFILES,
@@ -95,8 +95,8 @@ describe('kafka package against the real store broker', () => {
   });
 
   it("produces to a topic in requests of its spec's max.message.bytes, and in the default size where the broker's topic lacks the setting", async () => {
-    // ~5 MB of windows on sales.aggregates' one partition: two requests of the spec's size (3 MiB of its 4 MiB), or
-    // seven of the broker's default size.
+    // ~5 MB of windows on sales.aggregates' one partition: a few requests of the spec's size (3 MiB of its 4 MiB, by
+    // requestSized's generous estimate), many more of the broker's default size.
     const windows: SalesAggregate[] = Array.from({ length: 9000 }, (_, i) => ({
       storeId: 'S001',
       granularity: '5m',
@@ -111,6 +111,7 @@ describe('kafka package against the real store broker', () => {
     const events = windows.map((data) => ({ storeId: 'S001', data }));
     expect(requestBytesFor(salesAggregates)).toBe(3 * 1024 * 1024);
     expect(requestBytesFor(posTransactions)).toBe(768 * 1024);
+    expect(requestBytesFor(hqSalesAggregates)).toBe(768 * 1024);
     const produceRequests = (producer: TypedProducer) => {
       const counted = { n: 0 };
       producer.producer.on(producer.producer.events.REQUEST, (e) => {
@@ -146,6 +147,15 @@ describe('kafka package against the real store broker', () => {
     }
     // Requests of 3 MiB against 768 KiB: 4 against 13 (and the refused one) here, as requestSized cuts them.
     expect(requestsMade.provisioned).toBeLessThan((requestsMade.unprovisioned - 1) / 2);
+
+    // Across partitions a refused request may have been written in part, and kafkajs takes back every partition's
+    // sequence numbers: no fallback there, the send fails as any failed send does.
+    const env = await testKafka({ specs: [{ ...salesAggregates, partitions: 2, config: { 'min.cleanable.dirty.ratio': '0.1' } }] });
+    const producer = await producerFor(env.kafka, env.prefix, logger);
+    // Two partitions in one request, the first's batch over the broker's 1 MiB.
+    const messages = Array.from({ length: 3000 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(700, 'x'), partition: i === 0 ? 1 : 0 }));
+    await expect(producer.sendRaw(`${env.prefix}${salesAggregates.name}`, messages, 3 * 1024 * 1024)).rejects.toMatchObject({ type: 'MESSAGE_TOO_LARGE' });
+    expect(logs.filter((l) => l.includes('refused a request within the topic'))).toHaveLength(1);
   });
 
   it('refuses to produce an event that does not match its schema, and writes nothing', async () => {
