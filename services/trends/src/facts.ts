@@ -174,8 +174,7 @@ const slotJson = (store: string, windowStart: string) =>
   `'{"storeId":' || to_json(${store}::text) || ',"granularity":"' || s.granularity || '","windowStart":"' || ${windowStart}
    || '","businessDay":' || CASE WHEN s.granularity = 'day' THEN '"' || to_char(s.window_start, 'YYYY-MM-DD') || '"' ELSE 'null' END
    || ',"dimension":"' || s.dimension || '","member":'`;
-const windowJson = () =>
-  `to_json(a.member)
+const windowJson = `to_json(a.member)
    || ',"figures":{"units":' || trim_scale(a.units) || ',"gross":' || a.gross || ',"discounts":' || a.discounts || ',"net":' || a.net
    || ',"tax":' || a.tax || ',"transactions":' || a.transactions || ',"items":' || trim_scale(a.items) || ',"returns":' || a.returns
    || ',"returnsUnits":' || trim_scale(a.returns_units) || ',"returnsAmount":' || a.returns_amount
@@ -324,7 +323,7 @@ export function aggregatesOutbox(pool: Pool, ctx: TrendsContext, options: { publ
          OFFSET 0
        ) s
        LEFT JOIN LATERAL (
-         SELECT a.member, ${windowJson()} AS json
+         SELECT a.member, ${windowJson} AS json
          FROM sales_aggregates a
          WHERE a.granularity = s.granularity AND a.dimension = s.dimension AND a.window_start = s.window_start AND a.slot_change > s.published_changes
          -- OFFSET 0 keeps this a lookup per slot: pulled up, it became a merge join that walked every window from the start,

@@ -214,7 +214,7 @@ export async function addToWindows(client: PoolClient, sums: readonly Sums[] | W
  * its windows, the row staying locked until the batch commits. Its windows are plain inserts; only those of
  * slots listed before go through ON CONFLICT, a speculative insertion (an index probe first, and a WAL
  * record more per row). A catch-up mostly creates slots: its windows' statements took 13.1 s instead of
- * 17.3-17.9 s for a million lines (BENCHMARKS.md).
+ * 17.3 s for a million lines (one run each; BENCHMARKS.md).
  */
 export function windowsStatement(sums: readonly Sums[]): WindowsStatement {
   const touched: Record<Granularity, number> = { '5m': 0, '1h': 0, day: 0 };
