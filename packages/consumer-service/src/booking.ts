@@ -88,9 +88,10 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...consumerOffsetHooks(pool, groupId),
     onDeadLettered: async (dead) => {
-      const position = { groupId, topic: dead.topic, partition: dead.partition, nextOffset: dead.nextOffset };
-      const entry = await withConsumerTransaction(pool, position, (client) =>
-        recordQuarantine(client, options.quarantine, options.storeId, {
+      const position = { groupId, topic: dead.topic, partition: dead.partition, fromOffset: dead.offset, nextOffset: dead.nextOffset };
+      const entry = await withConsumerTransaction(pool, position, (client, from) =>
+        // Past it already (another member quarantined it first): nothing to record twice.
+        BigInt(dead.offset) < from ? Promise.resolve(undefined) : recordQuarantine(client, options.quarantine, options.storeId, {
           source: 'dead-letter',
           service: options.service,
           consumerGroup: groupId,
@@ -104,14 +105,24 @@ export function bookingConsumer<Data>(options: BookingConsumerOptions<Data>): Co
           message: dead.message,
         }),
       );
+      if (!entry) return;
       deadLettered.inc({ topic: dead.topic, code: dead.code });
       options.logger.warn({ quarantineId: entry.id, topic: dead.topic, offset: dead.offset, code: dead.code, transactionId: entry.transactionId }, 'record quarantined');
     },
     handleBatch: async (records, batch) => {
-      const position = { groupId, topic: batch.topic, partition: batch.partition, nextOffset: batch.nextOffset };
-      await withConsumerTransaction(pool, position, (client) => options.book(client, records));
-      logTraced(options.logger, records, options.transactionIdOf);
-      options.afterCommit?.(records);
+      const position = { groupId, topic: batch.topic, partition: batch.partition, fromOffset: records[0]!.offset, nextOffset: batch.nextOffset };
+      let booked = records;
+      await withConsumerTransaction(pool, position, async (client, from) => {
+        // Below `from`, another member (or this one, before a seek) booked them already: the fence leaves them be.
+        if (BigInt(records[0]!.offset) < from) {
+          booked = records.filter((r) => BigInt(r.offset) >= from);
+          options.logger.info({ topic: batch.topic, partition: batch.partition, from: from.toString(), skipped: records.length - booked.length }, 'records already booked at the stored offset; skipping them');
+        }
+        if (booked.length > 0) await options.book(client, booked);
+      });
+      if (booked.length === 0) return;
+      logTraced(options.logger, booked, options.transactionIdOf);
+      options.afterCommit?.(booked);
     },
   });
 }

@@ -33,6 +33,8 @@ export interface ConsumerPosition {
   groupId: string;
   topic: string;
   partition: number;
+  /** The offset of the first record this transaction books. */
+  fromOffset: string;
   /** The offset to resume from once this transaction commits. */
   nextOffset: string;
 }
@@ -57,12 +59,29 @@ export function consumerOffsetHooks(pool: Pool, groupId: string) {
  * WAL flush: everything written is derived from the topic, the offset
  * included, so a power cut that loses the last commits loses them together
  * and the consumer replays those records.
+ *
+ * Fenced: the transaction first locks its partition's offset row (made at
+ * `fromOffset` when the group has none yet) and hands `fn` the offset the
+ * partition stands at; `fn` books only records at or after it. A member
+ * that lost the partition in a rebalance while a batch was still being
+ * booked, or that books a batch again after a seek, waits for the other
+ * transaction and then finds those records booked: nothing is booked twice,
+ * whatever the members' timing.
  */
-export function withConsumerTransaction<T>(pool: Pool, position: ConsumerPosition, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export function withConsumerTransaction<T>(pool: Pool, position: ConsumerPosition, fn: (client: PoolClient, from: bigint) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
-    // Batches aggregate tens of thousands of rows in memory while catching up; the default 4 MB spills to disk.
-    await client.query("SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'");
-    const result = await fn(client);
+    const key = `group_id = ${client.escapeLiteral(position.groupId)} AND topic = ${client.escapeLiteral(position.topic)} AND partition = ${Number(position.partition)}`;
+    // One round trip: a simple query may hold several statements; the last one's rows are the stored offset.
+    const results = (await client.query(
+      // Batches aggregate tens of thousands of rows in memory while catching up; the default 4 MB spills to disk.
+      `SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB';
+       INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+       VALUES (${client.escapeLiteral(position.groupId)}, ${client.escapeLiteral(position.topic)}, ${Number(position.partition)}, ${BigInt(position.fromOffset)})
+       ON CONFLICT (group_id, topic, partition) DO NOTHING;
+       SELECT next_offset FROM consumer_offsets WHERE ${key} FOR UPDATE`,
+    )) as unknown as Array<{ rows: Array<{ next_offset: string }> }>;
+    const stored = results[results.length - 1]!.rows[0]!.next_offset;
+    const result = await fn(client, BigInt(stored));
     await saveConsumerOffset(client, position);
     return result;
   });

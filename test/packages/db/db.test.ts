@@ -8,6 +8,7 @@ import {
   migrate,
   pgErrorClass,
   saveConsumerOffset,
+  withConsumerTransaction,
   withTransaction,
 } from '@tillstream/db';
 
@@ -53,6 +54,46 @@ describe('consumer offsets', () => {
       }),
     ).rejects.toThrow('effect failed');
     expect(await loadConsumerOffset(db.pool, key)).toBeUndefined();
+  });
+});
+
+describe('a consumer transaction', () => {
+  const key = { groupId: 'inventory', topic: 'pos.transactions.v1', partition: 0 };
+
+  it('hands its batch the offset the partition stands at: its own first offset for a new group, the stored one after', async () => {
+    const db = await testDatabase({ target: 'store' });
+    expect(await withConsumerTransaction(db.pool, { ...key, fromOffset: '5', nextOffset: '9' }, async (_client, from) => from)).toBe(5n);
+    expect(await loadConsumerOffset(db.pool, key)).toBe('9');
+    // A member that fetched from Kafka's committed offset, behind the store: the batch learns where the store stands.
+    expect(await withConsumerTransaction(db.pool, { ...key, fromOffset: '7', nextOffset: '12' }, async (_client, from) => from)).toBe(9n);
+    expect(await loadConsumerOffset(db.pool, key)).toBe('12');
+  });
+
+  it('waits for another member booking the same records, then finds them booked (a rebalance while a batch is in hand)', async () => {
+    const db = await testDatabase({ target: 'store' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const first = withConsumerTransaction(db.pool, { ...key, fromOffset: '0', nextOffset: '100' }, async (_client, from) => {
+      entered();
+      await gate;
+      return from;
+    });
+    await inside;
+    const second = withConsumerTransaction(db.pool, { ...key, fromOffset: '0', nextOffset: '100' }, async (_client, from) => from);
+    // The second member's transaction is blocked on the partition's offset row, not past it.
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        return Number(rows[0]!.n) === 1;
+      },
+      { message: "the second member waiting on the first's lock" },
+    );
+    release();
+    expect(await first).toBe(0n);
+    expect(await second).toBe(100n);
+    expect(await loadConsumerOffset(db.pool, key)).toBe('100');
   });
 });
 
