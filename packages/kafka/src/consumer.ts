@@ -117,6 +117,9 @@ interface Failure {
   retriable: boolean;
 }
 
+/** Records decoded between two yields to the event loop (see processBatch). */
+const DECODE_SLICE = 200;
+
 class Stopping extends Error {
   constructor() {
     super('consumer is stopping');
@@ -146,6 +149,15 @@ export class ConsumerRunner<Data> {
   private readonly lagOf = new Map<number, number>();
   /** Partitions this member already sought back on since it joined. */
   private readonly sought = new Set<number>();
+  /**
+   * The chunk being handled per partition. With offsets stored by the
+   * handler, a fetch's last chunk is still being booked when its batch
+   * returns to kafkajs, so the next fetch (and its decoding) runs meanwhile
+   * instead of after it; the next batch's first chunk waits for it.
+   */
+  private readonly inFlight = new Map<number, Promise<void>>();
+  /** Counts group joins: a chunk handed over before the last join does not set where a partition resumes. */
+  private generation = 0;
 
   constructor(private readonly options: ConsumerRunnerOptions<Data>) {
     this.topic = topicName(options.topicPrefix ?? '', options.spec);
@@ -169,6 +181,7 @@ export class ConsumerRunner<Data> {
     });
     // A rebalance can hand a partition to us whose stored offset moved on another member.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.generation++;
       this.resumeAt.clear();
       this.lagOf.clear();
       this.sought.clear();
@@ -229,6 +242,8 @@ export class ConsumerRunner<Data> {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const wake of this.wakers) wake();
+    // A chunk handed over by a batch that already returned is finished (or given up at its next retry), not cut off.
+    await Promise.all([...this.inFlight.values()].map((chunk) => chunk.catch(() => undefined)));
     await this.consumer.disconnect();
     this.logger.info('consumer stopped');
   }
@@ -241,32 +256,59 @@ export class ConsumerRunner<Data> {
     const first = batch.messages[0];
     if (!first) return;
     if (this.stopping || !kafka.isLive()) throw new Stopping(); // e.g. fetched before a seek took effect
+    // Pipelined only where the handler stores offsets with its effects: there, a chunk that fails after its
+    // batch returned is fetched again from the stored offset, and Kafka's commit running ahead is only a hint.
+    const pipelined = this.options.storedOffset !== undefined;
+    // Where to resume is known once the last fetch's chunk is booked (after a join, it comes from the store).
+    if (!this.resumeAt.has(partition)) await this.settled(partition);
     const resumeAt = await this.resumeOffset(partition, BigInt(first.offset));
     if (resumeAt === 'seeking') throw new Stopping();
     const maxBatch = this.options.maxBatchSize ?? 500;
+    const generation = this.generation;
     let pending: ConsumedRecord<Data>[] = [];
-    // The chunk being handled. Chunks are handled one at a time and in order, but the next one is
-    // decoded meanwhile: while the handler waits on its database, this thread parses and validates.
-    let handling: Promise<void> = Promise.resolve();
+    // The chunk being handled (perhaps the last fetch's). Chunks are handled one at a time and in order, but the
+    // next one is decoded meanwhile: while the handler waits on its database, this thread parses and validates.
+    let handling: Promise<void> = this.inFlight.get(partition) ?? Promise.resolve();
 
     /** Waits for the chunk being handled, then hands over what is pending (without waiting for it). */
     const flush = async () => {
       await handling;
       if (pending.length === 0) return;
+      // Stopped or sought while the last chunk was in hand: this one is fetched again, never handed over half-known.
+      if (this.stopping || !kafka.isLive()) throw new Stopping();
       const chunk = pending;
       pending = [];
+      const last = chunk[chunk.length - 1]!;
       // Behind this chunk: what its handler (and holdWhile) sees as the lag, not the last fetch's.
-      const behind = BigInt(batch.highWatermark) - BigInt(chunk[chunk.length - 1]!.offset) - 1n;
+      const behind = BigInt(batch.highWatermark) - BigInt(last.offset) - 1n;
+      // Pipelined, kafkajs may fetch past the chunk at once; otherwise only once it is handled.
+      if (pipelined) kafka.resolveOffset(last.offset);
       handling = (async () => {
         this.lagOf.set(partition, Math.max(0, Number(behind)));
-        await this.handleWithPolicy(chunk, kafka);
-        const last = chunk[chunk.length - 1]!;
-        kafka.resolveOffset(last.offset);
-        this.resumeAt.set(partition, BigInt(last.offset) + 1n);
+        try {
+          await this.handleWithPolicy(chunk, kafka);
+        } catch (err) {
+          // Given up (a seek or a join meanwhile, a stop, a fault) after kafkajs moved past it: the partition goes
+          // back to the stored offset, and the chunk is fetched and booked again from there.
+          if (pipelined && !this.stopping) {
+            if (!(err instanceof Stopping)) this.logger.error({ err, partition, fromOffset: chunk[0]!.offset }, 'a handed-over chunk failed; resuming from the stored offset');
+            this.resumeAt.delete(partition);
+            void this.seekToStored(partition);
+          }
+          throw err;
+        }
+        if (!pipelined) kafka.resolveOffset(last.offset);
+        if (generation === this.generation) this.resumeAt.set(partition, BigInt(last.offset) + 1n);
+        // A rebalance it reports reaches kafkajs through the batch that awaits this chunk.
         await kafka.heartbeat();
       })();
-      // Awaited by the next flush or at the end; a batch abandoned meanwhile (Stopping) must not leave it unhandled.
-      handling.catch(() => undefined);
+      const current = handling;
+      this.inFlight.set(partition, current);
+      const done = () => {
+        if (this.inFlight.get(partition) === current) this.inFlight.delete(partition);
+      };
+      // Awaited by the next flush (perhaps the next batch's) or at the end; settled here too, so none goes unhandled.
+      current.then(done, done);
     };
     /** Everything decoded so far is handled. */
     const drain = async () => {
@@ -274,7 +316,14 @@ export class ConsumerRunner<Data> {
       await handling;
     };
 
+    let decodedSinceYield = 0;
     for (const message of batch.messages) {
+      // Decoding runs while the handler waits on its database: it yields now and then, so the handler's next
+      // statement goes out as soon as the last one returns, not after a whole chunk is decoded.
+      if (++decodedSinceYield === DECODE_SLICE) {
+        decodedSinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (this.stopping || !kafka.isLive()) {
         await handling.catch(() => undefined); // the chunk in hand is finished (or failed), never abandoned half-way
         throw new Stopping();
@@ -300,7 +349,9 @@ export class ConsumerRunner<Data> {
       pending.push(decoded.record);
       if (pending.length >= maxBatch) await flush();
     }
-    await drain();
+    // Pipelined, the last chunk is booked while kafkajs fetches the next batch; the next batch's first flush waits for it.
+    if (pipelined) await flush();
+    else await drain();
     this.lagOf.set(partition, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n)));
   }
 
@@ -357,8 +408,14 @@ export class ConsumerRunner<Data> {
     return expected;
   }
 
+  /** The chunk this partition has in hand, if any, is finished (booked or given up). */
+  private async settled(partition: number): Promise<void> {
+    await this.inFlight.get(partition)?.catch(() => undefined);
+  }
+
   private async seekToStored(partition: number): Promise<void> {
     try {
+      await this.settled(partition);
       const stored = await this.retryForever(() => this.options.storedOffset!(this.topic, partition), 'loading stored offset');
       const offset = stored ?? (await this.retryForever(() => this.logStart(partition), 'reading the start of the log')).toString();
       this.sought.add(partition);
