@@ -108,8 +108,8 @@ const trends: Subject = {
 /**
  * Crash safety (ARCHITECTURE.md invariant 2), for every service that books
  * the POS topic: the process is SIGKILLed again and again while it books.
- * Whatever the moment of the kill (mid-batch, between the database commit
- * and Kafka's, while publishing the outbox), its final state equals a plain
+ * Whatever the moment of the kill (mid-batch, between Kafka's commit of a
+ * chunk handed over and the database's, while publishing the outbox), its final state equals a plain
  * computation over the topic, and a rebuild from offset 0 into an empty
  * database (same consumer group, so Kafka's committed offset is at the end)
  * gives the same state.

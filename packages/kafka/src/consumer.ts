@@ -120,6 +120,14 @@ interface Failure {
 /** Records decoded between two yields to the event loop (see processBatch). */
 const DECODE_SLICE = 200;
 
+/** What a batch's handling needs of its kafkajs batch; `generation` is the runner's count of joins when the batch began. */
+interface BatchLink {
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  isLive(): boolean;
+  generation: number;
+}
+
 class Stopping extends Error {
   constructor() {
     super('consumer is stopping');
@@ -158,6 +166,8 @@ export class ConsumerRunner<Data> {
   private readonly inFlight = new Map<number, Promise<void>>();
   /** Counts group joins: a chunk handed over before the last join does not set where a partition resumes. */
   private generation = 0;
+  /** consumer.run() returned: the group exists, so the topic can be paused. */
+  private running = false;
 
   constructor(private readonly options: ConsumerRunnerOptions<Data>) {
     this.topic = topicName(options.topicPrefix ?? '', options.spec);
@@ -218,8 +228,10 @@ export class ConsumerRunner<Data> {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: true,
-      // With offsets kept by the handler, Kafka's copy is only a fetch hint:
-      // commit it every few seconds, not after every batch (a round trip saved per batch).
+      // With offsets kept by the handler, Kafka's copy is only a fetch hint: no commit from
+      // commitOffsetsIfNecessary below more often than every few seconds. (kafkajs still commits the
+      // resolved offsets after each batch returns, runner.js autoCommitOffsets: pipelined, that is
+      // ahead of the handler's store by the chunk in hand.)
       ...(this.options.storedOffset ? { autoCommitInterval: 5000 } : {}),
       partitionsConsumedConcurrently: 3,
       eachBatch: async (payload) => {
@@ -228,6 +240,7 @@ export class ConsumerRunner<Data> {
             resolveOffset: (offset) => payload.resolveOffset(offset),
             heartbeat: () => payload.heartbeat(),
             isLive: () => payload.isRunning() && !payload.isStale(),
+            generation: this.generation,
           });
           await payload.commitOffsetsIfNecessary();
         } catch (err) {
@@ -236,12 +249,18 @@ export class ConsumerRunner<Data> {
         }
       },
     });
+    this.running = true;
     this.logger.info('consumer started');
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     for (const wake of this.wakers) wake();
+    // No more fetches while the chunks in hand finish: each would be dropped (Stopping) and fetched again.
+    if (this.running) {
+      this.running = false;
+      this.consumer.pause([{ topic: this.topic }]);
+    }
     // A chunk handed over by a batch that already returned is finished (or given up at its next retry), not cut off.
     await Promise.all([...this.inFlight.values()].map((chunk) => chunk.catch(() => undefined)));
     await this.consumer.disconnect();
@@ -250,7 +269,7 @@ export class ConsumerRunner<Data> {
 
   private async processBatch(
     batch: Batch,
-    kafka: { resolveOffset(offset: string): void; heartbeat(): Promise<void>; isLive(): boolean },
+    kafka: BatchLink,
   ): Promise<void> {
     const { partition } = batch;
     const first = batch.messages[0];
@@ -261,10 +280,9 @@ export class ConsumerRunner<Data> {
     const pipelined = this.options.storedOffset !== undefined;
     // Where to resume is known once the last fetch's chunk is booked (after a join, it comes from the store).
     if (!this.resumeAt.has(partition)) await this.settled(partition);
-    const resumeAt = await this.resumeOffset(partition, BigInt(first.offset));
+    const resumeAt = await this.resumeOffset(partition, BigInt(first.offset), kafka);
     if (resumeAt === 'seeking') throw new Stopping();
     const maxBatch = this.options.maxBatchSize ?? 500;
-    const generation = this.generation;
     let pending: ConsumedRecord<Data>[] = [];
     // The chunk being handled (perhaps the last fetch's). Chunks are handled one at a time and in order, but the
     // next one is decoded meanwhile: while the handler waits on its database, this thread parses and validates.
@@ -290,7 +308,8 @@ export class ConsumerRunner<Data> {
         } catch (err) {
           // Given up (a seek or a join meanwhile, a stop, a fault) after kafkajs moved past it: the partition goes
           // back to the stored offset, and the chunk is fetched and booked again from there.
-          if (pipelined && !this.stopping) {
+          // (Only in the generation that handed it over: a join seeks every partition it assigns itself.)
+          if (pipelined && !this.stopping && kafka.generation === this.generation) {
             if (!(err instanceof Stopping)) this.logger.error({ err, partition, fromOffset: chunk[0]!.offset }, 'a handed-over chunk failed; resuming from the stored offset');
             this.resumeAt.delete(partition);
             void this.seekToStored(partition);
@@ -298,8 +317,9 @@ export class ConsumerRunner<Data> {
           throw err;
         }
         if (!pipelined) kafka.resolveOffset(last.offset);
-        if (generation === this.generation) this.resumeAt.set(partition, BigInt(last.offset) + 1n);
-        // A rebalance it reports reaches kafkajs through the batch that awaits this chunk.
+        this.resumeFrom(partition, BigInt(last.offset) + 1n, kafka.generation);
+        // A rebalance it reports reaches kafkajs through the batch that awaits this chunk, if one does;
+        // otherwise kafkajs meets it at its own next heartbeat or fetch.
         await kafka.heartbeat();
       })();
       const current = handling;
@@ -335,14 +355,14 @@ export class ConsumerRunner<Data> {
       if (!this.isForThisGroup(message)) {
         // `tillstream dlq replay` re-produced it for the one group that dead-lettered it; this group booked the original.
         await drain();
-        await this.skip(partition, message.offset);
+        await this.skip(partition, message.offset, kafka.generation);
         kafka.resolveOffset(message.offset);
         continue;
       }
       const decoded = this.decode(batch.topic, partition, message);
       if ('failure' in decoded) {
         await drain();
-        await this.deadLetter(batch.topic, partition, message, decoded.failure);
+        await this.deadLetter(batch.topic, partition, message, decoded.failure, 1, kafka.generation);
         kafka.resolveOffset(message.offset);
         continue;
       }
@@ -361,13 +381,13 @@ export class ConsumerRunner<Data> {
     return (Array.isArray(target) ? target[0] : target)?.toString() === this.options.groupId;
   }
 
-  private async skip(partition: number, offset: string): Promise<void> {
+  private async skip(partition: number, offset: string, generation: number): Promise<void> {
     const nextOffset = (BigInt(offset) + 1n).toString();
     if (this.options.onSkipped) {
       const hook = this.options.onSkipped;
       await this.retryForever(() => hook({ topic: this.topic, partition, nextOffset }), 'recording the skipped offset');
     }
-    this.resumeAt.set(partition, BigInt(nextOffset));
+    this.resumeFrom(partition, BigInt(nextOffset), generation);
   }
 
   /** Records this member is behind the end of its partitions (as of the chunk handed to the handler last): large while catching up. */
@@ -379,18 +399,20 @@ export class ConsumerRunner<Data> {
 
   /**
    * Where this partition resumes, from the handler's stored offset (with
-   * `storedOffset`): records below it are skipped. If Kafka's committed
-   * offset is ahead of it (the handler's database was restored or rebuilt,
-   * or a crash came between the database commit and Kafka's), the consumer
-   * seeks back to it ("seeking": drop this batch). With nothing stored, it
-   * resumes at the start of the log.
+   * `storedOffset`): records below it are skipped. Kafka's committed offset
+   * is often ahead of it (it moves when a chunk is handed over, before the
+   * chunk is booked; or the handler's database was restored or rebuilt): the
+   * consumer then seeks back to it ("seeking": drop this batch). With nothing
+   * stored, it resumes at the start of the log.
    */
-  private async resumeOffset(partition: number, firstOffset: bigint): Promise<bigint | undefined | 'seeking'> {
+  private async resumeOffset(partition: number, firstOffset: bigint, kafka: BatchLink): Promise<bigint | undefined | 'seeking'> {
     if (!this.options.storedOffset) return undefined;
     const cached = this.resumeAt.get(partition);
     if (cached !== undefined) return cached;
     const stored = await this.retryForever(() => this.options.storedOffset!(this.topic, partition), 'loading stored offset');
     const expected = stored !== undefined ? BigInt(stored) : await this.retryForever(() => this.logStart(partition), 'reading the start of the log');
+    // A seek (the join's, to the stored offset) landed meanwhile: this batch is from before it.
+    if (!kafka.isLive()) return 'seeking';
     if (firstOffset > expected) {
       if (!this.sought.has(partition)) {
         this.sought.add(partition);
@@ -404,8 +426,18 @@ export class ConsumerRunner<Data> {
         'records were deleted by retention before this consumer processed them; continuing from the oldest record left',
       );
     }
-    this.resumeAt.set(partition, expected);
+    this.resumeFrom(partition, expected, kafka.generation);
     return expected;
+  }
+
+  /**
+   * Where a partition resumes after a chunk, skipped record or dead letter of
+   * the batch that saw `generation`. A chunk handed over before the last join
+   * (booked meanwhile, or by another member) does not set it: after a join,
+   * where to resume comes from the handler's store.
+   */
+  private resumeFrom(partition: number, next: bigint, generation: number): void {
+    if (generation === this.generation) this.resumeAt.set(partition, next);
   }
 
   /** The chunk this partition has in hand, if any, is finished (booked or given up). */
@@ -519,7 +551,7 @@ export class ConsumerRunner<Data> {
    */
   private async handleWithPolicy(
     chunk: ConsumedRecord<Data>[],
-    kafka: { heartbeat(): Promise<void>; isLive(): boolean },
+    kafka: BatchLink,
   ): Promise<void> {
     const first = chunk[0]!;
     const last = chunk[chunk.length - 1]!;
@@ -553,7 +585,7 @@ export class ConsumerRunner<Data> {
           code: errorCode(err) ?? 'HANDLER_FAILED',
           message: (err as Error)?.message ?? String(err),
           retriable: false,
-        }, attempt);
+        }, attempt, kafka.generation);
         return;
       }
     }
@@ -565,6 +597,8 @@ export class ConsumerRunner<Data> {
   }
 
   private sleep(ms: number): Promise<void> {
+    // Stopping already: stop() woke the sleepers it knew, and this one would hold it up for a whole backoff.
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -589,7 +623,7 @@ export class ConsumerRunner<Data> {
     }
   }
 
-  private deadLetterRecord(record: ConsumedRecord<Data>, failure: Failure, attempts: number): Promise<void> {
+  private deadLetterRecord(record: ConsumedRecord<Data>, failure: Failure, attempts: number, generation: number): Promise<void> {
     const message: KafkaMessage = {
       key: record.key === null ? null : Buffer.from(record.key),
       value: record.value,
@@ -598,10 +632,10 @@ export class ConsumerRunner<Data> {
       timestamp: '',
       attributes: 0,
     };
-    return this.deadLetter(record.topic, record.partition, message, failure, attempts);
+    return this.deadLetter(record.topic, record.partition, message, failure, attempts, generation);
   }
 
-  private async deadLetter(topic: string, partition: number, message: KafkaMessage, failure: Failure, attempts = 1): Promise<void> {
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, failure: Failure, attempts: number, generation: number): Promise<void> {
     const dlq = deadLetterTopicName(topic);
     const headers = {
       ...decodeHeaders(message.headers),
@@ -637,6 +671,6 @@ export class ConsumerRunner<Data> {
       };
       await this.retryForever(() => hook(deadLetter), 'recording the dead-lettered offset');
     }
-    this.resumeAt.set(partition, BigInt(nextOffset));
+    this.resumeFrom(partition, BigInt(nextOffset), generation);
   }
 }
