@@ -70,15 +70,16 @@ export function consumerOffsetHooks(pool: Pool, groupId: string) {
  */
 export function withConsumerTransaction<T>(pool: Pool, position: ConsumerPosition, fn: (client: PoolClient, from: bigint) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
-    const key = `group_id = ${client.escapeLiteral(position.groupId)} AND topic = ${client.escapeLiteral(position.topic)} AND partition = ${Number(position.partition)}`;
+    const group = client.escapeLiteral(position.groupId);
+    const topic = client.escapeLiteral(position.topic);
+    const partition = Number(position.partition);
     // One round trip: a simple query may hold several statements; the last one's rows are the stored offset.
     const results = (await client.query(
       // Batches aggregate tens of thousands of rows in memory while catching up; the default 4 MB spills to disk.
       `SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB';
-       INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-       VALUES (${client.escapeLiteral(position.groupId)}, ${client.escapeLiteral(position.topic)}, ${Number(position.partition)}, ${BigInt(position.fromOffset)})
+       INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES (${group}, ${topic}, ${partition}, ${BigInt(position.fromOffset)})
        ON CONFLICT (group_id, topic, partition) DO NOTHING;
-       SELECT next_offset FROM consumer_offsets WHERE ${key} FOR UPDATE`,
+       SELECT next_offset FROM consumer_offsets WHERE group_id = ${group} AND topic = ${topic} AND partition = ${partition} FOR UPDATE`,
     )) as unknown as Array<{ rows: Array<{ next_offset: string }> }>;
     const stored = results[results.length - 1]!.rows[0]!.next_offset;
     const result = await fn(client, BigInt(stored));
